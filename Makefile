@@ -1,0 +1,41 @@
+# Keel — top-level entry points. Each target first installs missing Debian
+# packages (scripts/install-deps.sh is idempotent), so they work as root on a
+# fresh Debian 12 machine.
+BUILD      ?= build
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+
+.PHONY: deps build test run asan tsan bench crash-long clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_WERROR=ON $(CMAKE_ARGS) > /dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+# The whole suite (unit, integration, crash, end-to-end) through ctest.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j2 --timeout 600
+
+# The main job: the shop and the payment service on SQLite, in the foreground.
+run: build
+	scripts/run.sh $(BUILD)
+
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKEEL_SANITIZE=address,undefined > /dev/null
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ctest --output-on-failure -j2 --timeout 900
+
+# The concurrency tests under ThreadSanitizer.
+tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DKEEL_SANITIZE=thread > /dev/null
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j2 -L concurrency --timeout 900
+
+bench: build
+	$(BUILD)/bin/keel_bench
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,40 @@
+// keel/admin_server.hpp — the admin HTTP server of a Keel application.
+//
+// Contract:
+//  * Serves, on its own host:port (127.0.0.1 by default), JSON over HTTP:
+//      GET  /healthz                      -> 200 {"status":"healthy"}
+//      GET  /workflows?status=S&name=N&limit=L
+//      GET  /workflows/:id                -> the workflow, 404 when unknown
+//      GET  /workflows/:id/steps
+//      POST /workflows/:id/cancel         -> {"cancelled": bool}
+//      POST /workflows/:id/resume         -> {"resumed": bool}
+//    Errors are {"error": code, "message": sentence} with a 4xx/5xx status.
+//  * start() returns once the socket listens (throws keel::Error when the port
+//    cannot be bound); stop() (and the destructor) stop it and join its threads.
+// Thread-safety: start/stop from one thread; requests are served concurrently.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace keel {
+
+class Runtime;
+
+class AdminServer {
+ public:
+  AdminServer(Runtime& rt, std::string host, int port);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  void start();
+  void stop();
+  int port() const;  // the bound port (useful when constructed with port 0)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keel

@@ -1,0 +1,43 @@
+// keel/config.hpp — how a Runtime is configured.
+//
+// Contract:
+//  * database_url selects the system database: "sqlite:PATH" (PATH may be
+//    relative; the file is created if absent) or, later, "postgresql://...".
+//    Anything else throws keel::ConfigError from the Runtime constructor.
+//  * executor_id names this process in the system database: recovery at launch
+//    resumes the PENDING workflows recorded under this executor id. Two live
+//    processes must not share one executor id.
+//  * application_version is recorded with every workflow.
+// Thread-safety: a plain value type.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace keel {
+
+enum class SqliteSync { Normal, Full };
+
+struct RuntimeConfig {
+  std::string database_url = "sqlite:keel.db";
+  std::string executor_id = "local";
+  std::string application_version = "0";
+  // Durability of a commit on SQLite: FULL survives power loss, NORMAL (in WAL
+  // mode) survives a process crash but may lose the last commits on power loss.
+  SqliteSync sqlite_synchronous = SqliteSync::Full;
+  // A workflow is recovered at most this many times before it is moved to the
+  // MAX_RECOVERY_ATTEMPTS_EXCEEDED status (dead letter).
+  int max_recovery_attempts = 50;
+  // Waits (recv, get_event, handle.result) re-read the database at least this
+  // often, so writes by other processes are seen even without a wake-up.
+  std::chrono::milliseconds poll_interval{200};
+  // Testing seam, in the spirit of LevelDB's Env: called at named points of
+  // the engine ("checkpoint.before_commit", "checkpoint.after_commit",
+  // "step.before", "step.after", "wait.begin"). A crash test raises SIGKILL
+  // from here. Must be cheap and must not call back into the Runtime.
+  std::function<void(std::string_view point)> fault_hook;
+};
+
+}  // namespace keel

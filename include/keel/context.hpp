@@ -1,0 +1,144 @@
+// keel/context.hpp — what a workflow does durably.
+//
+// Contract (docs/guarantees.md has the full list):
+//  * Every operation below takes the next position (function id) in the
+//    workflow. Its outcome is checkpointed; on recovery the workflow re-runs
+//    from the top and each recorded operation returns its recorded outcome
+//    without running again. If the code now calls an operation whose name
+//    differs from the one recorded at that position, NonDeterminismError
+//    names both.
+//  * step: runs at least once, and never again once its result is recorded.
+//    Its exception is recorded and rethrown (see errors.hpp) on first run and
+//    on replay alike. idempotency_key() inside the step is stable across
+//    retries and recoveries: use it for external calls.
+//  * transaction: the body's SQL and the checkpoint commit in one database
+//    transaction: exactly once. On an exception the body's writes are rolled
+//    back and the error is recorded. The body may run on another thread (it is
+//    batched with other commits); it must not call back into the Context.
+//  * set_event: last writer wins; readers see the latest value.
+//  * send: delivered exactly once. recv: consumes each message exactly once,
+//    oldest first; returns nullopt when the timeout passes. The deadline is
+//    recorded, so a recv interrupted by a crash waits only what is left.
+//  * sleep: durable; a recovered sleep waits only what is left.
+//  * Cancellation (Runtime::cancel, or the workflow timeout) is observed at
+//    each operation: it throws WorkflowCancelledError, which the workflow
+//    should not swallow.
+// Thread-safety: a Context belongs to one workflow execution and one thread;
+// do not share it or use it after the workflow function returns.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "keel/handle.hpp"
+#include "keel/serialization.hpp"
+#include "keel/sql.hpp"
+#include "keel/step_options.hpp"
+#include "keel/workflow.hpp"
+
+namespace keel {
+
+namespace detail {
+class Execution;
+}
+
+class Context {
+ public:
+  explicit Context(detail::Execution& exec) : exec_(exec) {}
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  const std::string& workflow_id() const;
+  // Inside a step: "<workflow id>:<step's function id>", stable across
+  // retries and recoveries. Outside: the key the next operation will have.
+  std::string idempotency_key() const;
+
+  template <class F>
+  auto step(std::string_view name, F&& fn) {
+    return step(name, StepOptions{}, std::forward<F>(fn));
+  }
+
+  template <class F>
+  auto step(std::string_view name, const StepOptions& options, F&& fn) {
+    using R = std::invoke_result_t<F&>;
+    Json out = run_step(name, options, [&]() -> Json {
+      if constexpr (std::is_void_v<R>) {
+        fn();
+        return nullptr;
+      } else {
+        return to_json_value<R>(fn());
+      }
+    });
+    if constexpr (!std::is_void_v<R>) return from_json_value<R>(out);
+  }
+
+  template <class F>
+  auto transaction(std::string_view name, F&& fn) {
+    using R = std::invoke_result_t<F&, Sql&>;
+    Json out = run_transaction(name, [&](Sql& sql) -> Json {
+      if constexpr (std::is_void_v<R>) {
+        fn(sql);
+        return nullptr;
+      } else {
+        return to_json_value<R>(fn(sql));
+      }
+    });
+    if constexpr (!std::is_void_v<R>) return from_json_value<R>(out);
+  }
+
+  template <class T>
+  void set_event(std::string_view key, const T& value) {
+    do_set_event(key, to_json_value(value));
+  }
+
+  template <class T>
+  std::optional<T> get_event(std::string_view workflow_id, std::string_view key,
+                             std::chrono::milliseconds timeout) {
+    auto v = do_get_event(workflow_id, key, timeout);
+    if (!v) return std::nullopt;
+    return from_json_value<T>(*v);
+  }
+
+  template <class T>
+  void send(std::string_view destination_id, const T& message, std::string_view topic = "") {
+    do_send(destination_id, topic, to_json_value(message));
+  }
+
+  template <class T>
+  std::optional<T> recv(std::string_view topic, std::chrono::milliseconds timeout) {
+    auto v = do_recv(topic, timeout);
+    if (!v) return std::nullopt;
+    return from_json_value<T>(*v);
+  }
+
+  void sleep(std::chrono::milliseconds duration);
+
+  // Starts a child workflow (ID "<parent id>-<function id>") exactly once.
+  template <class R, class... Args, class... A>
+  Handle<R> start_child(const Workflow<R, Args...>& wf, A&&... args) {
+    Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
+    return Handle<R>(runtime(), do_start_child(wf.name(), std::move(inputs)));
+  }
+
+  // The current time, recorded: the same value on replay.
+  std::chrono::system_clock::time_point now();
+
+ private:
+  Json run_step(std::string_view name, const StepOptions& options, const std::function<Json()>& body);
+  Json run_transaction(std::string_view name, const std::function<Json(Sql&)>& body);
+  void do_set_event(std::string_view key, Json value);
+  std::optional<Json> do_get_event(std::string_view workflow_id, std::string_view key,
+                                   std::chrono::milliseconds timeout);
+  void do_send(std::string_view destination_id, std::string_view topic, Json message);
+  std::optional<Json> do_recv(std::string_view topic, std::chrono::milliseconds timeout);
+  std::string do_start_child(const std::string& name, Json inputs);
+  Runtime& runtime();
+
+  detail::Execution& exec_;
+};
+
+}  // namespace keel

@@ -1,0 +1,12 @@
+// keel/keel.hpp — the whole public API of Keel in one include.
+#pragma once
+#include "keel/config.hpp"
+#include "keel/context.hpp"
+#include "keel/errors.hpp"
+#include "keel/handle.hpp"
+#include "keel/runtime.hpp"
+#include "keel/serialization.hpp"
+#include "keel/sql.hpp"
+#include "keel/status.hpp"
+#include "keel/step_options.hpp"
+#include "keel/workflow.hpp"

@@ -1,0 +1,154 @@
+// keel/runtime.hpp — the entry point: one Runtime per process and database.
+//
+// Contract:
+//  * Construction opens (creating if needed) the system database named by the
+//    config and checks it is usable: a file that is not a database, a
+//    database with a newer Keel schema, or an unwritable path throws
+//    DatabaseError / IncompatibleDatabaseError and writes nothing.
+//  * register_workflow must be called before launch(), once per name.
+//  * launch() migrates the schema (numbered, idempotent migrations) and
+//    recovers: every PENDING workflow recorded under this executor id runs
+//    again from the top. A workflow whose name is not registered is left
+//    untouched (PENDING, inputs intact) and reported in the LaunchReport.
+//  * start() with an ID that exists returns a handle to that workflow and runs
+//    nothing twice, also when many threads start the ID at once; the same ID
+//    under another workflow name throws WorkflowConflictError.
+//  * shutdown() (also run by the destructor) refuses new work, interrupts
+//    waits (recv, sleep, get_event) and waits for the steps and transactions in
+//    flight; interrupted workflows stay PENDING and resume at the next launch.
+//  * Each running workflow occupies one thread while it runs (including while
+//    it waits in recv or sleep).
+// Thread-safety: all methods are thread-safe once launched, except
+// register_workflow and launch, which are for start-up.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "keel/config.hpp"
+#include "keel/context.hpp"
+#include "keel/errors.hpp"
+#include "keel/handle.hpp"
+#include "keel/serialization.hpp"
+#include "keel/sql.hpp"
+#include "keel/status.hpp"
+#include "keel/workflow.hpp"
+
+namespace keel {
+
+namespace detail {
+class Engine;
+using ErasedWorkflow = std::function<Json(Context&, const Json& inputs)>;
+
+template <class Args, class F, size_t... I>
+Json invoke_with_json(F& fn, Context& ctx, const Json& in, std::index_sequence<I...>) {
+  using R = decltype(fn(ctx, std::declval<std::tuple_element_t<I, Args>>()...));
+  if constexpr (std::is_void_v<R>) {
+    fn(ctx, from_json_value<std::tuple_element_t<I, Args>>(in.at(I))...);
+    return nullptr;
+  } else {
+    return to_json_value<R>(fn(ctx, from_json_value<std::tuple_element_t<I, Args>>(in.at(I))...));
+  }
+}
+void check_arity(const Json& inputs, size_t expected);
+}  // namespace detail
+
+struct RecoveryFailure {
+  std::string workflow_id;
+  std::string reason;
+};
+
+struct LaunchReport {
+  std::vector<std::string> recovered;          // resumed in this process
+  std::vector<std::string> dead_lettered;      // moved to MAX_RECOVERY_ATTEMPTS_EXCEEDED
+  std::vector<RecoveryFailure> not_recovered;  // left PENDING, e.g. unknown name
+};
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeConfig config);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  template <class F>
+  auto register_workflow(std::string name, F fn) -> typename detail::workflow_traits<F>::workflow {
+    using Traits = detail::workflow_traits<F>;
+    using Args = typename Traits::args;
+    register_erased(name, [fn = std::move(fn)](Context& ctx, const Json& in) mutable -> Json {
+      detail::check_arity(in, std::tuple_size_v<Args>);
+      return detail::invoke_with_json<Args>(fn, ctx, in, std::make_index_sequence<std::tuple_size_v<Args>>{});
+    });
+    return typename Traits::workflow(std::move(name));
+  }
+
+  LaunchReport launch();
+  void shutdown();
+
+  template <class R, class... Args, class... A>
+  Handle<R> start(const Workflow<R, Args...>& wf, const StartOptions& options, A&&... args) {
+    Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
+    return Handle<R>(*this, start_erased(wf.name(), options, std::move(inputs)));
+  }
+
+  // A handle to an existing workflow; throws WorkflowNotFoundError.
+  template <class R = Json>
+  Handle<R> retrieve(const std::string& workflow_id) {
+    (void)detail::describe_workflow(*this, workflow_id);
+    return Handle<R>(*this, workflow_id);
+  }
+
+  // Sends a message from outside any workflow. With an idempotency key, the
+  // message is delivered once however often it is sent. Throws
+  // WorkflowNotFoundError when the destination does not exist.
+  template <class T>
+  void send(const std::string& destination_id, const T& message, const std::string& topic = "",
+            const std::string& idempotency_key = "") {
+    send_erased(destination_id, topic, to_json_value(message), idempotency_key);
+  }
+
+  // Waits up to `timeout` for the event to be set; nullopt when it is not.
+  template <class T>
+  std::optional<T> get_event(const std::string& workflow_id, const std::string& key,
+                             std::chrono::milliseconds timeout) {
+    auto v = get_event_erased(workflow_id, key, timeout);
+    if (!v) return std::nullopt;
+    return from_json_value<T>(*v);
+  }
+
+  // Cancel: a PENDING or ENQUEUED workflow becomes CANCELLED; a running one
+  // stops at its next operation. Returns false when it was already terminal.
+  bool cancel(const std::string& workflow_id);
+  // Resume: a CANCELLED or dead-lettered workflow becomes PENDING again and
+  // runs in this process from its last checkpoint. Returns false otherwise.
+  bool resume(const std::string& workflow_id);
+
+  std::optional<WorkflowInfo> get_workflow(const std::string& workflow_id);
+  std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& query = {});
+  std::vector<StepInfo> list_steps(const std::string& workflow_id);
+
+  // The application's own SQL on the system database, outside any workflow
+  // (migrations, reads for HTTP handlers). run_sql_write is one transaction,
+  // committed when fn returns, rolled back when it throws.
+  void run_sql_write(const std::function<void(Sql&)>& fn);
+  void run_sql_read(const std::function<void(Sql&)>& fn);
+
+  const RuntimeConfig& config() const;
+  detail::Engine& engine() { return *engine_; }
+
+ private:
+  void register_erased(const std::string& name, detail::ErasedWorkflow fn);
+  std::string start_erased(const std::string& name, const StartOptions& options, Json inputs);
+  void send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key);
+  std::optional<Json> get_event_erased(const std::string& id, const std::string& key,
+                                       std::chrono::milliseconds timeout);
+
+  std::unique_ptr<detail::Engine> engine_;
+};
+
+}  // namespace keel

@@ -1,0 +1,65 @@
+// keel/serialization.hpp — how values cross the system database.
+//
+// Contract:
+//  * Workflow inputs, outputs, step results, events and messages are stored as
+//    JSON text produced by nlohmann::json; each stored row names its
+//    serialization format ("json"). Any type with nlohmann's to_json/from_json
+//    (ADL or adl_serializer) can be used.
+//  * std::optional<T> maps to null / the value; void results are stored as null.
+//  * Decoding a value of the wrong shape throws keel::SerializationError naming
+//    the expected type; nothing is ever silently defaulted.
+// Thread-safety: all functions are pure and thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <typeinfo>
+
+#include "keel/errors.hpp"
+
+namespace keel {
+
+using Json = nlohmann::json;
+
+inline constexpr const char* kSerializationFormat = "json";
+
+template <class T>
+Json to_json_value(const T& value) {
+  try {
+    return Json(value);
+  } catch (const std::exception& e) {
+    throw SerializationError("cannot serialize " + detail::demangle(typeid(T).name()) + ": " + e.what());
+  }
+}
+
+template <class T>
+T from_json_value(const Json& j) {
+  if constexpr (std::is_same_v<T, Json>) {
+    return j;
+  } else {
+    try {
+      return j.get<T>();
+    } catch (const std::exception& e) {
+      throw SerializationError("stored value is not a valid " + detail::demangle(typeid(T).name()) +
+                               ": " + e.what());
+    }
+  }
+}
+
+// Parse stored JSON text; `what` names the row for the error message.
+Json parse_stored_json(const std::string& text, const std::string& what);
+
+}  // namespace keel
+
+namespace nlohmann {
+template <class T>
+struct adl_serializer<std::optional<T>> {
+  static void to_json(json& j, const std::optional<T>& v) {
+    if (v) j = *v; else j = nullptr;
+  }
+  static void from_json(const json& j, std::optional<T>& v) {
+    if (j.is_null()) v.reset(); else v = j.get<T>();
+  }
+};
+}  // namespace nlohmann

@@ -1,0 +1,64 @@
+// keel/workflow.hpp — a registered workflow, and how it is started.
+//
+// Contract:
+//  * A Workflow<R, Args...> is a typed name returned by
+//    Runtime::register_workflow. It is a cheap value; copying it is fine.
+//  * A workflow function has the shape R fn(keel::Context&, Args...). Its
+//    arguments and result cross the database as JSON, so each of R and Args
+//    needs nlohmann to_json/from_json. It must be deterministic apart from
+//    what it does through the Context: on recovery it runs again from the top
+//    and every recorded operation returns its recorded result.
+// Thread-safety: value types; thread-safe to copy and read.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+
+namespace keel {
+
+class Context;
+
+template <class R, class... Args>
+class Workflow {
+ public:
+  using result_type = R;
+  explicit Workflow(std::string name) : name_(std::move(name)) {}
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+struct StartOptions {
+  // The workflow ID, which is also its idempotency key: starting an ID that
+  // exists returns a handle to that workflow and runs nothing again. Empty: a
+  // fresh UUID.
+  std::string workflow_id;
+  // Cancel the workflow when it is still running this long after its start.
+  // The deadline is stored, so it holds across crashes.
+  std::optional<std::chrono::milliseconds> timeout;
+};
+
+namespace detail {
+
+template <class F>
+struct workflow_traits : workflow_traits<decltype(&F::operator())> {};
+
+template <class R, class... A>
+struct workflow_traits<R (*)(Context&, A...)> {
+  using result = R;
+  using workflow = Workflow<R, std::decay_t<A>...>;
+  using args = std::tuple<std::decay_t<A>...>;
+};
+template <class R, class... A>
+struct workflow_traits<R(Context&, A...)> : workflow_traits<R (*)(Context&, A...)> {};
+template <class C, class R, class... A>
+struct workflow_traits<R (C::*)(Context&, A...) const> : workflow_traits<R (*)(Context&, A...)> {};
+template <class C, class R, class... A>
+struct workflow_traits<R (C::*)(Context&, A...)> : workflow_traits<R (*)(Context&, A...)> {};
+
+}  // namespace detail
+}  // namespace keel

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Keel needs to build and test. Idempotent:
+# does nothing when everything is already present.
+set -euo pipefail
+pkgs=(g++ cmake make pkg-config sqlite3 libsqlite3-dev nlohmann-json3-dev
+      libcpp-httplib-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev
+      libgtest-dev libgmock-dev libbenchmark-dev curl)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "install-deps: installing ${missing[*]}"
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

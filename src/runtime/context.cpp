@@ -1,0 +1,269 @@
+// The durable operations of keel::Context.
+#include "keel/context.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/clock.hpp"
+#include "runtime/execution.hpp"
+#include "runtime/operations.hpp"
+
+namespace keel {
+
+using detail::Engine;
+using detail::Execution;
+using detail::now_ms;
+using detail::with_db_retry;
+
+namespace {
+
+constexpr std::string_view kDeadline = "keel.deadline";
+
+struct InStep {
+  explicit InStep(Execution& ex) : ex(ex) { ex.set_in_step(true); }
+  ~InStep() { ex.set_in_step(false); }
+  Execution& ex;
+};
+
+void require_workflow_code(Execution& ex, std::string_view what) {
+  if (ex.in_step()) throw UsageError(std::string(what) + " called inside a step of workflow '" + ex.id() + "'");
+}
+
+std::chrono::milliseconds retry_delay(const StepOptions& o, int failed_attempt) {
+  double ms = static_cast<double>(o.interval.count()) * std::pow(o.backoff_rate, failed_attempt - 1);
+  ms = std::min(ms, static_cast<double>(o.max_interval.count()));
+  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+}
+
+// Sleeps until epoch ms, waking for cancellation and shutdown.
+void interruptible_sleep_until(Execution& ex, int64_t wake_ms) {
+  detail::Notifier::Waiter w(ex.engine().notifier(), "sleep:" + ex.id());
+  while (now_ms() < wake_ms) {
+    ex.check_interrupt();
+    ex.wait(w, wake_ms);
+  }
+  ex.check_interrupt();
+}
+
+// Records op with the given output; returns the outcome actually recorded.
+sysdb::OperationRecord record(Execution& ex, sysdb::OperationRecord op) {
+  auto cp = with_db_retry(ex, [&] { return ex.engine().db().record_operation(ex.id(), op); });
+  ex.accept(cp);
+  return cp.existing ? *cp.existing : op;
+}
+
+// The deadline of a timed wait: recorded at position fid once the wait
+// starts, so that after a crash the wait lasts only what is left.
+class DurableDeadline {
+ public:
+  DurableDeadline(Execution& ex, int fid, std::chrono::milliseconds timeout) : ex_(ex), fid_(fid), timeout_(timeout) {
+    if (auto* r = ex.recorded(fid, kDeadline)) at_ = detail::replay_output(ex, *r).get<int64_t>();
+  }
+  bool passed() const { return at_ && now_ms() >= *at_; }
+  // The deadline, recording it on first use.
+  int64_t get() {
+    if (!at_) {
+      auto op = ex_.make_op(fid_, kDeadline, now_ms());
+      op.output = std::to_string(now_ms() + timeout_.count());
+      at_ = detail::replay_output(ex_, record(ex_, op)).get<int64_t>();
+    }
+    return *at_;
+  }
+
+ private:
+  Execution& ex_;
+  int fid_;
+  std::chrono::milliseconds timeout_;
+  std::optional<int64_t> at_;
+};
+
+std::optional<Json> record_optional(Execution& ex, int fid, std::string_view name, const std::optional<std::string>& v,
+                                    int64_t started) {
+  auto op = ex.make_op(fid, name, started);
+  op.output = v ? "[" + *v + "]" : "[]";
+  return detail::replay_optional(ex, record(ex, op));
+}
+
+}  // namespace
+
+const std::string& Context::workflow_id() const { return exec_.id(); }
+
+std::string Context::idempotency_key() const {
+  int fid = exec_.in_step() ? exec_.current_function_id() : exec_.current_function_id() + 1;
+  return exec_.id() + ":" + std::to_string(fid);
+}
+
+Runtime& Context::runtime() { return exec_.engine().runtime(); }
+
+Json Context::run_step(std::string_view name, const StepOptions& options, const std::function<Json()>& body) {
+  require_workflow_code(exec_, "step");
+  int fid = exec_.next_function_id();
+  if (auto* r = exec_.recorded(fid, name)) return detail::replay_output(exec_, *r);
+  exec_.check_interrupt();
+  int64_t started = now_ms();
+  exec_.engine().fault("step.before");
+  std::optional<Json> out;
+  std::optional<RecordedErrorInfo> err;
+  const int max_attempts = std::max(1, options.max_attempts);
+  for (int attempt = 1; !out && !err; ++attempt) {
+    std::optional<RecordedErrorInfo> failure;
+    try {
+      InStep guard(exec_);
+      out = body();
+    } catch (const std::exception& e) {
+      failure = detail::describe_exception(e);
+    } catch (const detail::ExecutionInterrupted&) {
+      throw;
+    } catch (...) {
+      failure = RecordedErrorInfo{"unknown", "a non-standard exception was thrown"};
+    }
+    if (!failure) break;
+    if (attempt >= max_attempts) {
+      err = max_attempts == 1 ? *failure
+                              : RecordedErrorInfo{"keel::MaxRetriesExceededError",
+                                                  "step '" + std::string(name) + "' failed " +
+                                                      std::to_string(max_attempts) + " times; last error: " +
+                                                      failure->type_name + ": " + failure->message};
+    } else {
+      interruptible_sleep_until(exec_, now_ms() + retry_delay(options, attempt).count());
+    }
+  }
+  exec_.engine().fault("step.after");
+  auto op = exec_.make_op(fid, name, started);
+  if (out) op.output = out->dump();
+  op.error = err;
+  return detail::replay_output(exec_, record(exec_, op));
+}
+
+Json Context::run_transaction(std::string_view name, const std::function<Json(Sql&)>& body) {
+  require_workflow_code(exec_, "transaction");
+  int fid = exec_.next_function_id();
+  if (auto* r = exec_.recorded(fid, name)) return detail::replay_output(exec_, *r);
+  exec_.check_interrupt();
+  auto op = exec_.make_op(fid, name, now_ms());
+  std::optional<Json> result;
+  std::optional<RecordedErrorInfo> err;
+  auto cp = with_db_retry(exec_, [&] {
+    result.reset();
+    err.reset();
+    return exec_.engine().db().run_transaction(exec_.id(), op, [&](Sql& sql) -> std::string {
+      try {
+        result = body(sql);
+        return result->dump();
+      } catch (const std::exception& e) {
+        err = detail::describe_exception(e);
+        throw;
+      }
+    });
+  });
+  exec_.accept(cp);
+  if (cp.existing) return detail::replay_output(exec_, *cp.existing);
+  if (err) throw_recorded_error(err->type_name, err->message);
+  return *result;
+}
+
+void Context::do_set_event(std::string_view key, Json value) {
+  require_workflow_code(exec_, "set_event");
+  int fid = exec_.next_function_id();
+  if (exec_.recorded(fid, "keel.set_event")) return;
+  exec_.check_interrupt();
+  auto op = exec_.make_op(fid, "keel.set_event", now_ms());
+  std::string k(key);
+  auto cp = with_db_retry(exec_, [&] { return exec_.engine().db().set_event(exec_.id(), k, value.dump(), op); });
+  exec_.accept(cp);
+  exec_.engine().notifier().notify(Engine::event_key(exec_.id(), k));
+}
+
+std::optional<Json> Context::do_get_event(std::string_view workflow_id, std::string_view key,
+                                          std::chrono::milliseconds timeout) {
+  require_workflow_code(exec_, "get_event");
+  DurableDeadline deadline(exec_, exec_.next_function_id(), timeout);
+  int fid = exec_.next_function_id();
+  if (auto* r = exec_.recorded(fid, "keel.get_event")) return detail::replay_optional(exec_, *r);
+  exec_.check_interrupt();
+  int64_t started = now_ms();
+  std::string target(workflow_id), k(key);
+  detail::Notifier::Waiter w(exec_.engine().notifier(), Engine::event_key(target, k));
+  for (;;) {
+    auto v = with_db_retry(exec_, [&] { return exec_.engine().db().get_event(target, k); });
+    if (v || deadline.passed() || timeout.count() <= 0) return record_optional(exec_, fid, "keel.get_event", v, started);
+    exec_.wait(w, deadline.get());
+    exec_.check_interrupt();
+  }
+}
+
+void Context::do_send(std::string_view destination_id, std::string_view topic, Json message) {
+  require_workflow_code(exec_, "send");
+  int fid = exec_.next_function_id();
+  if (exec_.recorded(fid, "keel.send")) return;
+  exec_.check_interrupt();
+  auto op = exec_.make_op(fid, "keel.send", now_ms());
+  std::string dest(destination_id), t(topic);
+  auto cp = with_db_retry(exec_, [&] {
+    return exec_.engine().db().send_message(dest, t, message.dump(), exec_.id() + ":" + std::to_string(fid),
+                                            exec_.id(), &op);
+  });
+  exec_.accept(cp);
+  exec_.engine().notifier().notify(Engine::message_key(dest, t));
+}
+
+std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::milliseconds timeout) {
+  require_workflow_code(exec_, "recv");
+  DurableDeadline deadline(exec_, exec_.next_function_id(), timeout);
+  int fid = exec_.next_function_id();
+  if (auto* r = exec_.recorded(fid, "keel.recv")) return detail::replay_optional(exec_, *r);
+  exec_.check_interrupt();
+  int64_t started = now_ms();
+  std::string t(topic);
+  auto& db = exec_.engine().db();
+  detail::Notifier::Waiter w(exec_.engine().notifier(), Engine::message_key(exec_.id(), t));
+  for (bool first = true;; first = false) {
+    if (first || with_db_retry(exec_, [&] { return db.has_message(exec_.id(), t); })) {
+      auto op = exec_.make_op(fid, "keel.recv", started);
+      auto res = with_db_retry(exec_, [&] { return db.consume_message(exec_.id(), t, op); });
+      exec_.accept(res.checkpoint);
+      if (res.checkpoint.existing) return detail::replay_optional(exec_, *res.checkpoint.existing);
+      if (res.message) return parse_stored_json(*res.message, "message for workflow '" + exec_.id() + "'");
+    }
+    if (deadline.passed() || timeout.count() <= 0)
+      return record_optional(exec_, fid, "keel.recv", std::nullopt, started);
+    exec_.wait(w, deadline.get());
+    exec_.check_interrupt();
+  }
+}
+
+void Context::sleep(std::chrono::milliseconds duration) {
+  require_workflow_code(exec_, "sleep");
+  int fid = exec_.next_function_id();
+  int64_t wake = 0;
+  if (auto* r = exec_.recorded(fid, "keel.sleep")) {
+    wake = detail::replay_output(exec_, *r).get<int64_t>();
+  } else {
+    exec_.check_interrupt();
+    auto op = exec_.make_op(fid, "keel.sleep", now_ms());
+    op.output = std::to_string(now_ms() + duration.count());
+    wake = detail::replay_output(exec_, record(exec_, op)).get<int64_t>();
+  }
+  interruptible_sleep_until(exec_, wake);
+}
+
+std::chrono::system_clock::time_point Context::now() {
+  require_workflow_code(exec_, "now");
+  int fid = exec_.next_function_id();
+  if (auto* r = exec_.recorded(fid, "keel.now"))
+    return detail::from_epoch_ms(detail::replay_output(exec_, *r).get<int64_t>());
+  exec_.check_interrupt();
+  auto op = exec_.make_op(fid, "keel.now", now_ms());
+  op.output = std::to_string(op.started_at_ms);
+  return detail::from_epoch_ms(detail::replay_output(exec_, record(exec_, op)).get<int64_t>());
+}
+
+std::string Context::do_start_child(const std::string& name, Json inputs) {
+  require_workflow_code(exec_, "start_child");
+  int fid = exec_.next_function_id();
+  if (auto* r = exec_.recorded(fid, "keel.start_child:" + name)) return r->child_workflow_id;
+  exec_.check_interrupt();
+  return exec_.engine().start_child(exec_, fid, name, std::move(inputs));
+}
+
+}  // namespace keel

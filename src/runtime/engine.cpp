@@ -1,0 +1,190 @@
+// Workflow lifecycle: registry, start, execution threads, finish, shutdown.
+#include "runtime/engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "runtime/clock.hpp"
+#include "runtime/execution.hpp"
+#include "runtime/operations.hpp"
+#include "runtime/uuid.hpp"
+
+namespace keel::detail {
+
+Engine::Engine(RuntimeConfig config) : config_(std::move(config)) {
+  if (config_.executor_id.empty()) throw ConfigError("executor_id must not be empty");
+  if (config_.max_recovery_attempts < 1) throw ConfigError("max_recovery_attempts must be at least 1");
+  if (config_.poll_interval.count() <= 0) throw ConfigError("poll_interval must be positive");
+  db_ = sysdb::open_system_database(config_);
+}
+
+Engine::~Engine() { shutdown(); }
+
+std::string Engine::message_key(const std::string& dest, const std::string& topic) {
+  return "msg:" + dest + '\x1f' + topic;
+}
+std::string Engine::event_key(const std::string& id, const std::string& key) { return "evt:" + id + '\x1f' + key; }
+std::string Engine::done_key(const std::string& id) { return "done:" + id; }
+
+void Engine::require_running() const {
+  if (!launched_.load()) throw RuntimeStateError("the runtime is not launched: call launch() first");
+  if (stopping_.load()) throw RuntimeStateError("the runtime is shutting down");
+}
+
+void Engine::register_workflow(const std::string& name, ErasedWorkflow fn) {
+  if (name.empty()) throw UsageError("a workflow name must not be empty");
+  if (launched_.load()) throw UsageError("register_workflow('" + name + "') after launch()");
+  std::lock_guard lock(mu_);
+  if (!registry_.emplace(name, std::move(fn)).second)
+    throw UsageError("workflow '" + name + "' is registered twice");
+}
+
+ErasedWorkflow Engine::lookup(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = registry_.find(name);
+  if (it == registry_.end()) throw UnknownWorkflowError("workflow '" + name + "' is not registered in this process");
+  return it->second;
+}
+
+std::string Engine::start(const std::string& name, const StartOptions& options, Json inputs) {
+  require_running();
+  (void)lookup(name);
+  if (options.timeout && options.timeout->count() <= 0) throw UsageError("a workflow timeout must be positive");
+  sysdb::NewWorkflow wf{options.workflow_id.empty() ? new_uuid() : options.workflow_id, name, inputs.dump(),
+                        config_.executor_id, config_.application_version, "", std::nullopt, now_ms()};
+  if (options.timeout) wf.deadline_epoch_ms = wf.now_ms + options.timeout->count();
+  auto result = db_->insert_workflow(wf, "", nullptr);
+  if (!result.created) {
+    if (result.existing && result.existing->name != name)
+      throw WorkflowConflictError("workflow ID '" + wf.id + "' already belongs to workflow '" +
+                                  result.existing->name + "', not '" + name + "'");
+    return wf.id;
+  }
+  WorkflowInfo info;
+  info.id = wf.id;
+  info.name = name;
+  info.inputs = std::move(inputs);
+  info.executor_id = config_.executor_id;
+  info.deadline_epoch_ms = wf.deadline_epoch_ms;
+  spawn(info, /*replay=*/false);
+  return wf.id;
+}
+
+std::string Engine::start_child(Execution& parent, int function_id, const std::string& name, Json inputs) {
+  (void)lookup(name);
+  sysdb::NewWorkflow wf{parent.id() + "-" + std::to_string(function_id), name, inputs.dump(), config_.executor_id,
+                        config_.application_version, parent.id(), std::nullopt, now_ms()};
+  auto op = parent.make_op(function_id, "keel.start_child:" + name, wf.now_ms);
+  op.child_workflow_id = wf.id;
+  auto result = with_db_retry(parent, [&] { return db_->insert_workflow(wf, parent.id(), &op); });
+  if (result.parent_op_existing) return wf.id;
+  if (result.created) {
+    WorkflowInfo info;
+    info.id = wf.id;
+    info.name = name;
+    info.inputs = std::move(inputs);
+    info.executor_id = config_.executor_id;
+    info.parent_id = parent.id();
+    spawn(info, false);
+  } else if (result.existing && result.existing->name != name) {
+    throw WorkflowConflictError("child workflow ID '" + wf.id + "' already belongs to workflow '" +
+                                result.existing->name + "'");
+  }
+  return wf.id;
+}
+
+void Engine::spawn(const WorkflowInfo& info, bool replay) {
+  ErasedWorkflow fn = lookup(info.name);
+  std::map<int, sysdb::OperationRecord> recorded;
+  if (replay)
+    for (auto& op : db_->load_operations(info.id)) recorded.emplace(op.function_id, std::move(op));
+  auto exec = std::make_shared<Execution>(*this, info, std::move(recorded));
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_.load()) return;  // stays PENDING; recovered at the next launch
+    if (!running_.emplace(info.id, exec).second) return;  // already running here
+    ++threads_;
+  }
+  std::thread([this, exec, fn = std::move(fn)]() mutable { run_execution(std::move(exec), std::move(fn)); }).detach();
+}
+
+void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
+  set_current_execution(exec.get());
+  const std::string& id = exec->id();
+  try {
+    Context ctx(*exec);
+    Json out = fn(ctx, exec->info().inputs);
+    finish(*exec, WorkflowStatus::Success, out.dump(), std::nullopt);
+  } catch (const ExecutionInterrupted& e) {
+    spdlog::info("[{}] workflow interrupted, stays PENDING: {}", id, e.reason);
+  } catch (const WorkflowCancelledError& e) {
+    spdlog::info("[{}] workflow cancelled: {}", id, e.what());
+    db_->transition(id, {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false, "");
+  } catch (const std::exception& e) {
+    spdlog::warn("[{}] workflow failed: {}", id, e.what());
+    finish(*exec, WorkflowStatus::Error, std::nullopt, describe_exception(e));
+  } catch (...) {
+    finish(*exec, WorkflowStatus::Error, std::nullopt, RecordedErrorInfo{"unknown", "a non-standard exception"});
+  }
+  set_current_execution(nullptr);
+  notifier_.notify(done_key(id));
+  std::lock_guard lock(mu_);
+  running_.erase(id);
+  if (--threads_ == 0) idle_cv_.notify_all();
+}
+
+void Engine::finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
+                    const std::optional<RecordedErrorInfo>& error) {
+  try {
+    db_->finish_workflow(exec.id(), status, output, error, now_ms());
+  } catch (const std::exception& e) {
+    spdlog::error("[{}] cannot record the workflow's end, it stays PENDING: {}", exec.id(), e.what());
+  }
+}
+
+bool Engine::cancel(const std::string& id) {
+  bool changed =
+      db_->transition(id, {WorkflowStatus::Pending, WorkflowStatus::Enqueued}, WorkflowStatus::Cancelled, now_ms(),
+                      false, "");
+  {
+    std::lock_guard lock(mu_);
+    auto it = running_.find(id);
+    if (it != running_.end()) it->second->cancel();
+  }
+  notifier_.wake_all();
+  notifier_.notify(done_key(id));
+  return changed;
+}
+
+bool Engine::resume(const std::string& id) {
+  require_running();
+  bool changed = db_->transition(id, {WorkflowStatus::Cancelled, WorkflowStatus::MaxRecoveryAttemptsExceeded},
+                                 WorkflowStatus::Pending, now_ms(), /*reset_recovery=*/true, config_.executor_id);
+  if (!changed) return false;
+  auto info = db_->get_workflow(id);
+  if (info) {
+    // A cancelled execution may still be unwinding; wait for it to leave.
+    for (;;) {
+      std::unique_lock lock(mu_);
+      if (!running_.count(id)) break;
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    spawn(*info, /*replay=*/true);
+  }
+  return true;
+}
+
+void Engine::shutdown() {
+  if (stopping_.exchange(true)) {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [&] { return threads_ == 0; });
+    return;
+  }
+  notifier_.wake_all();
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [&] { return threads_ == 0; });
+}
+
+}  // namespace keel::detail

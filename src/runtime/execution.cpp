@@ -1,0 +1,66 @@
+#include "runtime/execution.hpp"
+
+#include <algorithm>
+
+#include "runtime/clock.hpp"
+
+namespace keel::detail {
+
+namespace {
+thread_local Execution* t_current = nullptr;
+}
+
+Execution* current_execution() { return t_current; }
+void set_current_execution(Execution* e) { t_current = e; }
+
+const sysdb::OperationRecord* Execution::recorded(int function_id, std::string_view name) const {
+  auto it = recorded_.find(function_id);
+  if (it == recorded_.end()) return nullptr;
+  if (it->second.name != name)
+    throw NonDeterminismError("workflow '" + id() + "' at operation " + std::to_string(function_id) +
+                              ": the recorded operation is '" + it->second.name + "' but the code now calls '" +
+                              std::string(name) + "'");
+  return &it->second;
+}
+
+void Execution::check_interrupt() {
+  if (engine_.stopping()) throw ExecutionInterrupted{"runtime shutting down"};
+  if (cancelled_.load()) throw WorkflowCancelledError("workflow '" + id() + "' was cancelled");
+  if (info_.deadline_epoch_ms && now_ms() >= *info_.deadline_epoch_ms) {
+    engine_.db().transition(id(), {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false, "");
+    cancelled_.store(true);
+    throw WorkflowCancelledError("workflow '" + id() + "' passed its timeout and was cancelled");
+  }
+}
+
+std::chrono::steady_clock::time_point Execution::bound(int64_t until_epoch_ms) const {
+  int64_t until = until_epoch_ms;
+  if (info_.deadline_epoch_ms) until = std::min(until, *info_.deadline_epoch_ms);
+  int64_t poll = engine_.config().poll_interval.count();
+  int64_t delta = std::clamp<int64_t>(until - now_ms(), 0, poll);
+  return std::chrono::steady_clock::now() + std::chrono::milliseconds(delta);
+}
+
+void Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms) {
+  engine_.fault("wait.begin");
+  waiter.wait_until(bound(until_epoch_ms));
+}
+
+sysdb::OperationRecord Execution::make_op(int function_id, std::string_view name, int64_t started_ms) const {
+  sysdb::OperationRecord op;
+  op.function_id = function_id;
+  op.name = std::string(name);
+  op.started_at_ms = started_ms;
+  op.completed_at_ms = now_ms();
+  return op;
+}
+
+void Execution::accept(const sysdb::Checkpoint& cp) {
+  if (!cp.workflow_active) {
+    cancelled_.store(true);
+    throw WorkflowCancelledError("workflow '" + id() + "' is no longer pending (cancelled)");
+  }
+  if (cp.existing) adopt(*cp.existing);
+}
+
+}  // namespace keel::detail

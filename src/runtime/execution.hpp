@@ -1,0 +1,65 @@
+// One run of one workflow in this process: its position counter, its
+// recorded operations (loaded once when it is recovered) and its interrupt
+// state. Used by Context on the workflow's own thread; cancel() may be
+// called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "runtime/engine.hpp"
+#include "sysdb/system_database.hpp"
+
+namespace keel::detail {
+
+class Execution {
+ public:
+  Execution(Engine& engine, WorkflowInfo info, std::map<int, sysdb::OperationRecord> recorded)
+      : engine_(engine), info_(std::move(info)), recorded_(std::move(recorded)) {}
+
+  Engine& engine() { return engine_; }
+  const WorkflowInfo& info() const { return info_; }
+  const std::string& id() const { return info_.id; }
+
+  int next_function_id() { return ++function_id_; }
+  int current_function_id() const { return function_id_; }
+  bool in_step() const { return in_step_; }
+  void set_in_step(bool v) { in_step_ = v; }
+
+  // The outcome recorded at this position, after checking its name.
+  // Throws NonDeterminismError when another operation was recorded there.
+  const sysdb::OperationRecord* recorded(int function_id, std::string_view name) const;
+  // Adopt an outcome found at write time (another execution recorded it).
+  void adopt(const sysdb::OperationRecord& op) { recorded_[op.function_id] = op; }
+
+  void cancel() { cancelled_.store(true); }
+  // Throws WorkflowCancelledError (cancelled, or past its deadline) or
+  // ExecutionInterrupted (shutdown). Called before every operation.
+  void check_interrupt();
+  // The earliest of `until` and the workflow deadline, as a steady time.
+  std::chrono::steady_clock::time_point bound(int64_t until_epoch_ms) const;
+  // Sleeps (interruptibly) until epoch ms, waking early on a notify of key.
+  void wait(Notifier::Waiter& waiter, int64_t until_epoch_ms);
+
+  sysdb::OperationRecord make_op(int function_id, std::string_view name, int64_t started_ms) const;
+
+  // Handles a checkpoint result: throws if the workflow was cancelled meanwhile.
+  void accept(const sysdb::Checkpoint& cp);
+
+ private:
+  Engine& engine_;
+  WorkflowInfo info_;
+  std::map<int, sysdb::OperationRecord> recorded_;
+  int function_id_ = 0;
+  bool in_step_ = false;
+  std::atomic<bool> cancelled_{false};
+};
+
+// The execution whose workflow runs on this thread, if any.
+Execution* current_execution();
+void set_current_execution(Execution* e);
+
+}  // namespace keel::detail

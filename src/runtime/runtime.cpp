@@ -1,0 +1,75 @@
+// keel::Runtime: the public face of the engine.
+#include "keel/runtime.hpp"
+
+#include "runtime/engine.hpp"
+
+namespace keel {
+
+namespace detail {
+
+void check_arity(const Json& inputs, size_t expected) {
+  if (!inputs.is_array() || inputs.size() != expected)
+    throw SerializationError("workflow inputs must be a JSON array of " + std::to_string(expected) +
+                             " argument(s), got: " + inputs.dump().substr(0, 200));
+}
+
+Json await_workflow_result(Runtime& rt, const std::string& id, std::optional<std::chrono::milliseconds> timeout) {
+  return rt.engine().await_result(id, timeout);
+}
+
+WorkflowInfo describe_workflow(Runtime& rt, const std::string& id) {
+  auto info = rt.get_workflow(id);
+  if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+  return *info;
+}
+
+}  // namespace detail
+
+Runtime::Runtime(RuntimeConfig config) : engine_(std::make_unique<detail::Engine>(std::move(config))) {}
+Runtime::~Runtime() { shutdown(); }
+
+void Runtime::register_erased(const std::string& name, detail::ErasedWorkflow fn) {
+  engine_->register_workflow(name, std::move(fn));
+}
+LaunchReport Runtime::launch() { return engine_->launch(*this); }
+void Runtime::shutdown() { engine_->shutdown(); }
+
+std::string Runtime::start_erased(const std::string& name, const StartOptions& options, Json inputs) {
+  return engine_->start(name, options, std::move(inputs));
+}
+void Runtime::send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key) {
+  engine_->send(dest, topic, message, key);
+}
+std::optional<Json> Runtime::get_event_erased(const std::string& id, const std::string& key,
+                                              std::chrono::milliseconds timeout) {
+  return engine_->get_event(id, key, timeout);
+}
+
+bool Runtime::cancel(const std::string& id) { return engine_->cancel(id); }
+bool Runtime::resume(const std::string& id) { return engine_->resume(id); }
+
+std::optional<WorkflowInfo> Runtime::get_workflow(const std::string& id) { return engine_->db().get_workflow(id); }
+std::vector<WorkflowInfo> Runtime::list_workflows(const ListWorkflowsQuery& query) {
+  return engine_->db().list_workflows(query);
+}
+std::vector<StepInfo> Runtime::list_steps(const std::string& id) {
+  std::vector<StepInfo> steps;
+  for (auto& op : engine_->db().load_operations(id)) {
+    StepInfo s;
+    s.function_id = op.function_id;
+    s.name = op.name;
+    if (op.output) s.output = parse_stored_json(*op.output, "output of step " + std::to_string(op.function_id));
+    s.error = op.error;
+    s.child_workflow_id = op.child_workflow_id;
+    s.started_at_ms = op.started_at_ms;
+    s.completed_at_ms = op.completed_at_ms;
+    steps.push_back(std::move(s));
+  }
+  return steps;
+}
+
+void Runtime::run_sql_write(const std::function<void(Sql&)>& fn) { engine_->db().run_sql_write(fn); }
+void Runtime::run_sql_read(const std::function<void(Sql&)>& fn) { engine_->db().run_sql_read(fn); }
+const RuntimeConfig& Runtime::config() const { return engine_->config(); }
+
+}  // namespace keel

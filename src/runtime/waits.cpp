@@ -1,0 +1,70 @@
+// Waits from outside any workflow: results, events, and sending messages.
+#include <thread>
+
+#include "runtime/clock.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/execution.hpp"
+
+namespace keel::detail {
+
+namespace {
+
+// Bounded sleep for a waiter outside or inside a workflow: inside, it also
+// stops for cancellation and shutdown.
+void wait_once(Engine& engine, Notifier::Waiter& w, std::chrono::steady_clock::time_point until) {
+  auto poll = std::chrono::steady_clock::now() + engine.config().poll_interval;
+  if (Execution* ex = current_execution()) {
+    ex->check_interrupt();
+  } else if (engine.stopping()) {
+    throw RuntimeStateError("the runtime is shutting down");
+  }
+  w.wait_until(std::min(until, poll));
+}
+
+Json result_of(const WorkflowInfo& info) {
+  switch (info.status) {
+    case WorkflowStatus::Success: return info.output.value_or(Json(nullptr));
+    case WorkflowStatus::Error:
+      throw_recorded_error(info.error ? info.error->type_name : "unknown",
+                           info.error ? info.error->message : "workflow failed");
+    case WorkflowStatus::Cancelled: throw WorkflowCancelledError("workflow '" + info.id + "' was cancelled");
+    case WorkflowStatus::MaxRecoveryAttemptsExceeded:
+      throw DeadLetterError("workflow '" + info.id + "' exceeded its maximum recovery attempts");
+    default: throw UsageError("workflow '" + info.id + "' is not finished");
+  }
+}
+
+}  // namespace
+
+Json Engine::await_result(const std::string& id, std::optional<std::chrono::milliseconds> timeout) {
+  auto until = timeout ? std::chrono::steady_clock::now() + *timeout : std::chrono::steady_clock::time_point::max();
+  Notifier::Waiter w(notifier_, done_key(id));
+  for (;;) {
+    auto info = db_->get_workflow(id);
+    if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+    if (is_terminal(info->status)) return result_of(*info);
+    if (std::chrono::steady_clock::now() >= until)
+      throw TimeoutError("workflow '" + id + "' did not finish within the timeout");
+    wait_once(*this, w, until);
+  }
+}
+
+std::optional<Json> Engine::get_event(const std::string& id, const std::string& key,
+                                      std::chrono::milliseconds timeout) {
+  require_running();
+  auto until = std::chrono::steady_clock::now() + timeout;
+  Notifier::Waiter w(notifier_, event_key(id, key));
+  for (;;) {
+    if (auto v = db_->get_event(id, key)) return parse_stored_json(*v, "event '" + key + "' of workflow '" + id + "'");
+    if (std::chrono::steady_clock::now() >= until) return std::nullopt;
+    wait_once(*this, w, until);
+  }
+}
+
+void Engine::send(const std::string& dest, const std::string& topic, const Json& message, const std::string& key) {
+  require_running();
+  db_->send_message(dest, topic, message.dump(), key, "", nullptr);
+  notifier_.notify(message_key(dest, topic));
+}
+
+}  // namespace keel::detail

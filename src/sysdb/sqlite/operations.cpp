@@ -1,0 +1,189 @@
+// SQLite backend: operation_outputs (checkpoints), events and messages.
+#include <string>
+
+#include "keel/errors.hpp"
+#include "keel/serialization.hpp"
+#include "sysdb/sqlite/sqlite_system_database.hpp"
+
+namespace keel::sysdb::sqlite {
+
+namespace {
+
+constexpr const char* kSelectOperation =
+    "SELECT function_id, name, output, error_type, error_message, child_workflow_id, started_at, completed_at "
+    "FROM keel_operation_outputs WHERE workflow_id = $1";
+
+std::optional<OperationRecord> find_operation(Connection& c, const std::string& id, int function_id) {
+  auto st = c.prepare(std::string(kSelectOperation) + " AND function_id = $2", {id, int64_t{function_id}});
+  if (!st.step()) return std::nullopt;
+  return read_operation_row(st);
+}
+
+bool workflow_pending(Connection& c, const std::string& id) {
+  auto st = c.prepare("SELECT status FROM keel_workflow_status WHERE workflow_id = $1", {id});
+  if (!st.step()) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+  return st.column_text(0) == "PENDING";
+}
+
+int64_t now_from(const OperationRecord& op) { return op.completed_at_ms; }
+
+}  // namespace
+
+OperationRecord read_operation_row(const BoundStatement& st) {
+  OperationRecord op;
+  op.function_id = static_cast<int>(st.column_int(0));
+  op.name = st.column_text(1);
+  op.output = st.column_opt_text(2);
+  if (!st.column_null(3)) op.error = RecordedErrorInfo{st.column_text(3), st.column_text(4)};
+  op.child_workflow_id = st.column_text(5);
+  op.started_at_ms = st.column_int(6);
+  op.completed_at_ms = st.column_int(7);
+  return op;
+}
+
+Checkpoint SqliteSystemDatabase::probe(Connection& c, const std::string& id, int function_id) {
+  Checkpoint cp;
+  cp.workflow_active = workflow_pending(c, id);
+  cp.existing = find_operation(c, id, function_id);
+  return cp;
+}
+
+Checkpoint SqliteSystemDatabase::claim(Connection& c, const std::string& id, const OperationRecord& op) {
+  Checkpoint cp;
+  cp.workflow_active = workflow_pending(c, id);
+  if (cp.workflow_active && !insert_operation(c, id, op)) cp.existing = find_operation(c, id, op.function_id);
+  return cp;
+}
+
+bool SqliteSystemDatabase::insert_operation(Connection& c, const std::string& id, const OperationRecord& op) {
+  c.prepare(
+       "INSERT INTO keel_operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
+       "child_workflow_id, started_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+       "ON CONFLICT (workflow_id, function_id) DO NOTHING",
+       {id, int64_t{op.function_id}, op.name, op.output ? SqlValue(*op.output) : SqlValue(nullptr),
+        op.error ? SqlValue(op.error->type_name) : SqlValue(nullptr),
+        op.error ? SqlValue(op.error->message) : SqlValue(nullptr),
+        op.child_workflow_id.empty() ? SqlValue(nullptr) : SqlValue(op.child_workflow_id), op.started_at_ms,
+        op.completed_at_ms})
+      .step();
+  return c.changes() == 1;
+}
+
+std::vector<OperationRecord> SqliteSystemDatabase::load_operations(const std::string& id) {
+  std::vector<OperationRecord> ops;
+  read([&](Connection& c) {
+    auto st = c.prepare(std::string(kSelectOperation) + " ORDER BY function_id", {id});
+    while (st.step()) ops.push_back(read_operation_row(st));
+  });
+  return ops;
+}
+
+Checkpoint SqliteSystemDatabase::record_operation(const std::string& id, const OperationRecord& op) {
+  Checkpoint cp;
+  write([&](Connection& c) {
+    cp = claim(c, id, op);
+  });
+  return cp;
+}
+
+Checkpoint SqliteSystemDatabase::run_transaction(const std::string& id, OperationRecord op,
+                                                 const std::function<std::string(Sql&)>& body) {
+  Checkpoint cp;
+  write([&](Connection& c) {
+    cp = probe(c, id, op.function_id);
+    if (!cp.workflow_active || cp.existing) return;
+    c.exec("SAVEPOINT keel_user_tx");
+    try {
+      SqliteSql sql(c);
+      op.output = body(sql);
+      c.exec("RELEASE keel_user_tx");
+    } catch (const std::exception& e) {
+      c.exec("ROLLBACK TO keel_user_tx");
+      c.exec("RELEASE keel_user_tx");
+      op.output.reset();
+      op.error = RecordedErrorInfo{detail::demangle(typeid(e).name()), e.what()};
+    }
+    insert_operation(c, id, op);
+  });
+  return cp;
+}
+
+Checkpoint SqliteSystemDatabase::set_event(const std::string& id, const std::string& key, const std::string& value,
+                                           const OperationRecord& op) {
+  Checkpoint cp;
+  write([&](Connection& c) {
+    cp = claim(c, id, op);
+    if (!cp.workflow_active || cp.existing) return;
+    c.prepare(
+         "INSERT INTO keel_workflow_events (workflow_id, key, value, updated_at) VALUES ($1, $2, $3, $4) "
+         "ON CONFLICT (workflow_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+         {id, key, value, now_from(op)})
+        .step();
+  });
+  return cp;
+}
+
+std::optional<std::string> SqliteSystemDatabase::get_event(const std::string& id, const std::string& key) {
+  std::optional<std::string> value;
+  read([&](Connection& c) {
+    auto st = c.prepare("SELECT value FROM keel_workflow_events WHERE workflow_id = $1 AND key = $2", {id, key});
+    if (st.step()) value = st.column_text(0);
+  });
+  return value;
+}
+
+Checkpoint SqliteSystemDatabase::send_message(const std::string& destination, const std::string& topic,
+                                              const std::string& message, const std::string& idempotency_key,
+                                              const std::string& sender_id, const OperationRecord* op) {
+  Checkpoint cp;
+  write([&](Connection& c) {
+    {
+      auto exists = c.prepare("SELECT 1 FROM keel_workflow_status WHERE workflow_id = $1", {destination});
+      if (!exists.step()) throw WorkflowNotFoundError("cannot send to '" + destination + "': no such workflow");
+    }
+    if (op) {
+      cp = claim(c, sender_id, *op);
+      if (!cp.workflow_active || cp.existing) return;
+    }
+    c.prepare(
+         "INSERT INTO keel_notifications (destination_id, topic, message, idempotency_key, sender_id, created_at) "
+         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+         {destination, topic, message, idempotency_key.empty() ? SqlValue(nullptr) : SqlValue(idempotency_key),
+          sender_id.empty() ? SqlValue(nullptr) : SqlValue(sender_id), op ? now_from(*op) : int64_t{0}})
+        .step();
+  });
+  return cp;
+}
+
+bool SqliteSystemDatabase::has_message(const std::string& destination, const std::string& topic) {
+  bool found = false;
+  read([&](Connection& c) {
+    auto st = c.prepare(
+        "SELECT 1 FROM keel_notifications WHERE destination_id = $1 AND topic = $2 AND consumed = 0 LIMIT 1",
+        {destination, topic});
+    found = st.step();
+  });
+  return found;
+}
+
+ConsumeResult SqliteSystemDatabase::consume_message(const std::string& destination, const std::string& topic,
+                                                    OperationRecord op) {
+  ConsumeResult r;
+  write([&](Connection& c) {
+    r.checkpoint = probe(c, destination, op.function_id);
+    if (!r.checkpoint.workflow_active || r.checkpoint.existing) return;
+    auto st = c.prepare(
+        "SELECT message_id, message FROM keel_notifications WHERE destination_id = $1 AND topic = $2 "
+        "AND consumed = 0 ORDER BY message_id LIMIT 1",
+        {destination, topic});
+    if (!st.step()) return;
+    int64_t message_id = st.column_int(0);
+    r.message = st.column_text(1);
+    c.prepare("UPDATE keel_notifications SET consumed = 1 WHERE message_id = $1", {message_id}).step();
+    op.output = "[" + *r.message + "]";
+    insert_operation(c, destination, op);
+  });
+  return r;
+}
+
+}  // namespace keel::sysdb::sqlite

@@ -1,0 +1,79 @@
+// The SQLite system database: one file in WAL mode, shared with the
+// application's tables. One writer connection, driven by the group committer
+// (every write is a unit in a batch, BEGIN IMMEDIATE ... COMMIT), and a pool
+// of reader connections that never block the writer.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "sysdb/group_commit.hpp"
+#include "sysdb/sqlite/connection.hpp"
+#include "sysdb/system_database.hpp"
+
+namespace keel::sysdb::sqlite {
+
+class SqliteSystemDatabase final : public SystemDatabase {
+ public:
+  SqliteSystemDatabase(std::string path, const RuntimeConfig& config);
+
+  void migrate() override;
+
+  InsertWorkflowResult insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
+                                       const OperationRecord* parent_op) override;
+  bool finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,
+                       const std::optional<RecordedErrorInfo>& error, int64_t now_ms) override;
+  std::optional<WorkflowInfo> get_workflow(const std::string& id) override;
+  std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) override;
+  std::vector<std::string> list_pending(const std::string& executor_id) override;
+  std::optional<int> count_recovery(const std::string& id, int64_t now_ms) override;
+  bool transition(const std::string& id, const std::vector<WorkflowStatus>& from, WorkflowStatus to, int64_t now_ms,
+                  bool reset_recovery, const std::string& executor_id) override;
+
+  std::vector<OperationRecord> load_operations(const std::string& id) override;
+  Checkpoint record_operation(const std::string& id, const OperationRecord& op) override;
+  Checkpoint run_transaction(const std::string& id, OperationRecord op,
+                             const std::function<std::string(Sql&)>& body) override;
+
+  Checkpoint set_event(const std::string& id, const std::string& key, const std::string& value,
+                       const OperationRecord& op) override;
+  std::optional<std::string> get_event(const std::string& id, const std::string& key) override;
+
+  Checkpoint send_message(const std::string& destination, const std::string& topic, const std::string& message,
+                          const std::string& idempotency_key, const std::string& sender_id,
+                          const OperationRecord* op) override;
+  bool has_message(const std::string& destination, const std::string& topic) override;
+  ConsumeResult consume_message(const std::string& destination, const std::string& topic,
+                                OperationRecord op) override;
+
+  void run_sql_write(const std::function<void(Sql&)>& fn) override;
+  void run_sql_read(const std::function<void(Sql&)>& fn) override;
+
+ private:
+  // Runs fn on the writer connection as one unit of a group commit.
+  void write(const std::function<void(Connection&)>& fn);
+  // Runs fn on a reader connection from the pool.
+  void read(const std::function<void(Connection&)>& fn);
+  // Inside a write unit: the recorded op at (id, function_id), if any, and
+  // whether the workflow is still PENDING.
+  Checkpoint probe(Connection& c, const std::string& id, int function_id);
+  // Inside a write unit: records op unless its position is taken (then
+  // returns the recorded one) or the workflow is no longer PENDING.
+  Checkpoint claim(Connection& c, const std::string& id, const OperationRecord& op);
+  bool insert_operation(Connection& c, const std::string& id, const OperationRecord& op);
+  void check_schema_version();
+
+  std::string path_;
+  SqliteSync sync_;
+  std::unique_ptr<Connection> writer_;
+  std::unique_ptr<GroupCommitter> committer_;
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
+};
+
+// Decoders shared by the row readers.
+WorkflowInfo read_workflow_row(const BoundStatement& st);
+OperationRecord read_operation_row(const BoundStatement& st);
+
+}  // namespace keel::sysdb::sqlite

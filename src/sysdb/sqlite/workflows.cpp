@@ -1,0 +1,156 @@
+// SQLite backend: the workflow_status table.
+#include <string>
+
+#include "keel/serialization.hpp"
+#include "sysdb/sqlite/sqlite_system_database.hpp"
+
+namespace keel::sysdb::sqlite {
+
+namespace {
+
+constexpr const char* kWorkflowColumns =
+    "workflow_id, name, status, inputs, output, error_type, error_message, executor_id, application_version, "
+    "parent_id, recovery_attempts, deadline_epoch_ms, created_at, updated_at";
+
+std::string select_workflows(const std::string& tail) {
+  return std::string("SELECT ") + kWorkflowColumns + " FROM keel_workflow_status " + tail;
+}
+
+SqlValue opt(const std::optional<std::string>& s) {
+  if (s) return *s;
+  return nullptr;
+}
+
+}  // namespace
+
+WorkflowInfo read_workflow_row(const BoundStatement& st) {
+  WorkflowInfo w;
+  w.id = st.column_text(0);
+  w.name = st.column_text(1);
+  w.status = workflow_status_from_string(st.column_text(2));
+  w.inputs = parse_stored_json(st.column_text(3), "inputs of workflow " + w.id);
+  if (auto out = st.column_opt_text(4)) w.output = parse_stored_json(*out, "output of workflow " + w.id);
+  if (!st.column_null(5)) w.error = RecordedErrorInfo{st.column_text(5), st.column_text(6)};
+  w.executor_id = st.column_text(7);
+  w.application_version = st.column_text(8);
+  w.parent_id = st.column_text(9);
+  w.recovery_attempts = static_cast<int>(st.column_int(10));
+  if (!st.column_null(11)) w.deadline_epoch_ms = st.column_int(11);
+  w.created_at_ms = st.column_int(12);
+  w.updated_at_ms = st.column_int(13);
+  return w;
+}
+
+InsertWorkflowResult SqliteSystemDatabase::insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
+                                                           const OperationRecord* parent_op) {
+  InsertWorkflowResult result;
+  write([&](Connection& c) {
+    if (parent_op) {
+      Checkpoint cp = claim(c, parent_id, *parent_op);
+      if (cp.existing) {
+        result.parent_op_existing = true;
+        return;  // the child was started by an earlier execution
+      }
+    }
+    SqlValue deadline = nullptr;
+    if (wf.deadline_epoch_ms) deadline = *wf.deadline_epoch_ms;
+    auto st = c.prepare(
+        "INSERT INTO keel_workflow_status (workflow_id, name, status, inputs, executor_id, application_version, "
+        "parent_id, deadline_epoch_ms, created_at, updated_at) VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, $8) "
+        "ON CONFLICT (workflow_id) DO NOTHING",
+        {wf.id, wf.name, wf.inputs, wf.executor_id, wf.application_version,
+         wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), deadline, wf.now_ms});
+    st.step();
+    result.created = c.changes() == 1;
+    if (!result.created) {
+      auto sel = c.prepare(select_workflows("WHERE workflow_id = $1"), {wf.id});
+      if (sel.step()) result.existing = read_workflow_row(sel);
+    }
+  });
+  return result;
+}
+
+bool SqliteSystemDatabase::finish_workflow(const std::string& id, WorkflowStatus status,
+                                           const std::optional<std::string>& output,
+                                           const std::optional<RecordedErrorInfo>& error, int64_t now_ms) {
+  bool changed = false;
+  write([&](Connection& c) {
+    c.prepare(
+         "UPDATE keel_workflow_status SET status = $2, output = $3, error_type = $4, error_message = $5, "
+         "updated_at = $6 WHERE workflow_id = $1 AND status = 'PENDING'",
+         {id, to_string(status), opt(output), error ? SqlValue(error->type_name) : SqlValue(nullptr),
+          error ? SqlValue(error->message) : SqlValue(nullptr), now_ms})
+        .step();
+    changed = c.changes() == 1;
+  });
+  return changed;
+}
+
+std::optional<WorkflowInfo> SqliteSystemDatabase::get_workflow(const std::string& id) {
+  std::optional<WorkflowInfo> result;
+  read([&](Connection& c) {
+    auto st = c.prepare(select_workflows("WHERE workflow_id = $1"), {id});
+    if (st.step()) result = read_workflow_row(st);
+  });
+  return result;
+}
+
+std::vector<WorkflowInfo> SqliteSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
+  std::vector<WorkflowInfo> result;
+  read([&](Connection& c) {
+    auto st = c.prepare(select_workflows("WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR name = $2) "
+                                         "ORDER BY created_at DESC, workflow_id LIMIT $3"),
+                        {q.status ? SqlValue(to_string(*q.status)) : SqlValue(nullptr),
+                         q.name ? SqlValue(*q.name) : SqlValue(nullptr), static_cast<int64_t>(q.limit)});
+    while (st.step()) result.push_back(read_workflow_row(st));
+  });
+  return result;
+}
+
+std::vector<std::string> SqliteSystemDatabase::list_pending(const std::string& executor_id) {
+  std::vector<std::string> ids;
+  read([&](Connection& c) {
+    auto st = c.prepare(
+        "SELECT workflow_id FROM keel_workflow_status WHERE status = 'PENDING' AND executor_id = $1 "
+        "ORDER BY created_at",
+        {executor_id});
+    while (st.step()) ids.push_back(st.column_text(0));
+  });
+  return ids;
+}
+
+std::optional<int> SqliteSystemDatabase::count_recovery(const std::string& id, int64_t now_ms) {
+  std::optional<int> attempts;
+  write([&](Connection& c) {
+    auto st = c.prepare(
+        "UPDATE keel_workflow_status SET recovery_attempts = recovery_attempts + 1, updated_at = $2 "
+        "WHERE workflow_id = $1 AND status = 'PENDING' RETURNING recovery_attempts",
+        {id, now_ms});
+    if (st.step()) attempts = static_cast<int>(st.column_int(0));
+  });
+  return attempts;
+}
+
+bool SqliteSystemDatabase::transition(const std::string& id, const std::vector<WorkflowStatus>& from,
+                                      WorkflowStatus to, int64_t now_ms, bool reset_recovery,
+                                      const std::string& executor_id) {
+  bool changed = false;
+  write([&](Connection& c) {
+    auto st = c.prepare("SELECT status FROM keel_workflow_status WHERE workflow_id = $1", {id});
+    if (!st.step()) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+    WorkflowStatus current = workflow_status_from_string(st.column_text(0));
+    bool allowed = false;
+    for (auto s : from) allowed = allowed || s == current;
+    if (!allowed) return;
+    c.prepare(
+         "UPDATE keel_workflow_status SET status = $2, updated_at = $3, "
+         "recovery_attempts = CASE WHEN $4 THEN 0 ELSE recovery_attempts END, "
+         "executor_id = CASE WHEN $5 = '' THEN executor_id ELSE $5 END WHERE workflow_id = $1",
+         {id, to_string(to), now_ms, static_cast<int64_t>(reset_recovery), executor_id})
+        .step();
+    changed = true;
+  });
+  return changed;
+}
+
+}  // namespace keel::sysdb::sqlite

@@ -1,0 +1,124 @@
+// The system database seam: everything the runtime persists goes through this
+// interface, one method per durable unit. Backends (sqlite/, later postgres/)
+// decide how units reach the disk; the SQLite backend batches concurrent units
+// into one commit (group commit), each caller returning only once its own unit
+// is durable.
+//
+// Every method that checkpoints an operation returns a Checkpoint telling the
+// caller whether the position was already recorded (another execution got
+// there first: use the recorded outcome) and whether the workflow is still
+// PENDING (if not, it was cancelled: stop).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keel/config.hpp"
+#include "keel/sql.hpp"
+#include "keel/status.hpp"
+
+namespace keel::sysdb {
+
+struct OperationRecord {
+  int function_id = 0;
+  std::string name;
+  std::optional<std::string> output;  // JSON text
+  std::optional<RecordedErrorInfo> error;
+  std::string child_workflow_id;
+  int64_t started_at_ms = 0;
+  int64_t completed_at_ms = 0;
+};
+
+struct NewWorkflow {
+  std::string id;
+  std::string name;
+  std::string inputs;  // JSON text
+  std::string executor_id;
+  std::string application_version;
+  std::string parent_id;
+  std::optional<int64_t> deadline_epoch_ms;
+  int64_t now_ms = 0;
+};
+
+struct InsertWorkflowResult {
+  bool created = false;
+  std::optional<WorkflowInfo> existing;  // when !created
+  bool parent_op_existing = false;       // the parent's op was already recorded
+};
+
+struct Checkpoint {
+  std::optional<OperationRecord> existing;
+  bool workflow_active = true;
+};
+
+struct ConsumeResult {
+  Checkpoint checkpoint;
+  std::optional<std::string> message;  // JSON text; nullopt when none waiting
+};
+
+class SystemDatabase {
+ public:
+  virtual ~SystemDatabase() = default;
+
+  virtual void migrate() = 0;
+
+  // --- workflows ---
+  // Inserts the workflow unless its ID exists. When parent_op is given (a
+  // child start), the parent's operation is recorded in the same commit.
+  virtual InsertWorkflowResult insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
+                                               const OperationRecord* parent_op) = 0;
+  // Moves a PENDING workflow to a terminal status; false when it was not PENDING.
+  virtual bool finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,
+                               const std::optional<RecordedErrorInfo>& error, int64_t now_ms) = 0;
+  virtual std::optional<WorkflowInfo> get_workflow(const std::string& id) = 0;
+  virtual std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) = 0;
+  virtual std::vector<std::string> list_pending(const std::string& executor_id) = 0;
+  // Counts one more recovery of a PENDING workflow; returns the new count, or
+  // nullopt when the workflow is not PENDING.
+  virtual std::optional<int> count_recovery(const std::string& id, int64_t now_ms) = 0;
+  // Moves the workflow from one of `from` to `to`; false when it was in none of them.
+  virtual bool transition(const std::string& id, const std::vector<WorkflowStatus>& from, WorkflowStatus to,
+                          int64_t now_ms, bool reset_recovery, const std::string& executor_id) = 0;
+
+  // --- operations ---
+  virtual std::vector<OperationRecord> load_operations(const std::string& id) = 0;
+  virtual Checkpoint record_operation(const std::string& id, const OperationRecord& op) = 0;
+  // Runs body in a database transaction and records op in the same commit,
+  // with body's result as output; if body throws, its writes are rolled back
+  // and the error (type, message) is recorded instead.
+  virtual Checkpoint run_transaction(const std::string& id, OperationRecord op,
+                                     const std::function<std::string(Sql&)>& body) = 0;
+
+  // --- events ---
+  virtual Checkpoint set_event(const std::string& id, const std::string& key, const std::string& value,
+                               const OperationRecord& op) = 0;
+  virtual std::optional<std::string> get_event(const std::string& id, const std::string& key) = 0;
+
+  // --- messages ---
+  // Sends a message. From a workflow, op is recorded in the same commit and
+  // the message is not inserted again if op was already recorded. With a
+  // non-empty idempotency_key, a second send with that key does nothing.
+  // Throws WorkflowNotFoundError when the destination does not exist.
+  virtual Checkpoint send_message(const std::string& destination, const std::string& topic,
+                                  const std::string& message, const std::string& idempotency_key,
+                                  const std::string& sender_id, const OperationRecord* op) = 0;
+  virtual bool has_message(const std::string& destination, const std::string& topic) = 0;
+  // Consumes the oldest message for (destination, topic) and records op with
+  // it as output, in one commit. With no message waiting, writes nothing.
+  virtual ConsumeResult consume_message(const std::string& destination, const std::string& topic,
+                                        OperationRecord op) = 0;
+
+  // --- the application's SQL ---
+  virtual void run_sql_write(const std::function<void(Sql&)>& fn) = 0;
+  virtual void run_sql_read(const std::function<void(Sql&)>& fn) = 0;
+};
+
+// Opens the backend named by config.database_url. Throws ConfigError for an
+// unknown scheme, DatabaseError / IncompatibleDatabaseError when unusable.
+std::unique_ptr<SystemDatabase> open_system_database(const RuntimeConfig& config);
+
+}  // namespace keel::sysdb
