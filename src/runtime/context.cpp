@@ -19,10 +19,13 @@ namespace {
 
 constexpr std::string_view kDeadline = "keel.deadline";
 
-struct InStep {
-  explicit InStep(Execution& ex) : ex(ex) { ex.set_in_step(true); }
-  ~InStep() { ex.set_in_step(false); }
-  Execution& ex;
+class InStep {
+ public:
+  explicit InStep(Execution& execution) : ex_(execution) { ex_.set_in_step(true); }
+  ~InStep() { ex_.set_in_step(false); }
+
+ private:
+  Execution& ex_;
 };
 
 void require_workflow_code(Execution& ex, std::string_view what) {

@@ -119,8 +119,9 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   } catch (const ExecutionInterrupted& e) {
     spdlog::info("[{}] workflow interrupted, stays PENDING: {}", id, e.reason);
   } catch (const WorkflowCancelledError& e) {
+    // The status is already CANCELLED: set by cancel(), by the timeout check,
+    // or found at a checkpoint.
     spdlog::info("[{}] workflow cancelled: {}", id, e.what());
-    db_->transition(id, {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false, "");
   } catch (const std::exception& e) {
     spdlog::warn("[{}] workflow failed: {}", id, e.what());
     finish(*exec, WorkflowStatus::Error, std::nullopt, describe_exception(e));
@@ -159,20 +160,18 @@ bool Engine::cancel(const std::string& id) {
 
 bool Engine::resume(const std::string& id) {
   require_running();
+  // A cancelled execution may still be unwinding here; let it leave first so
+  // that it cannot race with the new one.
+  for (;;) {
+    std::unique_lock lock(mu_);
+    if (!running_.count(id)) break;
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   bool changed = db_->transition(id, {WorkflowStatus::Cancelled, WorkflowStatus::MaxRecoveryAttemptsExceeded},
                                  WorkflowStatus::Pending, now_ms(), /*reset_recovery=*/true, config_.executor_id);
   if (!changed) return false;
-  auto info = db_->get_workflow(id);
-  if (info) {
-    // A cancelled execution may still be unwinding; wait for it to leave.
-    for (;;) {
-      std::unique_lock lock(mu_);
-      if (!running_.count(id)) break;
-      lock.unlock();
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    spawn(*info, /*replay=*/true);
-  }
+  if (auto info = db_->get_workflow(id)) spawn(*info, /*replay=*/true);
   return true;
 }
 

@@ -1,0 +1,201 @@
+// Events, messages and durable sleep.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "support/runtime_fixture.hpp"
+
+using namespace std::chrono_literals;
+using keel::testing::RuntimeTest;
+
+namespace {
+
+using MessagingTest = RuntimeTest;
+
+TEST_F(MessagingTest, SetEventIsSeenFromOutside) {
+  auto wf = rt->register_workflow("publisher", [](keel::Context& ctx) {
+    ctx.set_event("stage", std::string("one"));
+    ctx.recv<int>("go", 10s);
+    ctx.set_event("stage", std::string("two"));
+    return 0;
+  });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "pub"});
+  EXPECT_EQ(rt->get_event<std::string>("pub", "stage", 5s), "one");
+  rt->send("pub", 1, "go");
+  h.result_for(10s);
+  EXPECT_EQ(rt->get_event<std::string>("pub", "stage", 5s), "two");
+  EXPECT_EQ(rt->get_event<std::string>("pub", "never", 100ms), std::nullopt);
+}
+
+TEST_F(MessagingTest, GetEventInsideAWorkflowWaitsAndTimesOut) {
+  auto setter = rt->register_workflow("setter", [](keel::Context& ctx) {
+    ctx.sleep(200ms);
+    ctx.set_event("ready", 42);
+    return 0;
+  });
+  auto getter = rt->register_workflow("getter", [](keel::Context& ctx) {
+    auto v = ctx.get_event<int>("setter-1", "ready", 10s);
+    auto none = ctx.get_event<int>("setter-1", "absent", 100ms);
+    return std::make_pair(v.value_or(-1), none.has_value());
+  });
+  rt->launch();
+  auto g = rt->start(getter, {.workflow_id = "getter-1"});
+  rt->start(setter, {.workflow_id = "setter-1"});
+  EXPECT_EQ(g.result_for(10s), std::make_pair(42, false));
+}
+
+TEST_F(MessagingTest, RecvTimesOutWithNullopt) {
+  auto wf = rt->register_workflow("waiter", [](keel::Context& ctx) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto m = ctx.recv<int>("never", 150ms);
+    auto waited = std::chrono::steady_clock::now() - t0;
+    return std::make_pair(m.has_value(), waited >= 140ms);
+  });
+  rt->launch();
+  EXPECT_EQ(rt->start(wf, {}).result_for(10s), std::make_pair(false, true));
+}
+
+TEST_F(MessagingTest, MessagesAreDeliveredInOrderPerTopic) {
+  auto wf = rt->register_workflow("inbox", [](keel::Context& ctx) {
+    std::vector<std::string> got;
+    for (int i = 0; i < 3; ++i) got.push_back(ctx.recv<std::string>("a", 10s).value_or("timeout"));
+    got.push_back(ctx.recv<std::string>("b", 10s).value_or("timeout"));
+    return got;
+  });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "inbox"});
+  rt->send("inbox", std::string("b1"), "b");
+  rt->send("inbox", std::string("a1"), "a");
+  rt->send("inbox", std::string("a2"), "a");
+  rt->send("inbox", std::string("a3"), "a");
+  EXPECT_EQ(h.result_for(10s), (std::vector<std::string>{"a1", "a2", "a3", "b1"}));
+}
+
+TEST_F(MessagingTest, SendWithIdempotencyKeyDeliversOnce) {
+  auto wf = rt->register_workflow("collect", [](keel::Context& ctx) {
+    int sum = 0;
+    while (auto m = ctx.recv<int>("n", 300ms)) sum += *m;
+    return sum;
+  });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "col"});
+  for (int i = 0; i < 5; ++i) rt->send("col", 10, "n", "same-key");
+  rt->send("col", 1, "n", "other-key");
+  EXPECT_EQ(h.result_for(10s), 11);
+}
+
+TEST_F(MessagingTest, SendToUnknownWorkflowThrows) {
+  rt->launch();
+  EXPECT_THROW(rt->send("ghost", 1), keel::WorkflowNotFoundError);
+}
+
+TEST_F(MessagingTest, ManySendersOneReceiverEachMessageOnce) {
+  constexpr int kSenders = 8, kPerSender = 25;
+  auto receiver = rt->register_workflow("receiver", [](keel::Context& ctx) {
+    std::vector<int> got;
+    for (int i = 0; i < kSenders * kPerSender; ++i) {
+      auto m = ctx.recv<int>("t", 20s);
+      if (!m) break;
+      got.push_back(*m);
+    }
+    return got;
+  });
+  auto sender = rt->register_workflow("sender", [](keel::Context& ctx, int base) {
+    for (int i = 0; i < kPerSender; ++i) ctx.send("rcv", base + i, "t");
+    return 0;
+  });
+  rt->launch();
+  auto h = rt->start(receiver, {.workflow_id = "rcv"});
+  std::vector<std::thread> outside;
+  for (int s = 0; s < kSenders / 2; ++s) rt->start(sender, {}, s * 1000);
+  for (int s = kSenders / 2; s < kSenders; ++s)
+    outside.emplace_back([&, s] {
+      for (int i = 0; i < kPerSender; ++i) rt->send("rcv", s * 1000 + i, "t");
+    });
+  for (auto& t : outside) t.join();
+  auto got = h.result_for(60s);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kSenders * kPerSender));
+  std::set<int> unique(got.begin(), got.end());
+  EXPECT_EQ(unique.size(), got.size());
+}
+
+TEST_F(MessagingTest, EventsOverwrittenWhileReadAreAlwaysAValueWritten) {
+  auto wf = rt->register_workflow("counter", [](keel::Context& ctx) {
+    for (int i = 1; i <= 200; ++i) ctx.set_event("n", i);
+    return 0;
+  });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "ctr"});
+  std::atomic<bool> done{false};
+  std::vector<std::thread> readers;
+  std::atomic<int> bad{0};
+  for (int r = 0; r < 4; ++r)
+    readers.emplace_back([&] {
+      int last = 0;
+      while (!done) {
+        auto v = rt->get_event<int>("ctr", "n", 10ms);
+        if (!v) continue;
+        if (*v < last || *v < 1 || *v > 200) ++bad;  // last-writer-wins, monotone here
+        last = *v;
+      }
+    });
+  h.result_for(30s);
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(rt->get_event<int>("ctr", "n", 1s), 200);
+}
+
+TEST_F(MessagingTest, DurableSleepWaitsOnlyWhatIsLeftAfterRestart) {
+  auto make = [](keel::Runtime& r) {
+    return r.register_workflow("sleeper", [](keel::Context& ctx) {
+      ctx.sleep(1500ms);
+      return 7;
+    });
+  };
+  make(*rt);
+  rt->launch();
+  auto t0 = std::chrono::steady_clock::now();
+  rt->start(keel::Workflow<int>("sleeper"), {.workflow_id = "zz"});
+  std::this_thread::sleep_for(700ms);
+  restart();  // interrupts the sleep; the workflow stays PENDING
+  EXPECT_EQ(rt->get_workflow("zz")->status, keel::WorkflowStatus::Pending);
+  make(*rt);
+  rt->launch();
+  EXPECT_EQ(rt->retrieve<int>("zz").result_for(10s), 7);
+  auto total = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(total, 1400ms);
+  EXPECT_LT(total, 2400ms);  // not 700 ms + a fresh 1500 ms
+}
+
+TEST_F(MessagingTest, DurableRecvTimeoutWaitsOnlyWhatIsLeftAfterRestart) {
+  auto make = [](keel::Runtime& r) {
+    return r.register_workflow("patient", [](keel::Context& ctx) { return ctx.recv<int>("x", 1500ms).has_value(); });
+  };
+  make(*rt);
+  rt->launch();
+  auto t0 = std::chrono::steady_clock::now();
+  rt->start(keel::Workflow<bool>("patient"), {.workflow_id = "pp"});
+  std::this_thread::sleep_for(700ms);
+  restart();
+  make(*rt);
+  rt->launch();
+  EXPECT_EQ(rt->retrieve<bool>("pp").result_for(10s), false);
+  auto total = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(total, 1400ms);
+  EXPECT_LT(total, 2400ms);
+}
+
+TEST_F(MessagingTest, NowIsRecordedAndReplayed) {
+  auto wf = rt->register_workflow("clock", [](keel::Context& ctx) {
+    auto a = ctx.now();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(a.time_since_epoch()).count();
+  });
+  rt->launch();
+  auto ms = rt->start(wf, {.workflow_id = "clk"}).result_for(10s);
+  EXPECT_EQ(rt->list_steps("clk")[0].output->get<int64_t>(), ms);
+}
+
+}  // namespace

@@ -1,0 +1,57 @@
+// Test support: a Runtime on a fresh SQLite file, and a counter of side
+// effects that survives replays (steps increment it; tests assert counts).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "keel/keel.hpp"
+#include "support/temp_dir.hpp"
+
+namespace keel::testing {
+
+class EffectCounter {
+ public:
+  void hit(const std::string& what) {
+    std::lock_guard lock(mu_);
+    ++counts_[what];
+  }
+  int count(const std::string& what) {
+    std::lock_guard lock(mu_);
+    return counts_[what];
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, int> counts_;
+};
+
+inline RuntimeConfig test_config(const TempDir& dir, const std::string& executor = "test") {
+  RuntimeConfig c;
+  c.database_url = dir.db_url();
+  c.executor_id = executor;
+  c.poll_interval = std::chrono::milliseconds(50);
+  c.sqlite_synchronous = SqliteSync::Normal;
+  return c;
+}
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override { rt = std::make_unique<Runtime>(test_config(dir)); }
+  // Simulates a clean restart: shut down, open a new Runtime on the same file.
+  // The caller registers workflows on the new runtime, then launches it.
+  void restart(const std::string& executor = "test") {
+    rt.reset();
+    rt = std::make_unique<Runtime>(test_config(dir, executor));
+  }
+  TempDir dir;
+  EffectCounter effects;
+  std::unique_ptr<Runtime> rt;
+};
+
+}  // namespace keel::testing
