@@ -106,7 +106,16 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
     if (!running_.emplace(info.id, exec).second) return;  // already running here
     ++threads_;
   }
-  std::thread([this, exec, fn = std::move(fn)]() mutable { run_execution(std::move(exec), std::move(fn)); }).detach();
+  try {
+    std::thread([this, exec, fn = std::move(fn)]() mutable { run_execution(std::move(exec), std::move(fn)); })
+        .detach();
+  } catch (const std::system_error& e) {
+    // No thread: the workflow stays PENDING and is recovered at the next launch.
+    std::lock_guard lock(mu_);
+    running_.erase(info.id);
+    if (--threads_ == 0) idle_cv_.notify_all();
+    throw RuntimeStateError("cannot start a thread for workflow '" + info.id + "': " + e.what());
+  }
 }
 
 void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
