@@ -23,7 +23,7 @@ class Runtime;
 
 class AdminServer {
  public:
-  AdminServer(Runtime& rt, std::string host, int port);
+  AdminServer(Runtime& rt, std::string host = "127.0.0.1", int port = 0);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;

@@ -177,6 +177,10 @@ bool Engine::resume(const std::string& id) {
     lock.unlock();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  // Refuse before changing anything when this process cannot run it.
+  auto before = db_->get_workflow(id);
+  if (!before) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+  (void)lookup(before->name);
   bool changed = db_->transition(id, {WorkflowStatus::Cancelled, WorkflowStatus::MaxRecoveryAttemptsExceeded},
                                  WorkflowStatus::Pending, now_ms(), /*reset_recovery=*/true, config_.executor_id);
   if (!changed) return false;

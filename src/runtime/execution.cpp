@@ -44,6 +44,14 @@ std::chrono::steady_clock::time_point Execution::bound(int64_t until_epoch_ms) c
 void Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms) {
   engine_.fault("wait.begin");
   waiter.wait_until(bound(until_epoch_ms));
+  // A cancel from another process (CLI, admin of another executor) reaches
+  // no in-process flag: re-read the status at most once per poll interval.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_status_check_ >= engine_.config().poll_interval) {
+    last_status_check_ = now;
+    auto info = engine_.db().get_workflow(id());
+    if (info && info->status != WorkflowStatus::Pending) cancelled_.store(true);
+  }
 }
 
 sysdb::OperationRecord Execution::make_op(int function_id, std::string_view name, int64_t started_ms) const {

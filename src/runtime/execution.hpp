@@ -56,6 +56,7 @@ class Execution {
   int function_id_ = 0;
   bool in_step_ = false;
   std::atomic<bool> cancelled_{false};
+  std::chrono::steady_clock::time_point last_status_check_ = std::chrono::steady_clock::now();
 };
 
 // The execution whose workflow runs on this thread, if any.

@@ -58,7 +58,8 @@ std::vector<StepInfo> Runtime::list_steps(const std::string& id) {
     StepInfo s;
     s.function_id = op.function_id;
     s.name = op.name;
-    if (op.output) s.output = parse_stored_json(*op.output, "output of step " + std::to_string(op.function_id));
+    s.output = op.output ? std::optional<Json>(parse_stored_json(*op.output, "output of step " + std::to_string(op.function_id)))
+                         : std::nullopt;
     s.error = op.error;
     s.child_workflow_id = op.child_workflow_id;
     s.started_at_ms = op.started_at_ms;

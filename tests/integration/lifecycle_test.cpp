@@ -224,3 +224,40 @@ TEST_F(LifecycleTest, ShutdownWaitsForTheStepInFlightAndKeepsItsResult) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(LifecycleTest, CancelFromAnotherProcessInterruptsAWait) {
+  rt->register_workflow("waits", [](keel::Context& ctx) { return ctx.recv<int>("x", 60s).value_or(0); });
+  rt->launch();
+  auto h = rt->start(keel::Workflow<int>("waits"), {.workflow_id = "remote"});
+  wait_for_steps(*rt, "remote", 1);
+  // A second runtime on the same file stands for another process (CLI, admin).
+  keel::Runtime other(keel::testing::test_config(dir, "other-process"));
+  other.launch();
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(other.cancel("remote"));
+  EXPECT_THROW(h.result_for(10s), keel::WorkflowCancelledError);
+  // The owner notices within a poll interval or so, not after the 60 s timeout:
+  // resume must not wait for the old execution.
+  rt->resume("remote");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  rt->send("remote", 3, "x");
+  EXPECT_EQ(h.result_for(10s), 3);
+}
+
+TEST_F(LifecycleTest, ResumeOfAnUnregisteredNameChangesNothing) {
+  rt->register_workflow("known", [](keel::Context& ctx) { return ctx.recv<int>("x", 60s).value_or(0); });
+  rt->launch();
+  rt->start(keel::Workflow<int>("known"), {.workflow_id = "u1"});
+  wait_for_steps(*rt, "u1", 1);
+  rt->cancel("u1");
+  keel::Runtime other(keel::testing::test_config(dir, "no-code"));
+  other.launch();
+  EXPECT_THROW(other.resume("u1"), keel::UnknownWorkflowError);
+  auto info = other.get_workflow("u1");
+  EXPECT_EQ(info->status, keel::WorkflowStatus::Cancelled);
+  EXPECT_EQ(info->executor_id, "test");
+}
+
+}  // namespace

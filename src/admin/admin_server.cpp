@@ -1,0 +1,358 @@
+// keel::AdminServer: the admin HTTP API of a Keel application, on cpp-httplib.
+//
+// This is the only translation unit of the library that includes httplib.h.
+// Routing is done here rather than by httplib's regex table, so that an
+// unknown path answers 404 and a known path with the wrong method answers 405
+// (with an Allow header), both with a JSON body. Path segments are split on
+// the raw request target and then percent-decoded, so a workflow ID may hold
+// any character ('/' as %2F).
+#include "keel/admin_server.hpp"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "json_views.hpp"
+#include "keel/runtime.hpp"
+
+namespace keel {
+
+namespace {
+
+constexpr int kDefaultLimit = 100;
+constexpr int kMaxLimit = 10000;
+
+struct Reply {
+  int status = 200;
+  Json body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// An answer to the client other than success; thrown by handlers.
+struct HttpError {
+  int status;
+  std::string code;
+  std::string message;
+};
+
+std::optional<std::string> percent_decode(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+// "/workflows/a%2Fb/steps?x=1" -> {"workflows", "a/b", "steps"}.
+std::vector<std::string> split_path(const std::string& target) {
+  std::string_view path(target);
+  path = path.substr(0, path.find_first_of("?#"));
+  if (path.empty() || path.front() != '/')
+    throw HttpError{400, "bad_request", "the request target '" + target + "' is not an absolute path"};
+  path.remove_prefix(1);
+  std::vector<std::string> segments;
+  for (;;) {
+    size_t slash = path.find('/');
+    auto decoded = percent_decode(path.substr(0, slash));
+    if (!decoded)
+      throw HttpError{400, "bad_request", "the request path '" + target + "' holds an invalid percent-escape"};
+    segments.push_back(std::move(*decoded));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return segments;
+}
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return s;
+}
+
+std::string single_param(const httplib::Request& req, const std::string& key) {
+  if (req.get_param_value_count(key) > 1)
+    throw HttpError{400, "invalid_parameter", "query parameter '" + key + "' is given more than once"};
+  return req.get_param_value(key);
+}
+
+using Handler = std::function<Reply(const httplib::Request&, const std::vector<std::string>& captures)>;
+
+struct Route {
+  std::string method;                 // GET or POST
+  std::vector<std::string> pattern;   // literal segments; "*" captures one non-empty segment
+  Handler handler;
+
+  bool match(const std::vector<std::string>& segments, std::vector<std::string>& captures) const {
+    if (segments.size() != pattern.size()) return false;
+    captures.clear();
+    for (size_t i = 0; i < pattern.size(); ++i) {
+      if (pattern[i] == "*") {
+        if (segments[i].empty()) return false;
+        captures.push_back(segments[i]);
+      } else if (pattern[i] != segments[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+struct AdminServer::Impl {
+  // An empty host means the default, loopback only.
+  Impl(Runtime& runtime, std::string h, int p)
+      : rt(runtime), host(h.empty() ? "127.0.0.1" : std::move(h)), requested_port(p) {
+    routes = {
+        {"GET", {"healthz"}, [](auto&, auto&) { return Reply{200, Json{{"status", "healthy"}}, {}}; }},
+        {"GET", {"workflows"}, [this](auto& req, auto&) { return list(req); }},
+        {"GET", {"workflows", "*"}, [this](auto&, auto& c) { return Reply{200, admin::to_json(existing(c[0])), {}}; }},
+        {"GET", {"workflows", "*", "steps"}, [this](auto&, auto& c) { return steps(c[0]); }},
+        {"POST", {"workflows", "*", "cancel"}, [this](auto&, auto& c) { return cancel(c[0]); }},
+        {"POST", {"workflows", "*", "resume"}, [this](auto&, auto& c) { return resume(c[0]); }},
+    };
+  }
+
+  // --- handlers -----------------------------------------------------------
+
+  WorkflowInfo existing(const std::string& id) {
+    auto info = rt.get_workflow(id);
+    if (!info) throw HttpError{404, "workflow_not_found", "no workflow with ID '" + id + "'"};
+    return *info;
+  }
+
+  Reply list(const httplib::Request& req) {
+    ListWorkflowsQuery q;
+    q.limit = kDefaultLimit;
+    for (const auto& [key, value] : req.params) {
+      (void)value;
+      if (key != "status" && key != "name" && key != "limit")
+        throw HttpError{400, "invalid_parameter",
+                        "unknown query parameter '" + key + "' (expected status, name or limit)"};
+    }
+    if (req.has_param("status")) {
+      std::string s = single_param(req, "status");
+      try {
+        q.status = workflow_status_from_string(upper(s));
+      } catch (const SerializationError&) {
+        throw HttpError{400, "invalid_status",
+                        "status '" + s +
+                            "' is not one of ENQUEUED, PENDING, SUCCESS, ERROR, CANCELLED, "
+                            "MAX_RECOVERY_ATTEMPTS_EXCEEDED"};
+      }
+    }
+    if (req.has_param("name")) {
+      q.name = single_param(req, "name");
+      if (q.name->empty()) throw HttpError{400, "invalid_name", "query parameter 'name' must not be empty"};
+    }
+    if (req.has_param("limit")) {
+      std::string s = single_param(req, "limit");
+      int limit = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), limit);
+      if (s.empty() || ec != std::errc() || end != s.data() + s.size() || limit < 1 || limit > kMaxLimit)
+        throw HttpError{400, "invalid_limit",
+                        "limit '" + s + "' is not an integer from 1 to " + std::to_string(kMaxLimit)};
+      q.limit = limit;
+    }
+    return Reply{200, admin::workflows_to_json(rt.list_workflows(q)), {}};
+  }
+
+  Reply steps(const std::string& id) {
+    (void)existing(id);
+    return Reply{200, admin::steps_to_json(id, rt.list_steps(id)), {}};
+  }
+
+  Reply cancel(const std::string& id) {
+    (void)existing(id);
+    bool cancelled = rt.cancel(id);
+    auto after = existing(id);
+    return Reply{200, Json{{"workflow_id", id}, {"cancelled", cancelled}, {"status", to_string(after.status)}}, {}};
+  }
+
+  Reply resume(const std::string& id) {
+    WorkflowInfo before = existing(id);
+    bool resumed = false;
+    try {
+      resumed = rt.resume(id);
+    } catch (const UnknownWorkflowError& e) {
+      // Library limitation: Runtime::resume flips the workflow to PENDING
+      // (under this executor) *before* it finds that the workflow's name is
+      // not registered here, then throws. Undo the flip when we can, so that
+      // the refusal leaves the workflow as it was.
+      std::string what = "workflow '" + id + "' runs the '" + before.name +
+                         "' workflow, which is not registered in this process; resume it through the admin "
+                         "server of the application that registers it";
+      if (before.status == WorkflowStatus::Cancelled) {
+        try {
+          rt.cancel(id);
+        } catch (const std::exception& undo) {
+          spdlog::error("admin: cannot restore workflow '{}' to CANCELLED: {}", id, undo.what());
+        }
+      } else {
+        auto now = rt.get_workflow(id);
+        if (now && now->status != before.status)
+          what += " (keel::Runtime::resume left it " + to_string(now->status) + " under executor '" +
+                  now->executor_id + "')";
+      }
+      spdlog::warn("admin: resume of '{}' refused: {}", id, e.what());
+      throw HttpError{409, "workflow_not_registered", what};
+    }
+    auto after = existing(id);
+    return Reply{200, Json{{"workflow_id", id}, {"resumed", resumed}, {"status", to_string(after.status)}}, {}};
+  }
+
+  // --- dispatch -------------------------------------------------------------
+
+  Reply route(const httplib::Request& req) {
+    auto segments = split_path(req.target);
+    const std::string method = req.method == "HEAD" ? "GET" : req.method;
+    std::vector<std::string> captures;
+    std::vector<std::string> allowed;
+    for (const auto& r : routes) {
+      if (!r.match(segments, captures)) continue;
+      if (r.method == method) return r.handler(req, captures);
+      allowed.push_back(r.method);
+    }
+    std::string path = req.target.substr(0, req.target.find('?'));
+    if (allowed.empty()) throw HttpError{404, "not_found", "no route for " + req.method + " " + path};
+    std::string allow;
+    for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m + (m == "GET" ? ", HEAD" : "");
+    Reply r{405,
+            admin::error_to_json("method_not_allowed",
+                                 "method " + req.method + " is not allowed on " + path + " (allowed: " + allow + ")"),
+            {{"Allow", allow}}};
+    return r;
+  }
+
+  void handle(const httplib::Request& req, httplib::Response& res) {
+    auto t0 = std::chrono::steady_clock::now();
+    Reply reply;
+    auto fail = [&](int status, const std::string& code, const std::string& message) {
+      reply = Reply{status, admin::error_to_json(code, message), {}};
+    };
+    try {
+      reply = route(req);
+    } catch (const HttpError& e) {
+      fail(e.status, e.code, e.message);
+    } catch (const WorkflowNotFoundError& e) {
+      fail(404, "workflow_not_found", e.what());
+    } catch (const RuntimeStateError& e) {
+      fail(503, "unavailable", e.what());
+    } catch (const DatabaseError& e) {
+      fail(500, "database_error", e.what());
+    } catch (const std::exception& e) {
+      fail(500, "internal_error", e.what());
+    } catch (...) {
+      fail(500, "internal_error", "a non-standard exception");
+    }
+    res.status = reply.status;
+    for (const auto& [k, v] : reply.headers) res.set_header(k, v);
+    res.set_content(admin::dump(reply.body) + "\n", "application/json");
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    auto level = reply.status >= 500 ? spdlog::level::warn : spdlog::level::info;
+    spdlog::log(level, "admin: {} {} -> {} ({:.1f} ms)", req.method, req.target, reply.status, ms);
+  }
+
+  Runtime& rt;
+  std::string host;
+  int requested_port;
+  std::vector<Route> routes;
+
+  // Set by start(), cleared by stop(); touched by the owning thread only.
+  std::unique_ptr<httplib::Server> server;
+  std::jthread thread;
+  int bound_port = 0;
+  std::atomic<bool> listen_returned{false};
+};
+
+AdminServer::AdminServer(Runtime& rt, std::string host, int port)
+    : impl_(std::make_unique<Impl>(rt, std::move(host), port)) {}
+
+AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::start() {
+  Impl& im = *impl_;
+  if (im.server) throw UsageError("AdminServer::start: the server is already started");
+  if (im.requested_port < 0 || im.requested_port > 65535)
+    throw ConfigError("admin server port " + std::to_string(im.requested_port) + " is not in 0..65535");
+  std::string where = im.host + ":" + std::to_string(im.requested_port);
+
+  auto server = std::make_unique<httplib::Server>();
+  // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would
+  // let a second server bind a port that is already taken.
+  server->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  server->set_keep_alive_timeout(1);  // keeps stop() prompt with idle keep-alive clients
+  server->set_payload_max_length(64 * 1024);  // no route takes a body; refuse big ones (413)
+  httplib::Server::Handler h = [&im](const httplib::Request& req, httplib::Response& res) { im.handle(req, res); };
+  server->Get(".*", h).Post(".*", h).Put(".*", h).Patch(".*", h).Delete(".*", h).Options(".*", h);
+
+  int port = -1;
+  if (im.requested_port == 0) {
+    port = server->bind_to_any_port(im.host);
+  } else if (server->bind_to_port(im.host, im.requested_port)) {
+    port = im.requested_port;
+  }
+  if (port <= 0)
+    throw Error("admin server cannot listen on " + where +
+                ": the address is in use or is not an address of this machine");
+
+  im.listen_returned.store(false);
+  httplib::Server* raw = server.get();
+  im.thread = std::jthread([&im, raw, port] {
+    if (!raw->listen_after_bind()) spdlog::error("admin: the server on port {} stopped with an error", port);
+    im.listen_returned.store(true);
+  });
+  // httplib's stop() does nothing until listen_after_bind has marked the
+  // server running; wait for that so that a prompt stop() cannot be lost.
+  while (!raw->is_running() && !im.listen_returned.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  im.server = std::move(server);
+  im.bound_port = port;
+  if (im.listen_returned.load()) {
+    stop();
+    throw Error("admin server on " + where + " stopped as soon as it started");
+  }
+  spdlog::info("admin: listening on http://{}:{}", im.host, port);
+}
+
+void AdminServer::stop() {
+  Impl& im = *impl_;
+  if (!im.server) return;
+  im.server->stop();
+  if (im.thread.joinable()) im.thread.join();
+  im.server.reset();
+  spdlog::info("admin: stopped (port {})", im.bound_port);
+  im.bound_port = 0;
+}
+
+int AdminServer::port() const { return impl_->bound_port; }
+
+}  // namespace keel

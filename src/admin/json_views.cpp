@@ -1,0 +1,59 @@
+#include "json_views.hpp"
+
+namespace keel::admin {
+
+namespace {
+Json optional_string(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
+}  // namespace
+
+Json to_json(const RecordedErrorInfo& error) { return Json{{"type", error.type_name}, {"message", error.message}}; }
+
+Json to_json(const WorkflowInfo& info) {
+  return Json{
+      {"id", info.id},
+      {"name", info.name},
+      {"status", to_string(info.status)},
+      {"inputs", info.inputs},
+      {"output", info.output ? *info.output : Json(nullptr)},
+      {"error", info.error ? to_json(*info.error) : Json(nullptr)},
+      {"executor_id", info.executor_id},
+      {"application_version", info.application_version},
+      {"parent_id", optional_string(info.parent_id)},
+      {"recovery_attempts", info.recovery_attempts},
+      {"deadline_epoch_ms", info.deadline_epoch_ms ? Json(*info.deadline_epoch_ms) : Json(nullptr)},
+      {"created_at_ms", info.created_at_ms},
+      {"updated_at_ms", info.updated_at_ms},
+  };
+}
+
+Json to_json(const StepInfo& step) {
+  return Json{
+      {"function_id", step.function_id},
+      {"name", step.name},
+      {"output", step.output ? *step.output : Json(nullptr)},
+      {"error", step.error ? to_json(*step.error) : Json(nullptr)},
+      {"child_workflow_id", optional_string(step.child_workflow_id)},
+      {"started_at_ms", step.started_at_ms},
+      {"completed_at_ms", step.completed_at_ms},
+  };
+}
+
+Json workflows_to_json(const std::vector<WorkflowInfo>& workflows) {
+  Json list = Json::array();
+  for (const auto& w : workflows) list.push_back(to_json(w));
+  return Json{{"workflows", std::move(list)}};
+}
+
+Json steps_to_json(const std::string& workflow_id, const std::vector<StepInfo>& steps) {
+  Json list = Json::array();
+  for (const auto& s : steps) list.push_back(to_json(s));
+  return Json{{"workflow_id", workflow_id}, {"steps", std::move(list)}};
+}
+
+Json error_to_json(const std::string& code, const std::string& message) {
+  return Json{{"error", code}, {"message", message}};
+}
+
+std::string dump(const Json& j, int indent) { return j.dump(indent, ' ', false, Json::error_handler_t::replace); }
+
+}  // namespace keel::admin

@@ -1,0 +1,38 @@
+// JSON views of Keel's status snapshots, shared by the admin HTTP server and
+// the `keel` command so that both print the same shapes.
+//
+// Shapes (every key is always present; absent values are null):
+//   workflow: {"id", "name", "status", "inputs", "output", "error",
+//              "executor_id", "application_version", "parent_id",
+//              "recovery_attempts", "deadline_epoch_ms", "created_at_ms",
+//              "updated_at_ms"}
+//   step:     {"function_id", "name", "output", "error", "child_workflow_id",
+//              "started_at_ms", "completed_at_ms"}
+//   error:    {"type", "message"}
+//   list:     {"workflows": [workflow...]}
+//   steps:    {"workflow_id", "steps": [step...]}
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "keel/serialization.hpp"
+#include "keel/status.hpp"
+
+namespace keel::admin {
+
+Json to_json(const WorkflowInfo& info);
+Json to_json(const StepInfo& step);
+Json to_json(const RecordedErrorInfo& error);
+Json workflows_to_json(const std::vector<WorkflowInfo>& workflows);
+Json steps_to_json(const std::string& workflow_id, const std::vector<StepInfo>& steps);
+
+// The error body of the admin API and of the CLI: {"error": code, "message": message}.
+Json error_to_json(const std::string& code, const std::string& message);
+
+// Serializes for output: never throws on invalid UTF-8 in stored values
+// (replaces the bad bytes). indent < 0 is compact.
+std::string dump(const Json& j, int indent = -1);
+
+}  // namespace keel::admin

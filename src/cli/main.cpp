@@ -1,0 +1,268 @@
+// `keel`: the management command of a Keel system database.
+//
+//   keel migrate --db URL
+//   keel workflow list [--status S] [--name N] [--limit L] --db URL
+//   keel workflow get ID --db URL
+//   keel workflow steps ID --db URL
+//   keel workflow cancel ID --db URL
+//   keel workflow resume ID --db URL
+//
+// --db defaults to $KEEL_DATABASE_URL. Results are JSON on stdout (the same
+// shapes as the admin HTTP API); errors are one line on stderr and a non-zero
+// exit status (see ExitCode). The command opens a keel::Runtime under its own
+// executor id ("keel-cli") and launches it, which migrates the schema; it runs
+// no workflow code, so it cannot resume a workflow (see cmd_resume).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "json_views.hpp"
+#include "keel/keel.hpp"
+
+namespace {
+
+enum ExitCode : int {
+  kOk = 0,
+  kInternal = 1,       // an unexpected error
+  kNotFound = 2,       // no workflow with that ID
+  kDatabase = 3,       // the database is missing, not a database, incompatible or failing
+  kUnsupported = 4,    // the operation cannot be done from this command (resume)
+  kUsage = 64,         // bad arguments (EX_USAGE)
+};
+
+constexpr const char* kExecutorId = "keel-cli";
+constexpr int kMaxLimit = 10000;
+
+// A failure with its exit code and a one-line message for stderr.
+struct Failure {
+  int code;
+  std::string message;
+};
+
+void print(const keel::Json& j) { std::cout << keel::admin::dump(j, 2) << '\n'; }
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return s;
+}
+
+// The file behind a sqlite: URL (the same forms keel accepts), if it is one.
+std::optional<std::string> sqlite_path(const std::string& url) {
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (url.rfind(kSqlite, 0) != 0) return std::nullopt;
+  std::string path = url.substr(kSqlite.size());
+  if (path.rfind("//", 0) == 0) path = path.substr(2);
+  return path;
+}
+
+// Opens and launches a Runtime on the database. Only `migrate` may create the
+// database: the other commands refuse a file that does not exist rather than
+// leave an empty database behind a mistyped path.
+std::unique_ptr<keel::Runtime> open_runtime(const std::string& url, bool create) {
+  if (!create) {
+    if (auto path = sqlite_path(url); path && !path->empty() && !std::filesystem::exists(*path))
+      throw Failure{kDatabase, "no database at '" + *path + "' (create one with: keel migrate --db " + url + ")"};
+  }
+  keel::RuntimeConfig config;
+  config.database_url = url;
+  config.executor_id = kExecutorId;
+  auto rt = std::make_unique<keel::Runtime>(std::move(config));
+  auto report = rt->launch();
+  for (const auto& f : report.not_recovered)
+    spdlog::warn("workflow '{}' is PENDING under executor '{}' and cannot run here: {}", f.workflow_id, kExecutorId,
+                 f.reason);
+  return rt;
+}
+
+keel::WorkflowInfo existing(keel::Runtime& rt, const std::string& id) {
+  auto info = rt.get_workflow(id);
+  if (!info) throw Failure{kNotFound, "no workflow with ID '" + id + "'"};
+  return *info;
+}
+
+struct Options {
+  std::string db;
+  std::string id;
+  std::string status;
+  std::string name;
+  int limit = 100;
+};
+
+int cmd_migrate(const Options& o) {
+  auto rt = open_runtime(o.db, /*create=*/true);
+  print(keel::Json{{"migrated", true}, {"database", o.db}});
+  return kOk;
+}
+
+int cmd_list(const Options& o) {
+  keel::ListWorkflowsQuery q;
+  if (!o.status.empty()) {
+    try {
+      q.status = keel::workflow_status_from_string(upper(o.status));
+    } catch (const keel::SerializationError&) {
+      throw Failure{kUsage, "--status '" + o.status +
+                                "' is not one of ENQUEUED, PENDING, SUCCESS, ERROR, CANCELLED, "
+                                "MAX_RECOVERY_ATTEMPTS_EXCEEDED"};
+    }
+  }
+  if (!o.name.empty()) q.name = o.name;
+  q.limit = o.limit;
+  auto rt = open_runtime(o.db, false);
+  print(keel::admin::workflows_to_json(rt->list_workflows(q)));
+  return kOk;
+}
+
+int cmd_get(const Options& o) {
+  auto rt = open_runtime(o.db, false);
+  print(keel::admin::to_json(existing(*rt, o.id)));
+  return kOk;
+}
+
+int cmd_steps(const Options& o) {
+  auto rt = open_runtime(o.db, false);
+  (void)existing(*rt, o.id);
+  print(keel::admin::steps_to_json(o.id, rt->list_steps(o.id)));
+  return kOk;
+}
+
+int cmd_cancel(const Options& o) {
+  auto rt = open_runtime(o.db, false);
+  (void)existing(*rt, o.id);
+  bool cancelled = rt->cancel(o.id);
+  auto after = existing(*rt, o.id);
+  print(keel::Json{{"workflow_id", o.id}, {"cancelled", cancelled}, {"status", keel::to_string(after.status)}});
+  return kOk;
+}
+
+// keel::Runtime::resume marks the workflow PENDING under the *calling*
+// executor and runs it in the calling process, which needs the workflow's
+// code. This command has none: Runtime::resume would flip the status and then
+// throw UnknownWorkflowError, leaving the workflow PENDING under "keel-cli",
+// where nothing ever runs it. So the command never calls it: a workflow that
+// can be resumed is refused with a pointer to the application's admin server.
+int cmd_resume(const Options& o) {
+  auto rt = open_runtime(o.db, false);
+  auto info = existing(*rt, o.id);
+  if (info.status != keel::WorkflowStatus::Cancelled &&
+      info.status != keel::WorkflowStatus::MaxRecoveryAttemptsExceeded) {
+    // Nothing to resume; the same answer Runtime::resume would give.
+    print(keel::Json{{"workflow_id", o.id}, {"resumed", false}, {"status", keel::to_string(info.status)}});
+    return kOk;
+  }
+  throw Failure{kUnsupported,
+                "cannot resume workflow '" + o.id + "' (" + keel::to_string(info.status) +
+                    ") from the command line: resuming runs the workflow, and the code of workflow '" + info.name +
+                    "' is registered only in its application. Resume it through the admin server of the "
+                    "application process: POST /workflows/" + o.id + "/resume"};
+}
+
+void add_db_option(CLI::App* cmd, Options& o) {
+  cmd->add_option("--db", o.db, "System database URL, e.g. sqlite:/var/lib/app/keel.db")
+      ->envname("KEEL_DATABASE_URL")
+      ->required();
+}
+
+void add_id_argument(CLI::App* cmd, Options& o) {
+  cmd->add_option("id", o.id, "Workflow ID")->required();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Library logs go to stderr, so that stdout holds only the JSON result.
+  auto logger = spdlog::stderr_color_mt("keel-cli");
+  logger->set_pattern("keel: %l: %v");
+  logger->set_level(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+
+  Options o;
+  std::function<int(const Options&)> command;
+  bool verbose = false;
+
+  CLI::App app{"keel: inspect and manage the workflows of a Keel system database.\n"
+               "Results are JSON on stdout. Exit status: 0 ok, 1 internal error, 2 no such workflow,\n"
+               "3 database missing or unusable, 4 not possible from the command line, 64 usage error."};
+  app.name("keel");
+  app.set_version_flag("--version", "keel 0.1.0");
+  app.add_flag("-v,--verbose", verbose, "Log the library's informational messages to stderr");
+  app.require_subcommand(1);
+
+  auto* migrate = app.add_subcommand("migrate", "Create or upgrade the Keel schema of the database");
+  add_db_option(migrate, o);
+  migrate->callback([&] { command = cmd_migrate; });
+
+  auto* workflow = app.add_subcommand("workflow", "Inspect and manage workflows");
+  workflow->require_subcommand(1);
+
+  auto* list = workflow->add_subcommand("list", "List workflows, newest first");
+  list->add_option("--status", o.status, "Only workflows with this status (e.g. PENDING, ERROR)");
+  list->add_option("--name", o.name, "Only workflows of this workflow name");
+  list->add_option("--limit", o.limit, "At most this many workflows (default 100)")
+      ->check(CLI::Range(1, kMaxLimit));
+  add_db_option(list, o);
+  list->callback([&] { command = cmd_list; });
+
+  struct ById {
+    const char* name;
+    const char* help;
+    int (*fn)(const Options&);
+  };
+  for (const ById& c : {ById{"get", "Show one workflow", cmd_get},
+                        ById{"steps", "Show the recorded steps of a workflow", cmd_steps},
+                        ById{"cancel", "Cancel a PENDING or ENQUEUED workflow", cmd_cancel},
+                        ById{"resume", "Resume a cancelled workflow (through the application; see the message)",
+                             cmd_resume}}) {
+    auto* sub = workflow->add_subcommand(c.name, c.help);
+    add_id_argument(sub, o);
+    add_db_option(sub, o);
+    auto fn = c.fn;
+    sub->callback([&command, fn] { command = fn; });
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // "keel frobnicate" fails as "a subcommand is required"; name the culprit.
+    auto extra = app.remaining(/*recurse=*/true);
+    if (!extra.empty() && dynamic_cast<const CLI::RequiredError*>(&e)) {
+      std::cerr << "keel: unknown command or argument '" << extra.front() << "'\n"
+                << "Run with --help for more information.\n";
+      return kUsage;
+    }
+    (void)app.exit(e);
+    return kUsage;
+  }
+  if (verbose) logger->set_level(spdlog::level::info);
+
+  if (!command) {
+    std::cerr << app.help();
+    return kUsage;
+  }
+  try {
+    return command(o);
+  } catch (const Failure& f) {
+    std::cerr << "keel: " << f.message << '\n';
+    return f.code;
+  } catch (const keel::ConfigError& e) {
+    std::cerr << "keel: " << e.what() << '\n';
+    return kUsage;
+  } catch (const keel::DatabaseError& e) {
+    std::cerr << "keel: database '" << o.db << "' cannot be used: " << e.what() << '\n';
+    return kDatabase;
+  } catch (const keel::WorkflowNotFoundError& e) {
+    std::cerr << "keel: " << e.what() << '\n';
+    return kNotFound;
+  } catch (const std::exception& e) {
+    std::cerr << "keel: " << e.what() << '\n';
+    return kInternal;
+  }
+}

@@ -1,0 +1,411 @@
+// keel::AdminServer over real HTTP on loopback, against a Runtime on a real
+// SQLite file.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "keel/admin_server.hpp"
+#include "keel/keel.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace std::chrono_literals;
+using keel::Json;
+
+namespace {
+
+struct HttpResult {
+  int status = -1;  // -1: no response (connection failed)
+  Json body;        // discarded (is_discarded()) when not JSON
+  std::string raw;
+  httplib::Headers headers;
+};
+
+HttpResult to_result(const httplib::Result& r) {
+  HttpResult out;
+  if (!r) return out;
+  out.status = r->status;
+  out.raw = r->body;
+  out.headers = r->headers;
+  out.body = Json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+  return out;
+}
+
+keel::RuntimeConfig config_for(const keel::testing::TempDir& dir, const std::string& executor) {
+  keel::RuntimeConfig c;
+  c.database_url = dir.db_url();
+  c.executor_id = executor;
+  c.poll_interval = 50ms;
+  return c;
+}
+
+// Polls until pred() holds or 10 s pass.
+template <class P>
+bool eventually(P pred) {
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+class AdminServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rt_ = std::make_unique<keel::Runtime>(config_for(dir_, "admin-test"));
+    greet_ = std::make_unique<GreetWf>(rt_->register_workflow("greet", [](keel::Context& ctx, std::string who) {
+      return ctx.step("make_greeting", [&] { return "hello " + who; });
+    }));
+    waiter_ = std::make_unique<WaiterWf>(rt_->register_workflow("waiter", [](keel::Context& ctx) {
+      ctx.step("before_recv", [] { return 1; });
+      auto msg = ctx.recv<std::string>("go", 60s);
+      return msg.value_or("timed out");
+    }));
+    failing_ = std::make_unique<FailingWf>(rt_->register_workflow("failing", [](keel::Context& ctx) {
+      return ctx.step("explode", []() -> int { throw std::runtime_error("boom in step"); });
+    }));
+    rt_->launch();
+    server_ = std::make_unique<keel::AdminServer>(*rt_, "127.0.0.1", 0);
+    server_->start();
+    client_ = make_client(server_->port());
+  }
+
+  void TearDown() override {
+    client_.reset();
+    server_.reset();
+    rt_.reset();
+  }
+
+  static std::unique_ptr<httplib::Client> make_client(int port) {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", port);
+    c->set_url_encode(false);  // the tests send paths already percent-encoded
+    c->set_connection_timeout(5);
+    c->set_read_timeout(30);
+    return c;
+  }
+
+  HttpResult get(const std::string& path) { return to_result(client_->Get(path)); }
+  HttpResult post(const std::string& path) { return to_result(client_->Post(path)); }
+
+  std::string run_greet(const std::string& id, const std::string& who) {
+    auto h = rt_->start(*greet_, {.workflow_id = id}, who);
+    EXPECT_EQ(h.result_for(10s), "hello " + who);
+    return id;
+  }
+
+  void run_failing(const std::string& id) {
+    auto h = rt_->start(*failing_, {.workflow_id = id});
+    EXPECT_ANY_THROW(h.result_for(10s));
+  }
+
+  // Starts a waiter and returns once it waits in recv (its first step is recorded).
+  keel::Handle<std::string> start_waiter(const std::string& id) {
+    auto h = rt_->start(*waiter_, {.workflow_id = id});
+    EXPECT_TRUE(eventually([&] { return !rt_->list_steps(id).empty(); }));
+    return h;
+  }
+
+  using GreetWf = keel::Workflow<std::string, std::string>;
+  using WaiterWf = keel::Workflow<std::string>;
+  using FailingWf = keel::Workflow<int>;
+
+  keel::testing::TempDir dir_;
+  std::unique_ptr<keel::Runtime> rt_;
+  std::unique_ptr<GreetWf> greet_;
+  std::unique_ptr<WaiterWf> waiter_;
+  std::unique_ptr<FailingWf> failing_;
+  std::unique_ptr<keel::AdminServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+void expect_error(const HttpResult& r, int status, const std::string& code) {
+  EXPECT_EQ(r.status, status) << r.raw;
+  ASSERT_TRUE(r.body.is_object()) << r.raw;
+  EXPECT_EQ(r.body.value("error", ""), code) << r.raw;
+  ASSERT_TRUE(r.body.contains("message") && r.body["message"].is_string()) << r.raw;
+  EXPECT_FALSE(r.body["message"].get<std::string>().empty()) << r.raw;
+}
+
+TEST_F(AdminServerTest, HealthzAnswersHealthyOnTheBoundPort) {
+  EXPECT_GT(server_->port(), 0);
+  auto r = get("/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, (Json{{"status", "healthy"}}));
+  auto ct = r.headers.find("Content-Type");
+  ASSERT_NE(ct, r.headers.end());
+  EXPECT_EQ(ct->second, "application/json");
+}
+
+TEST_F(AdminServerTest, GetWorkflowReturnsItsRecordedFields) {
+  run_greet("g-1", "ann");
+  auto r = get("/workflows/g-1");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["id"], "g-1");
+  EXPECT_EQ(r.body["name"], "greet");
+  EXPECT_EQ(r.body["status"], "SUCCESS");
+  EXPECT_EQ(r.body["inputs"], Json::array({"ann"}));
+  EXPECT_EQ(r.body["output"], "hello ann");
+  EXPECT_TRUE(r.body["error"].is_null());
+  EXPECT_EQ(r.body["executor_id"], "admin-test");
+  EXPECT_TRUE(r.body["parent_id"].is_null());
+  EXPECT_GT(r.body["created_at_ms"].get<int64_t>(), 0);
+}
+
+TEST_F(AdminServerTest, FailedWorkflowShowsItsRecordedError) {
+  run_failing("f-1");
+  auto r = get("/workflows/f-1");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["status"], "ERROR");
+  ASSERT_TRUE(r.body["error"].is_object()) << r.raw;
+  EXPECT_NE(r.body["error"]["message"].get<std::string>().find("boom in step"), std::string::npos) << r.raw;
+  EXPECT_TRUE(r.body["output"].is_null());
+}
+
+TEST_F(AdminServerTest, UnknownWorkflowIs404OnEveryWorkflowRoute) {
+  expect_error(get("/workflows/nope"), 404, "workflow_not_found");
+  expect_error(get("/workflows/nope/steps"), 404, "workflow_not_found");
+  expect_error(post("/workflows/nope/cancel"), 404, "workflow_not_found");
+  expect_error(post("/workflows/nope/resume"), 404, "workflow_not_found");
+  EXPECT_NE(get("/workflows/nope").body["message"].get<std::string>().find("nope"), std::string::npos);
+}
+
+TEST_F(AdminServerTest, ListFiltersByStatusNameAndLimit) {
+  run_greet("g-1", "ann");
+  run_greet("g-2", "bob");
+  run_greet("g-3", "cid");
+  run_failing("f-1");
+
+  auto all = get("/workflows");
+  ASSERT_EQ(all.status, 200) << all.raw;
+  std::set<std::string> ids;
+  for (const auto& w : all.body["workflows"]) ids.insert(w["id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"g-1", "g-2", "g-3", "f-1"}));
+
+  auto errors = get("/workflows?status=ERROR");
+  ASSERT_EQ(errors.status, 200) << errors.raw;
+  ASSERT_EQ(errors.body["workflows"].size(), 1u);
+  EXPECT_EQ(errors.body["workflows"][0]["id"], "f-1");
+
+  auto lower = get("/workflows?status=success");  // case-insensitive
+  ASSERT_EQ(lower.status, 200) << lower.raw;
+  EXPECT_EQ(lower.body["workflows"].size(), 3u);
+
+  auto by_name = get("/workflows?name=greet");
+  ASSERT_EQ(by_name.status, 200) << by_name.raw;
+  EXPECT_EQ(by_name.body["workflows"].size(), 3u);
+  for (const auto& w : by_name.body["workflows"]) EXPECT_EQ(w["name"], "greet");
+
+  auto both = get("/workflows?name=greet&status=ERROR");
+  ASSERT_EQ(both.status, 200) << both.raw;
+  EXPECT_TRUE(both.body["workflows"].empty());
+
+  auto limited = get("/workflows?limit=2");
+  ASSERT_EQ(limited.status, 200) << limited.raw;
+  EXPECT_EQ(limited.body["workflows"].size(), 2u);
+}
+
+TEST_F(AdminServerTest, ListRejectsBadParametersWith400) {
+  for (const char* limit : {"abc", "0", "-1", "10001", "5x", "", "99999999999999999999"})
+    expect_error(get(std::string("/workflows?limit=") + limit), 400, "invalid_limit");
+  expect_error(get("/workflows?status=RUNNING"), 400, "invalid_status");
+  expect_error(get("/workflows?name="), 400, "invalid_name");
+  expect_error(get("/workflows?stauts=ERROR"), 400, "invalid_parameter");
+  expect_error(get("/workflows?limit=1&limit=2"), 400, "invalid_parameter");
+}
+
+TEST_F(AdminServerTest, StepsListsTheRecordedSteps) {
+  run_greet("g-1", "ann");
+  auto r = get("/workflows/g-1/steps");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["workflow_id"], "g-1");
+  ASSERT_EQ(r.body["steps"].size(), 1u) << r.raw;
+  const auto& s = r.body["steps"][0];
+  EXPECT_EQ(s["name"], "make_greeting");
+  EXPECT_EQ(s["output"], "hello ann");
+  EXPECT_TRUE(s["error"].is_null());
+  EXPECT_TRUE(s["function_id"].is_number_integer());
+
+  run_failing("f-1");
+  auto f = get("/workflows/f-1/steps");
+  ASSERT_EQ(f.status, 200) << f.raw;
+  ASSERT_EQ(f.body["steps"].size(), 1u) << f.raw;
+  EXPECT_EQ(f.body["steps"][0]["name"], "explode");
+  EXPECT_TRUE(f.body["steps"][0]["error"].is_object()) << f.raw;
+}
+
+TEST_F(AdminServerTest, UnknownRouteIs404) {
+  expect_error(get("/"), 404, "not_found");
+  expect_error(get("/nope"), 404, "not_found");
+  expect_error(get("/workflows/"), 404, "not_found");
+  expect_error(get("/workflows/x/steps/more"), 404, "not_found");
+  expect_error(post("/workflows/x/restart"), 404, "not_found");
+}
+
+TEST_F(AdminServerTest, WrongMethodIs405WithAllowHeader) {
+  auto r = post("/healthz");
+  expect_error(r, 405, "method_not_allowed");
+  EXPECT_EQ(r.headers.find("Allow")->second, "GET, HEAD");
+
+  auto c = get("/workflows/x/cancel");
+  expect_error(c, 405, "method_not_allowed");
+  EXPECT_EQ(c.headers.find("Allow")->second, "POST");
+
+  expect_error(to_result(client_->Delete("/workflows/x")), 405, "method_not_allowed");
+  expect_error(to_result(client_->Put("/workflows")), 405, "method_not_allowed");
+  expect_error(post("/workflows/x/steps"), 405, "method_not_allowed");
+}
+
+TEST_F(AdminServerTest, PathSegmentsArePercentDecoded) {
+  run_greet("order/42 x", "ann");
+  auto r = get("/workflows/order%2F42%20x");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["id"], "order/42 x");
+  EXPECT_EQ(get("/workflows/order%2F42%20x/steps").status, 200);
+  expect_error(get("/workflows/%zz"), 400, "bad_request");
+  expect_error(get("/workflows/abc%2"), 400, "bad_request");
+}
+
+TEST_F(AdminServerTest, CancelAWorkflowWaitingInRecvThenResumeItAndFinishItWithASend) {
+  auto h = start_waiter("wait-1");
+  ASSERT_EQ(get("/workflows/wait-1").body["status"], "PENDING");
+
+  auto c = post("/workflows/wait-1/cancel");
+  ASSERT_EQ(c.status, 200) << c.raw;
+  EXPECT_EQ(c.body, (Json{{"workflow_id", "wait-1"}, {"cancelled", true}, {"status", "CANCELLED"}}));
+  EXPECT_EQ(get("/workflows/wait-1").body["status"], "CANCELLED");
+  EXPECT_THROW(h.result_for(10s), keel::WorkflowCancelledError);
+
+  auto again = post("/workflows/wait-1/cancel");
+  ASSERT_EQ(again.status, 200) << again.raw;
+  EXPECT_EQ(again.body["cancelled"], false);
+
+  auto r = post("/workflows/wait-1/resume");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["resumed"], true);
+  EXPECT_EQ(r.body["status"], "PENDING");
+  EXPECT_EQ(get("/workflows/wait-1").body["status"], "PENDING");
+
+  rt_->send("wait-1", std::string("go now"), "go");
+  EXPECT_EQ(h.result_for(10s), "go now");
+  auto done = get("/workflows/wait-1");
+  EXPECT_EQ(done.body["status"], "SUCCESS");
+  EXPECT_EQ(done.body["output"], "go now");
+
+  auto resume_done = post("/workflows/wait-1/resume");
+  ASSERT_EQ(resume_done.status, 200) << resume_done.raw;
+  EXPECT_EQ(resume_done.body["resumed"], false);
+  EXPECT_EQ(resume_done.body["status"], "SUCCESS");
+}
+
+// Runtime::resume of a workflow whose name is not registered in the server's
+// process throws UnknownWorkflowError after flipping the status to PENDING;
+// the server answers 409 and leaves the workflow CANCELLED.
+TEST_F(AdminServerTest, ResumeOfAWorkflowNotRegisteredHereIs409AndLeavesItCancelled) {
+  {
+    keel::Runtime other(config_for(dir_, "other-app"));
+    auto wf = other.register_workflow("other_waiter", [](keel::Context& ctx) {
+      auto m = ctx.recv<int>("t", 60s);
+      return m.value_or(-1);
+    });
+    other.launch();
+    auto h = other.start(wf, {.workflow_id = "other-1"});
+    ASSERT_TRUE(other.cancel("other-1"));
+    EXPECT_THROW(h.result_for(10s), keel::WorkflowCancelledError);
+  }
+  auto r = post("/workflows/other-1/resume");
+  expect_error(r, 409, "workflow_not_registered");
+  EXPECT_NE(r.body["message"].get<std::string>().find("other_waiter"), std::string::npos) << r.raw;
+  auto info = rt_->get_workflow("other-1");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->status, keel::WorkflowStatus::Cancelled);
+}
+
+TEST_F(AdminServerTest, StartThrowsWhenThePortIsTaken) {
+  keel::AdminServer second(*rt_, "127.0.0.1", server_->port());
+  EXPECT_THROW(second.start(), keel::Error);
+  EXPECT_EQ(get("/healthz").status, 200);  // the first one is unaffected
+
+  keel::AdminServer not_local(*rt_, "203.0.113.7", 0);  // TEST-NET-3, not an address of this machine
+  EXPECT_THROW(not_local.start(), keel::Error);
+  keel::AdminServer bad_port(*rt_, "127.0.0.1", 70000);
+  EXPECT_THROW(bad_port.start(), keel::Error);
+}
+
+TEST_F(AdminServerTest, StopClosesThePortAndTheServerCanStartAgain) {
+  int port = server_->port();
+  ASSERT_EQ(get("/healthz").status, 200);
+  server_->stop();
+  EXPECT_EQ(server_->port(), 0);
+  auto after = make_client(port);
+  after->set_connection_timeout(1);
+  EXPECT_EQ(to_result(after->Get("/healthz")).status, -1);
+  server_->stop();  // idempotent
+
+  server_->start();
+  EXPECT_GT(server_->port(), 0);
+  EXPECT_EQ(to_result(make_client(server_->port())->Get("/healthz")).status, 200);
+  EXPECT_THROW(server_->start(), keel::Error);  // already started
+}
+
+TEST_F(AdminServerTest, AnEmptyHostMeansLoopback) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("admin-test-capture", sink));
+  keel::AdminServer loopback(*rt_, "", 0);
+  loopback.start();
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(to_result(make_client(loopback.port())->Get("/healthz")).status, 200);
+  std::string expected = "listening on http://127.0.0.1:" + std::to_string(loopback.port());
+  bool found = false;
+  for (const auto& line : sink->last_formatted()) found = found || line.find(expected) != std::string::npos;
+  EXPECT_TRUE(found) << expected;
+}
+
+TEST_F(AdminServerTest, ServesConcurrentRequests) {
+  run_greet("g-1", "ann");
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      auto c = make_client(server_->port());
+      c->set_keep_alive(true);
+      for (int i = 0; i < 25; ++i) {
+        auto r = to_result(c->Get("/workflows/g-1"));
+        if (r.status == 200 && r.body["id"] == "g-1") ++ok;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 100);
+}
+
+TEST_F(AdminServerTest, LogsEachRequestWithMethodPathStatusAndDuration) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  auto previous = spdlog::default_logger();
+  auto logger = std::make_shared<spdlog::logger>("admin-test-capture", sink);
+  logger->set_level(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+  get("/healthz");
+  get("/workflows/nope");
+  spdlog::set_default_logger(previous);
+
+  auto lines = sink->last_formatted();
+  auto has = [&](const std::string& needle) {
+    for (const auto& l : lines)
+      if (l.find(needle) != std::string::npos && l.find(" ms)") != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("GET /healthz -> 200"));
+  EXPECT_TRUE(has("GET /workflows/nope -> 404"));
+}
+
+}  // namespace

@@ -1,0 +1,280 @@
+// The `keel` command, run as a subprocess against a database that a Runtime
+// in this test process creates and keeps using.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "keel/keel.hpp"
+#include "run_process.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace std::chrono_literals;
+using keel::Json;
+using keel::testing::ProcessResult;
+
+namespace {
+
+constexpr int kNotFound = 2;
+constexpr int kDatabase = 3;
+constexpr int kUnsupported = 4;
+constexpr int kUsage = 64;
+
+// Runs `keel args...` without KEEL_DATABASE_URL unless given.
+ProcessResult keel_cli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) {
+  return keel::testing::run_process(KEEL_CLI_PATH, args, env, {"KEEL_DATABASE_URL"});
+}
+
+std::string describe(const ProcessResult& r) {
+  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
+}
+
+// The whole of stdout as JSON; fails the test when it is not.
+Json stdout_json(const ProcessResult& r) {
+  Json j = Json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(j.is_discarded()) << "stdout is not JSON: " << describe(r);
+  return j;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+template <class P>
+bool eventually(P pred) {
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    keel::RuntimeConfig c;
+    c.database_url = dir_.db_url();
+    c.executor_id = "cli-test";
+    c.poll_interval = 50ms;
+    rt_ = std::make_unique<keel::Runtime>(c);
+    auto greet = rt_->register_workflow("greet", [](keel::Context& ctx, std::string who) {
+      return ctx.step("make_greeting", [&] { return "hello " + who; });
+    });
+    auto failing = rt_->register_workflow("failing", [](keel::Context& ctx) {
+      return ctx.step("explode", []() -> int { throw std::runtime_error("boom in step"); });
+    });
+    waiter_ = std::make_unique<keel::Workflow<std::string>>(rt_->register_workflow("waiter", [](keel::Context& ctx) {
+      ctx.step("before_recv", [] { return 1; });
+      return ctx.recv<std::string>("go", 60s).value_or("timed out");
+    }));
+    rt_->launch();
+    EXPECT_EQ(rt_->start(greet, {.workflow_id = "g-1"}, "ann").result_for(10s), "hello ann");
+    EXPECT_EQ(rt_->start(greet, {.workflow_id = "g-2"}, "bob").result_for(10s), "hello bob");
+    EXPECT_ANY_THROW(rt_->start(failing, {.workflow_id = "f-1"}).result_for(10s));
+  }
+
+  void TearDown() override { rt_.reset(); }
+
+  std::vector<std::string> with_db(std::vector<std::string> args) {
+    args.push_back("--db");
+    args.push_back(dir_.db_url());
+    return args;
+  }
+
+  void start_waiter(const std::string& id) {
+    rt_->start(*waiter_, {.workflow_id = id});
+    ASSERT_TRUE(eventually([&] { return !rt_->list_steps(id).empty(); }));
+  }
+
+  keel::testing::TempDir dir_;
+  std::unique_ptr<keel::Runtime> rt_;
+  std::unique_ptr<keel::Workflow<std::string>> waiter_;
+};
+
+std::set<std::string> ids_of(const Json& list) {
+  std::set<std::string> ids;
+  for (const auto& w : list.at("workflows")) ids.insert(w.at("id").get<std::string>());
+  return ids;
+}
+
+TEST_F(CliTest, ListPrintsTheWorkflowsAsJson) {
+  auto r = keel_cli(with_db({"workflow", "list"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(ids_of(stdout_json(r)), (std::set<std::string>{"g-1", "g-2", "f-1"}));
+}
+
+TEST_F(CliTest, ListFiltersByStatusNameAndLimit) {
+  auto errors = keel_cli(with_db({"workflow", "list", "--status", "error"}));
+  ASSERT_EQ(errors.exit_code, 0) << describe(errors);
+  EXPECT_EQ(ids_of(stdout_json(errors)), (std::set<std::string>{"f-1"}));
+
+  auto greets = keel_cli(with_db({"workflow", "list", "--name", "greet"}));
+  ASSERT_EQ(greets.exit_code, 0) << describe(greets);
+  EXPECT_EQ(ids_of(stdout_json(greets)), (std::set<std::string>{"g-1", "g-2"}));
+
+  auto one = keel_cli(with_db({"workflow", "list", "--limit", "1"}));
+  ASSERT_EQ(one.exit_code, 0) << describe(one);
+  EXPECT_EQ(stdout_json(one)["workflows"].size(), 1u);
+}
+
+TEST_F(CliTest, GetPrintsTheWorkflow) {
+  auto r = keel_cli(with_db({"workflow", "get", "g-1"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  Json j = stdout_json(r);
+  EXPECT_EQ(j["id"], "g-1");
+  EXPECT_EQ(j["name"], "greet");
+  EXPECT_EQ(j["status"], "SUCCESS");
+  EXPECT_EQ(j["inputs"], Json::array({"ann"}));
+  EXPECT_EQ(j["output"], "hello ann");
+  EXPECT_EQ(j["executor_id"], "cli-test");
+
+  auto f = keel_cli(with_db({"workflow", "get", "f-1"}));
+  ASSERT_EQ(f.exit_code, 0) << describe(f);
+  Json fj = stdout_json(f);
+  EXPECT_EQ(fj["status"], "ERROR");
+  EXPECT_NE(fj["error"]["message"].get<std::string>().find("boom in step"), std::string::npos) << describe(f);
+}
+
+TEST_F(CliTest, UnknownWorkflowIdExitsWith2AndSaysSo) {
+  for (const char* cmd : {"get", "steps", "cancel", "resume"}) {
+    auto r = keel_cli(with_db({"workflow", cmd, "nope"}));
+    EXPECT_EQ(r.exit_code, kNotFound) << cmd << ": " << describe(r);
+    EXPECT_TRUE(r.out.empty()) << cmd << ": " << describe(r);
+    EXPECT_NE(r.err.find("no workflow with ID 'nope'"), std::string::npos) << cmd << ": " << describe(r);
+  }
+}
+
+TEST_F(CliTest, StepsPrintsTheRecordedSteps) {
+  auto r = keel_cli(with_db({"workflow", "steps", "g-1"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  Json j = stdout_json(r);
+  EXPECT_EQ(j["workflow_id"], "g-1");
+  ASSERT_EQ(j["steps"].size(), 1u) << describe(r);
+  EXPECT_EQ(j["steps"][0]["name"], "make_greeting");
+  EXPECT_EQ(j["steps"][0]["output"], "hello ann");
+}
+
+TEST_F(CliTest, CancelMarksAWaitingWorkflowCancelled) {
+  start_waiter("wait-1");
+  auto r = keel_cli(with_db({"workflow", "cancel", "wait-1"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(stdout_json(r), (Json{{"workflow_id", "wait-1"}, {"cancelled", true}, {"status", "CANCELLED"}}));
+  EXPECT_EQ(rt_->get_workflow("wait-1")->status, keel::WorkflowStatus::Cancelled);
+
+  auto done = keel_cli(with_db({"workflow", "cancel", "g-1"}));
+  ASSERT_EQ(done.exit_code, 0) << describe(done);
+  EXPECT_EQ(stdout_json(done), (Json{{"workflow_id", "g-1"}, {"cancelled", false}, {"status", "SUCCESS"}}));
+}
+
+TEST_F(CliTest, ResumeIsRefusedWithAPointerToTheAdminServerAndChangesNothing) {
+  start_waiter("wait-1");
+  ASSERT_TRUE(rt_->cancel("wait-1"));
+  auto before = *rt_->get_workflow("wait-1");
+
+  auto r = keel_cli(with_db({"workflow", "resume", "wait-1"}));
+  EXPECT_EQ(r.exit_code, kUnsupported) << describe(r);
+  EXPECT_TRUE(r.out.empty()) << describe(r);
+  EXPECT_NE(r.err.find("admin server"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("POST /workflows/wait-1/resume"), std::string::npos) << describe(r);
+
+  auto after = *rt_->get_workflow("wait-1");
+  EXPECT_EQ(after.status, keel::WorkflowStatus::Cancelled);
+  EXPECT_EQ(after.executor_id, before.executor_id);
+
+  auto finished = keel_cli(with_db({"workflow", "resume", "g-1"}));
+  ASSERT_EQ(finished.exit_code, 0) << describe(finished);
+  EXPECT_EQ(stdout_json(finished), (Json{{"workflow_id", "g-1"}, {"resumed", false}, {"status", "SUCCESS"}}));
+}
+
+TEST_F(CliTest, MigrateCreatesADatabaseAndIsIdempotent) {
+  std::string url = dir_.db_url("fresh.db");
+  auto first = keel_cli({"migrate", "--db", url});
+  ASSERT_EQ(first.exit_code, 0) << describe(first);
+  EXPECT_EQ(stdout_json(first)["migrated"], true);
+  EXPECT_TRUE(std::filesystem::exists(dir_.file("fresh.db")));
+
+  auto second = keel_cli({"migrate", "--db", url});
+  ASSERT_EQ(second.exit_code, 0) << describe(second);
+
+  auto list = keel_cli({"workflow", "list", "--db", url});
+  ASSERT_EQ(list.exit_code, 0) << describe(list);
+  EXPECT_EQ(stdout_json(list), (Json{{"workflows", Json::array()}}));
+}
+
+TEST_F(CliTest, OnlyMigrateCreatesADatabase) {
+  std::string path = dir_.file("missing.db");
+  auto r = keel_cli({"workflow", "list", "--db", "sqlite:" + path});
+  EXPECT_EQ(r.exit_code, kDatabase) << describe(r);
+  EXPECT_TRUE(r.out.empty()) << describe(r);
+  EXPECT_NE(r.err.find("no database at '" + path + "'"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("keel migrate"), std::string::npos) << describe(r);
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST_F(CliTest, AFileThatIsNotADatabaseFailsWithAMessage) {
+  std::string path = dir_.file("notes.txt");
+  const std::string text = "these are notes, not a database\n";
+  std::ofstream(path) << text;
+  for (const char* cmd : {"list", "get"}) {
+    std::vector<std::string> args{"workflow", cmd};
+    if (std::string(cmd) == "get") args.push_back("g-1");
+    args.insert(args.end(), {"--db", "sqlite:" + path});
+    auto r = keel_cli(args);
+    EXPECT_EQ(r.exit_code, kDatabase) << describe(r);
+    EXPECT_TRUE(r.out.empty()) << describe(r);
+    EXPECT_NE(r.err.find(path), std::string::npos) << describe(r);
+    EXPECT_NE(r.err.find("not a database"), std::string::npos) << describe(r);
+  }
+  auto m = keel_cli({"migrate", "--db", "sqlite:" + path});
+  EXPECT_EQ(m.exit_code, kDatabase) << describe(m);
+  EXPECT_EQ(read_file(path), text);
+}
+
+TEST_F(CliTest, UsageErrorsExitWith64) {
+  auto check = [](const std::vector<std::string>& args, const std::string& needle) {
+    auto r = keel_cli(args);
+    EXPECT_EQ(r.exit_code, kUsage) << describe(r);
+    EXPECT_NE(r.err.find(needle), std::string::npos) << describe(r);
+  };
+  check({}, "subcommand");
+  check({"frobnicate"}, "frobnicate");
+  check({"workflow"}, "subcommand");
+  check({"workflow", "get", "--db", "sqlite:x.db"}, "id");
+  check({"workflow", "list"}, "--db");
+  check({"workflow", "list", "--limit", "0", "--db", "sqlite:x.db"}, "--limit");
+  check({"workflow", "list", "--limit", "many", "--db", "sqlite:x.db"}, "--limit");
+  check({"workflow", "list", "--status", "RUNNING", "--db", "sqlite:x.db"}, "RUNNING");
+  check({"workflow", "list", "--db", "mysql://localhost/keel"}, "unknown scheme");
+}
+
+TEST_F(CliTest, DatabaseUrlMayComeFromTheEnvironment) {
+  auto r = keel_cli({"workflow", "get", "g-2"}, {{"KEEL_DATABASE_URL", dir_.db_url()}});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(stdout_json(r)["id"], "g-2");
+}
+
+TEST_F(CliTest, HelpListsTheCommands) {
+  auto r = keel_cli({"--help"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("migrate"), std::string::npos) << describe(r);
+  EXPECT_NE(r.out.find("workflow"), std::string::npos) << describe(r);
+  auto w = keel_cli({"workflow", "--help"});
+  ASSERT_EQ(w.exit_code, 0) << describe(w);
+  for (const char* sub : {"list", "get", "steps", "cancel", "resume"})
+    EXPECT_NE(w.out.find(sub), std::string::npos) << sub << ": " << describe(w);
+}
+
+}  // namespace
