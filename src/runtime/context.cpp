@@ -135,7 +135,11 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
   auto op = exec_.make_op(fid, name, started);
   if (out) op.output = out->dump();
   op.error = err;
-  return detail::replay_output(exec_, record(exec_, op));
+  auto cp = with_db_retry(exec_, [&] { return exec_.engine().db().record_operation(exec_.id(), op); });
+  exec_.accept(cp);
+  if (cp.existing) return detail::replay_output(exec_, *cp.existing);  // another execution won
+  if (err) throw_recorded_error(err->type_name, err->message);
+  return std::move(*out);
 }
 
 Json Context::run_transaction(std::string_view name, const std::function<Json(Sql&)>& body) {

@@ -18,8 +18,9 @@ Notifier::Waiter::~Waiter() {
 
 void Notifier::Waiter::wait_until(std::chrono::steady_clock::time_point until) {
   std::unique_lock lock(n_.mu_);
-  n_.cv_.wait_until(lock, until, [&] { return n_.slots_[key_].seq != seen_ || n_.epoch_ != seen_epoch_; });
-  seen_ = n_.slots_[key_].seq;
+  Slot& slot = n_.slots_[key_];
+  slot.cv.wait_until(lock, until, [&] { return slot.seq != seen_ || n_.epoch_ != seen_epoch_; });
+  seen_ = slot.seq;
   seen_epoch_ = n_.epoch_;
 }
 
@@ -29,16 +30,16 @@ void Notifier::notify(const std::string& key) {
     auto it = slots_.find(key);
     if (it == slots_.end()) return;  // nobody waits; a later waiter reads the database first
     ++it->second.seq;
+    it->second.cv.notify_all();  // under the lock: the slot may be erased once it is released
   }
-  cv_.notify_all();
 }
 
 void Notifier::wake_all() {
   {
     std::lock_guard lock(mu_);
     ++epoch_;
+    for (auto& [key, slot] : slots_) slot.cv.notify_all();
   }
-  cv_.notify_all();
 }
 
 }  // namespace keel::detail

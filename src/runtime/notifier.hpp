@@ -44,9 +44,9 @@ class Notifier {
   struct Slot {
     uint64_t seq = 0;
     int waiters = 0;
+    std::condition_variable cv;  // only this key's waiters sleep here
   };
   std::mutex mu_;
-  std::condition_variable cv_;
   std::unordered_map<std::string, Slot> slots_;  // guarded by mu_
   uint64_t epoch_ = 0;                           // guarded by mu_; bumped by wake_all
 };

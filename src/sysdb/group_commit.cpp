@@ -41,6 +41,35 @@ void GroupCommitter::execute_batch(std::deque<Pending*>& batch) {
     for (Pending* p : batch) p->error = std::current_exception();
     return;
   }
+  if (!run_units(batch)) return;
+  try {
+    fault("checkpoint.before_commit");
+    verbs_.commit();
+    fault("checkpoint.after_commit");
+  } catch (...) {
+    auto err = std::current_exception();
+    try { verbs_.rollback(); } catch (...) {}
+    for (Pending* p : batch) p->error = err;
+  }
+}
+
+// Runs the units inside the open transaction; false when it was rolled back
+// (nothing left to commit).
+bool GroupCommitter::run_units(std::deque<Pending*>& batch) {
+  if (batch.size() == 1) {
+    // A batch of one needs no savepoint (the most common case without
+    // contention): if the unit fails, rolling back the transaction undoes
+    // exactly that unit.
+    Pending* p = batch.front();
+    try {
+      (*p->unit)();
+      return true;
+    } catch (...) {
+      p->error = std::current_exception();
+      try { verbs_.rollback(); } catch (...) {}
+      return false;
+    }
+  }
   for (Pending* p : batch) {
     try {
       verbs_.savepoint();
@@ -56,18 +85,10 @@ void GroupCommitter::execute_batch(std::deque<Pending*>& batch) {
       auto err = std::current_exception();
       try { verbs_.rollback(); } catch (...) {}
       for (Pending* q : batch) q->error = err;
-      return;
+      return false;
     }
   }
-  try {
-    fault("checkpoint.before_commit");
-    verbs_.commit();
-    fault("checkpoint.after_commit");
-  } catch (...) {
-    auto err = std::current_exception();
-    try { verbs_.rollback(); } catch (...) {}
-    for (Pending* p : batch) p->error = err;
-  }
+  return true;
 }
 
 }  // namespace keel::sysdb

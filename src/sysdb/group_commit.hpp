@@ -49,6 +49,7 @@ class GroupCommitter {
   };
   void lead(std::unique_lock<std::mutex>& lock);
   void execute_batch(std::deque<Pending*>& batch);
+  bool run_units(std::deque<Pending*>& batch);
   void fault(std::string_view point) const {
     if (hook_) hook_(point);
   }

@@ -50,15 +50,19 @@ Checkpoint SqliteSystemDatabase::probe(Connection& c, const std::string& id, int
 
 Checkpoint SqliteSystemDatabase::claim(Connection& c, const std::string& id, const OperationRecord& op) {
   Checkpoint cp;
+  if (insert_operation(c, id, op)) return cp;  // the common case: one statement
+  // Not inserted: the workflow is not PENDING, or the position is taken.
   cp.workflow_active = workflow_pending(c, id);
-  if (cp.workflow_active && !insert_operation(c, id, op)) cp.existing = find_operation(c, id, op.function_id);
+  if (cp.workflow_active) cp.existing = find_operation(c, id, op.function_id);
   return cp;
 }
 
+// Inserts op only while the workflow is PENDING and the position is free.
 bool SqliteSystemDatabase::insert_operation(Connection& c, const std::string& id, const OperationRecord& op) {
   c.prepare(
        "INSERT INTO keel_operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
-       "child_workflow_id, started_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+       "child_workflow_id, started_at, completed_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 "
+       "WHERE EXISTS (SELECT 1 FROM keel_workflow_status WHERE workflow_id = $1 AND status = 'PENDING') "
        "ON CONFLICT (workflow_id, function_id) DO NOTHING",
        {id, int64_t{op.function_id}, op.name, op.output ? SqlValue(*op.output) : SqlValue(nullptr),
         op.error ? SqlValue(op.error->type_name) : SqlValue(nullptr),

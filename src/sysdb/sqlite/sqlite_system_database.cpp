@@ -11,12 +11,12 @@ namespace {
 
 TransactionVerbs verbs_for(Connection& c) {
   return TransactionVerbs{
-      .begin = [&c] { c.exec("BEGIN IMMEDIATE"); },
-      .commit = [&c] { c.exec("COMMIT"); },
-      .rollback = [&c] { c.exec("ROLLBACK"); },
-      .savepoint = [&c] { c.exec("SAVEPOINT keel_unit"); },
-      .release_savepoint = [&c] { c.exec("RELEASE keel_unit"); },
-      .rollback_to_savepoint = [&c] { c.exec("ROLLBACK TO keel_unit"); },
+      .begin = [&c] { c.prepare("BEGIN IMMEDIATE").step(); },
+      .commit = [&c] { c.prepare("COMMIT").step(); },
+      .rollback = [&c] { c.prepare("ROLLBACK").step(); },
+      .savepoint = [&c] { c.prepare("SAVEPOINT keel_unit").step(); },
+      .release_savepoint = [&c] { c.prepare("RELEASE keel_unit").step(); },
+      .rollback_to_savepoint = [&c] { c.prepare("ROLLBACK TO keel_unit").step(); },
   };
 }
 
