@@ -59,6 +59,7 @@ std::string Engine::start(const std::string& name, const StartOptions& options, 
     if (result.existing && result.existing->name != name)
       throw WorkflowConflictError("workflow ID '" + wf.id + "' already belongs to workflow '" +
                                   result.existing->name + "', not '" + name + "'");
+    if (result.existing) ensure_running(*result.existing);
     return wf.id;
   }
   WorkflowInfo info;
@@ -78,7 +79,12 @@ std::string Engine::start_child(Execution& parent, int function_id, const std::s
   auto op = parent.make_op(function_id, "keel.start_child:" + name, wf.now_ms);
   op.child_workflow_id = wf.id;
   auto result = with_db_retry(parent, [&] { return db_->insert_workflow(wf, parent.id(), &op); });
-  if (result.parent_op_existing) return wf.id;
+  if (result.parent_op_existing) {
+    // Started by an earlier attempt whose commit was reported as failed, or
+    // by an execution that crashed: make sure the child runs.
+    if (auto child = db_->get_workflow(wf.id)) ensure_running(*child);
+    return wf.id;
+  }
   if (result.created) {
     WorkflowInfo info;
     info.id = wf.id;
@@ -90,8 +96,22 @@ std::string Engine::start_child(Execution& parent, int function_id, const std::s
   } else if (result.existing && result.existing->name != name) {
     throw WorkflowConflictError("child workflow ID '" + wf.id + "' already belongs to workflow '" +
                                 result.existing->name + "'");
+  } else if (result.existing) {
+    ensure_running(*result.existing);
   }
   return wf.id;
+}
+
+// A PENDING workflow of this executor that does not run here (its start
+// was committed but reported as failed, or it is a child of a crashed
+// execution) is run now, replaying its checkpoints.
+void Engine::ensure_running(const WorkflowInfo& info) {
+  if (info.status != WorkflowStatus::Pending || info.executor_id != config_.executor_id) return;
+  {
+    std::lock_guard lock(mu_);
+    if (running_.count(info.id)) return;
+  }
+  spawn(info, /*replay=*/true);
 }
 
 void Engine::spawn(const WorkflowInfo& info, bool replay) {
@@ -146,10 +166,19 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
 
 void Engine::finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
                     const std::optional<RecordedErrorInfo>& error) {
-  try {
-    db_->finish_workflow(exec.id(), status, output, error, now_ms());
-  } catch (const std::exception& e) {
-    spdlog::error("[{}] cannot record the workflow's end, it stays PENDING: {}", exec.id(), e.what());
+  // A retry after a commit whose outcome was unknown finds the workflow no
+  // longer PENDING and changes nothing: retrying is safe.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      db_->finish_workflow(exec.id(), status, output, error, now_ms());
+      return;
+    } catch (const DatabaseError& e) {
+      if (attempt >= 6 || stopping_.load()) {
+        spdlog::error("[{}] cannot record the workflow's end, it stays PENDING: {}", exec.id(), e.what());
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25 << attempt));
+    }
   }
 }
 

@@ -69,6 +69,7 @@ class Engine {
   };
   // Runs the workflow on a new thread unless it already runs here.
   void spawn(const WorkflowInfo& info, bool replay);
+  void ensure_running(const WorkflowInfo& info);
   void run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn);
   void finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
               const std::optional<RecordedErrorInfo>& error);

@@ -1,6 +1,7 @@
 #include <string>
 
 #include "keel/errors.hpp"
+#include "sysdb/postgres/postgres_system_database.hpp"
 #include "sysdb/sqlite/sqlite_system_database.hpp"
 #include "sysdb/system_database.hpp"
 
@@ -16,8 +17,9 @@ std::unique_ptr<SystemDatabase> open_system_database(const RuntimeConfig& config
     return std::make_unique<sqlite::SqliteSystemDatabase>(path, config);
   }
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
-    throw ConfigError("database URL '" + url + "': the PostgreSQL backend is not built yet");
-  throw ConfigError("database URL '" + url + "' has an unknown scheme (expected sqlite:PATH)");
+    return std::make_unique<postgres::PostgresSystemDatabase>(url, config);
+  throw ConfigError("database URL '" + url +
+                    "' has an unknown scheme (expected sqlite:PATH or postgresql://USER@HOST:PORT/DB)");
 }
 
 }  // namespace keel::sysdb

@@ -1,5 +1,6 @@
 #include "sysdb/postgres/connection.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <set>
@@ -120,6 +121,17 @@ void Connection::ensure_open() {
     PGresult* r = PQexec(conn_, "ROLLBACK");
     PQclear(r);
     if (broken()) connect();
+  }
+}
+
+void Connection::begin(std::string_view statement) {
+  ensure_open();
+  try {
+    exec(statement);
+  } catch (const DatabaseError&) {
+    if (!broken()) throw;
+    connect();
+    exec(statement);
   }
 }
 

@@ -51,6 +51,10 @@ class Connection {
   // Reconnects when the connection was lost (between units, never inside one).
   void ensure_open();
   bool broken() const;
+  // Opens a transaction with statement (BEGIN ...). A connection found dead
+  // here (the server restarted, the network dropped it while idle) is
+  // re-established and the BEGIN tried once more: nothing has happened yet.
+  void begin(std::string_view statement);
   // Runs one statement with $1.. parameters bound by number.
   Result exec(std::string_view sql, const std::vector<SqlValue>& params = {});
   // Runs a parameterless script (may hold several ;-separated statements).

@@ -1,0 +1,81 @@
+// The PostgreSQL system database: tables in the schema "keel", next to the
+// application's tables in the same database. One writer connection driven by
+// the group committer (every write is a unit in a batch, BEGIN ... COMMIT with
+// a savepoint per unit), and a small pool of reader connections, each read in
+// a REPEATABLE READ READ ONLY snapshot.
+//
+// Concurrency with other processes: every unit that checks a workflow's status
+// first locks that workflow's row (SELECT ... FOR NO KEY UPDATE), so units of
+// one workflow from different processes are serialised exactly as SQLite's
+// single-writer lock serialises them; INSERT ... ON CONFLICT DO NOTHING plus a
+// read-back decides races on new rows.
+//
+// A lost connection fails the unit in flight with DatabaseError and is
+// re-established at the start of the next unit (or read).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "sysdb/group_commit.hpp"
+#include "sysdb/postgres/connection.hpp"
+#include "sysdb/system_database.hpp"
+
+namespace keel::sysdb::postgres {
+
+class PostgresSystemDatabase final : public SystemDatabase {
+ public:
+  PostgresSystemDatabase(std::string url, const RuntimeConfig& config);
+
+  void migrate() override;
+
+  InsertWorkflowResult insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
+                                       const OperationRecord* parent_op) override;
+  bool finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,
+                       const std::optional<RecordedErrorInfo>& error, int64_t now_ms) override;
+  std::optional<WorkflowInfo> get_workflow(const std::string& id) override;
+  std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) override;
+  std::vector<std::string> list_pending(const std::string& executor_id) override;
+  std::optional<int> count_recovery(const std::string& id, int64_t now_ms) override;
+  bool transition(const std::string& id, const std::vector<WorkflowStatus>& from, WorkflowStatus to, int64_t now_ms,
+                  bool reset_recovery, const std::string& executor_id) override;
+
+  std::vector<OperationRecord> load_operations(const std::string& id) override;
+  Checkpoint record_operation(const std::string& id, const OperationRecord& op) override;
+  Checkpoint run_transaction(const std::string& id, OperationRecord op,
+                             const std::function<std::string(Sql&)>& body) override;
+
+  Checkpoint set_event(const std::string& id, const std::string& key, const std::string& value,
+                       const OperationRecord& op) override;
+  std::optional<std::string> get_event(const std::string& id, const std::string& key) override;
+
+  Checkpoint send_message(const std::string& destination, const std::string& topic, const std::string& message,
+                          const std::string& idempotency_key, const std::string& sender_id,
+                          const OperationRecord* op) override;
+  bool has_message(const std::string& destination, const std::string& topic) override;
+  ConsumeResult consume_message(const std::string& destination, const std::string& topic,
+                                OperationRecord op) override;
+
+  void run_sql_write(const std::function<void(Sql&)>& fn) override;
+  void run_sql_read(const std::function<void(Sql&)>& fn) override;
+
+ private:
+  void write(const std::function<void(Connection&)>& fn);
+  void read(const std::function<void(Connection&)>& fn);
+  Checkpoint probe(Connection& c, const std::string& id, int function_id);
+  Checkpoint claim(Connection& c, const std::string& id, const OperationRecord& op);
+  bool insert_operation(Connection& c, const std::string& id, const OperationRecord& op);
+  void check_schema_version();
+
+  std::string url_;
+  std::unique_ptr<Connection> writer_;
+  std::unique_ptr<GroupCommitter> committer_;
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
+};
+
+WorkflowInfo read_workflow_row(const Result& r, int row);
+OperationRecord read_operation_row(const Result& r, int row);
+
+}  // namespace keel::sysdb::postgres

@@ -1,0 +1,161 @@
+// PostgreSQL backend: the workflow_status table.
+#include <string>
+
+#include "keel/errors.hpp"
+#include "keel/serialization.hpp"
+#include "sysdb/postgres/postgres_system_database.hpp"
+
+namespace keel::sysdb::postgres {
+
+namespace {
+
+constexpr const char* kWorkflowColumns =
+    "workflow_id, name, status, inputs, output, error_type, error_message, executor_id, application_version, "
+    "parent_id, recovery_attempts, deadline_epoch_ms, created_at, updated_at";
+
+std::string select_workflows(const std::string& tail) {
+  return std::string("SELECT ") + kWorkflowColumns + " FROM keel.workflow_status " + tail;
+}
+
+SqlValue opt(const std::optional<std::string>& s) {
+  if (s) return *s;
+  return nullptr;
+}
+
+}  // namespace
+
+WorkflowInfo read_workflow_row(const Result& r, int row) {
+  WorkflowInfo w;
+  w.id = r.text(row, 0);
+  w.name = r.text(row, 1);
+  w.status = workflow_status_from_string(r.text(row, 2));
+  w.inputs = parse_stored_json(r.text(row, 3), "inputs of workflow " + w.id);
+  if (auto out = r.opt_text(row, 4)) w.output = parse_stored_json(*out, "output of workflow " + w.id);
+  if (!r.null(row, 5)) w.error = RecordedErrorInfo{r.text(row, 5), r.text(row, 6)};
+  w.executor_id = r.text(row, 7);
+  w.application_version = r.text(row, 8);
+  w.parent_id = r.text(row, 9);
+  w.recovery_attempts = static_cast<int>(r.integer(row, 10));
+  if (!r.null(row, 11)) w.deadline_epoch_ms = r.integer(row, 11);
+  w.created_at_ms = r.integer(row, 12);
+  w.updated_at_ms = r.integer(row, 13);
+  return w;
+}
+
+InsertWorkflowResult PostgresSystemDatabase::insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
+                                                             const OperationRecord* parent_op) {
+  InsertWorkflowResult result;
+  write([&](Connection& c) {
+    result = InsertWorkflowResult{};
+    if (parent_op) {
+      Checkpoint cp = claim(c, parent_id, *parent_op);
+      if (cp.existing) {
+        result.parent_op_existing = true;
+        return;  // the child was started by an earlier execution
+      }
+    }
+    SqlValue deadline = nullptr;
+    if (wf.deadline_epoch_ms) deadline = *wf.deadline_epoch_ms;
+    Result ins = c.exec(
+        "INSERT INTO keel.workflow_status (workflow_id, name, status, inputs, executor_id, application_version, "
+        "parent_id, deadline_epoch_ms, created_at, updated_at) VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, $8) "
+        "ON CONFLICT (workflow_id) DO NOTHING",
+        {wf.id, wf.name, wf.inputs, wf.executor_id, wf.application_version,
+         wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), deadline, wf.now_ms});
+    result.created = ins.changed() == 1;
+    if (!result.created) {
+      Result sel = c.exec(select_workflows("WHERE workflow_id = $1"), {wf.id});
+      if (sel.rows() > 0) result.existing = read_workflow_row(sel, 0);
+    }
+  });
+  return result;
+}
+
+bool PostgresSystemDatabase::finish_workflow(const std::string& id, WorkflowStatus status,
+                                             const std::optional<std::string>& output,
+                                             const std::optional<RecordedErrorInfo>& error, int64_t now_ms) {
+  bool changed = false;
+  write([&](Connection& c) {
+    Result r = c.exec(
+        "UPDATE keel.workflow_status SET status = $2, output = $3, error_type = $4, error_message = $5, "
+        "updated_at = $6 WHERE workflow_id = $1 AND status = 'PENDING'",
+        {id, to_string(status), opt(output), error ? SqlValue(error->type_name) : SqlValue(nullptr),
+         error ? SqlValue(error->message) : SqlValue(nullptr), now_ms});
+    changed = r.changed() == 1;
+  });
+  return changed;
+}
+
+std::optional<WorkflowInfo> PostgresSystemDatabase::get_workflow(const std::string& id) {
+  std::optional<WorkflowInfo> result;
+  read([&](Connection& c) {
+    Result r = c.exec(select_workflows("WHERE workflow_id = $1"), {id});
+    if (r.rows() > 0) result = read_workflow_row(r, 0);
+  });
+  return result;
+}
+
+std::vector<WorkflowInfo> PostgresSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
+  std::vector<WorkflowInfo> result;
+  read([&](Connection& c) {
+    // COLLATE "C": byte order, as SQLite compares text.
+    Result r = c.exec(select_workflows("WHERE ($1::text IS NULL OR status = $1::text) AND "
+                                       "($2::text IS NULL OR name = $2::text) "
+                                       "ORDER BY created_at DESC, workflow_id COLLATE \"C\" LIMIT $3"),
+                      {q.status ? SqlValue(to_string(*q.status)) : SqlValue(nullptr),
+                       q.name ? SqlValue(*q.name) : SqlValue(nullptr), static_cast<int64_t>(q.limit)});
+    for (int i = 0; i < r.rows(); ++i) result.push_back(read_workflow_row(r, i));
+  });
+  return result;
+}
+
+std::vector<std::string> PostgresSystemDatabase::list_pending(const std::string& executor_id) {
+  std::vector<std::string> ids;
+  read([&](Connection& c) {
+    Result r = c.exec(
+        "SELECT workflow_id FROM keel.workflow_status WHERE status = 'PENDING' AND executor_id = $1 "
+        "ORDER BY created_at",
+        {executor_id});
+    for (int i = 0; i < r.rows(); ++i) ids.push_back(r.text(i, 0));
+  });
+  return ids;
+}
+
+std::optional<int> PostgresSystemDatabase::count_recovery(const std::string& id, int64_t now_ms) {
+  std::optional<int> attempts;
+  write([&](Connection& c) {
+    attempts.reset();
+    Result r = c.exec(
+        "UPDATE keel.workflow_status SET recovery_attempts = recovery_attempts + 1, updated_at = $2 "
+        "WHERE workflow_id = $1 AND status = 'PENDING' RETURNING recovery_attempts",
+        {id, now_ms});
+    if (r.rows() > 0) attempts = static_cast<int>(r.integer(0, 0));
+  });
+  return attempts;
+}
+
+bool PostgresSystemDatabase::transition(const std::string& id, const std::vector<WorkflowStatus>& from,
+                                        WorkflowStatus to, int64_t now_ms, bool reset_recovery,
+                                        const std::string& executor_id) {
+  bool changed = false;
+  write([&](Connection& c) {
+    changed = false;
+    // The row lock orders this transition after any unit of the workflow in
+    // flight in another process (and vice versa).
+    Result st = c.exec("SELECT status FROM keel.workflow_status WHERE workflow_id = $1 FOR NO KEY UPDATE", {id});
+    if (st.rows() == 0) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+    WorkflowStatus current = workflow_status_from_string(st.text(0, 0));
+    bool allowed = false;
+    for (auto s : from) allowed = allowed || s == current;
+    if (!allowed) return;
+    c.exec(
+        "UPDATE keel.workflow_status SET status = $2, updated_at = $3, "
+        "recovery_attempts = CASE WHEN $4 <> 0 THEN 0 ELSE recovery_attempts END, "
+        "executor_id = CASE WHEN $5::text = '' THEN executor_id ELSE $5::text END WHERE workflow_id = $1",
+        {id, to_string(to), now_ms, static_cast<int64_t>(reset_recovery), executor_id});
+    changed = true;
+  });
+  return changed;
+}
+
+}  // namespace keel::sysdb::postgres

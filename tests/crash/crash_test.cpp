@@ -1,0 +1,835 @@
+// Crash tests of the core: a helper program (keel_crash_worker) runs workflows
+// whose steps leave marks outside the database; it is SIGKILLed at chosen
+// points — before and after every checkpoint commit, around and inside every
+// step, inside transactions, while waiting in recv, get_event and sleep —
+// then restarted until it finishes. Each case checks that every step's effect
+// happened the allowed number of times, that transactions' rows exist exactly
+// once, that messages are consumed exactly once and that every workflow ends
+// with the right result and the same checkpoints as a run without a crash.
+//
+// The sweep kills at every hit of every point (N = 1..count, the count being
+// measured by a reference run). KEEL_CRASH_SWEEP_STRIDE=k keeps one N in k
+// (the last hit is always kept), for slow builds (sanitizers).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "keel/keel.hpp"
+#include "support/temp_dir.hpp"
+
+extern char** environ;
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using Json = keel::Json;
+using Clock = std::chrono::steady_clock;
+using keel::testing::TempDir;
+
+// KEEL_CRASH_WORKER_PATH overrides the worker built with the test, e.g. to
+// check that the suite catches a deliberately broken build of the library.
+const char* worker_path() {
+  static const char* path = [] {
+    const char* env = std::getenv("KEEL_CRASH_WORKER_PATH");
+    return env && *env ? env : KEEL_CRASH_WORKER;
+  }();
+  return path;
+}
+constexpr auto kRunDeadline = std::chrono::seconds(300);  // one worker run, even under sanitizers
+
+// ============================================================== scenarios
+
+struct Scenario {
+  std::string name;
+  // workflow ID -> the result it must end with (also the set of workflows
+  // the database must hold).
+  std::map<std::string, Json> expected;
+  // One workflow writes at a time (the main program only reads while it
+  // runs): the commit after a step's mark is that step's checkpoint, which
+  // allows the exact accounting of marks.
+  bool sequential = false;
+  std::vector<std::string> points;  // the fault points this scenario hits
+};
+
+const std::vector<Scenario>& scenarios() {
+  static const std::vector<Scenario> all = [] {
+    const std::vector<std::string> commits_and_steps{"checkpoint.before_commit", "checkpoint.after_commit",
+                                                     "step.before", "step.after", "in_step"};
+    auto with = [&](std::vector<std::string> extra) {
+      auto v = commits_and_steps;
+      v.insert(v.end(), extra.begin(), extra.end());
+      return v;
+    };
+    auto steps_result = [](int d) { return Json{{"d", d}, {"err_ok", true}}; };
+    return std::vector<Scenario>{
+        {"steps", {{"steps-1", steps_result(1150)}}, true, with({"tx_body"})},
+        {"parallel",
+         {{"par-1", steps_result(1070)}, {"par-2", steps_result(1090)}, {"par-3", steps_result(1110)}},
+         false,
+         with({"tx_body"})},
+        {"messages",
+         {{"msg-recv", Json::array({"hello-1", "hello-2", "<none>"})}, {"msg-send", "sent"}},
+         false,
+         with({"wait.begin"})},
+        {"sleep", {{"sleep-1", Json{{"slept_enough", true}}}}, true, with({"wait.begin"})},
+        {"recv_timeout",
+         {{"recv-1", Json{{"message", nullptr}, {"waited_enough", true}}}},
+         true,
+         with({"wait.begin"})},
+        {"events", {{"ev-pub", 42}, {"ev-sub", 43}}, false, with({"wait.begin"})},
+        {"child", {{"parent-1", 110}, {"parent-1-2", 109}}, true, with({"tx_body"})},
+        // Only for the external-kill tests.
+        {"recv_late", {{"late-1", Json{{"message", "late-message"}, {"extra", nullptr}}}}, true, {}},
+    };
+  }();
+  return all;
+}
+
+const Scenario& scenario(const std::string& name) {
+  for (const auto& s : scenarios())
+    if (s.name == name) return s;
+  throw std::invalid_argument("no scenario " + name);
+}
+
+bool is_commit_point(const std::string& p) { return p.starts_with("checkpoint."); }
+
+// ============================================================== worker processes
+
+struct Kill {
+  std::string point;
+  int after = 0;
+};
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
+// One run of keel_crash_worker, its stdout read through a pipe.
+class WorkerProcess {
+ public:
+  WorkerProcess(const std::vector<std::string>& args, const std::string& stderr_path) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    const char* path = worker_path();
+    std::vector<std::string> argv_s{path};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int rc = posix_spawn(&pid_, path, &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    if (rc != 0) {
+      ::close(fds[0]);
+      throw std::runtime_error(std::string("posix_spawn ") + path + ": " + std::strerror(rc));
+    }
+    fd_ = fds[0];
+  }
+  ~WorkerProcess() {
+    if (!reaped_) {
+      ::kill(pid_, SIGKILL);
+      (void)wait();
+    }
+    if (fd_ >= 0) ::close(fd_);
+  }
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  // The next line of stdout, or nullopt at end of file. Kills the worker
+  // and throws when the deadline passes first.
+  std::optional<std::string> read_line(Clock::time_point deadline) {
+    for (;;) {
+      auto nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      if (eof_) {
+        if (buf_.empty()) return std::nullopt;
+        return std::exchange(buf_, {});
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) {
+        ::kill(pid_, SIGKILL);
+        throw std::runtime_error("keel_crash_worker (pid " + std::to_string(pid_) + ") timed out");
+      }
+      pollfd p{fd_, POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+      if (r < 0 && errno != EINTR) throw std::runtime_error("poll failed");
+      if (r <= 0) continue;
+      char chunk[4096];
+      ssize_t n = ::read(fd_, chunk, sizeof chunk);
+      if (n < 0 && errno != EINTR) throw std::runtime_error("read failed");
+      if (n == 0) eof_ = true;
+      if (n > 0) buf_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+
+  void kill_now() { ::kill(pid_, SIGKILL); }
+
+  int wait() {
+    if (reaped_) return status_;
+    while (::waitpid(pid_, &status_, 0) < 0) {
+      if (errno != EINTR) throw std::runtime_error("waitpid failed");
+    }
+    reaped_ = true;
+    return status_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string buf_;
+  bool eof_ = false;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+struct RunResult {
+  int run = 0;
+  std::optional<Kill> planned_kill;
+  int status = 0;
+  std::vector<Json> messages;  // the "@@ <json>" lines
+  std::string stderr_text;
+  double seconds = 0;
+
+  bool killed() const { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
+  bool succeeded() const { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+  std::vector<Json> of_kind(const std::string& kind) const {
+    std::vector<Json> v;
+    for (const auto& m : messages)
+      if (m.value("kind", "") == kind) v.push_back(m);
+    return v;
+  }
+  std::string describe() const {
+    std::ostringstream os;
+    os << "run " << run;
+    if (planned_kill) os << " (kill at " << planned_kill->point << " #" << planned_kill->after << ")";
+    os << ": " << describe_status(status) << " after " << seconds << " s";
+    for (const auto& m : messages) os << "\n  @@ " << m.dump();
+    if (!stderr_text.empty()) {
+      std::string tail = stderr_text.size() > 3000 ? stderr_text.substr(stderr_text.size() - 3000) : stderr_text;
+      os << "\n  stderr: " << tail;
+    }
+    return os.str();
+  }
+};
+
+struct Paths {
+  explicit Paths(const TempDir& dir) : db(dir.file("keel.db")), marks(dir.file("marks.log")), dir_(dir) {}
+  std::string stderr_for(int run) const { return dir_.file("worker-" + std::to_string(run) + ".stderr"); }
+  std::string db, marks;
+
+ private:
+  const TempDir& dir_;
+};
+
+std::vector<std::string> worker_args(const Paths& p, const std::string& scenario_name, int run,
+                                     const std::optional<Kill>& kill, const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"--db", p.db, "--marks", p.marks, "--scenario", scenario_name,
+                                "--run", std::to_string(run)};
+  if (kill) {
+    args.insert(args.end(), {"--kill-at", kill->point, "--kill-after", std::to_string(kill->after)});
+  }
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void parse_message(const std::string& line, std::vector<Json>& out) {
+  if (!line.starts_with("@@ ")) return;  // the library's own logging
+  out.push_back(Json::parse(line.substr(3)));
+}
+
+RunResult finish_run(WorkerProcess& w, RunResult r, const Paths& p, Clock::time_point t0) {
+  while (auto line = w.read_line(t0 + kRunDeadline)) parse_message(*line, r.messages);
+  r.status = w.wait();
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.stderr_text = read_file(p.stderr_for(r.run));
+  return r;
+}
+
+RunResult run_worker(const Paths& p, const std::string& scenario_name, int run, const std::optional<Kill>& kill,
+                     const std::vector<std::string>& extra = {}) {
+  auto t0 = Clock::now();
+  WorkerProcess w(worker_args(p, scenario_name, run, kill, extra), p.stderr_for(run));
+  RunResult r;
+  r.run = run;
+  r.planned_kill = kill;
+  return finish_run(w, std::move(r), p, t0);
+}
+
+// Runs the worker until it exits 0: run i is killed at kills[i-1] (when
+// given), later runs are not. Stops at the first run that neither succeeded
+// nor died of SIGKILL (the caller reports it).
+std::vector<RunResult> run_until_done(const Paths& p, const std::string& scenario_name,
+                                      const std::vector<Kill>& kills, const std::vector<std::string>& extra = {}) {
+  std::vector<RunResult> runs;
+  for (int run = 1; run <= static_cast<int>(kills.size()) + 3; ++run) {
+    std::optional<Kill> kill;
+    if (run <= static_cast<int>(kills.size())) kill = kills[static_cast<size_t>(run - 1)];
+    runs.push_back(run_worker(p, scenario_name, run, kill, extra));
+    if (!runs.back().killed()) break;
+  }
+  return runs;
+}
+
+// ============================================================== the trace (marks file)
+
+struct TraceLine {
+  std::string kind;  // start, hit, kill, mark, txbody
+  int run = 0;
+  std::string a, b;  // hit/kill: point, n; mark/txbody: workflow id, name
+};
+
+std::vector<TraceLine> read_trace(const std::string& path) {
+  std::vector<TraceLine> lines;
+  std::istringstream in(read_file(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::istringstream ls(line);
+    TraceLine t;
+    ls >> t.kind >> t.run >> t.a >> t.b;
+    if (!ls && !(t.kind == "start" && !t.a.empty())) throw std::runtime_error("malformed trace line: " + line);
+    lines.push_back(std::move(t));
+  }
+  return lines;
+}
+
+using StepKey = std::pair<std::string, std::string>;  // (workflow id, step or transaction name)
+
+// ============================================================== the database, read after the runs
+
+struct AppRow {
+  std::string workflow_id, name, value;
+  int64_t run = 0;
+};
+struct Notification {
+  std::string destination, topic, message;
+  int64_t consumed = 0;
+};
+
+struct DbState {
+  std::map<std::string, keel::WorkflowInfo> workflows;
+  std::map<std::string, std::vector<keel::StepInfo>> steps;
+  std::vector<AppRow> rows;
+  std::vector<Notification> notifications;
+  std::map<StepKey, std::string> events;  // (workflow id, key) -> value JSON
+};
+
+DbState inspect(const std::string& db_path) {
+  keel::RuntimeConfig cfg;
+  cfg.database_url = "sqlite:" + db_path;
+  cfg.executor_id = "crash-test-inspector";  // never recovers the worker's workflows
+  keel::Runtime rt(cfg);
+  DbState s;
+  for (auto& w : rt.list_workflows({.limit = 10000})) {
+    s.steps[w.id] = rt.list_steps(w.id);
+    s.workflows.emplace(w.id, std::move(w));
+  }
+  rt.run_sql_read([&](keel::Sql& sql) {
+    for (auto& r : sql.query("SELECT workflow_id, name, run, value FROM crash_app_rows ORDER BY rowid"))
+      s.rows.push_back({r.get_string(0), r.get_string(1), r.get_string(3), r.get_int(2)});
+    for (auto& r : sql.query(
+             "SELECT destination_id, topic, message, consumed FROM keel_notifications ORDER BY message_id"))
+      s.notifications.push_back({r.get_string(0), r.get_string(1), r.get_string(2), r.get_int(3)});
+    for (auto& r : sql.query("SELECT workflow_id, key, value FROM keel_workflow_events"))
+      s.events[{r.get_string(0), r.get_string(1)}] = r.get_string(2);
+  });
+  return s;
+}
+
+const std::regex kRunInMessage(R"( \(run (\d+)\))");
+
+// A workflow's checkpoints without what legitimately differs between runs:
+// the run that executed a step, timestamps (sleep, now) and the deadlines of
+// waits (recorded only when a wait actually waited, which is timing).
+Json normalized_steps(const std::vector<keel::StepInfo>& steps) {
+  Json out = Json::array();
+  for (const auto& s : steps) {
+    if (s.name == "keel.deadline") continue;
+    Json j{{"function_id", s.function_id}, {"name", s.name}, {"child", s.child_workflow_id}};
+    if (s.name != "keel.sleep" && s.name != "keel.now" && s.output) {
+      Json o = *s.output;
+      if (o.is_object()) o.erase("run");
+      j["output"] = o;
+    }
+    if (s.error) j["error"] = {s.error->type_name, std::regex_replace(s.error->message, kRunInMessage, "")};
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+// The run whose execution of a step or transaction was checkpointed.
+std::optional<int> recorded_run(const keel::StepInfo& s) {
+  if (s.output && s.output->is_object() && s.output->contains("run")) return s.output->at("run").get<int>();
+  if (s.error) {
+    std::smatch m;
+    if (std::regex_search(s.error->message, m, kRunInMessage)) return std::stoi(m[1]);
+  }
+  return std::nullopt;
+}
+
+// ============================================================== reference run
+
+struct Reference {
+  std::map<std::string, int> counts;  // fault point -> hits in a run without a crash
+  DbState db;
+  std::set<StepKey> steps;         // every step that leaves a mark
+  std::set<StepKey> transactions;  // every transaction
+};
+
+Reference reference_run(const std::string& scenario_name, const std::vector<Kill>& kills = {},
+                        const std::vector<std::string>& extra = {}) {
+  TempDir dir;
+  Paths p(dir);
+  auto runs = run_until_done(p, scenario_name, kills, extra);
+  const RunResult& last = runs.back();
+  if (!last.succeeded()) throw std::runtime_error("reference run failed: " + last.describe());
+  Reference ref;
+  auto counts = last.of_kind("counts");
+  if (counts.size() != 1) throw std::runtime_error("no counts: " + last.describe());
+  for (auto& [point, n] : counts[0].at("counts").items()) ref.counts[point] = n.get<int>();
+  ref.db = inspect(p.db);
+  for (const auto& t : read_trace(p.marks)) {
+    if (t.kind == "mark") ref.steps.insert({t.a, t.b});
+    if (t.kind == "txbody") ref.transactions.insert({t.a, t.b});
+  }
+  return ref;
+}
+
+// ============================================================== the checks
+
+// Checks everything after a sequence of runs that ended with an exit 0.
+void check_outcome(const Scenario& sc, const Reference& ref, const Paths& p, const std::vector<RunResult>& runs) {
+  std::ostringstream history;
+  for (const auto& r : runs) history << r.describe() << "\n";
+  SCOPED_TRACE("worker runs:\n" + history.str());
+
+  // --- every run but the last died of SIGKILL; the last exited 0.
+  ASSERT_FALSE(runs.empty());
+  for (size_t i = 0; i + 1 < runs.size(); ++i) ASSERT_TRUE(runs[i].killed()) << runs[i].describe();
+  const RunResult& last = runs.back();
+  ASSERT_TRUE(last.succeeded()) << last.describe();
+  std::set<int> killed_runs;
+  for (const auto& r : runs)
+    if (r.killed()) killed_runs.insert(r.run);
+
+  // --- the results printed by the last run.
+  std::map<std::string, Json> printed;
+  for (const auto& m : last.of_kind("result")) printed[m.at("workflow")] = m.at("result");
+  EXPECT_TRUE(last.of_kind("error").empty());
+  for (const auto& [id, want] : sc.expected) {
+    ASSERT_TRUE(printed.count(id)) << "no result printed for " << id;
+    EXPECT_EQ(printed[id], want) << "result of " << id;
+  }
+  if (sc.name == "events") {
+    std::map<std::string, Json> ev;
+    for (const auto& m : last.of_kind("event")) ev[m.at("key")] = m.at("value");
+    EXPECT_EQ(ev["answer"], Json(42));
+    EXPECT_EQ(ev["stage"], Json("computed"));
+  }
+
+  // --- the database: the same workflows, results and checkpoints as a run
+  // without a crash.
+  DbState db = inspect(p.db);
+  std::set<std::string> ids, want_ids;
+  for (const auto& [id, w] : db.workflows) ids.insert(id);
+  for (const auto& [id, w] : sc.expected) want_ids.insert(id);
+  EXPECT_EQ(ids, want_ids);
+  for (const auto& [id, w] : db.workflows) {
+    SCOPED_TRACE("workflow " + id);
+    EXPECT_EQ(w.status, keel::WorkflowStatus::Success) << keel::to_string(w.status);
+    if (sc.expected.count(id)) {
+      ASSERT_TRUE(w.output.has_value());
+      EXPECT_EQ(*w.output, sc.expected.at(id));
+    }
+    EXPECT_LE(w.recovery_attempts, static_cast<int>(killed_runs.size()));
+    ASSERT_TRUE(ref.db.steps.count(id));
+    EXPECT_EQ(normalized_steps(db.steps[id]).dump(1), normalized_steps(ref.db.steps.at(id)).dump(1));
+  }
+
+  // --- events and messages: as in the reference; every message consumed.
+  EXPECT_EQ(db.events, ref.db.events);
+  ASSERT_EQ(db.notifications.size(), ref.db.notifications.size()) << "messages sent more or less than once";
+  for (size_t i = 0; i < db.notifications.size(); ++i) {
+    EXPECT_EQ(db.notifications[i].destination, ref.db.notifications[i].destination);
+    EXPECT_EQ(db.notifications[i].message, ref.db.notifications[i].message);
+    EXPECT_EQ(db.notifications[i].consumed, 1) << "message " << db.notifications[i].message << " not consumed";
+  }
+
+  // The checkpoint of each step/transaction, by key.
+  std::map<StepKey, const keel::StepInfo*> recorded;
+  for (const auto& [id, steps] : db.steps)
+    for (const auto& s : steps) recorded[{id, s.name}] = &s;
+
+  // --- transactions: their rows exist exactly once, written by the run whose
+  // checkpoint was recorded.
+  std::map<StepKey, std::vector<AppRow>> rows;
+  for (const auto& r : db.rows) rows[{r.workflow_id, r.name}].push_back(r);
+  EXPECT_EQ(db.rows.size(), ref.transactions.size()) << "application rows written more or less than once";
+  for (const auto& key : ref.transactions) {
+    SCOPED_TRACE("transaction " + key.first + "/" + key.second);
+    ASSERT_EQ(rows[key].size(), 1u);
+    ASSERT_TRUE(recorded.count(key));
+    EXPECT_EQ(std::optional<int>(static_cast<int>(rows[key][0].run)), recorded_run(*recorded[key]));
+    EXPECT_EQ(Json::parse(rows[key][0].value), recorded[key]->output->at("v"));
+  }
+
+  // --- marks: how often each step's effect happened.
+  auto trace = read_trace(p.marks);
+  std::map<StepKey, std::vector<int>> mark_runs, tx_runs;        // runs, in file order
+  std::map<StepKey, std::map<int, size_t>> mark_pos, tx_pos;     // run -> index of the (last) line
+  std::map<std::pair<std::string, int>, size_t> last_mark_of_wf;  // (wf, run) -> index of its last mark
+  std::map<int, std::vector<size_t>> after_commits;               // run -> indexes of after_commit hits
+  for (size_t i = 0; i < trace.size(); ++i) {
+    const auto& t = trace[i];
+    if (t.kind == "mark") {
+      mark_runs[{t.a, t.b}].push_back(t.run);
+      mark_pos[{t.a, t.b}][t.run] = i;
+      last_mark_of_wf[{t.a, t.run}] = i;
+    } else if (t.kind == "txbody") {
+      tx_runs[{t.a, t.b}].push_back(t.run);
+      tx_pos[{t.a, t.b}][t.run] = i;
+    } else if (t.kind == "hit" && t.a == "checkpoint.after_commit") {
+      after_commits[t.run].push_back(i);
+    }
+  }
+  // The hook's kill line for every planned kill that happened.
+  for (const auto& r : runs) {
+    if (!r.killed() || !r.planned_kill) continue;
+    bool found = false;
+    for (const auto& t : trace)
+      found = found || (t.kind == "kill" && t.run == r.run && t.a == r.planned_kill->point &&
+                        t.b == std::to_string(r.planned_kill->after));
+    EXPECT_TRUE(found) << "run " << r.run << " died of SIGKILL without the planned kill";
+  }
+  for (const auto& [key, rs] : mark_runs) EXPECT_TRUE(ref.steps.count(key)) << "unexpected step " << key.second;
+
+  auto in_flight = [&](const std::map<int, size_t>& pos, int run) {
+    // The step ran in `run` and no commit followed before the process died.
+    auto it = pos.find(run);
+    if (it == pos.end()) return false;
+    const auto& ac = after_commits[run];
+    return std::none_of(ac.begin(), ac.end(), [&](size_t i) { return i > it->second; });
+  };
+
+  auto check_executions = [&](const StepKey& key, const std::vector<int>& rs, const std::map<int, size_t>& pos,
+                              const char* what) {
+    SCOPED_TRACE(std::string(what) + " " + key.first + "/" + key.second);
+    ASSERT_FALSE(rs.empty()) << "never ran";
+    ASSERT_TRUE(recorded.count(key)) << "no checkpoint";
+    for (size_t i = 1; i < rs.size(); ++i) EXPECT_LT(rs[i - 1], rs[i]) << "ran twice in one process";
+    // Never again once its checkpoint was written: the recorded execution is the last one.
+    EXPECT_EQ(recorded_run(*recorded.at(key)), std::optional<int>(rs.back()));
+    // Earlier executions were lost to a crash.
+    for (size_t i = 0; i + 1 < rs.size(); ++i)
+      EXPECT_TRUE(killed_runs.count(rs[i])) << "re-ran although run " << rs[i] << " was not killed";
+    if (sc.sequential) {
+      // Exactly: once, plus once for each crash between its execution and its commit.
+      size_t want = 1;
+      for (int r : killed_runs) want += in_flight(pos, r) ? 1 : 0;
+      EXPECT_EQ(rs.size(), want) << "runs of each execution: " << Json(rs).dump();
+    }
+  };
+  for (const auto& key : ref.steps) check_executions(key, mark_runs[key], mark_pos[key], "step");
+  for (const auto& key : ref.transactions) check_executions(key, tx_runs[key], tx_pos[key], "transaction");
+
+  // At most one step of a workflow is lost per crash: the last it started.
+  for (int r : killed_runs) {
+    std::map<std::string, std::vector<StepKey>> lost;
+    for (const auto& key : ref.steps) {
+      const auto& rs = mark_runs[key];
+      bool ran_here = std::find(rs.begin(), rs.end(), r) != rs.end();
+      if (ran_here && recorded.count(key) && recorded_run(*recorded[key]) != r) lost[key.first].push_back(key);
+    }
+    for (const auto& [wf, keys] : lost) {
+      EXPECT_EQ(keys.size(), 1u) << "run " << r << " lost several steps of " << wf;
+      size_t last_of_wf = last_mark_of_wf[{wf, r}];
+      EXPECT_EQ(mark_pos[keys[0]][r], last_of_wf)
+          << "run " << r << " lost step " << keys[0].second << " of " << wf << " which was not its last";
+    }
+  }
+
+  // Program order: a step runs only after every earlier step is recorded.
+  for (const auto& [id, steps] : db.steps) {
+    std::optional<int> prev_recorded;
+    std::string prev_name;
+    for (const auto& s : steps) {
+      StepKey key{id, s.name};
+      if (!ref.steps.count(key) || mark_runs[key].empty()) continue;
+      if (prev_recorded) {
+        EXPECT_LE(*prev_recorded, mark_runs[key].front())
+            << id << ": step " << s.name << " ran in run " << mark_runs[key].front() << " before step "
+            << prev_name << " was recorded (run " << *prev_recorded << ")";
+      }
+      prev_recorded = recorded_run(s);
+      prev_name = s.name;
+    }
+  }
+}
+
+// ============================================================== sweep helpers
+
+#ifndef KEEL_CRASH_DEFAULT_STRIDE
+#define KEEL_CRASH_DEFAULT_STRIDE 1  // sanitizer builds use 2 (see CMakeLists.txt)
+#endif
+
+int sweep_stride() {
+  static const int stride = [] {
+    const char* s = std::getenv("KEEL_CRASH_SWEEP_STRIDE");
+    return std::max(1, s && *s ? std::atoi(s) : KEEL_CRASH_DEFAULT_STRIDE);
+  }();
+  return stride;
+}
+
+// Which hits to kill at, 1..count: every one (or one in `stride`), the last
+// always. The number of waits depends on timing: a handful of them suffice.
+std::vector<int> hits_to_sweep(int count, const std::string& point) {
+  int stride = sweep_stride();
+  if (point == "wait.begin") stride = std::max(stride, (count + 5) / 6);
+  std::vector<int> ns;
+  for (int n = 1; n <= count; n += stride) ns.push_back(n);
+  if (!ns.empty() && ns.back() != count) ns.push_back(count);
+  return ns;
+}
+
+// Whether the Nth hit (N <= the reference count) is reached in every run:
+// commits of concurrent workflows may share a group commit, and waits are
+// timing.
+bool hit_is_certain(const Scenario& sc, const std::string& point) {
+  if (point == "wait.begin") return false;
+  return sc.sequential || !is_commit_point(point);
+}
+
+std::string param_name(std::string s) {
+  for (char& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return s;
+}
+
+// ============================================================== kill at every hit of every point
+
+struct SweepParam {
+  std::string scenario;
+  std::string point;
+};
+
+std::vector<SweepParam> sweep_params() {
+  std::vector<SweepParam> v;
+  for (const auto& s : scenarios())
+    for (const auto& p : s.points) v.push_back({s.name, p});
+  return v;
+}
+
+void PrintTo(const SweepParam& p, std::ostream* os) { *os << p.scenario << " / " << p.point; }
+
+class KillAt : public ::testing::TestWithParam<SweepParam> {};
+
+TEST_P(KillAt, EveryHitThenRecover) {
+  const Scenario& sc = scenario(GetParam().scenario);
+  const std::string& point = GetParam().point;
+  Reference ref = reference_run(sc.name);
+  // The reference itself: the right results and one mark per step.
+  ASSERT_GT(ref.counts[point], 0) << "the scenario never hits " << point;
+  ASSERT_FALSE(ref.steps.empty());
+
+  int killed_cases = 0, cases = 0;
+  for (int n : hits_to_sweep(ref.counts[point], point)) {
+    SCOPED_TRACE("scenario " + sc.name + ", SIGKILL at hit #" + std::to_string(n) + " of " + point);
+    TempDir dir;
+    Paths p(dir);
+    auto runs = run_until_done(p, sc.name, {Kill{point, n}});
+    ++cases;
+    if (runs.front().killed()) ++killed_cases;
+    if (hit_is_certain(sc, point)) {
+      EXPECT_TRUE(runs.front().killed()) << "hit not reached: " << runs.front().describe();
+    }
+    check_outcome(sc, ref, p, runs);
+    if (HasFailure()) break;  // one broken case is enough to read
+  }
+  EXPECT_GE(killed_cases, 1) << "no case of the sweep crashed (" << cases << " cases)";
+  std::cout << "[ sweep    ] " << sc.name << " / " << point << ": " << cases << " cases (stride "
+            << sweep_stride() << "), " << killed_cases << " crashed\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Crash, KillAt, ::testing::ValuesIn(sweep_params()),
+                         [](const auto& p) { return param_name(p.param.scenario + "_" + p.param.point); });
+
+// ============================================================== crash again during recovery
+
+// The first run dies with its second step between execution and checkpoint;
+// the recovering run is then killed at every hit of a point; a third run
+// finishes.
+struct RecoveryParam {
+  std::string scenario;
+  std::string point;
+};
+
+std::vector<RecoveryParam> recovery_params() {
+  std::vector<RecoveryParam> v;
+  for (const char* s : {"steps", "child", "sleep"})
+    for (const char* p : {"checkpoint.before_commit", "checkpoint.after_commit", "step.after"}) v.push_back({s, p});
+  return v;
+}
+
+void PrintTo(const RecoveryParam& p, std::ostream* os) { *os << p.scenario << " / " << p.point; }
+
+class KillDuringRecovery : public ::testing::TestWithParam<RecoveryParam> {};
+
+TEST_P(KillDuringRecovery, EveryHitThenRecoverAgain) {
+  const Scenario& sc = scenario(GetParam().scenario);
+  const std::string& point = GetParam().point;
+  const Kill first{"step.after", 2};
+  Reference ref = reference_run(sc.name);
+  // The hits of a recovering run (run 2, after the first crash).
+  Reference rec = reference_run(sc.name, {first});
+  ASSERT_GT(rec.counts[point], 0) << "the recovering run never hits " << point;
+  for (int n : hits_to_sweep(rec.counts[point], point)) {
+    SCOPED_TRACE("scenario " + sc.name + ", run 1 killed at step.after #2, run 2 at hit #" + std::to_string(n) +
+                 " of " + point);
+    TempDir dir;
+    Paths p(dir);
+    auto runs = run_until_done(p, sc.name, {first, Kill{point, n}});
+    ASSERT_GE(runs.size(), 2u);
+    EXPECT_TRUE(runs[0].killed());
+    EXPECT_TRUE(runs[1].killed()) << "hit not reached: " << runs[1].describe();
+    check_outcome(sc, ref, p, runs);
+    if (HasFailure()) break;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Crash, KillDuringRecovery, ::testing::ValuesIn(recovery_params()),
+                         [](const auto& p) { return param_name(p.param.scenario + "_" + p.param.point); });
+
+// ============================================================== external kills while waiting
+
+// Starts the worker, waits until it announces its first wait, lets it wait
+// `into_wait`, kills it from outside and restarts it. Returns the runs and
+// the instants that matter.
+struct ExternalKill {
+  std::vector<RunResult> runs;
+  Clock::time_point waiting_at, restarted_at, finished_at;
+};
+
+ExternalKill kill_while_waiting(const Paths& p, const std::string& scenario_name, std::chrono::milliseconds into_wait,
+                                const std::vector<std::string>& extra_first,
+                                const std::vector<std::string>& extra_restart) {
+  ExternalKill e;
+  {
+    auto t0 = Clock::now();
+    WorkerProcess w(worker_args(p, scenario_name, 1, std::nullopt, extra_first), p.stderr_for(1));
+    RunResult r;
+    r.run = 1;
+    bool waiting = false;
+    while (auto line = w.read_line(t0 + kRunDeadline)) {
+      parse_message(*line, r.messages);
+      if (!r.messages.empty() && r.messages.back().value("kind", "") == "waiting") {
+        waiting = true;
+        break;
+      }
+    }
+    if (!waiting) {
+      e.runs.push_back(finish_run(w, std::move(r), p, t0));
+      throw std::runtime_error("the worker never waited: " + e.runs.back().describe());
+    }
+    e.waiting_at = Clock::now();
+    // The crash must fall in the middle of the wait: this sleep *is* the
+    // scenario (a process dying after waiting a while), not synchronisation.
+    std::this_thread::sleep_until(e.waiting_at + into_wait);
+    w.kill_now();
+    e.runs.push_back(finish_run(w, std::move(r), p, t0));
+  }
+  e.restarted_at = Clock::now();
+  e.runs.push_back(run_worker(p, scenario_name, 2, std::nullopt, extra_restart));
+  e.finished_at = Clock::now();
+  return e;
+}
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+void check_wait_resumed(const std::string& scenario_name, int wait_ms) {
+  const Scenario& sc = scenario(scenario_name);
+  const std::vector<std::string> extra{"--wait-ms", std::to_string(wait_ms)};
+  Reference ref = reference_run(sc.name, {}, extra);
+  TempDir dir;
+  Paths p(dir);
+  auto e = kill_while_waiting(p, sc.name, std::chrono::milliseconds(wait_ms / 2), extra, extra);
+  ASSERT_TRUE(e.runs[0].killed()) << e.runs[0].describe();
+  check_outcome(sc, ref, p, e.runs);
+  double after_restart = ms_between(e.restarted_at, e.finished_at);
+  double since_wait = ms_between(e.waiting_at, e.finished_at);
+  std::cout << "[ timing   ] " << scenario_name << ": wait " << wait_ms << " ms, killed after " << wait_ms / 2
+            << " ms; restart ran " << after_restart << " ms; " << since_wait << " ms since the wait began\n";
+  // The recovered wait lasts what was left of it, not the whole duration again.
+  EXPECT_LT(after_restart, wait_ms - 500.0) << "the recovered wait started over";
+  // And it did not end early: the deadline was recorded just before the
+  // first wait began (250 ms of slack for that and the clocks).
+  EXPECT_GE(since_wait, wait_ms - 250.0) << "the wait ended before its recorded deadline";
+  EXPECT_LT(since_wait, wait_ms + 5000.0);
+}
+
+TEST(CrashWhileWaiting, RecvTimeoutWaitsOnlyWhatIsLeft) { check_wait_resumed("recv_timeout", 4000); }
+
+TEST(CrashWhileWaiting, SleepWaitsOnlyWhatIsLeft) { check_wait_resumed("sleep", 4000); }
+
+// Killed from outside while waiting in recv (60 s timeout); the restarted
+// process sends the message: the recovered recv gets it right away, once. A
+// third process sends it again with the same idempotency key: nothing new.
+TEST(CrashWhileWaiting, RecvReceivesMessageSentAfterRestart) {
+  const Scenario& sc = scenario("recv_late");
+  Reference ref = reference_run(sc.name, {}, {"--send"});
+  TempDir dir;
+  Paths p(dir);
+  auto e = kill_while_waiting(p, sc.name, 300ms, {}, {"--send"});
+  ASSERT_TRUE(e.runs[0].killed()) << e.runs[0].describe();
+  check_outcome(sc, ref, p, e.runs);
+  EXPECT_LT(ms_between(e.restarted_at, e.finished_at), 30000.0) << "the message did not wake the recovered recv";
+  // A third process sends again with the same key: nothing new arrives.
+  auto again = run_worker(p, sc.name, 3, std::nullopt, {"--send"});
+  ASSERT_TRUE(again.succeeded()) << again.describe();
+  DbState db = inspect(p.db);
+  ASSERT_EQ(db.notifications.size(), 1u);
+  EXPECT_EQ(db.notifications[0].consumed, 1);
+}
+
+}  // namespace
