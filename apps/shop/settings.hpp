@@ -1,0 +1,57 @@
+// shop/settings.hpp — the command line and environment of the `shop` binary.
+//
+//   shop migrate --db URL
+//   shop start   --db URL --port 8082 --payments-url http://127.0.0.1:8086
+//                [--webhook-secret S] [--checkout-timeout 60s] [--host 127.0.0.1]
+//                [--admin-port N] [--public-url URL] [--executor-id ID]
+//
+// Every setting may also come from the environment (SHOP_DB, SHOP_PORT,
+// SHOP_HOST, SHOP_ADMIN_PORT, SHOP_PUBLIC_URL, PAYMENTS_URL, WEBHOOK_SECRET,
+// CHECKOUT_TIMEOUT, SHOP_EXECUTOR_ID); a flag wins over its variable.
+// Thread-safety: plain values and pure functions.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keel::apps::shop {
+
+// A bad command line; the message is meant for the user.
+class SettingsError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Settings {
+  std::string command;  // "migrate", "start" or "help"
+  std::string db = "sqlite:shop.db";
+  std::string host = "127.0.0.1";
+  int port = 8082;
+  std::optional<int> admin_port;  // default: port + 1
+  std::string payments_url = "http://127.0.0.1:8086";
+  std::string webhook_secret = "whsec_dev";  // the payment service's default
+  std::chrono::milliseconds checkout_timeout{std::chrono::seconds(60)};
+  // Base URL under which the payment service reaches this shop (webhooks);
+  // default http://<host>:<port> (127.0.0.1 when host is 0.0.0.0).
+  std::string public_url;
+  std::string executor_id = "shop";
+
+  int effective_admin_port() const { return admin_port ? *admin_port : port + 1; }
+  std::string effective_public_url() const;
+};
+
+// "60s", "1500ms", "2m", "1h" or a bare number of seconds. Throws SettingsError.
+std::chrono::milliseconds parse_duration(std::string_view text);
+
+using GetEnv = std::function<const char*(const char*)>;
+// args excludes the program name. Throws SettingsError.
+Settings parse_settings(const std::vector<std::string>& args, const GetEnv& getenv);
+
+std::string usage_text();
+
+}  // namespace keel::apps::shop

@@ -1,0 +1,218 @@
+// Support for end-to-end tests: real binaries as child processes, free
+// loopback ports, HTTP helpers. Header-only; used by tests in this folder.
+#pragma once
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace keel::e2e {
+
+// A port that was free a moment ago (bind 127.0.0.1:0, read, close). With
+// pair = true, port + 1 was free too (the shop's admin server).
+inline int free_port(bool pair = false) {
+  auto try_bind = [](int port) -> int {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    int got = -1;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      socklen_t len = sizeof a;
+      if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) got = ntohs(a.sin_port);
+    }
+    ::close(fd);
+    return got;
+  };
+  for (int i = 0; i < 200; ++i) {
+    int p = try_bind(0);
+    if (p <= 0 || p >= 65535) continue;
+    if (!pair || try_bind(p + 1) == p + 1) return p;
+  }
+  throw std::runtime_error("no free port");
+}
+
+// A child process running a binary, its stdout and stderr appended to a log.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::string& log_path,
+          const std::map<std::string, std::string>& env = {})
+      : log_path_(log_path) {
+    // Everything the child needs is prepared before fork (the test process has threads).
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e) {
+      std::string s(*e);
+      auto eq = s.find('=');
+      if (eq != std::string::npos && env.count(s.substr(0, eq))) continue;
+      env_strings.push_back(s);
+    }
+    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+    std::vector<char*> cargv, cenv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    for (auto& s : env_strings) cenv.push_back(s.data());
+    cenv.push_back(nullptr);
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) throw std::runtime_error("cannot open " + log_path);
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      int devnull = ::open("/dev/null", O_RDONLY);
+      if (devnull >= 0) ::dup2(devnull, 0);
+      ::execve(cargv[0], cargv.data(), cenv.data());
+      ::_exit(127);
+    }
+    ::close(fd);
+  }
+  ~Process() { stop(); }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  bool alive() {
+    if (exited_) return false;
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exited_ = true;
+      status_ = status;
+      return false;
+    }
+    return true;
+  }
+
+  // SIGKILL: the process dies wherever it is.
+  void kill9() {
+    if (exited_) return;
+    ::kill(pid_, SIGKILL);
+    reap();
+  }
+
+  // SIGTERM, then SIGKILL after `grace`. Returns the wait status.
+  int stop(std::chrono::milliseconds grace = std::chrono::seconds(20)) {
+    if (exited_) return status_;
+    ::kill(pid_, SIGTERM);
+    auto until = std::chrono::steady_clock::now() + grace;
+    while (alive()) {
+      if (std::chrono::steady_clock::now() > until) {
+        ::kill(pid_, SIGKILL);
+        reap();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return status_;
+  }
+
+  // Waits for the process to exit by itself; returns the exit code (or -signal).
+  int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (alive()) {
+      if (std::chrono::steady_clock::now() > until) throw std::runtime_error("process did not exit in time");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+    if (WIFSIGNALED(status_)) return -WTERMSIG(status_);
+    return -1000;
+  }
+
+  std::string log() const {
+    std::ifstream in(log_path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  void reap() {
+    int status = 0;
+    if (::waitpid(pid_, &status, 0) == pid_) status_ = status;
+    exited_ = true;
+  }
+
+  std::string log_path_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+// Polls cond every 25 ms until it holds or timeout passes.
+inline bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (cond()) return true;
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+}
+
+// A raw HTTP/1.1 exchange over one socket: for requests that an HTTP client
+// library would "fix" (no Content-Length, ...). Returns the whole response.
+inline std::string raw_http(int port, const std::string& request, std::chrono::milliseconds timeout) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    throw std::runtime_error("connect failed");
+  }
+  size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    // Enough once the headers and the announced body are in.
+    auto end = out.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      auto cl = out.find("Content-Length: ");
+      if (cl != std::string::npos && cl < end) {
+        size_t len = std::stoul(out.substr(cl + 16));
+        if (out.size() >= end + 4 + len) break;
+      }
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+inline int raw_status(const std::string& response) {
+  if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12) return 0;
+  return std::stoi(response.substr(9, 3));
+}
+
+}  // namespace keel::e2e
