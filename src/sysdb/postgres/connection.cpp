@@ -94,22 +94,19 @@ int64_t Result::changed() const {
 
 Connection::Connection(std::string conninfo) : conninfo_(std::move(conninfo)) { connect(); }
 
-Connection::~Connection() {
-  if (conn_) PQfinish(conn_);
-}
+Connection::~Connection() = default;
 
 void Connection::connect() {
-  if (conn_) PQfinish(conn_);
-  conn_ = PQconnectdb(conninfo_.c_str());
-  if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
-    std::string msg = conn_ ? PQerrorMessage(conn_) : "out of memory";
+  conn_.reset(PQconnectdb(conninfo_.c_str()));  // owned even when the connection failed
+  if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
+    std::string msg = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
     throw DatabaseError("cannot connect to PostgreSQL: " + msg);
   }
-  PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
+  PQsetNoticeProcessor(conn_.get(), ignore_notice, nullptr);
 }
 
-bool Connection::broken() const { return !conn_ || PQstatus(conn_) != CONNECTION_OK; }
+bool Connection::broken() const { return !conn_ || PQstatus(conn_.get()) != CONNECTION_OK; }
 
 void Connection::ensure_open() {
   if (broken()) {
@@ -117,8 +114,8 @@ void Connection::ensure_open() {
     return;
   }
   // A unit that died half-way must not leave its transaction open.
-  if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
-    PGresult* r = PQexec(conn_, "ROLLBACK");
+  if (PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
+    PGresult* r = PQexec(conn_.get(), "ROLLBACK");
     PQclear(r);
     if (broken()) connect();
   }
@@ -143,7 +140,7 @@ void Connection::fail(PGresult* r, std::string_view sql) {
     if (const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE)) state = s;
     PQclear(r);
   }
-  if (msg.empty()) msg = PQerrorMessage(conn_);
+  if (msg.empty()) msg = PQerrorMessage(conn_.get());
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   std::string full = std::string(sql) + ": " + msg + (state.empty() ? "" : " (SQLSTATE " + state + ")");
   if (broken()) full += " [connection lost]";
@@ -185,7 +182,7 @@ Result Connection::exec(std::string_view sql, const std::vector<SqlValue>& param
     values[i] = storage[i].c_str();
   }
   std::string text(sql);
-  PGresult* r = PQexecParams(conn_, text.c_str(), static_cast<int>(count), types.data(), values.data(), nullptr,
+  PGresult* r = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(count), types.data(), values.data(), nullptr,
                              nullptr, 0);
   auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r, sql);
@@ -195,7 +192,7 @@ Result Connection::exec(std::string_view sql, const std::vector<SqlValue>& param
 void Connection::exec_script(std::string_view sql) {
   if (!conn_) throw DatabaseError("PostgreSQL connection is closed");
   std::string text(sql);
-  PGresult* r = PQexec(conn_, text.c_str());
+  PGresult* r = PQexec(conn_.get(), text.c_str());
   auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) fail(r, sql);
   PQclear(r);

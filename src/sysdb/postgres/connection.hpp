@@ -65,7 +65,10 @@ class Connection {
   [[noreturn]] void fail(PGresult* r, std::string_view sql);
 
   std::string conninfo_;
-  PGconn* conn_ = nullptr;
+  struct ConnDeleter {
+    void operator()(PGconn* c) const { PQfinish(c); }
+  };
+  std::unique_ptr<PGconn, ConnDeleter> conn_;
 };
 
 // keel::Sql over a connection in an open transaction.
