@@ -5,7 +5,7 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: deps build test run asan tsan bench crash-long clean
+.PHONY: deps build test run asan tsan bench crash-long torture-long clean
 
 deps:
 	@scripts/install-deps.sh
@@ -36,6 +36,15 @@ tsan: deps
 
 bench: build
 	$(BUILD)/bin/keel_bench
+
+# The long crash torture run of the checkout (tests/torture): 400 checkouts,
+# 160 SIGKILLs of the shop and the payment service. Override the seed with
+# KEEL_TORTURE_SEED=N (printed by every run, so failures can be repeated).
+torture-long: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_WERROR=ON $(CMAKE_ARGS) > /dev/null
+	cmake --build $(BUILD) -j$(JOBS) --target shop payments shop_torture
+	KEEL_TORTURE_KILLS=$${KEEL_TORTURE_KILLS:-160} KEEL_TORTURE_CHECKOUTS=$${KEEL_TORTURE_CHECKOUTS:-400} \
+	KEEL_TORTURE_CLIENTS=$${KEEL_TORTURE_CLIENTS:-8} $(BUILD)/bin/shop_torture
 
 clean:
 	rm -rf build build-asan build-tsan
