@@ -17,6 +17,9 @@ Engine::Engine(RuntimeConfig config) : config_(std::move(config)) {
   if (config_.max_recovery_attempts < 1) throw ConfigError("max_recovery_attempts must be at least 1");
   if (config_.poll_interval.count() <= 0) throw ConfigError("poll_interval must be positive");
   db_ = sysdb::open_system_database(config_);
+  // spdlog creates its registry on first use; do it here, before any
+  // workflow thread exists, so that threads never race to construct it.
+  (void)spdlog::default_logger_raw();
 }
 
 Engine::~Engine() { shutdown(); }
