@@ -41,6 +41,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/ordered_ledger.hpp"
 #include "common/webhook_signature.hpp"
 #include "payments/schema.hpp"
 
@@ -303,6 +304,7 @@ Json PaymentService::apply_action(Sql& sql, const std::string& session_id, const
   std::string client_ref = row->get_string(2);
   if (next == kPaid) {
     std::string charge_id = new_id("ch");
+    keel::apps::lock_ledger_for_insert(sql, "pay_charges");
     sql.execute(
         "INSERT INTO pay_charges (charge_id, session_id, client_reference_id, amount_cents, created_at_ms) "
         "VALUES ($1, $2, $3, $4, $5)",

@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "common/ordered_ledger.hpp"
+
 namespace keel::apps::shop {
 
 using nlohmann::json;
@@ -160,6 +162,7 @@ Reservation reserve(Sql& sql, const std::string& order_id, const CheckoutRequest
       throw OutOfStock("the order's amount is too large");
     r.items.push_back(PricedItem{line.product_id, line.quantity, p->price_cents, p->name});
   }
+  keel::apps::lock_ledger_for_insert(sql, "shop_orders");
   sql.execute(
       "INSERT INTO shop_orders (order_id, status, items, amount_cents, created_at, updated_at) "
       "VALUES ($1, $2, $3, $4, $5, $5)",
@@ -180,6 +183,7 @@ void record_refused(Sql& sql, const std::string& order_id, const CheckoutRequest
         __builtin_add_overflow(amount, line_amount, &amount))
       amount = 0;
   }
+  keel::apps::lock_ledger_for_insert(sql, "shop_orders");
   sql.execute(
       "INSERT INTO shop_orders (order_id, status, items, amount_cents, failure, created_at, updated_at) "
       "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (order_id) DO NOTHING",

@@ -17,7 +17,6 @@
 //   KEEL_TORTURE_CLIENTS=4 build/bin/shop_torture
 // (thread interleavings are of course not reproducible, the plan is).
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -31,8 +30,10 @@
 #include <set>
 
 #include "common/http_service.hpp"
+#include "checkout_rules.hpp"
 #include "e2e_support.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_databases.hpp"
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
@@ -102,6 +103,9 @@ struct KillEvent {
 class ShopTorture : public ::testing::Test {
  protected:
   keel::testing::TempDir dir;
+  // SQLite files, or PostgreSQL databases when KEEL_TEST_DATABASE_URL is set.
+  const std::string shop_db_url = keel::testing::named_test_db_url(dir, "shop");
+  const std::string payments_db_url = keel::testing::named_test_db_url(dir, "payments");
   const int pay_port = free_port(/*pair=*/true);
   const int shop_port = free_port(/*pair=*/true);
   std::unique_ptr<Process> payments;
@@ -162,7 +166,7 @@ class ShopTorture : public ::testing::Test {
 
   bool start_payments() {
     payments = std::make_unique<Process>(
-        std::vector<std::string>{PAYMENTS_BIN, "start", "--db", "sqlite:" + dir.file("payments.db"), "--port",
+        std::vector<std::string>{PAYMENTS_BIN, "start", "--db", payments_db_url, "--port",
                                  std::to_string(pay_port), "--admin-port", std::to_string(pay_port + 1),
                                  "--webhook-max-backoff", "1s"},
         dir.file("payments.log"));
@@ -170,7 +174,7 @@ class ShopTorture : public ::testing::Test {
   }
   bool start_shop() {
     shop = std::make_unique<Process>(
-        std::vector<std::string>{SHOP_BIN, "start", "--db", "sqlite:" + dir.file("shop.db"), "--port",
+        std::vector<std::string>{SHOP_BIN, "start", "--db", shop_db_url, "--port",
                                  std::to_string(shop_port), "--payments-url", pay_url(), "--checkout-timeout",
                                  checkout_timeout},
         dir.file("shop.log"));
@@ -322,30 +326,6 @@ class ShopTorture : public ::testing::Test {
     ADD_FAILURE() << "no product " << product_id;
     return -1;
   }
-  // Payment sessions per client_reference_id, from the payment service's
-  // database (read-only; the API has no list of sessions).
-  std::map<std::string, int> sessions_per_order() {
-    std::map<std::string, int> out;
-    sqlite3* db = nullptr;
-    std::string path = dir.file("payments.db");
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-      ADD_FAILURE() << "cannot open " << path;
-      sqlite3_close(db);
-      return out;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT client_reference_id, COUNT(*) FROM pay_sessions GROUP BY client_reference_id",
-                           -1, &st, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(st) == SQLITE_ROW)
-        out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] = sqlite3_column_int(st, 1);
-    } else {
-      ADD_FAILURE() << "cannot read pay_sessions: " << sqlite3_errmsg(db);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
-  }
   std::vector<json> pending_workflows(const std::string& admin_url) {
     json j = get_json(admin_url + "/workflows?status=PENDING&limit=10000");
     return j.at("workflows").get<std::vector<json>>();
@@ -353,41 +333,16 @@ class ShopTorture : public ::testing::Test {
 
   static bool terminal(const std::string& s) { return s == "fulfilled" || s == "cancelled" || s == "failed"; }
 
-  // The three rules (as in tests/e2e/shop_e2e_test.cpp, check_rules), against
-  // both services' state; returns the orders by ID.
+  // The three rules (checkout_rules.hpp) against both services' state;
+  // returns the orders by ID.
   std::map<std::string, json> check_rules() {
-    auto orders = all_orders();
-    std::map<std::string, json> by_id;
-    std::map<int64_t, int64_t> held;
-    for (const auto& o : orders) {
-      by_id[o.at("order_id").get<std::string>()] = o;
-      std::string s = o.at("status").get<std::string>();
-      if (s == "reserving" || s == "awaiting_payment" || s == "fulfilled")
-        for (const auto& i : o.at("items")) held[i.at("product_id").get<int64_t>()] += i.at("quantity").get<int64_t>();
-    }
-    for (int64_t p : {1, 2})
-      EXPECT_EQ(inventory(p) + held[p], kSeedInventory) << "rule 3: inventory of product " << p << " (seed " << seed
-                                                        << ")";
-    std::map<std::string, int> charges_per_order;
-    std::set<std::string> charged_sessions;
-    for (const auto& c : charges()) {
-      std::string order_id = c.at("client_reference_id").get<std::string>();
-      ++charges_per_order[order_id];
-      EXPECT_TRUE(charged_sessions.insert(c.at("session_id").get<std::string>()).second)
-          << "rule 2: two charges for session " << c.at("session_id") << " (seed " << seed << ")";
-      if (!by_id.count(order_id)) {
-        ADD_FAILURE() << "a charge for an order the shop does not know: " << order_id << " (seed " << seed << ")";
-        continue;
-      }
-      EXPECT_EQ(by_id[order_id].at("status"), "fulfilled") << "rule 1: charged order " << order_id << " (seed "
-                                                           << seed << ")";
-      EXPECT_EQ(by_id[order_id].at("amount_cents"), c.at("amount_cents")) << order_id;
-      EXPECT_EQ(by_id[order_id].at("session_id"), c.at("session_id")) << "charged session is not the order's: "
-                                                                      << order_id;
-    }
-    for (const auto& [id, n] : charges_per_order) EXPECT_LE(n, 1) << "rule 2: charges of order " << id;
-    for (const auto& [id, n] : sessions_per_order()) EXPECT_LE(n, 1) << "rule 2: sessions of order " << id;
-    say("rules checked: " + std::to_string(orders.size()) + " orders, " + std::to_string(charged_sessions.size()) +
+    keel::e2e::ShopSnapshot snap;
+    snap.orders = all_orders();
+    for (int64_t p : {1, 2}) snap.inventory[p] = inventory(p);
+    snap.charges = charges();
+    snap.sessions_per_order = keel::e2e::sessions_per_order(payments_db_url);
+    auto by_id = keel::e2e::check_checkout_rules(snap, kSeedInventory, " (seed " + std::to_string(seed) + ")");
+    say("rules checked: " + std::to_string(snap.orders.size()) + " orders, " + std::to_string(snap.charges.size()) +
         " charges");
     return by_id;
   }
