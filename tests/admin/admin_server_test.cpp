@@ -16,6 +16,7 @@
 
 #include "keel/admin_server.hpp"
 #include "keel/keel.hpp"
+#include "support/sample_workflows.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -48,32 +49,13 @@ keel::RuntimeConfig config_for(const keel::testing::TempDir& dir, const std::str
   return c;
 }
 
-// Polls until pred() holds or 10 s pass.
-template <class P>
-bool eventually(P pred) {
-  auto until = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
+using keel::testing::eventually;
 
 class AdminServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     rt_ = std::make_unique<keel::Runtime>(config_for(dir_, "admin-test"));
-    greet_ = std::make_unique<GreetWf>(rt_->register_workflow("greet", [](keel::Context& ctx, std::string who) {
-      return ctx.step("make_greeting", [&] { return "hello " + who; });
-    }));
-    waiter_ = std::make_unique<WaiterWf>(rt_->register_workflow("waiter", [](keel::Context& ctx) {
-      ctx.step("before_recv", [] { return 1; });
-      auto msg = ctx.recv<std::string>("go", 60s);
-      return msg.value_or("timed out");
-    }));
-    failing_ = std::make_unique<FailingWf>(rt_->register_workflow("failing", [](keel::Context& ctx) {
-      return ctx.step("explode", []() -> int { throw std::runtime_error("boom in step"); });
-    }));
+    wf_ = std::make_unique<keel::testing::SampleWorkflows>(*rt_);
     rt_->launch();
     server_ = std::make_unique<keel::AdminServer>(*rt_, "127.0.0.1", 0);
     server_->start();
@@ -98,32 +80,27 @@ class AdminServerTest : public ::testing::Test {
   HttpResult post(const std::string& path) { return to_result(client_->Post(path)); }
 
   std::string run_greet(const std::string& id, const std::string& who) {
-    auto h = rt_->start(*greet_, {.workflow_id = id}, who);
+    auto h = rt_->start(wf_->greet, {.workflow_id = id}, who);
     EXPECT_EQ(h.result_for(10s), "hello " + who);
     return id;
   }
 
   void run_failing(const std::string& id) {
-    auto h = rt_->start(*failing_, {.workflow_id = id});
+    auto h = rt_->start(wf_->failing, {.workflow_id = id});
     EXPECT_ANY_THROW(h.result_for(10s));
   }
 
   // Starts a waiter and returns once it waits in recv (its first step is recorded).
   keel::Handle<std::string> start_waiter(const std::string& id) {
-    auto h = rt_->start(*waiter_, {.workflow_id = id});
+    auto h = rt_->start(wf_->waiter, {.workflow_id = id});
     EXPECT_TRUE(eventually([&] { return !rt_->list_steps(id).empty(); }));
     return h;
   }
 
-  using GreetWf = keel::Workflow<std::string, std::string>;
-  using WaiterWf = keel::Workflow<std::string>;
-  using FailingWf = keel::Workflow<int>;
 
   keel::testing::TempDir dir_;
   std::unique_ptr<keel::Runtime> rt_;
-  std::unique_ptr<GreetWf> greet_;
-  std::unique_ptr<WaiterWf> waiter_;
-  std::unique_ptr<FailingWf> failing_;
+  std::unique_ptr<keel::testing::SampleWorkflows> wf_;
   std::unique_ptr<keel::AdminServer> server_;
   std::unique_ptr<httplib::Client> client_;
 };

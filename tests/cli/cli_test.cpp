@@ -16,6 +16,7 @@
 
 #include "keel/keel.hpp"
 #include "run_process.hpp"
+#include "support/sample_workflows.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -52,15 +53,7 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-template <class P>
-bool eventually(P pred) {
-  auto until = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
+using keel::testing::eventually;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -70,20 +63,11 @@ class CliTest : public ::testing::Test {
     c.executor_id = "cli-test";
     c.poll_interval = 50ms;
     rt_ = std::make_unique<keel::Runtime>(c);
-    auto greet = rt_->register_workflow("greet", [](keel::Context& ctx, std::string who) {
-      return ctx.step("make_greeting", [&] { return "hello " + who; });
-    });
-    auto failing = rt_->register_workflow("failing", [](keel::Context& ctx) {
-      return ctx.step("explode", []() -> int { throw std::runtime_error("boom in step"); });
-    });
-    waiter_ = std::make_unique<keel::Workflow<std::string>>(rt_->register_workflow("waiter", [](keel::Context& ctx) {
-      ctx.step("before_recv", [] { return 1; });
-      return ctx.recv<std::string>("go", 60s).value_or("timed out");
-    }));
+    wf_ = std::make_unique<keel::testing::SampleWorkflows>(*rt_);
     rt_->launch();
-    EXPECT_EQ(rt_->start(greet, {.workflow_id = "g-1"}, "ann").result_for(10s), "hello ann");
-    EXPECT_EQ(rt_->start(greet, {.workflow_id = "g-2"}, "bob").result_for(10s), "hello bob");
-    EXPECT_ANY_THROW(rt_->start(failing, {.workflow_id = "f-1"}).result_for(10s));
+    EXPECT_EQ(rt_->start(wf_->greet, {.workflow_id = "g-1"}, "ann").result_for(10s), "hello ann");
+    EXPECT_EQ(rt_->start(wf_->greet, {.workflow_id = "g-2"}, "bob").result_for(10s), "hello bob");
+    EXPECT_ANY_THROW(rt_->start(wf_->failing, {.workflow_id = "f-1"}).result_for(10s));
   }
 
   void TearDown() override { rt_.reset(); }
@@ -95,13 +79,13 @@ class CliTest : public ::testing::Test {
   }
 
   void start_waiter(const std::string& id) {
-    rt_->start(*waiter_, {.workflow_id = id});
+    rt_->start(wf_->waiter, {.workflow_id = id});
     ASSERT_TRUE(eventually([&] { return !rt_->list_steps(id).empty(); }));
   }
 
   keel::testing::TempDir dir_;
   std::unique_ptr<keel::Runtime> rt_;
-  std::unique_ptr<keel::Workflow<std::string>> waiter_;
+  std::unique_ptr<keel::testing::SampleWorkflows> wf_;
 };
 
 std::set<std::string> ids_of(const Json& list) {

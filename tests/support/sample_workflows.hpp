@@ -1,0 +1,47 @@
+// The small set of workflows the admin server and CLI tests inspect: one that
+// succeeds with a step, one that fails in a step, one that waits in recv
+// ("go", 60 s) after a step. Plus eventually(), their polling helper.
+#pragma once
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "keel/keel.hpp"
+
+namespace keel::testing {
+
+struct SampleWorkflows {
+  explicit SampleWorkflows(Runtime& rt)
+      : greet(rt.register_workflow("greet",
+                                   [](Context& ctx, std::string who) {
+                                     return ctx.step("make_greeting", [&] { return "hello " + who; });
+                                   })),
+        waiter(rt.register_workflow("waiter",
+                                    [](Context& ctx) {
+                                      ctx.step("before_recv", [] { return 1; });
+                                      return ctx.recv<std::string>("go", std::chrono::seconds(60))
+                                          .value_or("timed out");
+                                    })),
+        failing(rt.register_workflow("failing", [](Context& ctx) {
+          return ctx.step("explode", []() -> int { throw std::runtime_error("boom in step"); });
+        })) {}
+
+  Workflow<std::string, std::string> greet;
+  Workflow<std::string> waiter;
+  Workflow<int> failing;
+};
+
+// Polls until pred() holds or `timeout` passes; returns pred()'s last value.
+template <class P>
+bool eventually(P pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+}  // namespace keel::testing
