@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
 
   auto* start = app.add_subcommand("start", "serve the payment API (migrates the database first)");
   start->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: last wins
-  start->add_option("--db", cfg.db_url, "database URL (sqlite:PATH)")->envname("PAYMENTS_DB")->capture_default_str();
+  start->add_option("--db", cfg.db_url, "database URL (sqlite:PATH or postgresql://...)")->envname("PAYMENTS_DB")->capture_default_str();
   start->add_option("--port", cfg.port, "HTTP port (0: any free port)")
       ->envname("PAYMENTS_PORT")
       ->check(CLI::Range(0, 65535))
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
 
   auto* migrate = app.add_subcommand("migrate", "create or upgrade the database tables, then exit");
   std::string migrate_db = cfg.db_url;
-  migrate->add_option("--db", migrate_db, "database URL (sqlite:PATH)")->envname("PAYMENTS_DB")->capture_default_str();
+  migrate->add_option("--db", migrate_db, "database URL (sqlite:PATH or postgresql://...)")->envname("PAYMENTS_DB")->capture_default_str();
 
   try {
     app.parse(argc, argv);

@@ -145,6 +145,7 @@ std::string usage_text() {
              [--admin-port PORT] [--public-url URL] [--executor-id ID]
 
   --db URL             sqlite:PATH (default sqlite:shop.db)                 env SHOP_DB
+                       or postgresql://user@host:port/dbname
   --port N             HTTP port (default 8082); admin server on N+1        env SHOP_PORT
   --host H             address to bind (default 127.0.0.1)                  env SHOP_HOST
   --admin-port N       admin server port (default port+1)                   env SHOP_ADMIN_PORT
