@@ -85,6 +85,19 @@ class DeadLetterError : public Error {
   using Error::Error;
 };
 
+// An enqueue's deduplication ID is already held by an ENQUEUED or PENDING
+// workflow of the same queue. Nothing was written.
+class DeduplicatedError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A queue name is not registered in this process (Runtime::enqueue).
+class UnknownQueueError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A wait outside a workflow (handle.wait_for) ran out of time.
 class TimeoutError : public Error {
  public:

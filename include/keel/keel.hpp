@@ -1,9 +1,11 @@
 // keel/keel.hpp — the whole public API of Keel in one include.
 #pragma once
+#include "keel/client.hpp"
 #include "keel/config.hpp"
 #include "keel/context.hpp"
 #include "keel/errors.hpp"
 #include "keel/handle.hpp"
+#include "keel/queue.hpp"
 #include "keel/runtime.hpp"
 #include "keel/serialization.hpp"
 #include "keel/sql.hpp"

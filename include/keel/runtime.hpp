@@ -16,6 +16,8 @@
 //  * shutdown() (also run by the destructor) refuses new work, interrupts
 //    waits (recv, sleep, get_event) and waits for the steps and transactions in
 //    flight; interrupted workflows stay PENDING and resume at the next launch.
+//  * register_queue / enqueue: see keel/queue.hpp. A launched Runtime with
+//    queues runs one dequeuer thread, stopped first by shutdown().
 //  * Each running workflow occupies one thread while it runs (including while
 //    it waits in recv or sleep).
 // Thread-safety: all methods are thread-safe once launched, except
@@ -34,6 +36,7 @@
 #include "keel/context.hpp"
 #include "keel/errors.hpp"
 #include "keel/handle.hpp"
+#include "keel/queue.hpp"
 #include "keel/serialization.hpp"
 #include "keel/sql.hpp"
 #include "keel/status.hpp"
@@ -43,6 +46,7 @@ namespace keel {
 
 namespace detail {
 class Engine;
+class Queues;
 using ErasedWorkflow = std::function<Json(Context&, const Json& inputs)>;
 
 template <class Args, class F, size_t... I>
@@ -87,6 +91,12 @@ class Runtime {
     return typename Traits::workflow(std::move(name));
   }
 
+  // Declares a queue (keel/queue.hpp) whose workflows this process runs.
+  // Before launch(); throws UsageError for an empty or duplicate name or a
+  // call after launch, ConfigError for a limit that is not positive (or a
+  // worker_concurrency above concurrency).
+  void register_queue(const QueueOptions& options);
+
   LaunchReport launch();
   void shutdown();
 
@@ -94,6 +104,16 @@ class Runtime {
   Handle<R> start(const Workflow<R, Args...>& wf, const StartOptions& options, A&&... args) {
     Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
     return Handle<R>(*this, start_erased(wf.name(), options, std::move(inputs)));
+  }
+
+  // Enqueues the workflow in a queue registered here (see keel/queue.hpp).
+  // Throws UnknownQueueError, UnknownWorkflowError, UsageError (bad
+  // options), DeduplicatedError; WorkflowConflictError as start().
+  template <class R, class... Args, class... A>
+  Handle<R> enqueue(const Workflow<R, Args...>& wf, const std::string& queue_name, const EnqueueOptions& options,
+                    A&&... args) {
+    Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
+    return Handle<R>(*this, enqueue_erased(wf.name(), queue_name, options, std::move(inputs)));
   }
 
   // A handle to an existing workflow; throws WorkflowNotFoundError.
@@ -125,7 +145,8 @@ class Runtime {
   // stops at its next operation. Returns false when it was already terminal.
   bool cancel(const std::string& workflow_id);
   // Resume: a CANCELLED or dead-lettered workflow becomes PENDING again and
-  // runs in this process from its last checkpoint. Returns false otherwise.
+  // runs in this process from its last checkpoint. A workflow of a queue goes
+  // back to its queue instead (ENQUEUED; keel/queue.hpp). Returns false otherwise.
   bool resume(const std::string& workflow_id);
 
   std::optional<WorkflowInfo> get_workflow(const std::string& workflow_id);
@@ -144,11 +165,14 @@ class Runtime {
  private:
   void register_erased(const std::string& name, detail::ErasedWorkflow fn);
   std::string start_erased(const std::string& name, const StartOptions& options, Json inputs);
+  std::string enqueue_erased(const std::string& name, const std::string& queue, const EnqueueOptions& options,
+                             Json inputs);
   void send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key);
   std::optional<Json> get_event_erased(const std::string& id, const std::string& key,
                                        std::chrono::milliseconds timeout);
 
   std::unique_ptr<detail::Engine> engine_;
+  std::unique_ptr<detail::Queues> queues_;  // after engine_: stopped and destroyed first
 };
 
 }  // namespace keel

@@ -3,8 +3,9 @@
 // Contract: plain value types, read from the database at one instant; they
 // are snapshots and do not change when the workflow moves on.
 // The status state machine (docs/schema.md):
-//   ENQUEUED -> PENDING -> SUCCESS | ERROR | CANCELLED | MAX_RECOVERY_ATTEMPTS_EXCEEDED
-//   CANCELLED / MAX_RECOVERY_ATTEMPTS_EXCEEDED -> PENDING (resume)
+//   ENQUEUED -> PENDING (dequeued) -> SUCCESS | ERROR | CANCELLED | MAX_RECOVERY_ATTEMPTS_EXCEEDED
+//   CANCELLED / MAX_RECOVERY_ATTEMPTS_EXCEEDED -> PENDING (resume), or
+//   ENQUEUED again for a workflow of a queue
 #pragma once
 
 #include <chrono>
@@ -41,6 +42,7 @@ struct WorkflowInfo {
   std::string executor_id;
   std::string application_version;
   std::string parent_id;                       // empty for a top-level workflow
+  std::string queue_name;                      // empty unless enqueued (keel/queue.hpp)
   int recovery_attempts = 0;
   std::optional<int64_t> deadline_epoch_ms;    // workflow timeout, if any
   int64_t created_at_ms = 0;

@@ -19,6 +19,7 @@ Json to_json(const WorkflowInfo& info) {
       {"executor_id", info.executor_id},
       {"application_version", info.application_version},
       {"parent_id", optional_string(info.parent_id)},
+      {"queue_name", optional_string(info.queue_name)},
       {"recovery_attempts", info.recovery_attempts},
       {"deadline_epoch_ms", info.deadline_epoch_ms ? Json(*info.deadline_epoch_ms) : Json(nullptr)},
       {"created_at_ms", info.created_at_ms},

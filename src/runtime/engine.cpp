@@ -162,6 +162,7 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   }
   set_current_execution(nullptr);
   notifier_.notify(done_key(id));
+  if (!exec->info().queue_name.empty()) notifier_.notify(queue_key());  // a slot is free
   std::lock_guard lock(mu_);
   running_.erase(id);
   if (--threads_ == 0) idle_cv_.notify_all();
@@ -212,12 +213,28 @@ bool Engine::resume(const std::string& id) {
   // Refuse before changing anything when this process cannot run it.
   auto before = db_->get_workflow(id);
   if (!before) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+  if (!before->queue_name.empty()) return requeue(id);
   (void)lookup(before->name);
   bool changed = db_->transition(id, {WorkflowStatus::Cancelled, WorkflowStatus::MaxRecoveryAttemptsExceeded},
                                  WorkflowStatus::Pending, now_ms(), /*reset_recovery=*/true, config_.executor_id);
   if (!changed) return false;
   if (auto info = db_->get_workflow(id)) spawn(*info, /*replay=*/true);
   return true;
+}
+
+// A workflow of a queue resumes by going back to its queue (ENQUEUED), so
+// that it counts against the queue's limits again; any process dequeuing the
+// queue runs it from its checkpoints.
+bool Engine::requeue(const std::string& id) {
+  bool changed = false;
+  try {
+    changed = db_->transition(id, {WorkflowStatus::Cancelled, WorkflowStatus::MaxRecoveryAttemptsExceeded},
+                              WorkflowStatus::Enqueued, now_ms(), /*reset_recovery=*/true, "");
+  } catch (const ConstraintError&) {
+    throw DeduplicatedError("workflow '" + id + "' cannot resume: its deduplication ID is held by another workflow");
+  }
+  if (changed) notifier_.notify(queue_key());
+  return changed;
 }
 
 void Engine::shutdown() {

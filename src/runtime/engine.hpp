@@ -62,14 +62,19 @@ class Engine {
   static std::string message_key(const std::string& dest, const std::string& topic);
   static std::string event_key(const std::string& id, const std::string& key);
   static std::string done_key(const std::string& id);
+  // Notified when a queued workflow ends here or is enqueued here: the
+  // dequeuer (runtime/queues.hpp) looks for free slots.
+  static std::string queue_key() { return "queues"; }
 
  private:
+  friend class Queues;  // dequeued workflows are spawned like started ones
   struct Running {
     std::shared_ptr<Execution> execution;
   };
   // Runs the workflow on a new thread unless it already runs here.
   void spawn(const WorkflowInfo& info, bool replay);
   void ensure_running(const WorkflowInfo& info);
+  bool requeue(const std::string& id);
   void run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn);
   void finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
               const std::optional<RecordedErrorInfo>& error);

@@ -2,6 +2,7 @@
 #include "keel/runtime.hpp"
 
 #include "runtime/engine.hpp"
+#include "runtime/queues.hpp"
 
 namespace keel {
 
@@ -25,14 +26,28 @@ WorkflowInfo describe_workflow(Runtime& rt, const std::string& id) {
 
 }  // namespace detail
 
-Runtime::Runtime(RuntimeConfig config) : engine_(std::make_unique<detail::Engine>(std::move(config))) {}
+Runtime::Runtime(RuntimeConfig config)
+    : engine_(std::make_unique<detail::Engine>(std::move(config))),
+      queues_(std::make_unique<detail::Queues>(*engine_)) {}
 Runtime::~Runtime() { shutdown(); }
 
 void Runtime::register_erased(const std::string& name, detail::ErasedWorkflow fn) {
   engine_->register_workflow(name, std::move(fn));
 }
-LaunchReport Runtime::launch() { return engine_->launch(*this); }
-void Runtime::shutdown() { engine_->shutdown(); }
+void Runtime::register_queue(const QueueOptions& options) { queues_->add(options); }
+LaunchReport Runtime::launch() {
+  LaunchReport report = engine_->launch(*this);
+  queues_->start();
+  return report;
+}
+void Runtime::shutdown() {
+  queues_->stop();  // no dequeue may start a workflow the engine would refuse
+  engine_->shutdown();
+}
+std::string Runtime::enqueue_erased(const std::string& name, const std::string& queue, const EnqueueOptions& options,
+                                    Json inputs) {
+  return queues_->enqueue(name, queue, options, std::move(inputs));
+}
 
 std::string Runtime::start_erased(const std::string& name, const StartOptions& options, Json inputs) {
   return engine_->start(name, options, std::move(inputs));

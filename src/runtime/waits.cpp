@@ -4,6 +4,7 @@
 #include "runtime/clock.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/execution.hpp"
+#include "runtime/results.hpp"
 
 namespace keel::detail {
 
@@ -21,6 +22,9 @@ void wait_once(Engine& engine, Notifier::Waiter& w, std::chrono::steady_clock::t
   w.wait_until(std::min(until, poll));
 }
 
+}  // namespace
+
+// Shared with the Client (runtime/results.hpp).
 Json result_of(const WorkflowInfo& info) {
   switch (info.status) {
     case WorkflowStatus::Success: return info.output.value_or(Json(nullptr));
@@ -33,8 +37,6 @@ Json result_of(const WorkflowInfo& info) {
     default: throw UsageError("workflow '" + info.id + "' is not finished");
   }
 }
-
-}  // namespace
 
 Json Engine::await_result(const std::string& id, std::optional<std::chrono::milliseconds> timeout) {
   auto until = timeout ? std::chrono::steady_clock::now() + *timeout : std::chrono::steady_clock::time_point::max();

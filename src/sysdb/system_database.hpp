@@ -55,6 +55,32 @@ struct Checkpoint {
   bool workflow_active = true;
 };
 
+// --- queues (implemented in sysdb/*/queues.cpp) ---
+// The queue columns of a workflow inserted as ENQUEUED.
+struct QueuedFields {
+  std::string queue_name;
+  int priority = 0;
+  std::string deduplication_id;        // empty: none
+  std::optional<int64_t> timeout_ms;   // the deadline is set at dequeue: now + timeout
+};
+
+// One queue's limits as a dequeuer sees them (see include/keel/queue.hpp).
+struct QueueSpec {
+  std::string name;
+  std::optional<int> concurrency;         // PENDING in the queue, all executors
+  std::optional<int> worker_concurrency;  // PENDING in the queue under this executor
+  std::optional<int> rate_limit;          // starts within any rate_period_ms window
+  int64_t rate_period_ms = 0;
+  bool priority_enabled = false;
+};
+
+struct DequeueRequest {
+  QueueSpec queue;
+  std::string executor_id;
+  std::vector<std::string> workflow_names;  // only these are taken (registered here)
+  int max_batch = 100;
+};
+
 struct ConsumeResult {
   Checkpoint checkpoint;
   std::optional<std::string> message;  // JSON text; nullopt when none waiting
@@ -111,6 +137,21 @@ class SystemDatabase {
   // it as output, in one commit. With no message waiting, writes nothing.
   virtual ConsumeResult consume_message(const std::string& destination, const std::string& topic,
                                         OperationRecord op) = 0;
+
+  // --- queues (sysdb/*/queues.cpp) ---
+  // Inserts the workflow as ENQUEUED in q.queue_name unless its ID exists
+  // (then like insert_workflow). Throws DeduplicatedError, writing nothing,
+  // when q.deduplication_id is held by an ENQUEUED or PENDING workflow of the
+  // same queue.
+  virtual InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q) = 0;
+  // In one transaction, serialised with every other dequeuer of the queue:
+  // counts what runs and what started within the rate period, then moves the
+  // next ENQUEUED workflows (priority, created_at, id) up to the free capacity
+  // to PENDING under r.executor_id, stamping started_at. Returns them.
+  virtual std::vector<WorkflowInfo> dequeue(const DequeueRequest& r) = 0;
+  // Throws IncompatibleDatabaseError unless the schema is exactly this build's
+  // (for a Client, which does not migrate).
+  virtual void require_current_schema() = 0;
 
   // --- the application's SQL ---
   virtual void run_sql_write(const std::function<void(Sql&)>& fn) = 0;

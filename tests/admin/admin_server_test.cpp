@@ -135,6 +135,7 @@ TEST_F(AdminServerTest, GetWorkflowReturnsItsRecordedFields) {
   EXPECT_TRUE(r.body["error"].is_null());
   EXPECT_EQ(r.body["executor_id"], "admin-test");
   EXPECT_TRUE(r.body["parent_id"].is_null());
+  EXPECT_TRUE(r.body["queue_name"].is_null());
   EXPECT_GT(r.body["created_at_ms"].get<int64_t>(), 0);
 }
 

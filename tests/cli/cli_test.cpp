@@ -100,6 +100,19 @@ TEST_F(CliTest, ListPrintsTheWorkflowsAsJson) {
   EXPECT_EQ(ids_of(stdout_json(r)), (std::set<std::string>{"g-1", "g-2", "f-1"}));
 }
 
+TEST_F(CliTest, ListShowsTheQueueOfAnEnqueuedWorkflow) {
+  // A queue no process registers: the workflow stays ENQUEUED.
+  keel::Client(keel::ClientConfig{.database_url = dir_.db_url()}).enqueue("later", "greet", {.workflow_id = "q-1"}, "cy");
+  auto r = keel_cli(with_db({"workflow", "list", "--status", "enqueued"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  Json list = stdout_json(r).at("workflows");
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("id"), "q-1");
+  EXPECT_EQ(list[0].at("queue_name"), "later");
+  auto g = keel_cli(with_db({"workflow", "get", "g-1"}));
+  EXPECT_TRUE(stdout_json(g).at("queue_name").is_null());
+}
+
 TEST_F(CliTest, ListFiltersByStatusNameAndLimit) {
   auto errors = keel_cli(with_db({"workflow", "list", "--status", "error"}));
   ASSERT_EQ(errors.exit_code, 0) << describe(errors);

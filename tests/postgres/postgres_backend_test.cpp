@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "support/runtime_fixture.hpp"
+#include "sysdb/postgres/migrations.hpp"
 
 using namespace std::chrono_literals;
 using keel::testing::RuntimeTest;
@@ -44,7 +45,8 @@ class PostgresBackend : public RuntimeTest {
 TEST_F(PostgresBackend, TablesLiveInTheKeelSchema) {
   rt->launch();
   EXPECT_EQ(admin("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'keel'"), "5");
-  EXPECT_EQ(admin("SELECT version FROM keel.schema_version"), "1");
+  EXPECT_EQ(admin("SELECT version FROM keel.schema_version"),
+            std::to_string(keel::sysdb::postgres::migrations().size()));
 }
 
 TEST_F(PostgresBackend, SqlValuesRoundTripWithTheirTypes) {

@@ -69,10 +69,26 @@ CREATE TABLE keel.workflow_events (
 );
 )sql";
 
+// Queues (docs/queues.md): started_at is when a dequeuer moved the workflow
+// from ENQUEUED to PENDING (the rate limit counts these); timeout_ms is an
+// enqueued workflow's timeout, turned into deadline_epoch_ms at dequeue. The
+// partial unique index makes a deduplication ID exclusive among a queue's
+// ENQUEUED and PENDING workflows.
+constexpr std::string_view kV2Queues = R"sql(
+ALTER TABLE keel.workflow_status ADD COLUMN started_at BIGINT;
+ALTER TABLE keel.workflow_status ADD COLUMN timeout_ms BIGINT;
+CREATE INDEX workflow_status_queued ON keel.workflow_status (queue_name, status, priority, created_at)
+  WHERE queue_name IS NOT NULL;
+CREATE INDEX workflow_status_queue_starts ON keel.workflow_status (queue_name, started_at)
+  WHERE started_at IS NOT NULL;
+CREATE UNIQUE INDEX workflow_status_dedup ON keel.workflow_status (queue_name, deduplication_id)
+  WHERE deduplication_id IS NOT NULL AND status IN ('ENQUEUED', 'PENDING');
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all{kV1};
+  static const std::vector<std::string_view> all{kV1, kV2Queues};
   return all;
 }
 

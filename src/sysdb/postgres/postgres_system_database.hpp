@@ -60,6 +60,11 @@ class PostgresSystemDatabase final : public SystemDatabase {
   void run_sql_write(const std::function<void(Sql&)>& fn) override;
   void run_sql_read(const std::function<void(Sql&)>& fn) override;
 
+  // queues.cpp
+  InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q) override;
+  std::vector<WorkflowInfo> dequeue(const DequeueRequest& r) override;
+  void require_current_schema() override;
+
  private:
   void write(const std::function<void(Connection&)>& fn);
   void read(const std::function<void(Connection&)>& fn);
@@ -71,10 +76,16 @@ class PostgresSystemDatabase final : public SystemDatabase {
   std::string url_;
   std::unique_ptr<Connection> writer_;
   std::unique_ptr<GroupCommitter> committer_;
+  // queues.cpp: dequeues run on their own connection, so that the queue's
+  // advisory lock is held for the dequeue alone, not for a whole batch.
+  std::mutex dequeue_mu_;
+  std::unique_ptr<Connection> dequeue_conn_;  // guarded by dequeue_mu_
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
 };
 
+// The columns read_workflow_row expects, in its order (comma-separated).
+const char* workflow_columns();
 WorkflowInfo read_workflow_row(const Result& r, int row);
 OperationRecord read_operation_row(const Result& r, int row);
 

@@ -11,7 +11,7 @@ namespace {
 
 constexpr const char* kWorkflowColumns =
     "workflow_id, name, status, inputs, output, error_type, error_message, executor_id, application_version, "
-    "parent_id, recovery_attempts, deadline_epoch_ms, created_at, updated_at";
+    "parent_id, recovery_attempts, deadline_epoch_ms, created_at, updated_at, queue_name";
 
 std::string select_workflows(const std::string& tail) {
   return std::string("SELECT ") + kWorkflowColumns + " FROM keel.workflow_status " + tail;
@@ -23,6 +23,8 @@ SqlValue opt(const std::optional<std::string>& s) {
 }
 
 }  // namespace
+
+const char* workflow_columns() { return kWorkflowColumns; }
 
 WorkflowInfo read_workflow_row(const Result& r, int row) {
   WorkflowInfo w;
@@ -39,6 +41,7 @@ WorkflowInfo read_workflow_row(const Result& r, int row) {
   if (!r.null(row, 11)) w.deadline_epoch_ms = r.integer(row, 11);
   w.created_at_ms = r.integer(row, 12);
   w.updated_at_ms = r.integer(row, 13);
+  w.queue_name = r.text(row, 14);
   return w;
 }
 

@@ -50,6 +50,11 @@ class SqliteSystemDatabase final : public SystemDatabase {
   void run_sql_write(const std::function<void(Sql&)>& fn) override;
   void run_sql_read(const std::function<void(Sql&)>& fn) override;
 
+  // queues.cpp
+  InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q) override;
+  std::vector<WorkflowInfo> dequeue(const DequeueRequest& r) override;
+  void require_current_schema() override;
+
  private:
   // Runs fn on the writer connection as one unit of a group commit.
   void write(const std::function<void(Connection&)>& fn);
@@ -73,6 +78,8 @@ class SqliteSystemDatabase final : public SystemDatabase {
 };
 
 // Decoders shared by the row readers.
+// The columns read_workflow_row expects, in its order (comma-separated).
+const char* workflow_columns();
 WorkflowInfo read_workflow_row(const BoundStatement& st);
 OperationRecord read_operation_row(const BoundStatement& st);
 

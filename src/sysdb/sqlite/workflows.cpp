@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char* kWorkflowColumns =
     "workflow_id, name, status, inputs, output, error_type, error_message, executor_id, application_version, "
-    "parent_id, recovery_attempts, deadline_epoch_ms, created_at, updated_at";
+    "parent_id, recovery_attempts, deadline_epoch_ms, created_at, updated_at, queue_name";
 
 std::string select_workflows(const std::string& tail) {
   return std::string("SELECT ") + kWorkflowColumns + " FROM keel_workflow_status " + tail;
@@ -22,6 +22,8 @@ SqlValue opt(const std::optional<std::string>& s) {
 }
 
 }  // namespace
+
+const char* workflow_columns() { return kWorkflowColumns; }
 
 WorkflowInfo read_workflow_row(const BoundStatement& st) {
   WorkflowInfo w;
@@ -38,6 +40,7 @@ WorkflowInfo read_workflow_row(const BoundStatement& st) {
   if (!st.column_null(11)) w.deadline_epoch_ms = st.column_int(11);
   w.created_at_ms = st.column_int(12);
   w.updated_at_ms = st.column_int(13);
+  w.queue_name = st.column_text(14);
   return w;
 }
 

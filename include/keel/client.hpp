@@ -1,0 +1,158 @@
+// keel/client.hpp — a client of a Keel system database, for a process that
+// runs no workflows: it enqueues them, sends them messages, reads their
+// events, status and results.
+//
+// Contract:
+//  * A Client opens the database named by its URL but does not migrate it,
+//    recover anything, dequeue, or run any thread: the schema must already be
+//    at this build's version (a Runtime of this version has launched on it),
+//    else the constructor throws IncompatibleDatabaseError. Bad URL:
+//    ConfigError; unreachable database: DatabaseError.
+//  * enqueue records the workflow as ENQUEUED in the named queue (see
+//    keel/queue.hpp); a Runtime that registered that queue and that workflow
+//    name runs it. The client cannot know the queue's declaration: a queue
+//    no process registers leaves the workflow ENQUEUED, and a priority on a
+//    queue without priorities is ignored. The arguments are converted to JSON
+//    as Runtime::start does; they must match the workflow's parameters
+//    (checked when it runs: a mismatch ends it in ERROR). Same idempotency
+//    (workflow ID), deduplication (DeduplicatedError) and bad-input errors
+//    (UsageError) as Runtime::enqueue.
+//  * send, get_event, get_workflow, cancel behave as the Runtime's methods.
+//  * Waits (ClientHandle::result, get_event) re-read the database every
+//    poll_interval.
+// Thread-safety: all methods are thread-safe. A ClientHandle stays valid as
+// long as the Client that made it.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "keel/config.hpp"
+#include "keel/errors.hpp"
+#include "keel/queue.hpp"
+#include "keel/serialization.hpp"
+#include "keel/status.hpp"
+#include "keel/workflow.hpp"
+
+namespace keel {
+
+struct ClientConfig {
+  std::string database_url;
+  std::chrono::milliseconds poll_interval{200};
+  SqliteSync sqlite_synchronous = SqliteSync::Full;
+  // Recorded with the workflows this client enqueues.
+  std::string application_version = "0";
+  // Recorded as the executor of enqueued workflows until one dequeues them.
+  std::string executor_id = "client";
+};
+
+class Client;
+
+template <class R>
+class ClientHandle {
+ public:
+  ClientHandle(Client& client, std::string id) : client_(&client), id_(std::move(id)) {}
+  const std::string& id() const { return id_; }
+  WorkflowStatus status() const { return info().status; }
+  WorkflowInfo info() const;
+  // As Handle::result / result_for (keel/handle.hpp).
+  R result() const { return decode(wait(std::nullopt)); }
+  R result_for(std::chrono::milliseconds timeout) const { return decode(wait(timeout)); }
+
+ private:
+  Json wait(std::optional<std::chrono::milliseconds> timeout) const;
+  static R decode(const Json& j) {
+    if constexpr (std::is_void_v<R>) {
+      (void)j;
+    } else {
+      return from_json_value<R>(j);
+    }
+  }
+  Client* client_;
+  std::string id_;
+};
+
+class Client {
+ public:
+  explicit Client(ClientConfig config);
+  explicit Client(std::string database_url) : Client(ClientConfig{std::move(database_url)}) {}
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Enqueues the workflow registered (in some Runtime) as workflow_name.
+  // R is the result type the handle decodes (Json by default).
+  template <class R = Json, class... A>
+  ClientHandle<R> enqueue(const std::string& queue, const std::string& workflow_name, const EnqueueOptions& options,
+                          A&&... args) {
+    Json inputs = Json::array();
+    (inputs.push_back(to_json_value(args)), ...);
+    return ClientHandle<R>(*this, enqueue_erased(queue, workflow_name, options, std::move(inputs)));
+  }
+  // The same with a typed name (keel::Workflow<R, Args...>{"name"}): the
+  // arguments are converted to the declared parameter types.
+  template <class R, class... Args, class... A>
+  ClientHandle<R> enqueue(const std::string& queue, const Workflow<R, Args...>& wf, const EnqueueOptions& options,
+                          A&&... args) {
+    Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
+    return ClientHandle<R>(*this, enqueue_erased(queue, wf.name(), options, std::move(inputs)));
+  }
+
+  // A handle to an existing workflow; throws WorkflowNotFoundError.
+  template <class R = Json>
+  ClientHandle<R> retrieve(const std::string& workflow_id) {
+    if (!get_workflow(workflow_id)) throw WorkflowNotFoundError("no workflow with ID '" + workflow_id + "'");
+    return ClientHandle<R>(*this, workflow_id);
+  }
+
+  template <class T>
+  void send(const std::string& destination_id, const T& message, const std::string& topic = "",
+            const std::string& idempotency_key = "") {
+    send_erased(destination_id, topic, to_json_value(message), idempotency_key);
+  }
+
+  template <class T>
+  std::optional<T> get_event(const std::string& workflow_id, const std::string& key,
+                             std::chrono::milliseconds timeout) {
+    auto v = get_event_erased(workflow_id, key, timeout);
+    if (!v) return std::nullopt;
+    return from_json_value<T>(*v);
+  }
+
+  std::optional<WorkflowInfo> get_workflow(const std::string& workflow_id);
+  std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& query = {});
+  // As Runtime::cancel; a workflow running in another process stops at its
+  // next operation.
+  bool cancel(const std::string& workflow_id);
+
+  // Waits for the workflow to be terminal and returns its output as JSON (or
+  // throws its error, as Handle::result); TimeoutError when timeout passes.
+  Json await_result(const std::string& workflow_id, std::optional<std::chrono::milliseconds> timeout);
+
+ private:
+  struct State;
+  std::string enqueue_erased(const std::string& queue, const std::string& name, const EnqueueOptions& options,
+                             Json inputs);
+  void send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key);
+  std::optional<Json> get_event_erased(const std::string& id, const std::string& key,
+                                       std::chrono::milliseconds timeout);
+  std::unique_ptr<State> state_;
+};
+
+template <class R>
+WorkflowInfo ClientHandle<R>::info() const {
+  auto i = client_->get_workflow(id_);
+  if (!i) throw WorkflowNotFoundError("no workflow with ID '" + id_ + "'");
+  return *i;
+}
+
+template <class R>
+Json ClientHandle<R>::wait(std::optional<std::chrono::milliseconds> timeout) const {
+  return client_->await_result(id_, timeout);
+}
+
+}  // namespace keel

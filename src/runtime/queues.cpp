@@ -1,0 +1,152 @@
+// Queues: declaration checks, enqueue, and the dequeuer thread.
+#include "runtime/queues.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "keel/errors.hpp"
+#include "runtime/clock.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/uuid.hpp"
+
+namespace keel::detail {
+
+namespace {
+
+// At most this many workflows per dequeue transaction; a full batch is
+// followed at once by another dequeue.
+constexpr int kMaxBatch = 100;
+
+sysdb::QueueSpec spec_of(const QueueOptions& q) {
+  sysdb::QueueSpec s;
+  s.name = q.name;
+  s.concurrency = q.concurrency;
+  s.worker_concurrency = q.worker_concurrency;
+  if (q.rate_limit) {
+    s.rate_limit = q.rate_limit->limit;
+    s.rate_period_ms = q.rate_limit->period.count();
+  }
+  s.priority_enabled = q.priority_enabled;
+  return s;
+}
+
+}  // namespace
+
+void validate_queue_options(const QueueOptions& q) {
+  if (q.name.empty()) throw UsageError("a queue name must not be empty");
+  if (q.concurrency && *q.concurrency < 1)
+    throw ConfigError("queue '" + q.name + "': concurrency must be at least 1");
+  if (q.worker_concurrency && *q.worker_concurrency < 1)
+    throw ConfigError("queue '" + q.name + "': worker_concurrency must be at least 1");
+  if (q.concurrency && q.worker_concurrency && *q.worker_concurrency > *q.concurrency)
+    throw ConfigError("queue '" + q.name + "': worker_concurrency must not exceed concurrency");
+  if (q.rate_limit && (q.rate_limit->limit < 1 || q.rate_limit->period.count() < 1))
+    throw ConfigError("queue '" + q.name + "': a rate limit needs limit >= 1 and a period of at least 1 ms");
+}
+
+void validate_enqueue_options(const EnqueueOptions& o) {
+  if (o.priority < 0) throw UsageError("a queue priority must not be negative");
+  if (o.timeout && o.timeout->count() <= 0) throw UsageError("a workflow timeout must be positive");
+}
+
+sysdb::QueuedFields queued_fields(const std::string& queue, const EnqueueOptions& o) {
+  if (queue.empty()) throw UsageError("a queue name must not be empty");
+  sysdb::QueuedFields f{queue, o.priority, o.deduplication_id, std::nullopt};
+  if (o.timeout) f.timeout_ms = o.timeout->count();
+  return f;
+}
+
+void Queues::add(const QueueOptions& options) {
+  validate_queue_options(options);
+  if (started_.load()) throw UsageError("register_queue('" + options.name + "') after launch()");
+  for (const auto& q : queues_)
+    if (q.name == options.name) throw UsageError("queue '" + options.name + "' is registered twice");
+  queues_.push_back(options);
+}
+
+const QueueOptions& Queues::find(const std::string& queue) const {
+  for (const auto& q : queues_)
+    if (q.name == queue) return q;
+  throw UnknownQueueError("queue '" + queue + "' is not registered in this process (Runtime::register_queue)");
+}
+
+std::string Queues::enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options,
+                            Json inputs) {
+  engine_.require_running();
+  sysdb::QueuedFields fields = queued_fields(queue, options);
+  const QueueOptions& q = find(queue);
+  (void)engine_.lookup(name);
+  validate_enqueue_options(options);
+  if (options.priority != 0 && !q.priority_enabled)
+    throw UsageError("queue '" + queue + "' does not use priorities (QueueOptions::priority_enabled)");
+  const RuntimeConfig& config = engine_.config();
+  sysdb::NewWorkflow wf{options.workflow_id.empty() ? new_uuid() : options.workflow_id, name, inputs.dump(),
+                        config.executor_id, config.application_version, "", std::nullopt, now_ms()};
+  auto result = engine_.db().enqueue_workflow(wf, fields);
+  if (result.created) {
+    engine_.notifier().notify(Engine::queue_key());
+  } else if (result.existing && result.existing->name != name) {
+    throw WorkflowConflictError("workflow ID '" + wf.id + "' already belongs to workflow '" + result.existing->name +
+                                "', not '" + name + "'");
+  } else if (result.existing) {
+    engine_.ensure_running(*result.existing);
+  }
+  return wf.id;
+}
+
+std::vector<std::string> Queues::registered_names() {
+  std::lock_guard lock(engine_.mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, fn] : engine_.registry_) names.push_back(name);
+  return names;
+}
+
+void Queues::start() {
+  std::lock_guard lock(thread_mu_);
+  started_.store(true);
+  if (queues_.empty() || stopping_.load() || thread_.joinable()) return;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Queues::stop() {
+  stopping_.store(true);
+  engine_.notifier().notify(Engine::queue_key());
+  std::lock_guard lock(thread_mu_);
+  if (thread_.joinable()) thread_.join();
+}
+
+void Queues::loop() {
+  // Registered before the first dequeue: a wake-up between a dequeue and the
+  // sleep is not lost (see Notifier).
+  Notifier::Waiter wake(engine_.notifier(), Engine::queue_key());
+  const std::vector<std::string> names = registered_names();
+  while (!stopping_.load()) {
+    bool again = false;
+    for (const auto& q : queues_) {
+      if (stopping_.load()) break;
+      try {
+        again = dequeue_once(q, names) || again;
+      } catch (const std::exception& e) {
+        spdlog::warn("queue '{}': dequeue failed, retried at the next poll: {}", q.name, e.what());
+      }
+    }
+    if (!again && !stopping_.load())
+      wake.wait_until(std::chrono::steady_clock::now() + engine_.config().poll_interval);
+  }
+}
+
+bool Queues::dequeue_once(const QueueOptions& q, const std::vector<std::string>& names) {
+  sysdb::DequeueRequest request{spec_of(q), engine_.config().executor_id, names, kMaxBatch};
+  auto taken = engine_.db().dequeue(request);
+  for (const auto& info : taken) {
+    try {
+      // replay: a resumed workflow comes back through its queue with checkpoints.
+      engine_.spawn(info, /*replay=*/true);
+    } catch (const std::exception& e) {
+      // It stays PENDING under this executor and is recovered at the next launch.
+      spdlog::error("[{}] dequeued but not started: {}", info.id, e.what());
+    }
+  }
+  return static_cast<int>(taken.size()) == kMaxBatch;
+}
+
+}  // namespace keel::detail

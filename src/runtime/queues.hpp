@@ -1,0 +1,61 @@
+// The queues of one Runtime: their declarations, enqueue, and the dequeuer
+// thread (keel/queue.hpp, docs/queues.md).
+//
+// Threads: start() (after the engine's launch) runs one dequeuer thread when
+// at least one queue is registered; stop() (before the engine's shutdown, and
+// in the destructor) ends and joins it, so no dequeue can move a workflow to
+// PENDING that the stopping engine would then refuse to run. The dequeuer
+// sleeps on the engine's notifier (Engine::queue_key(): a local enqueue, a
+// local queued workflow ending, stop) and otherwise re-reads the database
+// every poll_interval, which is how it sees other processes' work.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "keel/queue.hpp"
+#include "keel/serialization.hpp"
+#include "sysdb/system_database.hpp"
+
+namespace keel::detail {
+
+class Engine;
+
+// Throws UsageError / ConfigError when the options are invalid.
+void validate_queue_options(const QueueOptions& options);
+// Throws UsageError when the options are invalid (for a Client, which does
+// not know the queue's declaration: priority is only checked to be >= 0).
+void validate_enqueue_options(const EnqueueOptions& options);
+sysdb::QueuedFields queued_fields(const std::string& queue, const EnqueueOptions& options);
+
+class Queues {
+ public:
+  explicit Queues(Engine& engine) : engine_(engine) {}
+  ~Queues() { stop(); }
+  Queues(const Queues&) = delete;
+  Queues& operator=(const Queues&) = delete;
+
+  void add(const QueueOptions& options);
+  std::string enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options, Json inputs);
+  void start();
+  void stop();
+
+ private:
+  const QueueOptions& find(const std::string& queue) const;
+  void loop();
+  // One dequeue of one queue; true when it took a full batch (look again now).
+  bool dequeue_once(const QueueOptions& q, const std::vector<std::string>& names);
+  std::vector<std::string> registered_names();
+
+  Engine& engine_;
+  std::vector<QueueOptions> queues_;  // fixed once started
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_{false};
+  std::mutex thread_mu_;
+  std::thread thread_;  // guarded by thread_mu_
+};
+
+}  // namespace keel::detail

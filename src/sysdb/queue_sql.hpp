@@ -1,0 +1,43 @@
+// Pieces of the dequeue shared by both backends (sysdb/*/queues.cpp): how much
+// a queue may take now, and the SQL fragments that order and filter it.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "sysdb/system_database.hpp"
+
+namespace keel::sysdb {
+
+// What the dequeuer may start now, given what runs (PENDING in the queue, all
+// executors / this one) and what started within the rate period.
+inline int64_t free_capacity(const QueueSpec& q, int64_t running_global, int64_t running_here,
+                             int64_t started_recently, int max_batch) {
+  int64_t room = max_batch;
+  if (q.concurrency) room = std::min<int64_t>(room, *q.concurrency - running_global);
+  if (q.worker_concurrency) room = std::min<int64_t>(room, *q.worker_concurrency - running_here);
+  if (q.rate_limit) room = std::min<int64_t>(room, *q.rate_limit - started_recently);
+  return std::max<int64_t>(room, 0);
+}
+
+// The dequeue order: lower priority first (when the queue uses priorities),
+// then FIFO by creation time, ties broken by workflow ID. id_collation is
+// appended to the ID (PostgreSQL: byte order, as SQLite compares).
+inline std::string dequeue_order(const QueueSpec& q, const std::string& id_collation) {
+  return std::string(q.priority_enabled ? "priority, " : "") + "created_at, workflow_id" + id_collation;
+}
+
+// "$first, $first+1, ..." for n parameters.
+inline std::string placeholders(size_t first, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += (i ? ", $" : "$") + std::to_string(first + i);
+  return out;
+}
+
+inline std::string deduplicated_message(const QueuedFields& q) {
+  return "deduplication ID '" + q.deduplication_id + "' is already used in queue '" + q.queue_name +
+         "' by an enqueued or running workflow";
+}
+
+}  // namespace keel::sysdb
