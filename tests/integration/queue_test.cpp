@@ -272,6 +272,25 @@ TEST_F(QueueTest, TimeoutCountsFromTheDequeue) {
   EXPECT_THROW(doomed.result_for(20s), keel::WorkflowCancelledError);
 }
 
+TEST_F(QueueTest, ADequeuedWorkflowIsRecoveredLikeAnyPendingOne) {
+  rt->register_queue({.name = "serial", .concurrency = 1});
+  register_recorder();
+  rt->launch();
+  rt->enqueue(keel::Workflow<int, std::string>("recorder"), "serial", {.workflow_id = "block"}, "block");
+  wait_pending("block");
+  restart();  // "block" is PENDING under this executor, holding the queue's only slot
+  rt->register_queue({.name = "serial", .concurrency = 1});
+  auto wf = register_recorder();
+  auto report = rt->launch();
+  EXPECT_EQ(report.recovered, std::vector<std::string>{"block"});
+  auto next = rt->enqueue(wf, "serial", {.workflow_id = "next"}, "next");
+  std::this_thread::sleep_for(150ms);  // several dequeues: the slot is still taken
+  EXPECT_EQ(next.status(), keel::WorkflowStatus::Enqueued);
+  rt->send("block", 1, "go");
+  EXPECT_EQ(next.result_for(20s), 0);
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"block", "next"}));
+}
+
 TEST_F(QueueTest, BadQueueDeclarationsAndEnqueuesAreRefused) {
   EXPECT_THROW(rt->register_queue({.name = ""}), keel::UsageError);
   EXPECT_THROW(rt->register_queue({.name = "q", .concurrency = 0}), keel::ConfigError);
