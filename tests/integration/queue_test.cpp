@@ -173,6 +173,24 @@ TEST_F(QueueTest, CancelledWhileEnqueuedNeverRunsAndResumeRequeues) {
   EXPECT_EQ(rt->get_workflow("victim")->queue_name, "serial");
 }
 
+TEST_F(QueueTest, ResumeIsRefusedWhileItsDeduplicationIdIsTaken) {
+  rt->register_queue({.name = "serial", .concurrency = 1});
+  auto wf = register_recorder();
+  rt->launch();
+  rt->enqueue(wf, "serial", {.workflow_id = "block"}, "block");
+  wait_pending("block");
+  rt->enqueue(wf, "serial", {.workflow_id = "old", .deduplication_id = "k"}, "old");
+  EXPECT_TRUE(rt->cancel("old"));  // frees "k"
+  rt->enqueue(wf, "serial", {.workflow_id = "new", .deduplication_id = "k"}, "new");
+  EXPECT_THROW(rt->resume("old"), keel::DeduplicatedError);
+  EXPECT_EQ(rt->get_workflow("old")->status, keel::WorkflowStatus::Cancelled);
+  rt->send("block", 1, "go");
+  rt->retrieve<int>("new").result_for(20s);
+  EXPECT_TRUE(rt->resume("old"));
+  rt->retrieve<int>("old").result_for(20s);
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"block", "new", "old"}));
+}
+
 TEST_F(QueueTest, ConcurrencyLimitsAreNeverExceeded) {
   rt->register_queue({.name = "global2", .concurrency = 2});
   rt->register_queue({.name = "local3", .worker_concurrency = 3});
