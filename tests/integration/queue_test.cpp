@@ -173,6 +173,24 @@ TEST_F(QueueTest, CancelledWhileEnqueuedNeverRunsAndResumeRequeues) {
   EXPECT_EQ(rt->get_workflow("victim")->queue_name, "serial");
 }
 
+TEST_F(QueueTest, ResumeIsRefusedWhileItsDeduplicationIdIsTaken) {
+  rt->register_queue({.name = "serial", .concurrency = 1});
+  auto wf = register_recorder();
+  rt->launch();
+  rt->enqueue(wf, "serial", {.workflow_id = "block"}, "block");
+  wait_pending("block");
+  rt->enqueue(wf, "serial", {.workflow_id = "old", .deduplication_id = "k"}, "old");
+  EXPECT_TRUE(rt->cancel("old"));  // frees "k"
+  rt->enqueue(wf, "serial", {.workflow_id = "new", .deduplication_id = "k"}, "new");
+  EXPECT_THROW(rt->resume("old"), keel::DeduplicatedError);
+  EXPECT_EQ(rt->get_workflow("old")->status, keel::WorkflowStatus::Cancelled);
+  rt->send("block", 1, "go");
+  rt->retrieve<int>("new").result_for(20s);
+  EXPECT_TRUE(rt->resume("old"));
+  rt->retrieve<int>("old").result_for(20s);
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"block", "new", "old"}));
+}
+
 TEST_F(QueueTest, ConcurrencyLimitsAreNeverExceeded) {
   rt->register_queue({.name = "global2", .concurrency = 2});
   rt->register_queue({.name = "local3", .worker_concurrency = 3});
@@ -270,6 +288,25 @@ TEST_F(QueueTest, TimeoutCountsFromTheDequeue) {
   rt->send("block", 1, "go");
   EXPECT_EQ(quick.result_for(20s), 0);
   EXPECT_THROW(doomed.result_for(20s), keel::WorkflowCancelledError);
+}
+
+TEST_F(QueueTest, ADequeuedWorkflowIsRecoveredLikeAnyPendingOne) {
+  rt->register_queue({.name = "serial", .concurrency = 1});
+  register_recorder();
+  rt->launch();
+  rt->enqueue(keel::Workflow<int, std::string>("recorder"), "serial", {.workflow_id = "block"}, "block");
+  wait_pending("block");
+  restart();  // "block" is PENDING under this executor, holding the queue's only slot
+  rt->register_queue({.name = "serial", .concurrency = 1});
+  auto wf = register_recorder();
+  auto report = rt->launch();
+  EXPECT_EQ(report.recovered, std::vector<std::string>{"block"});
+  auto next = rt->enqueue(wf, "serial", {.workflow_id = "next"}, "next");
+  std::this_thread::sleep_for(150ms);  // several dequeues: the slot is still taken
+  EXPECT_EQ(next.status(), keel::WorkflowStatus::Enqueued);
+  rt->send("block", 1, "go");
+  EXPECT_EQ(next.result_for(20s), 0);
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"block", "next"}));
 }
 
 TEST_F(QueueTest, BadQueueDeclarationsAndEnqueuesAreRefused) {
