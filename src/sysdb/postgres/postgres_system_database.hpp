@@ -20,6 +20,7 @@
 
 #include "sysdb/group_commit.hpp"
 #include "sysdb/postgres/connection.hpp"
+#include "sysdb/postgres/listener.hpp"
 #include "sysdb/system_database.hpp"
 
 namespace keel::sysdb::postgres {
@@ -60,6 +61,9 @@ class PostgresSystemDatabase final : public SystemDatabase {
   void run_sql_write(const std::function<void(Sql&)>& fn) override;
   void run_sql_read(const std::function<void(Sql&)>& fn) override;
 
+  // Starts (or, with an empty sink, stops) the LISTEN connection (listener.hpp).
+  void set_wakeup_sink(std::function<void(const std::string& key)> sink) override;
+
  private:
   void write(const std::function<void(Connection&)>& fn);
   void read(const std::function<void(Connection&)>& fn);
@@ -73,6 +77,9 @@ class PostgresSystemDatabase final : public SystemDatabase {
   std::unique_ptr<GroupCommitter> committer_;
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
+  std::string executor_id_;
+  std::mutex listener_mu_;
+  std::unique_ptr<Listener> listener_;  // guarded by listener_mu_; last: stopped first
 };
 
 WorkflowInfo read_workflow_row(const Result& r, int row);
