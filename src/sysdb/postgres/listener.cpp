@@ -110,7 +110,7 @@ bool Listener::serve_once() {
     if (st == PGRES_POLLING_FAILED || std::chrono::steady_clock::now() >= deadline) return false;
     Ready r = wait_for(PQsocket(conn.get()), st == PGRES_POLLING_WRITING, milliseconds(200));
     if (r == Ready::Stop) return false;
-    st = PQconnectPoll(conn.get());
+    if (r == Ready::Yes) st = PQconnectPoll(conn.get());
   }
   // The server's last words before it closes (FATAL: terminating ...) arrive
   // as a notice while idle; the lost connection is what counts.
@@ -118,6 +118,7 @@ bool Listener::serve_once() {
   if (!PQsendQuery(conn.get(), (std::string("LISTEN ") + kWakeChannel).c_str())) return false;
   bool listening = false;
   while (!stop_.load()) {
+    if (PQsocket(conn.get()) < 0) return listening;  // libpq dropped it
     Ready r = wait_for(PQsocket(conn.get()), false, kIdleWait);
     if (r == Ready::Stop) break;
     if (r == Ready::Timeout) continue;
