@@ -201,6 +201,36 @@ TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
   EXPECT_EQ(rt->list_steps("each-1").size(), 7u);
 }
 
+// The database refuses connections for a moment while a workflow waits in
+// recv: its reads fail and are retried; the workflow neither fails nor loses
+// its place, and receives the message sent once the database is back.
+TEST_F(PostgresBackend, AWaitRidesOutAShortOutage) {
+  std::atomic<int> waits{0};
+  auto config = keel::testing::test_config(dir);
+  config.fault_hook = [&](std::string_view point) {
+    if (point == "wait.begin") ++waits;
+  };
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+  auto wf = rt->register_workflow("waiter", [](keel::Context& ctx) { return ctx.recv<int>("t", 30s).value_or(-1); });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "w1"});
+  ASSERT_TRUE(keel::testing::eventually([&] { return waits.load() > 0; }));
+  // From the administrative database: the test's own is closed to everyone.
+  const std::string url = keel::testing::test_database_url();
+  const std::string db = keel::testing::detail::database_for(dir);
+  keel::testing::pg_query(url, "ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
+  keel::testing::pg_query(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" +
+                                   db + "'");
+  // The outage: the wait's status check (every 50 ms) and its reads fail
+  // meanwhile; reads are retried with backoff for about 1.5 s.
+  std::this_thread::sleep_for(300ms);
+  keel::testing::pg_query(url, "ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
+  rt->send("w1", 5, "t");
+  EXPECT_EQ(h.result_for(30s), 5);
+  EXPECT_EQ(rt->get_workflow("w1")->status, keel::WorkflowStatus::Success);
+}
+
 TEST(PostgresUrl, AnUnreachableServerIsADatabaseError) {
   keel::RuntimeConfig c;
   c.database_url = "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2";
