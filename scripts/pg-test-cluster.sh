@@ -5,6 +5,10 @@
 #   pg-test-cluster.sh start   initdb if needed, start if not running, print the URL
 #   pg-test-cluster.sh stop    stop the cluster this script started (no-op otherwise)
 #   pg-test-cluster.sh url     print the URL
+#   pg-test-cluster.sh halt [immediate|fast]
+#                              stop the server now, keeping the marker so that
+#                              `stop` still cleans up (fault tests: a server
+#                              that goes away mid-run, restarted with `start`)
 # Idempotent. PostgreSQL refuses to run as root: as root, the server runs as
 # the `postgres` OS user.
 set -euo pipefail
@@ -76,8 +80,13 @@ HBA
   url)
     echo "$URL"
     ;;
+  halt)
+    if running; then
+      as_owner "$bindir/pg_ctl" -D "$DATA" -m "${2:-immediate}" -w stop >/dev/null
+    fi
+    ;;
   *)
-    echo "usage: $0 start|stop|url" >&2
+    echo "usage: $0 start|stop|url|halt [immediate|fast]" >&2
     exit 2
     ;;
 esac

@@ -24,6 +24,7 @@ Engine::Engine(RuntimeConfig config) : config_(std::move(config)) {
 
 Engine::~Engine() { shutdown(); }
 
+// The PostgreSQL wake-up triggers build these same strings (src/sysdb/postgres/migrations.cpp, v2).
 std::string Engine::message_key(const std::string& dest, const std::string& topic) {
   return "msg:" + dest + '\x1f' + topic;
 }
@@ -244,8 +245,11 @@ void Engine::shutdown() {
     return;
   }
   notifier_.wake_all();
-  std::unique_lock lock(mu_);
-  idle_cv_.wait(lock, [&] { return threads_ == 0; });
+  {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [&] { return threads_ == 0; });
+  }
+  db_->set_wakeup_sink(nullptr);  // no wake-up reaches the notifier after this
 }
 
 }  // namespace keel::detail

@@ -49,8 +49,14 @@ void Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms) {
   auto now = std::chrono::steady_clock::now();
   if (now - last_status_check_ >= engine_.config().poll_interval) {
     last_status_check_ = now;
-    auto info = engine_.db().get_workflow(id());
-    if (info && info->status != WorkflowStatus::Pending) cancelled_.store(true);
+    try {
+      auto info = engine_.db().get_workflow(id());
+      if (info && info->status != WorkflowStatus::Pending) cancelled_.store(true);
+    } catch (const DatabaseError&) {
+      // The server is away: the wait goes on, its next read retries, and a
+      // cancel is still found at the next check or checkpoint. Letting the
+      // error out would record the workflow as failed (ERROR).
+    }
   }
 }
 

@@ -11,6 +11,15 @@ LaunchReport Engine::launch(Runtime& rt) {
   if (launched_.load()) throw RuntimeStateError("launch() called twice");
   runtime_ = &rt;
   db_->migrate();
+  // Wake-ups from other processes' writes (PostgreSQL: LISTEN/NOTIFY);
+  // stopped by shutdown(), before the notifier goes away.
+  db_->set_wakeup_sink([this](const std::string& key) {
+    if (key.empty()) {
+      notifier_.wake_all();
+    } else {
+      notifier_.notify(key);
+    }
+  });
   launched_.store(true);
   LaunchReport report;
   for (const std::string& id : db_->list_pending(config_.executor_id)) {

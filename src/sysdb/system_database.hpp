@@ -156,6 +156,15 @@ class SystemDatabase {
   // --- the application's SQL ---
   virtual void run_sql_write(const std::function<void(Sql&)>& fn) = 0;
   virtual void run_sql_read(const std::function<void(Sql&)>& fn) = 0;
+
+  // --- wake-ups caused by other processes ---
+  // Installs the sink for wake-ups that the backend learns of (PostgreSQL:
+  // LISTEN/NOTIFY): sink(key) wakes the waiters of one notifier key
+  // (Engine::message_key / event_key / done_key), sink("") wakes every waiter
+  // (wake-ups may have been lost). Called on a backend thread. An empty sink
+  // stops delivery; once set_wakeup_sink returns, the previous sink is no
+  // longer called. Default: none (waits poll).
+  virtual void set_wakeup_sink(std::function<void(const std::string& key)> sink) { (void)sink; }
 };
 
 // Opens the backend named by config.database_url. Throws ConfigError for an

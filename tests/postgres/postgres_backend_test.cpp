@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "postgres/pg_test_support.hpp"
 #include "support/runtime_fixture.hpp"
 #include "sysdb/postgres/migrations.hpp"
 
@@ -122,6 +123,112 @@ TEST_F(PostgresBackend, ANewerSchemaIsRefused) {
   rt.reset();
   admin("UPDATE keel.schema_version SET version = 999");
   EXPECT_THROW(keel::Runtime r(keel::testing::test_config(dir)), keel::IncompatibleDatabaseError);
+}
+
+// The answer to COMMIT is lost: the commit happened, but the connection
+// drops before the client hears of it ("checkpoint.after_commit"), so every
+// caller sees a DatabaseError. Each unit is resolved by reading back what it
+// recorded, never by applying it again.
+TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
+  std::atomic<bool> armed{false};
+  std::atomic<int> dropped{0}, waits{0};
+  auto config = keel::testing::test_config(dir);
+  config.fault_hook = [&](std::string_view point) {
+    if (point == "wait.begin") ++waits;
+    if (point != "checkpoint.after_commit" || !armed.exchange(false)) return;
+    kill_sessions();
+    ++dropped;  // after the kill: a test that sees the count sees it done
+    throw keel::DatabaseError("connection lost after COMMIT (test)");
+  };
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+  // Each `armed = true` makes the next commit (that operation's) lose its answer.
+  auto wf = rt->register_workflow("each_kind", [&](keel::Context& ctx) {
+    armed = true;
+    int s = ctx.step("effect", [&] {
+      effects.hit("effect");
+      return 1;
+    });
+    armed = true;
+    ctx.transaction("ledger", [&](keel::Sql& sql) {
+      effects.hit("ledger body");
+      return sql.execute("INSERT INTO ledger (workflow_id) VALUES ($1)", {ctx.workflow_id()});
+    });
+    armed = true;
+    ctx.set_event("k", 7);
+    armed = true;
+    ctx.send(ctx.workflow_id(), 40, "self");
+    armed = true;
+    int self = ctx.recv<int>("self", 30s).value_or(-100);
+    int reply = ctx.recv<int>("reply", 30s).value_or(-100);  // the one wait
+    armed = true;  // finishing loses its answer too
+    return s + self + reply;
+  });
+  rt->launch();
+  rt->run_sql_write([](keel::Sql& sql) { sql.execute("CREATE TABLE ledger (workflow_id TEXT NOT NULL)"); });
+  auto h = rt->start(wf, {.workflow_id = "each-1"});
+  ASSERT_TRUE(keel::testing::eventually([&] { return waits.load() > 0; }, 30s));
+  EXPECT_EQ(dropped.load(), 5);
+  // From outside a workflow the caller sees the error; sending again with
+  // the same idempotency key delivers once.
+  armed = true;
+  EXPECT_THROW(rt->send("each-1", 2, "reply", "reply-key"), keel::DatabaseError);
+  rt->send("each-1", 2, "reply", "reply-key");
+  // The last drop (at finish) kills every session, perhaps this reader's too.
+  int result = 0;
+  ASSERT_TRUE(keel::testing::eventually([&] {
+    try {
+      result = h.result_for(30s);
+      return true;
+    } catch (const keel::DatabaseError& e) {
+      std::printf("result_for: %s\n", e.what());
+      return false;
+    }
+  }));
+  EXPECT_EQ(result, 43);
+  // The finish's commit is visible (and notified) before the hook counts it.
+  EXPECT_TRUE(keel::testing::eventually([&] { return dropped.load() == 7; }));
+  EXPECT_EQ(effects.count("effect"), 1);
+  EXPECT_EQ(effects.count("ledger body"), 1);
+  EXPECT_EQ(admin("SELECT count(*) FROM ledger"), "1");
+  EXPECT_EQ(admin("SELECT count(*) FROM keel.notifications WHERE topic = 'self'"), "1");
+  EXPECT_EQ(admin("SELECT count(*) FROM keel.notifications WHERE topic = 'reply'"), "1");
+  EXPECT_EQ(admin("SELECT count(*) FROM keel.notifications WHERE consumed = 0"), "0");
+  EXPECT_EQ(admin("SELECT value FROM keel.workflow_events WHERE workflow_id = 'each-1' AND key = 'k'"), "7");
+  EXPECT_EQ(admin("SELECT status FROM keel.workflow_status WHERE workflow_id = 'each-1'"), "SUCCESS");
+  // Each operation recorded once: step, transaction, set_event, send, recv
+  // (its message was there), recv's deadline and recv.
+  EXPECT_EQ(rt->list_steps("each-1").size(), 7u);
+}
+
+// The database refuses connections for a moment while a workflow waits in
+// recv: its reads fail and are retried; the workflow neither fails nor loses
+// its place, and receives the message sent once the database is back.
+TEST_F(PostgresBackend, AWaitRidesOutAShortOutage) {
+  std::atomic<int> waits{0};
+  auto config = keel::testing::test_config(dir);
+  config.fault_hook = [&](std::string_view point) {
+    if (point == "wait.begin") ++waits;
+  };
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+  auto wf = rt->register_workflow("waiter", [](keel::Context& ctx) { return ctx.recv<int>("t", 30s).value_or(-1); });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "w1"});
+  ASSERT_TRUE(keel::testing::eventually([&] { return waits.load() > 0; }));
+  // From the administrative database: the test's own is closed to everyone.
+  const std::string url = keel::testing::test_database_url();
+  const std::string db = keel::testing::detail::database_for(dir);
+  keel::testing::pg_query(url, "ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
+  keel::testing::pg_query(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" +
+                                   db + "'");
+  // The outage: the wait's status check (every 50 ms) and its reads fail
+  // meanwhile; reads are retried with backoff for about 1.5 s.
+  std::this_thread::sleep_for(300ms);
+  keel::testing::pg_query(url, "ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
+  rt->send("w1", 5, "t");
+  EXPECT_EQ(h.result_for(30s), 5);
+  EXPECT_EQ(rt->get_workflow("w1")->status, keel::WorkflowStatus::Success);
 }
 
 TEST(PostgresUrl, AnUnreachableServerIsADatabaseError) {

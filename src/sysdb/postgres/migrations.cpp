@@ -85,10 +85,55 @@ CREATE UNIQUE INDEX workflow_status_dedup ON keel.workflow_status (queue_name, d
   WHERE deduplication_id IS NOT NULL AND status IN ('ENQUEUED', 'PENDING');
 )sql";
 
+// Wake-ups (docs/postgres.md, "Wake-ups"): NOTIFY on channel keel_wake in
+// the transaction of every write that can make a waiter runnable, so it is
+// delivered on COMMIT and never for a rolled-back write. The payload is the
+// runtime's notifier key, built exactly as Engine::message_key / event_key /
+// done_key build it (src/runtime/engine.cpp). A payload must be shorter than
+// 8000 bytes: a longer key sends '*' (wake every waiter) instead. Triggers keep
+// the write path's SQL unchanged; ON CONFLICT DO NOTHING inserts fire nothing.
+constexpr std::string_view kV3Wake = R"sql(
+CREATE FUNCTION keel.wake(key TEXT) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF pg_catalog.octet_length(key) < 8000 THEN
+    PERFORM pg_catalog.pg_notify('keel_wake', key);
+  ELSE
+    PERFORM pg_catalog.pg_notify('keel_wake', '*');
+  END IF;
+END $$;
+
+CREATE FUNCTION keel.wake_on_message() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM keel.wake('msg:' || NEW.destination_id || pg_catalog.chr(31) || NEW.topic);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER wake_on_message AFTER INSERT ON keel.notifications
+  FOR EACH ROW EXECUTE FUNCTION keel.wake_on_message();
+
+CREATE FUNCTION keel.wake_on_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM keel.wake('evt:' || NEW.workflow_id || pg_catalog.chr(31) || NEW.key);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER wake_on_event AFTER INSERT OR UPDATE ON keel.workflow_events
+  FOR EACH ROW EXECUTE FUNCTION keel.wake_on_event();
+
+CREATE FUNCTION keel.wake_on_finish() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM keel.wake('done:' || NEW.workflow_id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER wake_on_finish AFTER UPDATE OF status ON keel.workflow_status
+  FOR EACH ROW
+  WHEN (NEW.status IS DISTINCT FROM OLD.status
+        AND NEW.status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED'))
+  EXECUTE FUNCTION keel.wake_on_finish();
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all{kV1, kV2Queues};
+  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake};
   return all;
 }
 

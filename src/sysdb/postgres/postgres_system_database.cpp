@@ -51,7 +51,8 @@ std::string redact(const std::string& url) {
 
 }  // namespace
 
-PostgresSystemDatabase::PostgresSystemDatabase(std::string url, const RuntimeConfig& config) : url_(std::move(url)) {
+PostgresSystemDatabase::PostgresSystemDatabase(std::string url, const RuntimeConfig& config)
+    : url_(std::move(url)), executor_id_(config.executor_id) {
   writer_ = std::make_unique<Connection>(url_);
   committer_ = std::make_unique<GroupCommitter>(verbs_for(*writer_), config.fault_hook);
   check_schema_version();
@@ -118,6 +119,12 @@ void PostgresSystemDatabase::run_sql_write(const std::function<void(Sql&)>& fn) 
     PgSql sql(c);
     fn(sql);
   });
+}
+
+void PostgresSystemDatabase::set_wakeup_sink(std::function<void(const std::string& key)> sink) {
+  std::lock_guard lock(listener_mu_);
+  listener_.reset();  // the old sink is never called once this returns
+  if (sink) listener_ = std::make_unique<Listener>(url_, "keel_listen " + executor_id_, std::move(sink));
 }
 
 void PostgresSystemDatabase::run_sql_read(const std::function<void(Sql&)>& fn) {

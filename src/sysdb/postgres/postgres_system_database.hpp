@@ -20,6 +20,7 @@
 
 #include "sysdb/group_commit.hpp"
 #include "sysdb/postgres/connection.hpp"
+#include "sysdb/postgres/listener.hpp"
 #include "sysdb/system_database.hpp"
 
 namespace keel::sysdb::postgres {
@@ -65,6 +66,9 @@ class PostgresSystemDatabase final : public SystemDatabase {
   std::vector<WorkflowInfo> dequeue(const DequeueRequest& r) override;
   void require_current_schema() override;
 
+  // Starts (or, with an empty sink, stops) the LISTEN connection (listener.hpp).
+  void set_wakeup_sink(std::function<void(const std::string& key)> sink) override;
+
  private:
   void write(const std::function<void(Connection&)>& fn);
   void read(const std::function<void(Connection&)>& fn);
@@ -82,6 +86,9 @@ class PostgresSystemDatabase final : public SystemDatabase {
   std::unique_ptr<Connection> dequeue_conn_;  // guarded by dequeue_mu_
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
+  std::string executor_id_;
+  std::mutex listener_mu_;
+  std::unique_ptr<Listener> listener_;  // guarded by listener_mu_; last: stopped first
 };
 
 // The columns read_workflow_row expects, in its order (comma-separated).

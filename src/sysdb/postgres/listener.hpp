@@ -1,0 +1,72 @@
+// LISTEN/NOTIFY wake-ups for waits in this process caused by other
+// processes' writes (docs/postgres.md, "Wake-ups").
+//
+// A Listener owns one libpq connection of its own and one thread. The thread
+// connects (without blocking: shutdown never waits for a slow server), runs
+// LISTEN keel_wake and hands every notification's payload to the sink: a
+// runtime notifier key ("msg:...", "evt:...", "done:..."), or "" for "wake
+// every waiter". Triggers created by the migrations send the notifications
+// (migrations.cpp, version 2).
+//
+// Guarantees: after each successful LISTEN (the first one and every one after
+// a lost connection) the sink gets "" once, because notifications sent while
+// not listening are lost. A lost connection is re-established with backoff
+// (50 ms doubling to 2 s). Notifications are hints: waiters always re-read the
+// database, and their polling (RuntimeConfig::poll_interval) covers whatever a
+// lost connection misses.
+// Non-guarantees: no notification is delivered twice on purpose, but nothing
+// depends on that; notifications of this process's own writes are delivered
+// too (a cheap no-op when nobody waits on the key).
+// Thread-safety: the sink runs on the listener's thread. The destructor stops
+// the thread and returns promptly (it wakes the thread through a pipe).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
+namespace keel::sysdb::postgres {
+
+inline constexpr const char* kWakeChannel = "keel_wake";
+
+class Listener {
+ public:
+  using Sink = std::function<void(const std::string& key)>;
+
+  // application_name identifies the connection in pg_stat_activity.
+  Listener(std::string url, std::string application_name, Sink sink);
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+ private:
+  struct Fd {
+    int fd = -1;
+    Fd() = default;
+    explicit Fd(int f) : fd(f) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd();
+  };
+  enum class Ready { Yes, Timeout, Stop };
+
+  void run();
+  // One connection's life: connect, LISTEN, deliver until it is lost or the
+  // listener stops. True when it got as far as LISTEN (the backoff restarts).
+  bool serve_once();
+  // Waits until fd is readable (or writable), the timeout passes or stop.
+  Ready wait_for(int fd, bool for_write, std::chrono::milliseconds timeout);
+  void deliver(const char* channel, const char* payload);
+
+  std::string url_;
+  std::string application_name_;
+  Sink sink_;
+  Fd stop_read_;
+  Fd stop_write_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;  // last: started once everything above exists
+};
+
+}  // namespace keel::sysdb::postgres

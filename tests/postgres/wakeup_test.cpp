@@ -1,0 +1,238 @@
+// LISTEN/NOTIFY wake-ups (docs/postgres.md, "Wake-ups"): two Runtimes with
+// their own executor ids on one database stand for two processes. Their poll
+// interval is long (30 s), so a wait that ends within seconds was woken by a
+// notification, not by polling. Runs only on PostgreSQL (ctest -L postgres).
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "postgres/pg_test_support.hpp"
+#include "support/runtime_fixture.hpp"
+#include "sysdb/postgres/listener.hpp"
+
+using namespace std::chrono_literals;
+using keel::testing::eventually;
+using keel::testing::listener_pid;
+using keel::testing::pg_query;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+// Far below the 30 s poll interval: only a notification explains it.
+constexpr auto kPromptly = 10s;
+
+class Wakeups : public keel::testing::RuntimeTest {
+ protected:
+  void SetUp() override {
+    if (!keel::testing::testing_on_postgres()) GTEST_SKIP() << "KEEL_TEST_DATABASE_URL is not a postgresql:// URL";
+    url = keel::testing::test_db_url(dir);
+  }
+  // A runtime that counts its workflows' waits ("wait.begin").
+  std::unique_ptr<keel::Runtime> make(const std::string& executor, std::chrono::milliseconds poll,
+                                      std::atomic<int>& waits) {
+    auto c = keel::testing::test_config(dir, executor);
+    c.poll_interval = poll;
+    c.fault_hook = [&waits](std::string_view point) {
+      if (point == "wait.begin") ++waits;
+    };
+    return std::make_unique<keel::Runtime>(c);
+  }
+  void kill_backend(const std::string& pid) { pg_query(url, "SELECT pg_terminate_backend(" + pid + ")"); }
+
+  std::string url;
+  std::atomic<int> a_waits{0}, b_waits{0};
+  std::unique_ptr<keel::Runtime> a, b;  // destroyed before the database is dropped
+};
+
+TEST_F(Wakeups, ARecvIsWokenByAMessageFromAnotherProcess) {
+  a = make("a", 30s, a_waits);
+  b = make("b", 30s, b_waits);
+  for (auto* r : {a.get(), b.get()})
+    r->register_workflow("receiver", [](keel::Context& ctx) { return ctx.recv<int>("t", 60s).value_or(-1); });
+  auto wf = keel::Workflow<int>("receiver");
+  a->launch();
+  b->launch();
+  auto h = a->start(wf, {.workflow_id = "r1"});
+  ASSERT_TRUE(eventually([&] { return a_waits.load() > 0; }));
+  auto t0 = Clock::now();
+  b->send("r1", 42, "t");
+  EXPECT_EQ(h.result_for(60s), 42);
+  EXPECT_LT(Clock::now() - t0, kPromptly);
+}
+
+TEST_F(Wakeups, GetEventAndResultWaitsAreWokenAcrossProcesses) {
+  a = make("a", 30s, a_waits);
+  b = make("b", 30s, b_waits);
+  for (auto* r : {a.get(), b.get()}) {
+    r->register_workflow("setter", [](keel::Context& ctx) {
+      int m = ctx.recv<int>("go", 60s).value_or(-1);
+      ctx.set_event("k", m * 2);
+      return ctx.recv<int>("end", 60s).value_or(-1);
+    });
+    r->register_workflow("getter", [](keel::Context& ctx, std::string target) {
+      return ctx.get_event<int>(target, "k", 60s).value_or(-1);
+    });
+  }
+  a->launch();
+  b->launch();
+  a->start(keel::Workflow<int>("setter"), {.workflow_id = "s1"});
+  auto getter = b->start(keel::Workflow<int, std::string>("getter"), {.workflow_id = "g1"}, std::string("s1"));
+  ASSERT_TRUE(eventually([&] { return a_waits.load() > 0 && b_waits.load() > 0; }));
+  // B's workflow waits in get_event for an event that A's workflow sets once
+  // B's message wakes it: two cross-process wake-ups in a row.
+  auto t0 = Clock::now();
+  b->send("s1", 5, "go");
+  EXPECT_EQ(getter.result_for(60s), 10);
+  EXPECT_LT(Clock::now() - t0, kPromptly);
+
+  // B waits for the result of A's workflow. If the waiter is not asleep yet
+  // when A finishes, it reads the result at once: the bound still holds.
+  std::atomic<int> result{0};
+  std::thread waiter([&] { result = b->retrieve<int>("s1").result_for(60s); });
+  std::this_thread::sleep_for(300ms);
+  t0 = Clock::now();
+  b->send("s1", 7, "end");
+  waiter.join();
+  EXPECT_EQ(result.load(), 7);
+  EXPECT_LT(Clock::now() - t0, kPromptly);
+}
+
+// A workflow that receives on "t1", then on "t2"; `stage` tells which recv
+// a wait belongs to.
+int receive_twice(keel::Context& ctx, std::atomic<int>& stage) {
+  stage = 1;
+  int x = ctx.recv<int>("t1", 60s).value_or(-1000);
+  ctx.set_event("first", x);
+  stage = 2;
+  return x + ctx.recv<int>("t2", 60s).value_or(-1000);
+}
+
+TEST_F(Wakeups, ALostListenConnectionFallsBackToPollingAndComesBack) {
+  a = make("a", 500ms, a_waits);
+  b = make("b", 500ms, b_waits);
+  std::atomic<int> stage{0};
+  for (auto* r : {a.get(), b.get()})
+    r->register_workflow("twice", [&stage](keel::Context& ctx) { return receive_twice(ctx, stage); });
+  a->launch();
+  b->launch();
+  std::string pid;
+  ASSERT_TRUE(eventually([&] { return !(pid = listener_pid(url, "a")).empty(); }));
+  auto h = a->start(keel::Workflow<int>("twice"), {.workflow_id = "w1"});
+  ASSERT_TRUE(eventually([&] { return a_waits.load() > 0; }));
+  kill_backend(pid);
+  auto t0 = Clock::now();
+  b->send("w1", 1, "t1");
+  // Woken by polling (or by the wake-everyone that follows the reconnect).
+  EXPECT_EQ(b->get_event<int>("w1", "first", 60s), 1);
+  EXPECT_LT(Clock::now() - t0, 5s);
+  std::string again;
+  ASSERT_TRUE(eventually([&] { return !(again = listener_pid(url, "a")).empty() && again != pid; }));
+  b->send("w1", 2, "t2");
+  EXPECT_EQ(h.result_for(60s), 3);
+}
+
+TEST_F(Wakeups, NotificationsWorkAgainAfterTheListenConnectionIsReestablished) {
+  std::atomic<int> stage{0}, waiting_in{0};
+  auto c = keel::testing::test_config(dir, "a");
+  c.poll_interval = 30s;
+  c.fault_hook = [&](std::string_view point) {
+    if (point == "wait.begin") waiting_in = stage.load();
+  };
+  a = std::make_unique<keel::Runtime>(c);
+  b = make("b", 30s, b_waits);
+  for (auto* r : {a.get(), b.get()})
+    r->register_workflow("twice", [&stage](keel::Context& ctx) { return receive_twice(ctx, stage); });
+  a->launch();
+  b->launch();
+  std::string pid;
+  ASSERT_TRUE(eventually([&] { return !(pid = listener_pid(url, "a")).empty(); }));
+  auto h = a->start(keel::Workflow<int>("twice"), {.workflow_id = "w2"});
+  ASSERT_TRUE(eventually([&] { return waiting_in.load() == 1; }));
+  // Sent while A's listener is (being) cut off: a notification A may never
+  // see; the wake-everyone after the reconnect covers it.
+  kill_backend(pid);
+  auto t0 = Clock::now();
+  b->send("w2", 1, "t1");
+  ASSERT_TRUE(eventually([&] { return waiting_in.load() == 2; }));
+  EXPECT_LT(Clock::now() - t0, kPromptly);
+  // Once A listens again, a notification alone wakes it.
+  std::string again;
+  ASSERT_TRUE(eventually([&] { return !(again = listener_pid(url, "a")).empty() && again != pid; }));
+  t0 = Clock::now();
+  b->send("w2", 2, "t2");
+  EXPECT_EQ(h.result_for(60s), 3);
+  EXPECT_LT(Clock::now() - t0, kPromptly);
+}
+
+// The triggers and the listener on their own: which keys arrive, in commit
+// order, and that a reconnect announces itself with "" (wake everyone).
+class KeyLog {
+ public:
+  void add(const std::string& key) {
+    std::lock_guard lock(mu_);
+    keys_.push_back(key);
+    cv_.notify_all();
+  }
+  // Waits for key to arrive after position from; returns its position.
+  size_t await(const std::string& key, size_t from = 0) {
+    std::unique_lock lock(mu_);
+    size_t at = from;
+    bool found = cv_.wait_for(lock, 20s, [&] {
+      for (; at < keys_.size(); ++at)
+        if (keys_[at] == key) return true;
+      return false;
+    });
+    EXPECT_TRUE(found) << "no wake-up for key '" << key << "'";
+    return at;
+  }
+  std::vector<std::string> snapshot() {
+    std::lock_guard lock(mu_);
+    return keys_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> keys_;
+};
+
+TEST_F(Wakeups, TriggersNotifyTheRuntimesKeysOnCommitOnly) {
+  rt = std::make_unique<keel::Runtime>(keel::testing::test_config(dir));
+  auto wf = rt->register_workflow("evented", [](keel::Context& ctx) {
+    ctx.set_event("ready", 1);
+    return ctx.recv<int>("in", 60s).value_or(-1);
+  });
+  rt->launch();
+  KeyLog log;
+  keel::sysdb::postgres::Listener listener(url, "keel_listen probe", [&](const std::string& k) { log.add(k); });
+  size_t at = log.await("");  // listening
+  auto h = rt->start(wf, {.workflow_id = "e1"});
+  at = log.await("evt:e1\x1f" "ready", at);
+  // A rolled-back write notifies nobody; notifications arrive in commit order.
+  EXPECT_THROW(rt->run_sql_write([](keel::Sql& sql) {
+                 sql.execute("INSERT INTO keel.notifications (destination_id, topic, message, created_at) "
+                             "VALUES ('e1', 'rolled-back', '1', 0)");
+                 throw std::runtime_error("roll back");
+               }),
+               std::runtime_error);
+  rt->send("e1", 9, "in");
+  at = log.await("msg:e1\x1f" "in", at);
+  at = log.await("done:e1", at);
+  EXPECT_EQ(h.result_for(10s), 9);
+  for (const auto& k : log.snapshot()) EXPECT_EQ(k.find("rolled-back"), std::string::npos);
+  // A key too long for a NOTIFY payload (8000 bytes) wakes everyone instead.
+  rt->send("e1", 1, std::string(9000, 'x'));
+  at = log.await("", at + 1);
+  // A lost connection: re-established, announced by "", then keys again.
+  std::string pid;
+  ASSERT_TRUE(eventually([&] { return !(pid = listener_pid(url, "probe")).empty(); }));
+  kill_backend(pid);
+  at = log.await("", at + 1);
+  rt->send("e1", 2, "later");
+  log.await("msg:e1\x1f" "later", at);
+}
+
+}  // namespace
