@@ -138,6 +138,7 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
   }
   try {
     pool_->submit([this, exec, fn = std::move(fn), replay]() mutable {
+      if (stopping_.load()) return release(*exec);  // queued at shutdown: stays PENDING
       if (replay && !load_recorded(*exec)) return release(*exec);
       run_execution(std::move(exec), std::move(fn));
     });
