@@ -33,6 +33,18 @@ struct RuntimeConfig {
   // Waits (recv, get_event, handle.result) re-read the database at least this
   // often, so writes by other processes are seen even without a wake-up.
   std::chrono::milliseconds poll_interval{200};
+  // Running workflows execute on a pool of at most this many threads, with a
+  // run queue (at least 1). A workflow blocked inside a step (user code)
+  // holds its thread: with all threads blocked, queued workflows wait.
+  int max_workflow_threads = 64;
+  // Parking: a workflow waiting in recv, sleep, get_event or a child's
+  // result gives its thread back and is resumed by replay (like recovery)
+  // when its message/event arrives, its deadline passes or a poll finds the
+  // condition true. It first waits in its thread up to park_after (so that
+  // quick replies cost no replay), unless threads are scarce (workflows
+  // queued) or it is itself a replay; then it parks. Zero parks at once.
+  bool park_waiting_workflows = true;
+  std::chrono::milliseconds park_after{500};
   // Testing seam, in the spirit of LevelDB's Env: called at named points of
   // the engine ("checkpoint.before_commit", "checkpoint.after_commit",
   // "step.before", "step.after", "wait.begin"). A crash test raises SIGKILL

@@ -18,8 +18,13 @@
 //    flight; interrupted workflows stay PENDING and resume at the next launch.
 //  * register_queue / enqueue: see keel/queue.hpp. A launched Runtime with
 //    queues runs one dequeuer thread, stopped first by shutdown().
-//  * Each running workflow occupies one thread while it runs (including while
-//    it waits in recv or sleep).
+//  * Running workflows execute on a pool of at most
+//    config.max_workflow_threads threads (a run queue holds the rest). A
+//    workflow waiting in recv, sleep, get_event or a child's result() parks
+//    (config.park_after): it holds no thread and is resumed by replay from its
+//    checkpoints when its message/event arrives or its deadline passes. A
+//    workflow blocked inside a step (user code) does hold its thread: with
+//    every pool thread blocked so, queued workflows wait.
 // Thread-safety: all methods are thread-safe once launched, except
 // register_workflow and launch, which are for start-up.
 #pragma once

@@ -38,12 +38,16 @@ std::chrono::milliseconds retry_delay(const StepOptions& o, int failed_attempt) 
   return std::chrono::milliseconds(static_cast<int64_t>(ms));
 }
 
-// Sleeps until epoch ms, waking for cancellation and shutdown.
-void interruptible_sleep_until(Execution& ex, int64_t wake_ms) {
+// Sleeps until epoch ms, waking for cancellation and shutdown. A durable
+// sleep may park; a retry delay inside a step may not (its attempt count
+// lives only on this stack).
+void interruptible_sleep_until(Execution& ex, int64_t wake_ms, bool parkable) {
   detail::Notifier::Waiter w(ex.engine().notifier(), "sleep:" + ex.id());
+  std::optional<int64_t> since;
+  if (parkable) since = now_ms();
   while (now_ms() < wake_ms) {
     ex.check_interrupt();
-    ex.wait(w, wake_ms);
+    ex.wait(w, wake_ms, since);
   }
   ex.check_interrupt();
 }
@@ -128,7 +132,7 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
                                                       std::to_string(max_attempts) + " times; last error: " +
                                                       failure->type_name + ": " + failure->message};
     } else {
-      interruptible_sleep_until(exec_, now_ms() + retry_delay(options, attempt).count());
+      interruptible_sleep_until(exec_, now_ms() + retry_delay(options, attempt).count(), false);
     }
   }
   exec_.engine().fault("step.after");
@@ -194,7 +198,7 @@ std::optional<Json> Context::do_get_event(std::string_view workflow_id, std::str
   for (;;) {
     auto v = with_db_retry(exec_, [&] { return exec_.engine().db().get_event(target, k); });
     if (v || deadline.passed() || timeout.count() <= 0) return record_optional(exec_, fid, "keel.get_event", v, started);
-    exec_.wait(w, deadline.get());
+    exec_.wait(w, deadline.get(), started);
     exec_.check_interrupt();
   }
 }
@@ -234,7 +238,7 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
     }
     if (deadline.passed() || timeout.count() <= 0)
       return record_optional(exec_, fid, "keel.recv", std::nullopt, started);
-    exec_.wait(w, deadline.get());
+    exec_.wait(w, deadline.get(), started);
     exec_.check_interrupt();
   }
 }
@@ -251,7 +255,7 @@ void Context::sleep(std::chrono::milliseconds duration) {
     op.output = std::to_string(now_ms() + duration.count());
     wake = detail::replay_output(exec_, record(exec_, op)).get<int64_t>();
   }
-  interruptible_sleep_until(exec_, wake);
+  interruptible_sleep_until(exec_, wake, true);
 }
 
 std::chrono::system_clock::time_point Context::now() {

@@ -16,7 +16,15 @@ Engine::Engine(RuntimeConfig config) : config_(std::move(config)) {
   if (config_.executor_id.empty()) throw ConfigError("executor_id must not be empty");
   if (config_.max_recovery_attempts < 1) throw ConfigError("max_recovery_attempts must be at least 1");
   if (config_.poll_interval.count() <= 0) throw ConfigError("poll_interval must be positive");
+  if (config_.max_workflow_threads < 1) throw ConfigError("max_workflow_threads must be at least 1");
+  if (config_.park_after.count() < 0) throw ConfigError("park_after must not be negative");
   db_ = sysdb::open_system_database(config_);
+  pool_ = std::make_unique<WorkerPool>(static_cast<size_t>(config_.max_workflow_threads));
+  // Parked waits are swept (statuses, inboxes) every 25 poll intervals.
+  parking_ = std::make_unique<ParkingLot>(
+      *db_, notifier_, [this](const WorkflowInfo& info) { spawn(info, /*replay=*/true); }, config_.poll_interval,
+      config_.poll_interval * 25);
+  notifier_.set_listener([this](const std::string& key) { parking_->on_notify(key); });
   // spdlog creates its registry on first use; do it here, before any
   // workflow thread exists, so that threads never race to construct it.
   (void)spdlog::default_logger_raw();
@@ -115,40 +123,69 @@ void Engine::ensure_running(const WorkflowInfo& info) {
     std::lock_guard lock(mu_);
     if (running_.count(info.id)) return;
   }
-  spawn(info, /*replay=*/true);
+  spawn(info, /*replay=*/true);  // refuses a parked one: it resumes by itself
 }
 
 void Engine::spawn(const WorkflowInfo& info, bool replay) {
   ErasedWorkflow fn = lookup(info.name);
-  std::map<int, sysdb::OperationRecord> recorded;
-  if (replay)
-    for (auto& op : db_->load_operations(info.id)) recorded.emplace(op.function_id, std::move(op));
-  auto exec = std::make_shared<Execution>(*this, info, std::move(recorded));
+  auto exec = std::make_shared<Execution>(*this, info, std::map<int, sysdb::OperationRecord>{});
+  exec->set_replaying(replay);
   {
     std::lock_guard lock(mu_);
     if (stopping_.load()) return;  // stays PENDING; recovered at the next launch
+    if (parking_->contains(info.id)) return;  // parked here: resumes by itself
     if (!running_.emplace(info.id, exec).second) return;  // already running here
     ++threads_;
   }
   try {
-    std::thread([this, exec, fn = std::move(fn)]() mutable { run_execution(std::move(exec), std::move(fn)); })
-        .detach();
-  } catch (const std::system_error& e) {
+    pool_->submit([this, exec, fn = std::move(fn), replay]() mutable {
+      if (stopping_.load()) return release(*exec);  // queued at shutdown: stays PENDING
+      if (replay && !load_recorded(*exec)) return release(*exec);
+      run_execution(std::move(exec), std::move(fn));
+    });
+  } catch (const RuntimeStateError&) {
     // No thread: the workflow stays PENDING and is recovered at the next launch.
-    std::lock_guard lock(mu_);
-    running_.erase(info.id);
-    if (--threads_ == 0) idle_cv_.notify_all();
-    throw RuntimeStateError("cannot start a thread for workflow '" + info.id + "': " + e.what());
+    release(*exec);
+    throw;
   }
+}
+
+// Loads the recorded operations of a replaying execution, retrying a failing
+// database; false when it stays unavailable (the workflow stays PENDING).
+bool Engine::load_recorded(Execution& exec) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      std::map<int, sysdb::OperationRecord> recorded;
+      for (auto& op : db_->load_operations(exec.id())) recorded.emplace(op.function_id, std::move(op));
+      exec.set_recorded(std::move(recorded));
+      return true;
+    } catch (const DatabaseError& e) {
+      if (attempt >= 6 || stopping_.load()) {
+        spdlog::error("[{}] cannot load the checkpoints, the workflow stays PENDING: {}", exec.id(), e.what());
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25 << attempt));
+    }
+  }
+}
+
+// The execution leaves running_ and the gate.
+void Engine::release(Execution& exec) {
+  std::lock_guard lock(mu_);
+  running_.erase(exec.id());
+  if (--threads_ == 0) idle_cv_.notify_all();
 }
 
 void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   set_current_execution(exec.get());
   const std::string& id = exec->id();
+  // Workflow code that swallowed ExecutionParked (catch (...)) must not end
+  // the workflow: the parked execution's outcome is no outcome.
   try {
     Context ctx(*exec);
     Json out = fn(ctx, exec->info().inputs);
-    finish(*exec, WorkflowStatus::Success, out.dump(), std::nullopt);
+    if (!exec->parked()) finish(*exec, WorkflowStatus::Success, out.dump(), std::nullopt);
+  } catch (const ExecutionParked&) {
   } catch (const ExecutionInterrupted& e) {
     spdlog::info("[{}] workflow interrupted, stays PENDING: {}", id, e.reason);
   } catch (const WorkflowCancelledError& e) {
@@ -156,17 +193,29 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
     // or found at a checkpoint.
     spdlog::info("[{}] workflow cancelled: {}", id, e.what());
   } catch (const std::exception& e) {
-    spdlog::warn("[{}] workflow failed: {}", id, e.what());
-    finish(*exec, WorkflowStatus::Error, std::nullopt, describe_exception(e));
+    if (!exec->parked()) {
+      spdlog::warn("[{}] workflow failed: {}", id, e.what());
+      finish(*exec, WorkflowStatus::Error, std::nullopt, describe_exception(e));
+    }
   } catch (...) {
-    finish(*exec, WorkflowStatus::Error, std::nullopt, RecordedErrorInfo{"unknown", "a non-standard exception"});
+    if (!exec->parked())
+      finish(*exec, WorkflowStatus::Error, std::nullopt, RecordedErrorInfo{"unknown", "a non-standard exception"});
   }
   set_current_execution(nullptr);
+  if (exec->parked()) {
+    bool wake_now = false;
+    {
+      std::lock_guard lock(mu_);
+      running_.erase(id);
+      wake_now = parking_->settle(id);  // woken while unwinding: run it again now
+      if (--threads_ == 0) idle_cv_.notify_all();
+    }
+    if (wake_now) spawn(exec->info(), /*replay=*/true);
+    return;
+  }
   notifier_.notify(done_key(id));
   if (!exec->info().queue_name.empty()) notifier_.notify(queue_key());  // a slot is free
-  std::lock_guard lock(mu_);
-  running_.erase(id);
-  if (--threads_ == 0) idle_cv_.notify_all();
+  release(*exec);
 }
 
 void Engine::finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
@@ -196,6 +245,7 @@ bool Engine::cancel(const std::string& id) {
     auto it = running_.find(id);
     if (it != running_.end()) it->second->cancel();
   }
+  parking_->drop(id);  // a parked workflow has nothing left to run
   notifier_.wake_all();
   notifier_.notify(done_key(id));
   return changed;
@@ -216,6 +266,7 @@ bool Engine::resume(const std::string& id) {
   if (!before) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
   if (!before->queue_name.empty()) return requeue(id);
   (void)lookup(before->name);
+  parking_->drop(id);  // cancelled elsewhere while parked here: this resume runs it
   bool changed = db_->transition(id, {WorkflowStatus::Cancelled, WorkflowStatus::MaxRecoveryAttemptsExceeded},
                                  WorkflowStatus::Pending, now_ms(), /*reset_recovery=*/true, config_.executor_id);
   if (!changed) return false;
@@ -244,12 +295,14 @@ void Engine::shutdown() {
     idle_cv_.wait(lock, [&] { return threads_ == 0; });
     return;
   }
+  parking_->stop();  // parked workflows stay PENDING: recovered at the next launch
   notifier_.wake_all();
   {
     std::unique_lock lock(mu_);
     idle_cv_.wait(lock, [&] { return threads_ == 0; });
   }
   db_->set_wakeup_sink(nullptr);  // no wake-up reaches the notifier after this
+  pool_->stop();
 }
 
 }  // namespace keel::detail

@@ -1,9 +1,11 @@
 // The engine behind keel::Runtime: the registry of workflow functions, the
 // set of executions running in this process, and their threads.
 //
-// Threads: each execution runs on its own detached thread, counted by a gate;
-// shutdown() closes the gate, wakes every wait and waits for the count to
-// reach zero (steps in flight finish; no new operation starts).
+// Threads: executions run on a bounded pool (worker_pool.hpp), counted by a
+// gate; shutdown() closes the gate, wakes every wait and waits for the count
+// to reach zero (steps in flight finish; no new operation starts). A waiting
+// execution may park (parking.hpp): it leaves the pool and the gate, and is
+// resumed by replay.
 #pragma once
 
 #include <atomic>
@@ -15,6 +17,8 @@
 
 #include "keel/runtime.hpp"
 #include "runtime/notifier.hpp"
+#include "runtime/parking.hpp"
+#include "runtime/worker_pool.hpp"
 #include "sysdb/system_database.hpp"
 
 namespace keel::detail {
@@ -28,6 +32,11 @@ class Execution;
 struct ExecutionInterrupted {
   std::string reason;
 };
+
+// Thrown through a workflow's stack when it parks (Execution::wait): the
+// thread is given back, the workflow stays PENDING and is resumed by replay.
+// Not a std::exception either.
+struct ExecutionParked {};
 
 class Engine {
  public:
@@ -59,6 +68,13 @@ class Engine {
   // Throws RuntimeStateError unless launched and not stopping.
   void require_running() const;
 
+  ParkingLot& parking() { return *parking_; }
+  // Workflows queued for a pool thread (parking is preferred when > 0).
+  size_t run_queue_backlog() const { return pool_->backlog(); }
+  // Test hooks: pool threads created so far, workflows parked now.
+  size_t pool_threads() const { return pool_->threads(); }
+  size_t parked_count() const { return parking_->size(); }
+
   static std::string message_key(const std::string& dest, const std::string& topic);
   static std::string event_key(const std::string& id, const std::string& key);
   static std::string done_key(const std::string& id);
@@ -71,10 +87,13 @@ class Engine {
   struct Running {
     std::shared_ptr<Execution> execution;
   };
-  // Runs the workflow on a new thread unless it already runs here.
+  // Queues the workflow on the pool unless it already runs (or is parked)
+  // here; replay loads its recorded operations first (on the pool thread).
   void spawn(const WorkflowInfo& info, bool replay);
   void ensure_running(const WorkflowInfo& info);
   bool requeue(const std::string& id);
+  bool load_recorded(Execution& exec);
+  void release(Execution& exec);
   void run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn);
   void finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
               const std::optional<RecordedErrorInfo>& error);
@@ -91,7 +110,9 @@ class Engine {
   std::condition_variable idle_cv_;
   std::map<std::string, ErasedWorkflow> registry_;            // guarded by mu_
   std::map<std::string, std::shared_ptr<Execution>> running_;  // guarded by mu_
-  size_t threads_ = 0;                                          // guarded by mu_
+  size_t threads_ = 0;                                          // guarded by mu_; queued + running
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<ParkingLot> parking_;
 };
 
 }  // namespace keel::detail

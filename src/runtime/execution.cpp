@@ -24,6 +24,7 @@ const sysdb::OperationRecord* Execution::recorded(int function_id, std::string_v
 }
 
 void Execution::check_interrupt() {
+  if (parked_) throw ExecutionParked{};  // workflow code swallowed it: keep unwinding
   if (engine_.stopping()) throw ExecutionInterrupted{"runtime shutting down"};
   if (cancelled_.load()) throw WorkflowCancelledError("workflow '" + id() + "' was cancelled");
   if (info_.deadline_epoch_ms && now_ms() >= *info_.deadline_epoch_ms) {
@@ -41,8 +42,11 @@ std::chrono::steady_clock::time_point Execution::bound(int64_t until_epoch_ms) c
   return std::chrono::steady_clock::now() + std::chrono::milliseconds(delta);
 }
 
-void Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms) {
+void Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since) {
   engine_.fault("wait.begin");
+  int64_t wake = until_epoch_ms;
+  if (info_.deadline_epoch_ms) wake = std::min(wake, *info_.deadline_epoch_ms);
+  if (parkable_since) park_if_due(waiter, wake, *parkable_since);
   waiter.wait_until(bound(until_epoch_ms));
   // A cancel from another process (CLI, admin of another executor) reaches
   // no in-process flag: re-read the status at most once per poll interval.
@@ -58,6 +62,34 @@ void Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms) {
       // error out would record the workflow as failed (ERROR).
     }
   }
+}
+
+// Park when the wait still has time left and either this is a replay (it
+// waited before, or is part of a recovery burst), workflows are queued for a
+// thread, or it has waited park_after in its thread already.
+bool Execution::should_park(int64_t since_ms, int64_t wake_ms) const {
+  const auto& c = engine_.config();
+  if (!c.park_waiting_workflows || in_step_) return false;
+  int64_t now = now_ms();
+  if (wake_ms <= now) return false;
+  return replaying_ || now - since_ms >= c.park_after.count() || engine_.run_queue_backlog() > 0;
+}
+
+void Execution::park_if_due(Notifier::Waiter& waiter, int64_t wake_ms, int64_t since_ms) {
+  if (should_park(since_ms, wake_ms)) park(waiter, wake_ms);
+}
+
+// Registered before unwinding, so that a notify from now on is not lost; a
+// notify that came before (since the waiter's last database read) cancels
+// the parking: the caller reads the database again instead.
+void Execution::park(Notifier::Waiter& waiter, int64_t wake_ms) {
+  if (!engine_.parking().begin(info_, waiter.key(), wake_ms)) return;
+  if (waiter.notified()) {
+    engine_.parking().abort(id());
+    return;
+  }
+  parked_ = true;
+  throw ExecutionParked{};
 }
 
 sysdb::OperationRecord Execution::make_op(int function_id, std::string_view name, int64_t started_ms) const {

@@ -32,6 +32,16 @@ class Execution {
   // The outcome recorded at this position, after checking its name.
   // Throws NonDeterminismError when another operation was recorded there.
   const sysdb::OperationRecord* recorded(int function_id, std::string_view name) const;
+  // The recorded operations of a replaying execution, set before it runs.
+  void set_recorded(std::map<int, sysdb::OperationRecord> recorded) { recorded_ = std::move(recorded); }
+  // A replay (recovered, or resumed from parking) parks at its first wait
+  // that blocks, without waiting park_after in its thread first.
+  void set_replaying(bool v) { replaying_ = v; }
+  // Whether this execution parked (threw ExecutionParked); it does nothing more.
+  bool parked() const { return parked_; }
+  // Parks (throws ExecutionParked) when should_park says so: for waits that
+  // do not go through wait(), e.g. a child's result (waits.cpp).
+  void park_if_due(Notifier::Waiter& waiter, int64_t wake_ms, int64_t since_ms);
   // Adopt an outcome found at write time (another execution recorded it).
   void adopt(const sysdb::OperationRecord& op) { recorded_[op.function_id] = op; }
 
@@ -42,7 +52,11 @@ class Execution {
   // The earliest of `until` and the workflow deadline, as a steady time.
   std::chrono::steady_clock::time_point bound(int64_t until_epoch_ms) const;
   // Sleeps (interruptibly) until epoch ms, waking early on a notify of key.
-  void wait(Notifier::Waiter& waiter, int64_t until_epoch_ms);
+  // A parkable wait (recv, get_event, sleep, a child's result: waits whose
+  // operation is replayable from the top; parkable_since = when the wait
+  // began) may park instead: it registers with the parking lot and throws
+  // ExecutionParked (see should_park for when).
+  void wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since = std::nullopt);
 
   sysdb::OperationRecord make_op(int function_id, std::string_view name, int64_t started_ms) const;
 
@@ -54,7 +68,12 @@ class Execution {
   WorkflowInfo info_;
   std::map<int, sysdb::OperationRecord> recorded_;
   int function_id_ = 0;
+  bool should_park(int64_t since_ms, int64_t wake_ms) const;
+  void park(Notifier::Waiter& waiter, int64_t wake_ms);
+
   bool in_step_ = false;
+  bool replaying_ = false;
+  bool parked_ = false;
   std::atomic<bool> cancelled_{false};
   std::chrono::steady_clock::time_point last_status_check_ = std::chrono::steady_clock::now();
 };

@@ -24,14 +24,22 @@ void Notifier::Waiter::wait_until(std::chrono::steady_clock::time_point until) {
   seen_epoch_ = n_.epoch_;
 }
 
+bool Notifier::Waiter::notified() const {
+  std::lock_guard lock(n_.mu_);
+  auto it = n_.slots_.find(key_);
+  return n_.epoch_ != seen_epoch_ || (it != n_.slots_.end() && it->second.seq != seen_);
+}
+
 void Notifier::notify(const std::string& key) {
   {
     std::lock_guard lock(mu_);
     auto it = slots_.find(key);
-    if (it == slots_.end()) return;  // nobody waits; a later waiter reads the database first
-    ++it->second.seq;
-    it->second.cv.notify_all();  // under the lock: the slot may be erased once it is released
+    if (it != slots_.end()) {  // else nobody waits here; a later waiter reads the database first
+      ++it->second.seq;
+      it->second.cv.notify_all();  // under the lock: the slot may be erased once it is released
+    }
   }
+  if (listener_) listener_(key);
 }
 
 void Notifier::wake_all() {

@@ -6,12 +6,15 @@
 // lost: it bumps the key's sequence number, which the waiter checks.
 // Notifications are hints: the waiter always re-reads the database, and
 // polling (the caller's bounded deadline) covers writes by other processes.
+// A listener (the parking lot) sees every notified key, also keys nobody
+// waits on in a thread: parked workflows wait without a thread.
 // Thread-safe.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -28,6 +31,9 @@ class Notifier {
     Waiter& operator=(const Waiter&) = delete;
     // Sleeps until notified since construction (or the last wait), until, or wake_all.
     void wait_until(std::chrono::steady_clock::time_point until);
+    // Whether wait_until would return at once (notified or woken since).
+    bool notified() const;
+    const std::string& key() const { return key_; }
 
    private:
     Notifier& n_;
@@ -37,6 +43,9 @@ class Notifier {
   };
 
   void notify(const std::string& key);
+  // Called with every notified key, after the waiters are woken, outside the
+  // notifier's lock. Set once, before any thread uses the notifier.
+  void set_listener(std::function<void(const std::string&)> listener) { listener_ = std::move(listener); }
   // Wakes every waiter (cancellation, shutdown).
   void wake_all();
 
@@ -46,7 +55,8 @@ class Notifier {
     int waiters = 0;
     std::condition_variable cv;  // only this key's waiters sleep here
   };
-  std::mutex mu_;
+  std::function<void(const std::string&)> listener_;
+  mutable std::mutex mu_;
   std::unordered_map<std::string, Slot> slots_;  // guarded by mu_
   uint64_t epoch_ = 0;                           // guarded by mu_; bumped by wake_all
 };

@@ -21,6 +21,7 @@ LaunchReport Engine::launch(Runtime& rt) {
     }
   });
   launched_.store(true);
+  parking_->start();
   LaunchReport report;
   for (const std::string& id : db_->list_pending(config_.executor_id)) {
     try {

@@ -11,11 +11,18 @@ namespace keel::detail {
 namespace {
 
 // Bounded sleep for a waiter outside or inside a workflow: inside, it also
-// stops for cancellation and shutdown.
-void wait_once(Engine& engine, Notifier::Waiter& w, std::chrono::steady_clock::time_point until) {
+// stops for cancellation and shutdown, and an untimed wait (a child's result)
+// may park: its replay reads the result again (parkable_since: when it began).
+void wait_once(Engine& engine, Notifier::Waiter& w, std::chrono::steady_clock::time_point until,
+               std::optional<int64_t> parkable_since = std::nullopt) {
   auto poll = std::chrono::steady_clock::now() + engine.config().poll_interval;
   if (Execution* ex = current_execution()) {
     ex->check_interrupt();
+    if (parkable_since && !ex->in_step()) {
+      constexpr int64_t kNever = int64_t{1} << 60;  // woken by the child's end or the sweep
+      int64_t wake = ex->info().deadline_epoch_ms.value_or(kNever);
+      ex->park_if_due(w, wake, *parkable_since);
+    }
   } else if (engine.stopping()) {
     throw RuntimeStateError("the runtime is shutting down");
   }
@@ -41,13 +48,15 @@ Json result_of(const WorkflowInfo& info) {
 Json Engine::await_result(const std::string& id, std::optional<std::chrono::milliseconds> timeout) {
   auto until = timeout ? std::chrono::steady_clock::now() + *timeout : std::chrono::steady_clock::time_point::max();
   Notifier::Waiter w(notifier_, done_key(id));
+  std::optional<int64_t> parkable_since;
+  if (!timeout) parkable_since = now_ms();
   for (;;) {
     auto info = db_->get_workflow(id);
     if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
     if (is_terminal(info->status)) return result_of(*info);
     if (std::chrono::steady_clock::now() >= until)
       throw TimeoutError("workflow '" + id + "' did not finish within the timeout");
-    wait_once(*this, w, until);
+    wait_once(*this, w, until, parkable_since);
   }
 }
 

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "keel/config.hpp"
@@ -86,6 +87,13 @@ struct ConsumeResult {
   std::optional<std::string> message;  // JSON text; nullopt when none waiting
 };
 
+// A message waiting in an inbox, as the parking lot's polls see it.
+struct MessageArrival {
+  int64_t message_id = 0;
+  std::string destination_id;
+  std::string topic;
+};
+
 class SystemDatabase {
  public:
   virtual ~SystemDatabase() = default;
@@ -152,6 +160,14 @@ class SystemDatabase {
   // Throws IncompatibleDatabaseError unless the schema is exactly this build's
   // (for a Client, which does not migrate).
   virtual void require_current_schema() = 0;
+  // --- batched reads for parked workflows (runtime/parking.hpp; backends' parking.cpp) ---
+  // Unconsumed messages with message_id > after_message_id, by message_id, at most limit.
+  virtual std::vector<MessageArrival> unconsumed_messages_after(int64_t after_message_id, int limit) = 0;
+  // One (destination, topic) per inbox among destinations holding an unconsumed message.
+  virtual std::vector<MessageArrival> unconsumed_messages_for(const std::vector<std::string>& destinations) = 0;
+  // The status of each of ids that exists (any order).
+  virtual std::vector<std::pair<std::string, WorkflowStatus>> workflow_statuses(
+      const std::vector<std::string>& ids) = 0;
 
   // --- the application's SQL ---
   virtual void run_sql_write(const std::function<void(Sql&)>& fn) = 0;

@@ -603,4 +603,35 @@ TEST(CrashWhileWaiting, RecvReceivesMessageSentAfterRestart) {
   EXPECT_EQ(db.notifications[0].consumed, 1);
 }
 
+// The same with waits that park at once (park_after 0): the first process
+// is killed while the workflow is parked (no thread holds it, only the
+// parking lot's memory), the restarted one resumes it by replay; the sleep
+// waits only what is left.
+TEST(CrashWhileParked, RecvReceivesMessageSentAfterRestart) {
+  const Scenario& sc = scenario("recv_late");
+  const std::vector<std::string> park{"--park-after", "0"};
+  std::vector<std::string> send = park;
+  send.push_back("--send");
+  Reference ref = reference_run(sc.name, {}, send);
+  TempDir dir;
+  Paths p(dir);
+  auto e = kill_while_waiting(p, sc.name, 300ms, park, send);
+  ASSERT_TRUE(e.runs[0].killed()) << e.runs[0].describe();
+  check_outcome(sc, ref, p, e.runs);
+  EXPECT_LT(ms_between(e.restarted_at, e.finished_at), 30000.0) << "the message did not wake the recovered recv";
+}
+
+TEST(CrashWhileParked, SleepWaitsOnlyWhatIsLeft) {
+  const Scenario& sc = scenario("sleep");
+  const std::vector<std::string> extra{"--wait-ms", "3000", "--park-after", "0"};
+  Reference ref = reference_run(sc.name, {}, extra);
+  TempDir dir;
+  Paths p(dir);
+  auto e = kill_while_waiting(p, sc.name, 1500ms, extra, extra);
+  ASSERT_TRUE(e.runs[0].killed()) << e.runs[0].describe();
+  check_outcome(sc, ref, p, e.runs);
+  EXPECT_LT(ms_between(e.restarted_at, e.finished_at), 3000.0 - 500.0) << "the recovered sleep started over";
+  EXPECT_GE(ms_between(e.waiting_at, e.finished_at), 3000.0 - 250.0) << "the sleep ended before its deadline";
+}
+
 }  // namespace

@@ -8,6 +8,7 @@
 //
 //   keel_crash_worker --db PATH --marks FILE --scenario NAME --run R
 //                     [--kill-at POINT --kill-after N] [--wait-ms MS] [--send]
+//                     [--park-after MS]
 //
 // Fault points: the engine's ("checkpoint.before_commit",
 // "checkpoint.after_commit", "step.before", "step.after", "wait.begin") and
@@ -297,6 +298,7 @@ struct Options {
   int kill_after = 0;
   std::optional<int> wait_ms;
   bool send = false;
+  std::optional<int> park_after_ms;  // RuntimeConfig::park_after (0: waits park at once)
 };
 
 bool run_scenario(keel::Runtime& rt, const Workflows& w, const Options& o) {
@@ -350,7 +352,7 @@ bool run_scenario(keel::Runtime& rt, const Workflows& w, const Options& o) {
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "keel_crash_worker: " << why
             << "\nusage: keel_crash_worker --db PATH --marks FILE --scenario NAME --run R"
-               " [--kill-at POINT --kill-after N] [--wait-ms MS] [--send]\n";
+               " [--kill-at POINT --kill-after N] [--wait-ms MS] [--send] [--park-after MS]\n";
   std::exit(2);
 }
 
@@ -378,6 +380,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--kill-after") o.kill_after = number();
     else if (a == "--wait-ms") o.wait_ms = number();
     else if (a == "--send") o.send = true;
+    else if (a == "--park-after") o.park_after_ms = number();
     else usage("unknown argument '" + a + "'");
   }
   if (o.db.empty() || o.marks.empty() || o.scenario.empty()) usage("--db, --marks and --scenario are required");
@@ -407,6 +410,7 @@ int main(int argc, char** argv) {
     cfg.sqlite_synchronous = keel::SqliteSync::Full;
     cfg.poll_interval = 20ms;
     cfg.fault_hook = [](std::string_view point) { hit(point); };
+    if (o.park_after_ms) cfg.park_after = std::chrono::milliseconds(*o.park_after_ms);
     keel::Runtime rt(cfg);
     // The application's table, in the same file: created before launch() so
     // that workflows recovered by launch() always find it.

@@ -58,6 +58,10 @@ class PostgresSystemDatabase final : public SystemDatabase {
   ConsumeResult consume_message(const std::string& destination, const std::string& topic,
                                 OperationRecord op) override;
 
+  std::vector<MessageArrival> unconsumed_messages_after(int64_t after_message_id, int limit) override;
+  std::vector<MessageArrival> unconsumed_messages_for(const std::vector<std::string>& destinations) override;
+  std::vector<std::pair<std::string, WorkflowStatus>> workflow_statuses(const std::vector<std::string>& ids) override;
+
   void run_sql_write(const std::function<void(Sql&)>& fn) override;
   void run_sql_read(const std::function<void(Sql&)>& fn) override;
 

@@ -1,0 +1,229 @@
+#include "runtime/parking.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "runtime/clock.hpp"
+#include "runtime/engine.hpp"
+
+namespace keel::detail {
+
+namespace {
+
+constexpr int kPollBatch = 1000;    // messages read per cursor query
+constexpr size_t kSweepBatch = 500;  // workflows per status / inbox query
+
+bool is_message_wait(const std::string& key) { return key.rfind("msg:", 0) == 0; }
+bool is_polled_wait(const std::string& key) { return key.rfind("evt:", 0) == 0 || key.rfind("done:", 0) == 0; }
+
+}  // namespace
+
+ParkingLot::ParkingLot(sysdb::SystemDatabase& db, Notifier& notifier, Wake wake,
+                       std::chrono::milliseconds poll_interval, std::chrono::milliseconds sweep_interval)
+    : db_(db), notifier_(notifier), wake_(std::move(wake)), poll_interval_(poll_interval),
+      sweep_interval_(sweep_interval) {}
+
+ParkingLot::~ParkingLot() { stop(); }
+
+void ParkingLot::start() {
+  std::lock_guard lock(mu_);
+  if (!thread_.joinable() && !stopped_) thread_ = std::thread([this] { run(); });
+}
+
+void ParkingLot::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    entries_.clear();
+    by_key_.clear();
+    timers_.clear();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool ParkingLot::begin(const WorkflowInfo& info, const std::string& key, int64_t wake_at_ms) {
+  std::lock_guard lock(mu_);
+  if (stopped_ || entries_.count(info.id)) return false;
+  entries_.emplace(info.id, Entry{info, key, wake_at_ms, false, false});
+  by_key_[key].insert(info.id);
+  bool earliest = timers_.empty() || wake_at_ms < timers_.begin()->first;
+  timers_.emplace(wake_at_ms, info.id);
+  if (earliest) cv_.notify_all();
+  return true;
+}
+
+void ParkingLot::erase_locked(std::unordered_map<std::string, Entry>::iterator it) {
+  timers_.erase({it->second.wake_at_ms, it->first});
+  auto k = by_key_.find(it->second.key);
+  if (k != by_key_.end()) {
+    k->second.erase(it->first);
+    if (k->second.empty()) by_key_.erase(k);
+  }
+  entries_.erase(it);
+}
+
+void ParkingLot::abort(const std::string& id) { drop(id); }
+
+void ParkingLot::drop(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it != entries_.end()) erase_locked(it);
+}
+
+bool ParkingLot::settle(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return false;  // dropped while unwinding (cancel, shutdown)
+  if (it->second.wake_requested) {
+    erase_locked(it);
+    return true;
+  }
+  it->second.settled = true;
+  return false;
+}
+
+bool ParkingLot::contains(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  return entries_.count(id) > 0;
+}
+
+size_t ParkingLot::size() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
+void ParkingLot::wake_locked(const std::string& id, std::vector<WorkflowInfo>& out) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  if (!it->second.settled) {  // still unwinding: settle() resumes it
+    it->second.wake_requested = true;
+    timers_.erase({it->second.wake_at_ms, id});
+    return;
+  }
+  out.push_back(std::move(it->second.info));
+  erase_locked(it);
+}
+
+void ParkingLot::resume_all(const std::vector<WorkflowInfo>& infos) {
+  for (const auto& info : infos) {
+    try {
+      wake_(info);
+    } catch (const std::exception& e) {
+      spdlog::error("[{}] cannot resume the parked workflow (it stays PENDING): {}", info.id, e.what());
+    }
+  }
+}
+
+void ParkingLot::on_notify(const std::string& key) {
+  std::vector<WorkflowInfo> woken;
+  {
+    std::lock_guard lock(mu_);
+    auto k = by_key_.find(key);
+    if (k == by_key_.end()) return;
+    std::vector<std::string> ids(k->second.begin(), k->second.end());
+    for (const auto& id : ids) wake_locked(id, woken);
+  }
+  resume_all(woken);
+}
+
+void ParkingLot::fire_timers() {
+  std::vector<WorkflowInfo> woken;
+  {
+    std::lock_guard lock(mu_);
+    int64_t now = now_ms();
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      std::string id = timers_.begin()->second;
+      timers_.erase(timers_.begin());
+      wake_locked(id, woken);
+    }
+  }
+  resume_all(woken);
+}
+
+// New messages since the cursor: notify their keys (which wakes parked
+// receivers through on_notify). One query per poll interval, however many
+// workflows are parked.
+void ParkingLot::poll_messages() {
+  for (;;) {
+    auto batch = db_.unconsumed_messages_after(message_cursor_, kPollBatch);
+    for (const auto& m : batch) {
+      message_cursor_ = std::max(message_cursor_, m.message_id);
+      notifier_.notify(Engine::message_key(m.destination_id, m.topic));
+    }
+    if (static_cast<int>(batch.size()) < kPollBatch) return;
+  }
+}
+
+// Re-reads, in batches, what the cursor cannot see: cancels by other
+// processes, messages committed out of id order (PostgreSQL), and events or
+// results written by other processes.
+void ParkingLot::sweep() {
+  std::vector<std::pair<std::string, std::string>> parked;  // (id, key)
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    parked.reserve(entries_.size());
+    for (const auto& [id, e] : entries_)
+      if (e.settled) parked.emplace_back(id, e.key);
+  }
+  for (size_t at = 0; at < parked.size(); at += kSweepBatch) {
+    std::vector<std::string> ids, receivers;
+    std::vector<std::string> polled;
+    size_t end = std::min(parked.size(), at + kSweepBatch);
+    for (size_t i = at; i < end; ++i) ids.push_back(parked[i].first);
+    std::unordered_set<std::string> pending;
+    for (const auto& [id, status] : db_.workflow_statuses(ids))
+      if (status == WorkflowStatus::Pending) pending.insert(id);
+    for (size_t i = at; i < end; ++i) {
+      const auto& [id, key] = parked[i];
+      if (!pending.count(id)) {  // cancelled (or finished) elsewhere: nothing left to run here
+        drop(id);
+        notifier_.notify(Engine::done_key(id));
+      } else if (is_message_wait(key)) {
+        receivers.push_back(id);
+      } else if (is_polled_wait(key)) {
+        polled.push_back(key);
+      }
+    }
+    if (!receivers.empty())
+      for (const auto& m : db_.unconsumed_messages_for(receivers))
+        notifier_.notify(Engine::message_key(m.destination_id, m.topic));
+    for (const auto& key : polled) on_notify(key);
+  }
+}
+
+void ParkingLot::run() {
+  auto next_poll = std::chrono::steady_clock::now() + poll_interval_;
+  auto next_sweep = std::chrono::steady_clock::now() + sweep_interval_;
+  std::unique_lock lock(mu_);
+  while (!stopped_) {
+    auto until = std::min(next_poll, next_sweep);
+    if (!timers_.empty()) {
+      auto left = std::chrono::milliseconds(std::max<int64_t>(0, timers_.begin()->first - now_ms()));
+      until = std::min(until, std::chrono::steady_clock::now() + left);
+    }
+    cv_.wait_until(lock, until);
+    if (stopped_) break;
+    bool any = !entries_.empty();
+    lock.unlock();
+    try {
+      fire_timers();
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next_poll) {
+        if (any) poll_messages();
+        next_poll = now + poll_interval_;
+      }
+      if (now >= next_sweep) {
+        if (any) sweep();
+        next_sweep = std::chrono::steady_clock::now() + sweep_interval_;
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("parking lot: a poll of the system database failed (retried next interval): {}", e.what());
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace keel::detail

@@ -1,0 +1,79 @@
+#include "runtime/worker_pool.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <system_error>
+
+#include "keel/errors.hpp"
+
+namespace keel::detail {
+
+WorkerPool::WorkerPool(size_t max_threads) : max_threads_(max_threads) {}
+
+WorkerPool::~WorkerPool() { stop(); }
+
+void WorkerPool::submit(std::function<void()> task) {
+  std::lock_guard lock(mu_);
+  if (stopping_) throw RuntimeStateError("the workflow thread pool is stopped");
+  queue_.push_back(std::move(task));
+  if (idle_ >= queue_.size() || threads_.size() >= max_threads_) {
+    cv_.notify_one();
+    return;
+  }
+  try {
+    threads_.emplace_back([this] { work(); });
+  } catch (const std::system_error& e) {
+    if (threads_.empty()) {
+      queue_.pop_back();
+      throw RuntimeStateError(std::string("cannot start a workflow thread: ") + e.what());
+    }
+    spdlog::warn("cannot start another workflow thread ({} running): {}", threads_.size(), e.what());
+    cv_.notify_one();
+  }
+}
+
+size_t WorkerPool::backlog() const {
+  std::lock_guard lock(mu_);
+  return queue_.size() > idle_ ? queue_.size() - idle_ : 0;
+}
+
+size_t WorkerPool::threads() const {
+  std::lock_guard lock(mu_);
+  return threads_.size();
+}
+
+void WorkerPool::work() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    ++idle_;
+    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    --idle_;
+    if (queue_.empty()) return;  // stopping, nothing left
+    auto task = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    try {
+      task();
+    } catch (const std::exception& e) {
+      spdlog::error("a workflow task failed: {}", e.what());
+    } catch (...) {
+      spdlog::error("a workflow task failed with a non-standard exception");
+    }
+    lock.lock();
+  }
+}
+
+void WorkerPool::stop() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    threads.swap(threads_);
+  }
+  cv_.notify_all();
+  for (auto& t : threads)
+    if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+    else if (t.joinable()) t.detach();
+}
+
+}  // namespace keel::detail

@@ -1,0 +1,256 @@
+// Parked workflows (src/runtime/parking.hpp) and the bounded thread pool:
+// waits in recv, sleep, get_event and a child's result give their thread
+// back and resume by replay, with the same results as a thread-bound wait.
+// Runs on SQLite and (ctest -L postgres) on PostgreSQL.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/engine.hpp"
+#include "support/runtime_fixture.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Threads of this process, from /proc/self/status.
+int process_threads() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  return -1;
+}
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 30s) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+class ParkingTest : public keel::testing::RuntimeTest {
+ protected:
+  // A runtime that parks at the first blocking wait, on `threads` threads.
+  void use_config(int threads, std::chrono::milliseconds park_after = 0ms) {
+    auto cfg = keel::testing::test_config(dir);
+    cfg.max_workflow_threads = threads;
+    cfg.park_after = park_after;
+    rt.reset();
+    rt = std::make_unique<keel::Runtime>(cfg);
+  }
+  size_t parked() { return rt->engine().parked_count(); }
+  bool parked_soon(size_t n) {
+    return eventually([&] { return parked() == n; });
+  }
+};
+
+TEST_F(ParkingTest, ThousandsParkedInRecvOnFourThreadsAllCompleteWithTheirOwnMessages) {
+  constexpr int kThreads = 4;
+  // PostgreSQL commits cost milliseconds here (fsync), and only 5 threads
+  // write: fewer workflows keep the test within its time limit.
+  const int kWorkflows = keel::testing::testing_on_postgres() ? 300 : 2000;
+  use_config(kThreads);
+  auto wf = rt->register_workflow("checkout", [this](keel::Context& ctx, int n) {
+    ctx.step("reserve", [&] { effects.hit("reserve"); });
+    auto first = ctx.recv<int>("payment", 120s);
+    auto second = ctx.recv<int>("payment", 120s);
+    ctx.step("ship", [&] { effects.hit("ship"); });
+    return std::vector<int>{n, first.value_or(-1), second.value_or(-1)};
+  });
+  rt->launch();
+  std::vector<keel::Handle<std::vector<int>>> hs;
+  for (int i = 0; i < kWorkflows; ++i) hs.push_back(rt->start(wf, {.workflow_id = "c" + std::to_string(i)}, i));
+  ASSERT_TRUE(parked_soon(kWorkflows)) << parked() << " parked";
+  EXPECT_LE(rt->engine().pool_threads(), static_cast<size_t>(kThreads));
+  // main + pool + the parking lot's timer thread; a little slack for the test framework.
+  EXPECT_LE(process_threads(), kThreads + 4) << "threads while " << kWorkflows << " workflows wait";
+  for (int i = kWorkflows - 1; i >= 0; --i) rt->send("c" + std::to_string(i), i * 10, "payment");
+  for (int i = 0; i < kWorkflows; ++i) rt->send("c" + std::to_string(i), i * 10 + 1, "payment");
+  for (int i = 0; i < kWorkflows; ++i)
+    ASSERT_EQ(hs[static_cast<size_t>(i)].result_for(120s), (std::vector<int>{i, i * 10, i * 10 + 1})) << i;
+  EXPECT_EQ(effects.count("reserve"), kWorkflows);  // replays do not run recorded steps again
+  EXPECT_EQ(effects.count("ship"), kWorkflows);
+  EXPECT_LE(rt->engine().pool_threads(), static_cast<size_t>(kThreads));
+  EXPECT_EQ(parked(), 0u);
+}
+
+TEST_F(ParkingTest, ParkedRecvTimesOutAtItsDurableDeadline) {
+  use_config(2);
+  auto wf = rt->register_workflow("wait", [](keel::Context& ctx) { return ctx.recv<int>("never", 700ms).value_or(-1); });
+  rt->launch();
+  auto t0 = std::chrono::steady_clock::now();
+  auto h = rt->start(wf, {.workflow_id = "w"});
+  ASSERT_TRUE(parked_soon(1));
+  EXPECT_EQ(h.result_for(30s), -1);
+  auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(waited, 650ms);
+  EXPECT_LT(waited, 20s);
+  auto steps = rt->list_steps("w");
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[0].name, "keel.deadline");
+  EXPECT_EQ(steps[1].name, "keel.recv");
+}
+
+TEST_F(ParkingTest, SleepParksAndWakesAfterItsDuration) {
+  use_config(2);
+  auto wf = rt->register_workflow("nap", [this](keel::Context& ctx) {
+    ctx.sleep(600ms);
+    ctx.step("after", [&] { effects.hit("after"); });
+    return 1;
+  });
+  rt->launch();
+  auto t0 = std::chrono::steady_clock::now();
+  auto h = rt->start(wf, {.workflow_id = "n"});
+  ASSERT_TRUE(parked_soon(1));
+  EXPECT_EQ(h.result_for(30s), 1);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 550ms);
+  EXPECT_EQ(effects.count("after"), 1);
+}
+
+TEST_F(ParkingTest, ParkedWorkflowCancelledInProcessDoesNotRunFurther) {
+  use_config(2);
+  auto wf = rt->register_workflow("wait", [this](keel::Context& ctx) {
+    auto m = ctx.recv<int>("go", 60s);
+    ctx.step("after", [&] { effects.hit("after"); });
+    return m.value_or(-1);
+  });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "x"});
+  ASSERT_TRUE(parked_soon(1));
+  EXPECT_TRUE(rt->cancel("x"));
+  EXPECT_EQ(parked(), 0u);
+  EXPECT_THROW(h.result_for(10s), keel::WorkflowCancelledError);
+  rt->send("x", 1, "go");
+  std::this_thread::sleep_for(300ms);  // what it would take a woken workflow to run its step
+  EXPECT_EQ(effects.count("after"), 0);
+  EXPECT_EQ(h.status(), keel::WorkflowStatus::Cancelled);
+}
+
+TEST_F(ParkingTest, ParkedWorkflowCancelledByAnotherProcessIsDropped) {
+  use_config(2);
+  auto wf = rt->register_workflow("wait", [this](keel::Context& ctx) {
+    auto m = ctx.recv<int>("go", 60s);
+    ctx.step("after", [&] { effects.hit("after"); });
+    return m.value_or(-1);
+  });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "y"});
+  ASSERT_TRUE(parked_soon(1));
+  {
+    // Another process (another executor) cancels it through the database:
+    // no in-process flag reaches this runtime; its sweep must notice.
+    keel::Runtime other(keel::testing::test_config(dir, "other-executor"));
+    EXPECT_TRUE(other.cancel("y"));
+  }
+  ASSERT_TRUE(parked_soon(0)) << "the parked entry was never dropped";
+  rt->send("y", 1, "go");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(effects.count("after"), 0);
+  EXPECT_THROW(h.result_for(10s), keel::WorkflowCancelledError);
+}
+
+TEST_F(ParkingTest, MessageFromAnotherProcessWakesAParkedRecv) {
+  use_config(2);
+  auto wf = rt->register_workflow("wait", [](keel::Context& ctx) { return ctx.recv<int>("go", 60s).value_or(-1); });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "z"});
+  ASSERT_TRUE(parked_soon(1));
+  {
+    // No in-process notify: only the parking lot's poll can see it.
+    keel::Runtime other(keel::testing::test_config(dir, "other-executor"));
+    other.register_workflow("unused", [](keel::Context&) { return 0; });
+    other.launch();
+    other.send("z", 42, "go");
+  }
+  EXPECT_EQ(h.result_for(30s), 42);
+}
+
+TEST_F(ParkingTest, ParentParksOnItsChildsResultSoOneThreadIsEnough) {
+  use_config(1);
+  auto child = rt->register_workflow("child", [](keel::Context& ctx, int x) {
+    return x + ctx.recv<int>("in", 60s).value_or(-1000);
+  });
+  rt->register_workflow("parent", [child](keel::Context& ctx) {
+    auto h = ctx.start_child(child, 1);
+    ctx.set_event("child", h.id());
+    return h.result() * 2;
+  });
+  rt->launch();
+  auto h = rt->start(keel::Workflow<int>("parent"), {.workflow_id = "p"});
+  auto child_id = rt->get_event<std::string>("p", "child", 30s);
+  ASSERT_TRUE(child_id.has_value());
+  ASSERT_TRUE(parked_soon(2)) << "parent and child should both wait without a thread";
+  rt->send(*child_id, 20, "in");
+  EXPECT_EQ(h.result_for(30s), 42);
+}
+
+TEST_F(ParkingTest, ParkedGetEventWakesWhenTheEventIsSet) {
+  use_config(2);
+  auto sub = rt->register_workflow("sub", [](keel::Context& ctx) {
+    return ctx.get_event<int>("pub", "answer", 60s).value_or(-1);
+  });
+  auto pub = rt->register_workflow("pub", [](keel::Context& ctx) {
+    ctx.recv<int>("go", 60s);
+    ctx.set_event("answer", 42);
+    return 0;
+  });
+  rt->launch();
+  auto hs = rt->start(sub, {.workflow_id = "sub"});
+  auto hp = rt->start(pub, {.workflow_id = "pub"});
+  ASSERT_TRUE(parked_soon(2));
+  rt->send("pub", 1, "go");
+  EXPECT_EQ(hs.result_for(30s), 42);
+  EXPECT_EQ(hp.result_for(30s), 0);
+}
+
+TEST_F(ParkingTest, ParkedWorkflowsStayPendingAtShutdownAndResumeAfterRestart) {
+  auto reg = [this] {
+    return rt->register_workflow("wait", [this](keel::Context& ctx) {
+      ctx.step("before", [&] { effects.hit("before"); });
+      return ctx.recv<int>("go", 60s).value_or(-1);
+    });
+  };
+  use_config(2);
+  reg();
+  rt->launch();
+  for (int i = 0; i < 20; ++i) rt->start(keel::Workflow<int>("wait"), {.workflow_id = "r" + std::to_string(i)});
+  ASSERT_TRUE(parked_soon(20));
+  use_config(2);  // shutdown, then a new runtime on the same database
+  reg();
+  auto report = rt->launch();
+  EXPECT_EQ(report.recovered.size(), 20u);
+  ASSERT_TRUE(parked_soon(20));
+  for (int i = 0; i < 20; ++i) rt->send("r" + std::to_string(i), i, "go");
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(rt->retrieve<int>("r" + std::to_string(i)).result_for(30s), i);
+  EXPECT_EQ(effects.count("before"), 20);
+}
+
+TEST_F(ParkingTest, ParkingCanBeTurnedOffAndThreadCountIsValidated) {
+  auto cfg = keel::testing::test_config(dir);
+  cfg.max_workflow_threads = 0;
+  EXPECT_THROW(keel::Runtime bad(cfg), keel::ConfigError);
+  cfg.max_workflow_threads = 2;
+  cfg.park_after = -1ms;
+  EXPECT_THROW(keel::Runtime bad(cfg), keel::ConfigError);
+  cfg.park_after = 0ms;
+  cfg.park_waiting_workflows = false;
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(cfg);
+  auto wf = rt->register_workflow("wait", [](keel::Context& ctx) { return ctx.recv<int>("go", 60s).value_or(-1); });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "t"});
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(parked(), 0u);
+  rt->send("t", 5, "go");
+  EXPECT_EQ(h.result_for(30s), 5);
+}
+
+}  // namespace
