@@ -11,7 +11,7 @@
 // again, which runs it on from its checkpoints. At the end every result must
 // be exact, every message consumed once, every transaction applied once.
 //
-// Seeded and short for CI (30 s of rounds, an outage every 2-6 s). Knobs:
+// Seeded and short for CI (25 s of rounds, an outage every 2-6 s). Knobs:
 //   KEEL_FAULT_SEED, KEEL_FAULT_SECONDS, KEEL_FAULT_MIN_GAP_MS,
 //   KEEL_FAULT_MAX_GAP_MS, KEEL_FAULT_MAX_DOWN_MS
 // The long run: KEEL_FAULT_SECONDS=900 KEEL_FAULT_MIN_GAP_MS=5000
@@ -136,7 +136,7 @@ std::string consumer_id(int round, int i) { return "c-" + std::to_string(round) 
 
 TEST_F(ServerOutages, EveryResultIsExactAndNothingIsLostOrDoubled) {
   const auto seed = static_cast<uint64_t>(env_int("KEEL_FAULT_SEED", 20261124));
-  const auto run_for = std::chrono::seconds(env_int("KEEL_FAULT_SECONDS", 30));
+  const auto run_for = std::chrono::seconds(env_int("KEEL_FAULT_SECONDS", 25));
   std::printf("seed %llu (KEEL_FAULT_SEED)\n", static_cast<unsigned long long>(seed));
 
   // producer(i): a = 3i; returns a + ack = a + (2a + 1) = 9i + 1.

@@ -36,9 +36,10 @@ class PostgresBackend : public RuntimeTest {
     return out;
   }
   // Kills every other session on the test's database (the runtime's writer
-  // and readers), as a server restart or a network cut would.
+  // and readers), as a server restart or a network cut would; returns once
+  // they have exited (not merely been signalled).
   void kill_sessions() {
-    admin("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    admin("SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
           "WHERE datname = current_database() AND pid <> pg_backend_pid()");
   }
 };
@@ -220,7 +221,7 @@ TEST_F(PostgresBackend, AWaitRidesOutAShortOutage) {
   const std::string url = keel::testing::test_database_url();
   const std::string db = keel::testing::detail::database_for(dir);
   keel::testing::pg_query(url, "ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
-  keel::testing::pg_query(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" +
+  keel::testing::pg_query(url, "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity WHERE datname = '" +
                                    db + "'");
   // The outage: the wait's status check (every 50 ms) and its reads fail
   // meanwhile; reads are retried with backoff for about 1.5 s.

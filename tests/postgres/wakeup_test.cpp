@@ -40,7 +40,8 @@ class Wakeups : public keel::testing::RuntimeTest {
     };
     return std::make_unique<keel::Runtime>(c);
   }
-  void kill_backend(const std::string& pid) { pg_query(url, "SELECT pg_terminate_backend(" + pid + ")"); }
+  // Returns once the backend has exited.
+  void kill_backend(const std::string& pid) { pg_query(url, "SELECT pg_terminate_backend(" + pid + ", 10000)"); }
 
   std::string url;
   std::atomic<int> a_waits{0}, b_waits{0};
