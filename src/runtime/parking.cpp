@@ -201,7 +201,9 @@ void ParkingLot::run() {
   while (!stopped_) {
     auto until = std::min(next_poll, next_sweep);
     if (!timers_.empty()) {
-      auto left = std::chrono::milliseconds(std::max<int64_t>(0, timers_.begin()->first - now_ms()));
+      // Clamped: a wait without deadline has a far-future wake time, whose
+      // nanoseconds would overflow; the loop re-evaluates anyway.
+      auto left = std::chrono::milliseconds(std::clamp<int64_t>(timers_.begin()->first - now_ms(), 0, 3600000));
       until = std::min(until, std::chrono::steady_clock::now() + left);
     }
     cv_.wait_until(lock, until);
