@@ -1,7 +1,6 @@
 // Construction, migrations, the write path (group commit) and the reader pool.
 #include "sysdb/postgres/postgres_system_database.hpp"
 
-#include <cstring>
 #include <string>
 
 #include "keel/errors.hpp"
@@ -12,25 +11,6 @@ namespace keel::sysdb::postgres {
 namespace {
 
 constexpr size_t kMaxIdleReaders = 8;
-
-TransactionVerbs verbs_for(Connection& c) {
-  return TransactionVerbs{
-      .begin =
-          [&c] { c.begin("BEGIN"); },
-      .commit =
-          [&c] {
-            Result r = c.exec("COMMIT");
-            // COMMIT of a transaction in the aborted state answers ROLLBACK.
-            const char* tag = PQcmdStatus(r.get());
-            if (!tag || std::strcmp(tag, "COMMIT") != 0)
-              throw DatabaseError("COMMIT: the transaction was rolled back by the server");
-          },
-      .rollback = [&c] { c.exec("ROLLBACK"); },
-      .savepoint = [&c] { c.exec("SAVEPOINT keel_unit"); },
-      .release_savepoint = [&c] { c.exec("RELEASE SAVEPOINT keel_unit"); },
-      .rollback_to_savepoint = [&c] { c.exec("ROLLBACK TO SAVEPOINT keel_unit"); },
-  };
-}
 
 int64_t schema_version(Connection& c) {
   Result exists = c.exec("SELECT to_regclass('keel.schema_version') IS NOT NULL");
@@ -53,7 +33,7 @@ std::string redact(const std::string& url) {
 
 PostgresSystemDatabase::PostgresSystemDatabase(std::string url, const RuntimeConfig& config) : url_(std::move(url)) {
   writer_ = std::make_unique<Connection>(url_);
-  committer_ = std::make_unique<GroupCommitter>(verbs_for(*writer_), config.fault_hook);
+  committer_ = std::make_unique<PipelineCommitter>(*writer_, config.fault_hook);
   check_schema_version();
 }
 
@@ -83,34 +63,63 @@ void PostgresSystemDatabase::migrate() {
   });
 }
 
-void PostgresSystemDatabase::write(const std::function<void(Connection&)>& fn) {
-  committer_->run([&] { fn(*writer_); });
+void PostgresSystemDatabase::write(const std::function<void(Connection&)>& fn) { committer_->run(fn); }
+
+Result PostgresSystemDatabase::write_statement(std::string_view sql, const std::vector<SqlValue>& params) {
+  return committer_->run_statement(sql, params);
 }
 
-void PostgresSystemDatabase::read(const std::function<void(Connection&)>& fn) {
-  std::unique_ptr<Connection> conn;
+std::unique_ptr<Connection> PostgresSystemDatabase::take_reader() {
   {
     std::lock_guard lock(readers_mu_);
     if (!idle_readers_.empty()) {
-      conn = std::move(idle_readers_.back());
+      auto conn = std::move(idle_readers_.back());
       idle_readers_.pop_back();
+      return conn;
     }
   }
-  if (!conn) conn = std::make_unique<Connection>(url_);
+  return std::make_unique<Connection>(url_);
+}
+
+void PostgresSystemDatabase::return_reader(std::unique_ptr<Connection> conn) {
+  if (conn->broken()) return;  // dropped: the next read opens a new one
+  std::lock_guard lock(readers_mu_);
+  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(conn));
+}
+
+void PostgresSystemDatabase::read(const std::function<void(Connection&)>& fn) {
+  std::unique_ptr<Connection> conn = take_reader();
   // A snapshot per read: the whole fn sees one consistent state.
   conn->begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
   try {
     fn(*conn);
     conn->exec("COMMIT");
   } catch (...) {
-    if (conn->broken()) throw;  // dropped: the next read opens a new one
-    try { conn->exec("ROLLBACK"); } catch (...) {}
-    std::lock_guard lock(readers_mu_);
-    if (idle_readers_.size() < kMaxIdleReaders && !conn->broken()) idle_readers_.push_back(std::move(conn));
+    if (!conn->broken()) {
+      try { conn->exec("ROLLBACK"); } catch (...) {}
+    }
+    return_reader(std::move(conn));
     throw;
   }
-  std::lock_guard lock(readers_mu_);
-  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(conn));
+  return_reader(std::move(conn));
+}
+
+// One SELECT is its own snapshot: no BEGIN/COMMIT around it. A read is
+// harmless to repeat, so a connection found dead is replaced and fn run again.
+void PostgresSystemDatabase::read_one(const std::function<void(Connection&)>& fn) {
+  std::unique_ptr<Connection> conn = take_reader();
+  try {
+    conn->ensure_open();
+    fn(*conn);
+  } catch (const DatabaseError&) {
+    if (!conn->broken()) {
+      return_reader(std::move(conn));
+      throw;
+    }
+    conn->ensure_open();
+    fn(*conn);
+  }
+  return_reader(std::move(conn));
 }
 
 void PostgresSystemDatabase::run_sql_write(const std::function<void(Sql&)>& fn) {
