@@ -16,7 +16,8 @@
 #
 # env: PEER_DIR (the dbos-ts harness; default: shared/peers/dbos-ts next to the
 # worktree), PGPORT (5432), REPEAT (1), QUICK (0), SKIP_SQLITE (0),
-# ONLY ("steps workflows_c1 workflows_c64 workflows_c64_pool64 checkout idempotent").
+# ONLY ("steps workflows_c1 workflows_c64 workflows_c64_pool64 checkout idempotent"),
+# SKIP_CALIB (0: run the peer's calibrate.sh, the engine-free floors, each round), CALIB_SECS (3).
 # Needs root or sudo (start-postgres.sh, dropping databases as postgres), node/npm.
 # Output: results/compare-<timestamp>/ under BUILD_DIR: raw.log, env.txt, table.md.
 set -euo pipefail
@@ -102,6 +103,13 @@ tag() {  # prefix RESULT/SQLSTATS lines with the run, the side, the round and th
 }
 
 for rep in $(seq 1 "$REPEAT"); do
+  # Engine-free floors on the same server (pgbench: SELECT 1, an autocommit INSERT, ...)
+  if [ "${SKIP_CALIB:-0}" != 1 ]; then
+    echo "=== round $rep/$REPEAT: calibrate" >&2
+    reset_dbos
+    (cd "$PEER" && PGPORT="$PGPORT" CALIB_SECS="${CALIB_SECS:-3}" ./calibrate.sh 2>&1) \
+      | sed -u -n "s/^CALIB {/CALIB {\"rep\":$rep,\"loadavg\":$(cut -d' ' -f1 /proc/loadavg),/p" | tee -a "$LOG"
+  fi
   for spec in "${SPECS[@]}"; do
     IFS='|' read -r name envs bench <<<"$spec"
     [[ " $ONLY " == *" $name "* ]] || continue

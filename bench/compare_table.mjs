@@ -8,7 +8,7 @@ import fs from 'node:fs';
 const lines = fs.readFileSync(process.argv[2], 'utf8').split('\n');
 const recs = [];
 for (const l of lines) {
-  const m = /^(RESULT|SQLSTATS) (\{.*\})$/.exec(l);
+  const m = /^(RESULT|SQLSTATS|CALIB) (\{.*\})$/.exec(l);
   if (m) recs.push({ kind: m[1], ...JSON.parse(m[2]) });
 }
 const median = (a) => {
@@ -59,13 +59,28 @@ for (const row of ROWS) {
     `| ${row.label} | ${row.unit} | ${fmt(dbos, d)}${dbosNote} | ${fmt(kpg, d)} | ${fmt(ksq, d)} | ${ratio(r)} | ${row.target?.text ?? ''} | ${met} |`,
   );
 }
+const calib = (name, clients) =>
+  median(recs.filter((r) => r.kind === 'CALIB' && r.calib === name && r.clients === clients).map((r) => r.latency_us));
+const floor = calib('pgbench_insert_autocommit', 1);
+const rtt = calib('pgbench_select1', 1);
+const kstep = pick('steps', 'keel_pg', 'RESULT', (r) => r.us_per_step);
+out.push('');
+out.push(
+  `Floors on the same server in the same run (pgbench, libpq, prepared, 1 client): SELECT 1 = ${fmt(rtt)} µs ` +
+    `(a round trip), autocommit INSERT = ${fmt(floor)} µs (one durable commit). ` +
+    `Keel PG step = ${floor && kstep ? (kstep / floor).toFixed(2) + '× the INSERT floor' : '–'}` +
+    `${floor && kstep ? ` (${fmt(kstep - floor)} µs above it)` : ''}.`,
+);
 out.push('');
 out.push('Per unit (step, workflow, checkout, duplicate start), medians over rounds; statements and commits from');
-out.push('pg_stat_statements (top level, reset right before the phase); CPU = client process (Node or Keel) and the');
+out.push('pg_stat_statements (top level, reset right before the phase; ≈ round trips, except that Keel sends several');
+out.push('statements per round trip in a pipeline). Commits: DBOS = COMMIT statements; Keel = commits counted by the');
+out.push('runtime (a batch, or a single-statement unit committing by itself; pg_stat_statements misses Keel\'s COMMIT');
+out.push('when it runs as a prepared statement). CPU = client process (Node or Keel) and the');
 out.push('rest of the machine (≈ PostgreSQL) during the phase; load = 1-minute load average when the run started.');
 out.push('');
-out.push('| workload | statements DBOS / Keel | COMMIT DBOS / Keel | Keel group commits | client CPU µs DBOS / Keel PG / Keel SQLite | other CPU µs DBOS / Keel PG | load DBOS / Keel |');
-out.push('|---|---:|---:|---:|---:|---:|---:|');
+out.push('| workload | statements DBOS / Keel | commits DBOS / Keel | client CPU µs DBOS / Keel PG / Keel SQLite | other CPU µs DBOS / Keel PG | load DBOS / Keel |');
+out.push('|---|---:|---:|---:|---:|---:|');
 const all = [...ROWS, { run: 'workflows_c64_pool64', label: '3-step workflows, 64 clients, DBOS pool 64' }];
 for (const row of all) {
   const s = (side, f) => pick(row.run, side, 'SQLSTATS', f);
@@ -74,8 +89,8 @@ for (const row of all) {
   const ld = (side) => pick(row.run, side, 'RESULT', (r) => r.loadavg);
   if (stm('dbos') === undefined && stm('keel_pg') === undefined) continue;
   out.push(
-    `| ${row.label} | ${fmt(stm('dbos'), 2)} / ${fmt(stm('keel_pg'), 2)} | ${fmt(com('dbos'), 2)} / ${fmt(com('keel_pg'), 2)} | ` +
-      `${fmt(s('keel_pg', (r) => r.group_commits_per_unit), 2)} | ` +
+    `| ${row.label} | ${fmt(stm('dbos'), 2)} / ${fmt(stm('keel_pg'), 2)} | ` +
+      `${fmt(com('dbos'), 2)} / ${fmt(s('keel_pg', (r) => r.group_commits_per_unit), 2)} | ` +
       `${fmt(s('dbos', (r) => r.cpu_per_unit?.node_cpu_us))} / ${fmt(s('keel_pg', (r) => r.cpu_per_unit?.keel_cpu_us))} / ${fmt(s('keel_sqlite', (r) => r.cpu_per_unit?.keel_cpu_us))} | ` +
       `${fmt(s('dbos', (r) => r.cpu_per_unit?.other_cpu_us))} / ${fmt(s('keel_pg', (r) => r.cpu_per_unit?.other_cpu_us))} | ` +
       `${fmt(ld('dbos'), 1)} / ${fmt(ld('keel_pg'), 1)} |`,

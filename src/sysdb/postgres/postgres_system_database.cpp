@@ -10,7 +10,9 @@ namespace keel::sysdb::postgres {
 
 namespace {
 
-constexpr size_t kMaxIdleReaders = 8;
+// Reader connections at most: beyond, a read waits for one to come back
+// rather than open (fork a server process for) a connection per read.
+constexpr size_t kMaxReaders = 16;
 
 int64_t schema_version(Connection& c) {
   Result exists = c.exec("SELECT to_regclass('keel.schema_version') IS NOT NULL");
@@ -71,27 +73,40 @@ Result PostgresSystemDatabase::write_statement(std::string_view sql, const std::
 
 std::unique_ptr<Connection> PostgresSystemDatabase::take_reader() {
   {
-    std::lock_guard lock(readers_mu_);
+    std::unique_lock lock(readers_mu_);
+    readers_cv_.wait(lock, [&] { return !idle_readers_.empty() || open_readers_ < kMaxReaders; });
     if (!idle_readers_.empty()) {
       auto conn = std::move(idle_readers_.back());
       idle_readers_.pop_back();
       return conn;
     }
+    ++open_readers_;
   }
-  return std::make_unique<Connection>(url_);
+  try {
+    return std::make_unique<Connection>(url_);
+  } catch (...) {
+    std::lock_guard lock(readers_mu_);
+    --open_readers_;
+    readers_cv_.notify_one();
+    throw;
+  }
 }
 
 void PostgresSystemDatabase::return_reader(std::unique_ptr<Connection> conn) {
-  if (conn->broken()) return;  // dropped: the next read opens a new one
   std::lock_guard lock(readers_mu_);
-  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(conn));
+  if (conn->broken()) {
+    --open_readers_;  // dropped: the next read opens a new one
+  } else {
+    idle_readers_.push_back(std::move(conn));
+  }
+  readers_cv_.notify_one();
 }
 
 void PostgresSystemDatabase::read(const std::function<void(Connection&)>& fn) {
   std::unique_ptr<Connection> conn = take_reader();
-  // A snapshot per read: the whole fn sees one consistent state.
-  conn->begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
   try {
+    // A snapshot per read: the whole fn sees one consistent state.
+    conn->begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     fn(*conn);
     conn->exec("COMMIT");
   } catch (...) {
@@ -107,19 +122,21 @@ void PostgresSystemDatabase::read(const std::function<void(Connection&)>& fn) {
 // One SELECT is its own snapshot: no BEGIN/COMMIT around it. A read is
 // harmless to repeat, so a connection found dead is replaced and fn run again.
 void PostgresSystemDatabase::read_one(const std::function<void(Connection&)>& fn) {
-  std::unique_ptr<Connection> conn = take_reader();
+  // Back to the pool on every path (the pool is bounded: a lost one would
+  // be missed for good).
+  struct Lease {
+    PostgresSystemDatabase& db;
+    std::unique_ptr<Connection> conn;
+    ~Lease() { db.return_reader(std::move(conn)); }
+  } lease{*this, take_reader()};
   try {
-    conn->ensure_open();
-    fn(*conn);
+    lease.conn->ensure_open();
+    fn(*lease.conn);
   } catch (const DatabaseError&) {
-    if (!conn->broken()) {
-      return_reader(std::move(conn));
-      throw;
-    }
-    conn->ensure_open();
-    fn(*conn);
+    if (!lease.conn->broken()) throw;
+    lease.conn->ensure_open();
+    fn(*lease.conn);
   }
-  return_reader(std::move(conn));
 }
 
 void PostgresSystemDatabase::run_sql_write(const std::function<void(Sql&)>& fn) {

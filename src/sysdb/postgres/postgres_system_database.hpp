@@ -15,6 +15,7 @@
 // re-established at the start of the next unit (or read).
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -80,7 +81,9 @@ class PostgresSystemDatabase final : public SystemDatabase {
   std::unique_ptr<Connection> writer_;
   std::unique_ptr<PipelineCommitter> committer_;
   std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
+  size_t open_readers_ = 0;                                 // idle + in use; guarded by readers_mu_
 };
 
 WorkflowInfo read_workflow_row(const Result& r, int row);
