@@ -84,7 +84,9 @@ void PipelineCommitter::execute(std::vector<Pending*>& batch) {
     conn_.ensure_open();
     conn_.defer("BEGIN");
     if (commit_now) fault("checkpoint.before_commit");
-    std::vector<Result> results = conn_.exec_pipeline(list, commit_now ? "COMMIT" : "", failed_at);
+    // Only general units: BEGIN stays deferred and travels with their first statement.
+    std::vector<Result> results;
+    if (!list.empty()) results = conn_.exec_pipeline(list, commit_now ? "COMMIT" : "", failed_at);
     if (commit_now) {
       check_commit_tag(results.back());
       results.pop_back();
