@@ -1,5 +1,8 @@
 #include "sysdb/postgres/connection.hpp"
 
+#include <poll.h>
+
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -15,6 +18,10 @@ namespace {
 // Type OIDs (pg_type.dat).
 constexpr Oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kText = 25, kOid = 26, kFloat4 = 700, kFloat8 = 701,
               kNumeric = 1700;
+
+// Statements cached per connection; beyond this (an application issuing
+// ever new SQL texts) statements run unnamed, parsed on each call.
+constexpr size_t kMaxCachedStatements = 512;
 
 void ignore_notice(void*, const char*) {}
 
@@ -97,6 +104,9 @@ Connection::Connection(std::string conninfo) : conninfo_(std::move(conninfo)) { 
 Connection::~Connection() = default;
 
 void Connection::connect() {
+  deferred_.clear();
+  deferred_failed_ = false;
+  prepared_.clear();  // prepared statements die with the server session
   conn_.reset(PQconnectdb(conninfo_.c_str()));  // owned even when the connection failed
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string msg = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
@@ -108,17 +118,42 @@ void Connection::connect() {
 
 bool Connection::broken() const { return !conn_ || PQstatus(conn_.get()) != CONNECTION_OK; }
 
+// Our connections never LISTEN: input arriving on an idle connection is the
+// server saying goodbye (terminated backend, shutdown, idle timeout).
+bool Connection::idle_input_pending() {
+  pollfd p{PQsocket(conn_.get()), POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
 void Connection::ensure_open() {
+  deferred_.clear();
+  deferred_failed_ = false;
   if (broken()) {
     connect();
     return;
   }
+  auto status = PQtransactionStatus(conn_.get());
+  if (status == PQTRANS_IDLE && idle_input_pending()) {
+    connect();
+    return;
+  }
   // A unit that died half-way must not leave its transaction open.
-  if (PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) {
+  if (status != PQTRANS_IDLE) {
     PGresult* r = PQexec(conn_.get(), "ROLLBACK");
     PQclear(r);
     if (broken()) connect();
   }
+}
+
+void Connection::defer(std::string_view statement) { deferred_.emplace_back(statement); }
+
+void Connection::rollback() {
+  if (!deferred_.empty() && deferred_.front().rfind("BEGIN", 0) == 0) {
+    deferred_.clear();  // the transaction never reached the server
+    return;
+  }
+  deferred_.clear();
+  exec("ROLLBACK");
 }
 
 void Connection::begin(std::string_view statement) {
@@ -148,49 +183,202 @@ void Connection::fail(PGresult* r, std::string_view sql) {
   throw DatabaseError(full);
 }
 
-Result Connection::exec(std::string_view sql, const std::vector<SqlValue>& params) {
-  if (!conn_) throw DatabaseError("PostgreSQL connection is closed");
-  std::set<size_t> used = placeholders(sql);
-  size_t count = used.empty() ? 0 : *used.rbegin();
+struct Connection::Bound {
+  std::string_view sql;
+  std::string key;  // SQL text + parameter types: one prepared statement each
+  std::vector<Oid> types;
+  std::vector<std::string> storage;
+  std::vector<const char*> values;
+};
+
+Connection::Bound Connection::bind(std::string_view sql, const std::vector<SqlValue>& params) {
+  Bound b;
+  b.sql = sql;
+  b.key = sql;
+  auto parsed = placeholders_.find(b.key);
+  if (parsed == placeholders_.end()) {
+    if (placeholders_.size() >= kMaxCachedStatements) placeholders_.clear();
+    std::set<size_t> found = placeholders(sql);
+    parsed = placeholders_.emplace(b.key, std::vector<size_t>(found.begin(), found.end())).first;
+  }
+  const std::vector<size_t>& used = parsed->second;
+  size_t count = used.empty() ? 0 : used.back();
   for (size_t k : used) {
     if (k == 0 || k > params.size())
       throw UsageError("SQL parameter $" + std::to_string(k) + " has no value (" + std::to_string(params.size()) +
                        " given): " + std::string(sql));
   }
-  std::vector<Oid> types(count, 0);
-  std::vector<std::string> storage(count);
-  std::vector<const char*> values(count, nullptr);
+  b.types.assign(count, 0);
+  b.storage.resize(count);
+  b.values.assign(count, nullptr);
   for (size_t i = 0; i < count; ++i) {
     const SqlValue& v = params[i];
-    bool referenced = used.count(i + 1) != 0;
+    bool referenced = std::binary_search(used.begin(), used.end(), i + 1);
     if (std::holds_alternative<std::nullptr_t>(v)) {
-      types[i] = referenced ? 0 : kText;
+      b.types[i] = referenced ? 0 : kText;
       continue;
     }
     if (auto p = std::get_if<int64_t>(&v)) {
-      types[i] = kInt8;
-      storage[i] = std::to_string(*p);
+      b.types[i] = kInt8;
+      b.storage[i] = std::to_string(*p);
     } else if (auto d = std::get_if<double>(&v)) {
-      types[i] = kFloat8;
-      storage[i] = format_double(*d);
+      b.types[i] = kFloat8;
+      b.storage[i] = format_double(*d);
     } else {
       // Text is left untyped so that the server infers it from the context,
       // as a literal would be.
-      types[i] = referenced ? 0 : kText;
-      storage[i] = std::get<std::string>(v);
+      b.types[i] = referenced ? 0 : kText;
+      b.storage[i] = std::get<std::string>(v);
     }
-    values[i] = storage[i].c_str();
+    b.values[i] = b.storage[i].c_str();
   }
-  std::string text(sql);
-  PGresult* r = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(count), types.data(), values.data(), nullptr,
-                             nullptr, 0);
-  auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r, sql);
-  return Result(r);
+  b.key += '\0';
+  for (Oid t : b.types) b.key += std::to_string(t) + ',';
+  return b;
+}
+
+Result Connection::exec(std::string_view sql, const std::vector<SqlValue>& params) {
+  if (!conn_) throw DatabaseError("PostgreSQL connection is closed");
+  Bound b = bind(sql, params);
+  if (deferred_.empty()) {
+    auto it = prepared_.find(b.key);
+    if (it != prepared_.end()) {  // the common case: one message, one round trip
+      PGresult* r = PQexecPrepared(conn_.get(), it->second.c_str(), static_cast<int>(b.values.size()),
+                                   b.values.data(), nullptr, nullptr, 0);
+      auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail(r, sql);
+      return Result(r);
+    }
+  }
+  size_t failed_at = 0;
+  auto results = run({&b}, "", failed_at);
+  return std::move(results.front());
+}
+
+std::vector<Result> Connection::exec_pipeline(const std::vector<Statement>& stmts, std::string_view tail,
+                                              size_t& failed_at) {
+  if (!conn_) throw DatabaseError("PostgreSQL connection is closed");
+  std::vector<Bound> bound;
+  bound.reserve(stmts.size());
+  for (const auto& s : stmts) bound.push_back(bind(s.sql, *s.params));
+  std::vector<const Bound*> ptrs;
+  for (const auto& b : bound) ptrs.push_back(&b);
+  return run(ptrs, tail, failed_at);
+}
+
+std::vector<Result> Connection::run(const std::vector<const Bound*>& stmts, std::string_view tail,
+                                    size_t& failed_at) {
+  std::vector<std::string> deferred = deferred_;
+  try {
+    return run_pipeline(stmts, tail, failed_at);
+  } catch (const DatabaseError&) {
+    // Only a deferred BEGIN that met a dead connection is retried: then
+    // nothing has happened yet.
+    if (!(failed_at == kFailedDeferred && !deferred.empty() && deferred.front().rfind("BEGIN", 0) == 0 &&
+          broken()))
+      throw;
+  }
+  connect();
+  deferred_ = std::move(deferred);
+  return run_pipeline(stmts, tail, failed_at);
+}
+
+// Sends the deferred verbs, the statements (each prepared first when this
+// connection has not seen it) and tail, all in one pipeline; returns the
+// statements' results and then tail's, or throws the first error with its
+// position in failed_at.
+std::vector<Result> Connection::run_pipeline(const std::vector<const Bound*>& stmts, std::string_view tail,
+                                             size_t& failed_at) {
+  PGconn* c = conn_.get();
+  std::vector<std::string> deferred = std::move(deferred_);
+  deferred_.clear();
+  std::string tail_text(tail);
+  struct Sent {
+    std::string_view sql;
+    size_t stmt;    // index into stmts, kFailedDeferred for a deferred verb
+    bool keep;      // its result is returned
+    bool prepare;   // a Prepare message (its result says whether the name is usable)
+    std::string name;
+    const std::string* key;
+  };
+  std::vector<Sent> sent;
+  bool ok = PQenterPipelineMode(c) == 1;
+  for (const auto& d : deferred) {
+    ok = ok && PQsendQueryParams(c, d.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    sent.push_back({d, kFailedDeferred, false, false, {}, nullptr});
+  }
+  std::unordered_map<std::string, std::string> fresh;  // prepared in this pipeline
+  for (size_t i = 0; i < stmts.size(); ++i) {
+    const Bound& b = *stmts[i];
+    int n = static_cast<int>(b.values.size());
+    std::string name;
+    if (auto it = prepared_.find(b.key); it != prepared_.end()) {
+      name = it->second;
+    } else if (auto f = fresh.find(b.key); f != fresh.end()) {
+      name = f->second;
+    } else if (prepared_.size() + fresh.size() < kMaxCachedStatements) {
+      name = "keel_" + std::to_string(++next_statement_);
+      std::string text(b.sql);
+      ok = ok && PQsendPrepare(c, name.c_str(), text.c_str(), n, b.types.data()) == 1;
+      sent.push_back({b.sql, i, false, true, name, &b.key});
+      fresh.emplace(b.key, name);
+    }
+    if (name.empty()) {
+      std::string text(b.sql);
+      ok = ok && PQsendQueryParams(c, text.c_str(), n, b.types.data(), b.values.data(), nullptr, nullptr, 0) == 1;
+    } else {
+      ok = ok && PQsendQueryPrepared(c, name.c_str(), n, b.values.data(), nullptr, nullptr, 0) == 1;
+    }
+    sent.push_back({b.sql, i, true, false, {}, nullptr});
+  }
+  if (!tail_text.empty()) {
+    ok = ok && PQsendQueryParams(c, tail_text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    sent.push_back({tail, stmts.size(), true, false, {}, nullptr});
+  }
+  ok = ok && PQpipelineSync(c) == 1;
+  std::vector<Result> results;
+  PGresult* error = nullptr;
+  size_t error_at = 0;
+  for (size_t i = 0; ok && i < sent.size(); ++i) {
+    PGresult* r = PQgetResult(c);
+    if (!r) {
+      ok = false;
+      break;
+    }
+    auto st = PQresultStatus(r);
+    bool good = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (!good && !error && st != PGRES_PIPELINE_ABORTED) {
+      error = r;
+      error_at = i;
+    } else if (good && sent[i].keep) {
+      results.emplace_back(r);
+    } else {
+      if (good && sent[i].prepare) prepared_.emplace(*sent[i].key, sent[i].name);
+      PQclear(r);
+    }
+    while (PGresult* extra = PQgetResult(c)) PQclear(extra);  // the NULL that ends each command's results
+  }
+  if (ok) PQclear(PQgetResult(c));  // PGRES_PIPELINE_SYNC
+  PQexitPipelineMode(c);
+  if (!ok && !error) {
+    failed_at = kFailedDeferred;
+    deferred_failed_ = true;
+    fail(nullptr, sent.empty() ? std::string_view("pipeline") : sent.front().sql);
+  }
+  if (error) {
+    failed_at = sent[error_at].stmt;
+    if (failed_at == kFailedDeferred) deferred_failed_ = true;
+    fail(error, sent[error_at].sql);
+  }
+  return results;
 }
 
 void Connection::exec_script(std::string_view sql) {
   if (!conn_) throw DatabaseError("PostgreSQL connection is closed");
+  if (!deferred_.empty()) {  // the deferred BEGIN first
+    size_t failed_at = 0;
+    run({}, "", failed_at);
+  }
   std::string text(sql);
   PGresult* r = PQexec(conn_.get(), text.c_str());
   auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;

@@ -1,7 +1,13 @@
 // RAII wrappers over libpq: a connection that runs parameterized statements
-// (PQexecParams, text format), a result, and keel::Sql on top of them. Not
-// thread-safe: one thread uses a connection at a time (the owner serialises
-// access).
+// (text format), a result, and keel::Sql on top of them. Not thread-safe: one
+// thread uses a connection at a time (the owner serialises access).
+//
+// Round trips: every statement is prepared once per connection (a cache keyed
+// by SQL text and parameter types, PQsendPrepare + PQsendQueryPrepared; the
+// cache is dropped with the connection, so statements are prepared again after
+// a reconnect), and parameterless verbs queued with defer() (BEGIN, SAVEPOINT,
+// RELEASE) travel in one libpq pipeline with the next statement. A statement
+// and everything deferred before it thus cost one round trip.
 //
 // Errors: SQLSTATE class 23 (integrity constraint) throws ConstraintError;
 // anything else, including a lost server connection, throws DatabaseError. A
@@ -10,10 +16,12 @@
 
 #include <libpq-fe.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "keel/sql.hpp"
@@ -48,20 +56,49 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Reconnects when the connection was lost (between units, never inside one).
+  // Reconnects when the connection was lost (between units, never inside
+  // one): also when the server closed it while idle (terminated backend,
+  // restart), which shows as readable input on an idle socket.
   void ensure_open();
   bool broken() const;
   // Opens a transaction with statement (BEGIN ...). A connection found dead
   // here (the server restarted, the network dropped it while idle) is
   // re-established and the BEGIN tried once more: nothing has happened yet.
   void begin(std::string_view statement);
+  // Queues a parameterless statement, sent in one pipeline with the next
+  // exec() (or exec_script()); its error is reported by that call. When a
+  // deferred BEGIN fails on a dead connection, nothing has happened yet: the
+  // connection is re-established and the pipeline sent once more.
+  void defer(std::string_view statement);
+  // Ends the transaction opened by a deferred BEGIN: drops what was never
+  // sent, or sends ROLLBACK.
+  void rollback();
+  // True once a deferred verb failed (or the connection was lost) since the
+  // last ensure_open(): the transaction's savepoints cannot be trusted.
+  bool deferred_failed() const { return deferred_failed_; }
   // Runs one statement with $1.. parameters bound by number.
   Result exec(std::string_view sql, const std::vector<SqlValue>& params = {});
+  // Sends the deferred verbs, stmts and then tail (a parameterless statement
+  // such as COMMIT; none when empty) in one pipeline: one round trip. Returns
+  // the statements' results, then tail's. On the first error throws it and
+  // sets failed_at: its index in stmts, stmts.size() for tail, or
+  // kFailedDeferred (a deferred verb, or the connection was lost).
+  struct Statement {
+    std::string_view sql;
+    const std::vector<SqlValue>* params;
+  };
+  static constexpr size_t kFailedDeferred = static_cast<size_t>(-1);
+  std::vector<Result> exec_pipeline(const std::vector<Statement>& stmts, std::string_view tail, size_t& failed_at);
   // Runs a parameterless script (may hold several ;-separated statements).
   void exec_script(std::string_view sql);
 
  private:
+  struct Bound;
   void connect();
+  bool idle_input_pending();
+  Bound bind(std::string_view sql, const std::vector<SqlValue>& params);
+  std::vector<Result> run(const std::vector<const Bound*>& stmts, std::string_view tail, size_t& failed_at);
+  std::vector<Result> run_pipeline(const std::vector<const Bound*>& stmts, std::string_view tail, size_t& failed_at);
   [[noreturn]] void fail(PGresult* r, std::string_view sql);
 
   std::string conninfo_;
@@ -69,6 +106,13 @@ class Connection {
     void operator()(PGconn* c) const { PQfinish(c); }
   };
   std::unique_ptr<PGconn, ConnDeleter> conn_;
+  std::vector<std::string> deferred_;
+  bool deferred_failed_ = false;
+  // Placeholder numbers per SQL text, and prepared statement names per SQL
+  // text + parameter types (this connection only).
+  std::unordered_map<std::string, std::vector<size_t>> placeholders_;
+  std::unordered_map<std::string, std::string> prepared_;
+  uint64_t next_statement_ = 0;
 };
 
 // keel::Sql over a connection in an open transaction.

@@ -19,12 +19,47 @@ std::optional<OperationRecord> find_operation(Connection& c, const std::string& 
   return read_operation_row(r, 0);
 }
 
-// Locks the workflow's row for the rest of the transaction: units of one
-// workflow from several processes run one after the other, as on SQLite.
-bool workflow_pending(Connection& c, const std::string& id) {
-  Result r = c.exec("SELECT status FROM keel.workflow_status WHERE workflow_id = $1 FOR NO KEY UPDATE", {id});
-  if (r.rows() == 0) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
-  return r.text(0, 0) == "PENDING";
+// A claim in one statement: lock the workflow's row (FOR NO KEY UPDATE waits
+// for a unit of that workflow in flight elsewhere and then sees its latest
+// status), insert the operation only while PENDING, and answer the status
+// and whether the row went in. ON CONFLICT decides races on the position
+// against every committed or in-flight insert, whatever the snapshot. The
+// statements that must follow only a successful claim (set_event's upsert)
+// hang off `ins`, so they run exactly when the operation was recorded.
+constexpr const char* kClaimCte =
+    "WITH wf AS (SELECT status FROM keel.workflow_status WHERE workflow_id = $1::text FOR NO KEY UPDATE), "
+    "ins AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
+    "child_workflow_id, started_at, completed_at) SELECT $1::text, $2::integer, $3::text, $4::text, $5::text, "
+    "$6::text, $7::text, $8::bigint, $9::bigint FROM wf WHERE wf.status = 'PENDING' "
+    "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1) ";
+constexpr const char* kClaimResult = "SELECT (SELECT status FROM wf), (SELECT count(*) FROM ins)";
+
+constexpr const char* kInsertOperation =
+    "INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
+    "child_workflow_id, started_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+    "ON CONFLICT (workflow_id, function_id) DO NOTHING";
+
+std::vector<SqlValue> operation_params(const std::string& id, const OperationRecord& op) {
+  return {id,
+          int64_t{op.function_id},
+          op.name,
+          op.output ? SqlValue(*op.output) : SqlValue(nullptr),
+          op.error ? SqlValue(op.error->type_name) : SqlValue(nullptr),
+          op.error ? SqlValue(op.error->message) : SqlValue(nullptr),
+          op.child_workflow_id.empty() ? SqlValue(nullptr) : SqlValue(op.child_workflow_id),
+          op.started_at_ms,
+          op.completed_at_ms};
+}
+
+// Reads the answer of kClaimResult. A position taken by another execution is
+// read back by `lookup` (that row no longer changes: any snapshot will do).
+template <class Lookup>
+Checkpoint claim_result(const Result& r, const std::string& id, Lookup&& lookup) {
+  if (r.null(0, 0)) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+  Checkpoint cp;
+  cp.workflow_active = r.text(0, 0) == "PENDING";
+  if (cp.workflow_active && r.integer(0, 1) == 0) cp.existing = lookup();
+  return cp;
 }
 
 int64_t now_from(const OperationRecord& op) { return op.completed_at_ms; }
@@ -43,46 +78,59 @@ OperationRecord read_operation_row(const Result& r, int row) {
   return op;
 }
 
-Checkpoint PostgresSystemDatabase::probe(Connection& c, const std::string& id, int function_id) {
+// The row lock and the read of the position in one pipeline (one round trip):
+// each statement takes its snapshot when it runs, so the read comes after the
+// lock is held, as if sent one by one. `extra` (a read, may be empty) rides
+// along; its result is returned in *extra_result.
+Checkpoint PostgresSystemDatabase::probe(Connection& c, const std::string& id, int function_id,
+                                         const Connection::Statement* extra, std::optional<Result>* extra_result) {
+  static const std::string lock_sql =
+      "SELECT status FROM keel.workflow_status WHERE workflow_id = $1 FOR NO KEY UPDATE";
+  static const std::string find_sql = std::string(kSelectOperation) + " AND function_id = $2";
+  std::vector<SqlValue> lock_params{id};
+  std::vector<SqlValue> find_params{id, int64_t{function_id}};
+  std::vector<Connection::Statement> stmts{{lock_sql, &lock_params}, {find_sql, &find_params}};
+  if (extra) stmts.push_back(*extra);
+  size_t failed_at = 0;
+  std::vector<Result> results = c.exec_pipeline(stmts, "", failed_at);
+  if (results[0].rows() == 0) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
   Checkpoint cp;
-  cp.workflow_active = workflow_pending(c, id);
-  cp.existing = find_operation(c, id, function_id);
+  cp.workflow_active = results[0].text(0, 0) == "PENDING";
+  if (results[1].rows() > 0) cp.existing = read_operation_row(results[1], 0);
+  if (extra) extra_result->emplace(std::move(results[2]));
   return cp;
 }
 
 Checkpoint PostgresSystemDatabase::claim(Connection& c, const std::string& id, const OperationRecord& op) {
-  Checkpoint cp;
-  cp.workflow_active = workflow_pending(c, id);
-  if (cp.workflow_active && !insert_operation(c, id, op)) cp.existing = find_operation(c, id, op.function_id);
-  return cp;
+  Result r = c.exec(std::string(kClaimCte) + kClaimResult, operation_params(id, op));
+  return claim_result(r, id, [&] { return find_operation(c, id, op.function_id); });
 }
 
 bool PostgresSystemDatabase::insert_operation(Connection& c, const std::string& id, const OperationRecord& op) {
-  Result r = c.exec(
-      "INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
-      "child_workflow_id, started_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-      "ON CONFLICT (workflow_id, function_id) DO NOTHING",
-      {id, int64_t{op.function_id}, op.name, op.output ? SqlValue(*op.output) : SqlValue(nullptr),
-       op.error ? SqlValue(op.error->type_name) : SqlValue(nullptr),
-       op.error ? SqlValue(op.error->message) : SqlValue(nullptr),
-       op.child_workflow_id.empty() ? SqlValue(nullptr) : SqlValue(op.child_workflow_id), op.started_at_ms,
-       op.completed_at_ms});
+  Result r = c.exec(kInsertOperation, operation_params(id, op));
   return r.changed() == 1;
 }
 
 std::vector<OperationRecord> PostgresSystemDatabase::load_operations(const std::string& id) {
   std::vector<OperationRecord> ops;
-  read([&](Connection& c) {
+  read_one([&](Connection& c) {
+    ops.clear();
     Result r = c.exec(std::string(kSelectOperation) + " ORDER BY function_id", {id});
     for (int i = 0; i < r.rows(); ++i) ops.push_back(read_operation_row(r, i));
   });
   return ops;
 }
 
+std::optional<OperationRecord> PostgresSystemDatabase::lookup_operation(const std::string& id, int function_id) {
+  std::optional<OperationRecord> op;
+  read_one([&](Connection& c) { op = find_operation(c, id, function_id); });
+  return op;
+}
+
 Checkpoint PostgresSystemDatabase::record_operation(const std::string& id, const OperationRecord& op) {
-  Checkpoint cp;
-  write([&](Connection& c) { cp = claim(c, id, op); });
-  return cp;
+  static const std::string sql = std::string(kClaimCte) + kClaimResult;
+  Result r = write_statement(sql, operation_params(id, op));
+  return claim_result(r, id, [&] { return lookup_operation(id, op.function_id); });
 }
 
 Checkpoint PostgresSystemDatabase::run_transaction(const std::string& id, OperationRecord op,
@@ -92,14 +140,16 @@ Checkpoint PostgresSystemDatabase::run_transaction(const std::string& id, Operat
     OperationRecord rec = op;  // a retried unit starts from the caller's op
     cp = probe(c, id, rec.function_id);
     if (!cp.workflow_active || cp.existing) return;
-    c.exec("SAVEPOINT keel_user_tx");
+    // The savepoint verbs travel with the body's first statement and with
+    // the checkpoint INSERT (Connection::defer).
+    c.defer("SAVEPOINT keel_user_tx");
     try {
       PgSql sql(c);
       rec.output = body(sql);
-      c.exec("RELEASE SAVEPOINT keel_user_tx");
+      c.defer("RELEASE SAVEPOINT keel_user_tx");
     } catch (const std::exception& e) {
       c.exec("ROLLBACK TO SAVEPOINT keel_user_tx");
-      c.exec("RELEASE SAVEPOINT keel_user_tx");
+      c.defer("RELEASE SAVEPOINT keel_user_tx");
       rec.output.reset();
       rec.error = RecordedErrorInfo{detail::demangle(typeid(e).name()), e.what()};
     }
@@ -110,21 +160,22 @@ Checkpoint PostgresSystemDatabase::run_transaction(const std::string& id, Operat
 
 Checkpoint PostgresSystemDatabase::set_event(const std::string& id, const std::string& key, const std::string& value,
                                              const OperationRecord& op) {
-  Checkpoint cp;
-  write([&](Connection& c) {
-    cp = claim(c, id, op);
-    if (!cp.workflow_active || cp.existing) return;
-    c.exec(
-        "INSERT INTO keel.workflow_events (workflow_id, key, value, updated_at) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (workflow_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        {id, key, value, now_from(op)});
-  });
-  return cp;
+  static const std::string sql = std::string(kClaimCte) +
+                                ", ev AS (INSERT INTO keel.workflow_events (workflow_id, key, value, updated_at) "
+                                "SELECT $1::text, $10::text, $11::text, $9::bigint FROM ins "
+                                "ON CONFLICT (workflow_id, key) DO UPDATE SET value = excluded.value, "
+                                "updated_at = excluded.updated_at) " +
+                                kClaimResult;
+  std::vector<SqlValue> params = operation_params(id, op);
+  params.emplace_back(key);
+  params.emplace_back(value);
+  Result r = write_statement(sql, params);
+  return claim_result(r, id, [&] { return lookup_operation(id, op.function_id); });
 }
 
 std::optional<std::string> PostgresSystemDatabase::get_event(const std::string& id, const std::string& key) {
   std::optional<std::string> value;
-  read([&](Connection& c) {
+  read_one([&](Connection& c) {
     Result r = c.exec("SELECT value FROM keel.workflow_events WHERE workflow_id = $1 AND key = $2", {id, key});
     if (r.rows() > 0) value = r.text(0, 0);
   });
@@ -135,26 +186,38 @@ Checkpoint PostgresSystemDatabase::send_message(const std::string& destination, 
                                                 const std::string& message, const std::string& idempotency_key,
                                                 const std::string& sender_id, const OperationRecord* op) {
   Checkpoint cp;
+  std::vector<SqlValue> message_params{destination, topic, message,
+                                       idempotency_key.empty() ? SqlValue(nullptr) : SqlValue(idempotency_key),
+                                       sender_id.empty() ? SqlValue(nullptr) : SqlValue(sender_id),
+                                       op ? now_from(*op) : int64_t{0}};
+  if (!op) {
+    // From outside a workflow: the destination check and the insert in one statement.
+    Result r = write_statement(
+        "WITH d AS (SELECT 1 FROM keel.workflow_status WHERE workflow_id = $1::text), "
+        "ins AS (INSERT INTO keel.notifications (destination_id, topic, message, idempotency_key, sender_id, "
+        "created_at) SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint FROM d "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1) SELECT count(*) FROM d",
+        message_params);
+    if (r.integer(0, 0) == 0) throw WorkflowNotFoundError("cannot send to '" + destination + "': no such workflow");
+    return cp;
+  }
   write([&](Connection& c) {
     cp = Checkpoint{};
     Result exists = c.exec("SELECT 1 FROM keel.workflow_status WHERE workflow_id = $1", {destination});
     if (exists.rows() == 0) throw WorkflowNotFoundError("cannot send to '" + destination + "': no such workflow");
-    if (op) {
-      cp = claim(c, sender_id, *op);
-      if (!cp.workflow_active || cp.existing) return;
-    }
+    cp = claim(c, sender_id, *op);
+    if (!cp.workflow_active || cp.existing) return;
     c.exec(
         "INSERT INTO keel.notifications (destination_id, topic, message, idempotency_key, sender_id, created_at) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
-        {destination, topic, message, idempotency_key.empty() ? SqlValue(nullptr) : SqlValue(idempotency_key),
-         sender_id.empty() ? SqlValue(nullptr) : SqlValue(sender_id), op ? now_from(*op) : int64_t{0}});
+        message_params);
   });
   return cp;
 }
 
 bool PostgresSystemDatabase::has_message(const std::string& destination, const std::string& topic) {
   bool found = false;
-  read([&](Connection& c) {
+  read_one([&](Connection& c) {
     Result r = c.exec(
         "SELECT 1 FROM keel.notifications WHERE destination_id = $1 AND topic = $2 AND consumed = 0 LIMIT 1",
         {destination, topic});
@@ -169,19 +232,28 @@ ConsumeResult PostgresSystemDatabase::consume_message(const std::string& destina
   write([&](Connection& c) {
     r = ConsumeResult{};
     OperationRecord rec = op;
-    // probe locks the destination's row: consumers of one inbox are serialised.
-    r.checkpoint = probe(c, destination, rec.function_id);
-    if (!r.checkpoint.workflow_active || r.checkpoint.existing) return;
-    Result msg = c.exec(
+    // probe locks the destination's row: consumers of one inbox are
+    // serialised. The oldest message is read in the same pipeline, after the
+    // lock (its snapshot is taken then).
+    std::vector<SqlValue> msg_params{destination, topic};
+    Connection::Statement next{
         "SELECT message_id, message FROM keel.notifications WHERE destination_id = $1 AND topic = $2 "
         "AND consumed = 0 ORDER BY message_id LIMIT 1",
-        {destination, topic});
-    if (msg.rows() == 0) return;
-    int64_t message_id = msg.integer(0, 0);
-    r.message = msg.text(0, 1);
-    c.exec("UPDATE keel.notifications SET consumed = 1 WHERE message_id = $1", {message_id});
+        &msg_params};
+    std::optional<Result> msg;
+    r.checkpoint = probe(c, destination, rec.function_id, &next, &msg);
+    if (!r.checkpoint.workflow_active || r.checkpoint.existing) return;
+    if (msg->rows() == 0) return;
+    int64_t message_id = msg->integer(0, 0);
+    r.message = msg->text(0, 1);
     rec.output = "[" + *r.message + "]";
-    insert_operation(c, destination, rec);
+    // Both writes in one round trip.
+    std::vector<SqlValue> consumed_params{message_id};
+    std::vector<SqlValue> op_params = operation_params(destination, rec);
+    size_t failed_at = 0;
+    c.exec_pipeline({{"UPDATE keel.notifications SET consumed = 1 WHERE message_id = $1", &consumed_params},
+                     {kInsertOperation, &op_params}},
+                    "", failed_at);
   });
   return r;
 }

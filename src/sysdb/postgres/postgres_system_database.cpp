@@ -1,7 +1,6 @@
 // Construction, migrations, the write path (group commit) and the reader pool.
 #include "sysdb/postgres/postgres_system_database.hpp"
 
-#include <cstring>
 #include <string>
 
 #include "keel/errors.hpp"
@@ -11,26 +10,9 @@ namespace keel::sysdb::postgres {
 
 namespace {
 
-constexpr size_t kMaxIdleReaders = 8;
-
-TransactionVerbs verbs_for(Connection& c) {
-  return TransactionVerbs{
-      .begin =
-          [&c] { c.begin("BEGIN"); },
-      .commit =
-          [&c] {
-            Result r = c.exec("COMMIT");
-            // COMMIT of a transaction in the aborted state answers ROLLBACK.
-            const char* tag = PQcmdStatus(r.get());
-            if (!tag || std::strcmp(tag, "COMMIT") != 0)
-              throw DatabaseError("COMMIT: the transaction was rolled back by the server");
-          },
-      .rollback = [&c] { c.exec("ROLLBACK"); },
-      .savepoint = [&c] { c.exec("SAVEPOINT keel_unit"); },
-      .release_savepoint = [&c] { c.exec("RELEASE SAVEPOINT keel_unit"); },
-      .rollback_to_savepoint = [&c] { c.exec("ROLLBACK TO SAVEPOINT keel_unit"); },
-  };
-}
+// Reader connections at most: beyond, a read waits for one to come back
+// rather than open (fork a server process for) a connection per read.
+constexpr size_t kMaxReaders = 16;
 
 int64_t schema_version(Connection& c) {
   Result exists = c.exec("SELECT to_regclass('keel.schema_version') IS NOT NULL");
@@ -54,7 +36,7 @@ std::string redact(const std::string& url) {
 PostgresSystemDatabase::PostgresSystemDatabase(std::string url, const RuntimeConfig& config)
     : url_(std::move(url)), executor_id_(config.executor_id) {
   writer_ = std::make_unique<Connection>(url_);
-  committer_ = std::make_unique<GroupCommitter>(verbs_for(*writer_), config.fault_hook);
+  committer_ = std::make_unique<PipelineCommitter>(*writer_, config.fault_hook);
   check_schema_version();
 }
 
@@ -84,34 +66,78 @@ void PostgresSystemDatabase::migrate() {
   });
 }
 
-void PostgresSystemDatabase::write(const std::function<void(Connection&)>& fn) {
-  committer_->run([&] { fn(*writer_); });
+void PostgresSystemDatabase::write(const std::function<void(Connection&)>& fn) { committer_->run(fn); }
+
+Result PostgresSystemDatabase::write_statement(std::string_view sql, const std::vector<SqlValue>& params) {
+  return committer_->run_statement(sql, params);
+}
+
+std::unique_ptr<Connection> PostgresSystemDatabase::take_reader() {
+  {
+    std::unique_lock lock(readers_mu_);
+    readers_cv_.wait(lock, [&] { return !idle_readers_.empty() || open_readers_ < kMaxReaders; });
+    if (!idle_readers_.empty()) {
+      auto conn = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return conn;
+    }
+    ++open_readers_;
+  }
+  try {
+    return std::make_unique<Connection>(url_);
+  } catch (...) {
+    std::lock_guard lock(readers_mu_);
+    --open_readers_;
+    readers_cv_.notify_one();
+    throw;
+  }
+}
+
+void PostgresSystemDatabase::return_reader(std::unique_ptr<Connection> conn) {
+  std::lock_guard lock(readers_mu_);
+  if (conn->broken()) {
+    --open_readers_;  // dropped: the next read opens a new one
+  } else {
+    idle_readers_.push_back(std::move(conn));
+  }
+  readers_cv_.notify_one();
 }
 
 void PostgresSystemDatabase::read(const std::function<void(Connection&)>& fn) {
-  std::unique_ptr<Connection> conn;
-  {
-    std::lock_guard lock(readers_mu_);
-    if (!idle_readers_.empty()) {
-      conn = std::move(idle_readers_.back());
-      idle_readers_.pop_back();
-    }
-  }
-  if (!conn) conn = std::make_unique<Connection>(url_);
-  // A snapshot per read: the whole fn sees one consistent state.
-  conn->begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+  std::unique_ptr<Connection> conn = take_reader();
   try {
+    // A snapshot per read: the whole fn sees one consistent state.
+    conn->begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     fn(*conn);
     conn->exec("COMMIT");
   } catch (...) {
-    if (conn->broken()) throw;  // dropped: the next read opens a new one
-    try { conn->exec("ROLLBACK"); } catch (...) {}
-    std::lock_guard lock(readers_mu_);
-    if (idle_readers_.size() < kMaxIdleReaders && !conn->broken()) idle_readers_.push_back(std::move(conn));
+    if (!conn->broken()) {
+      try { conn->exec("ROLLBACK"); } catch (...) {}
+    }
+    return_reader(std::move(conn));
     throw;
   }
-  std::lock_guard lock(readers_mu_);
-  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(conn));
+  return_reader(std::move(conn));
+}
+
+// One SELECT is its own snapshot: no BEGIN/COMMIT around it. A read is
+// harmless to repeat, so a connection found dead is replaced and fn run again.
+void PostgresSystemDatabase::read_one(const std::function<void(Connection&)>& fn) {
+  // Back to the pool on every path (the pool is bounded: a lost one would
+  // be missed for good).
+  struct Lease {
+    PostgresSystemDatabase& db;
+    std::unique_ptr<Connection> conn;
+    ~Lease() { db.return_reader(std::move(conn)); }
+  } lease{*this, take_reader()};
+  try {
+    lease.conn->ensure_open();
+    fn(*lease.conn);
+  } catch (const DatabaseError&) {
+    if (!lease.conn->broken()) throw;
+    lease.conn->ensure_open();
+    fn(*lease.conn);
+  }
 }
 
 void PostgresSystemDatabase::run_sql_write(const std::function<void(Sql&)>& fn) {

@@ -1,8 +1,9 @@
 // The PostgreSQL system database: tables in the schema "keel", next to the
 // application's tables in the same database. One writer connection driven by
-// the group committer (every write is a unit in a batch, BEGIN ... COMMIT with
-// a savepoint per unit), and a small pool of reader connections, each read in
-// a REPEATABLE READ READ ONLY snapshot.
+// the pipeline committer (pipeline_committer.hpp: every write is a unit in a
+// batch; most units are one statement, and a batch of them is one round trip),
+// and a small pool of reader connections, each read in a REPEATABLE READ READ
+// ONLY snapshot (or one SELECT, its own snapshot).
 //
 // Concurrency with other processes: every unit that checks a workflow's status
 // first locks that workflow's row (SELECT ... FOR NO KEY UPDATE), so units of
@@ -14,13 +15,14 @@
 // re-established at the start of the next unit (or read).
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <vector>
 
-#include "sysdb/group_commit.hpp"
 #include "sysdb/postgres/connection.hpp"
 #include "sysdb/postgres/listener.hpp"
+#include "sysdb/postgres/pipeline_committer.hpp"
 #include "sysdb/system_database.hpp"
 
 namespace keel::sysdb::postgres {
@@ -75,21 +77,30 @@ class PostgresSystemDatabase final : public SystemDatabase {
 
  private:
   void write(const std::function<void(Connection&)>& fn);
+  // One statement as a unit of its own; its result once committed.
+  Result write_statement(std::string_view sql, const std::vector<SqlValue>& params);
   void read(const std::function<void(Connection&)>& fn);
-  Checkpoint probe(Connection& c, const std::string& id, int function_id);
+  void read_one(const std::function<void(Connection&)>& fn);  // fn runs one SELECT
+  std::unique_ptr<Connection> take_reader();
+  void return_reader(std::unique_ptr<Connection> conn);
+  Checkpoint probe(Connection& c, const std::string& id, int function_id,
+                   const Connection::Statement* extra = nullptr, std::optional<Result>* extra_result = nullptr);
   Checkpoint claim(Connection& c, const std::string& id, const OperationRecord& op);
   bool insert_operation(Connection& c, const std::string& id, const OperationRecord& op);
+  std::optional<OperationRecord> lookup_operation(const std::string& id, int function_id);  // on a reader
   void check_schema_version();
 
   std::string url_;
   std::unique_ptr<Connection> writer_;
-  std::unique_ptr<GroupCommitter> committer_;
+  std::unique_ptr<PipelineCommitter> committer_;
   // queues.cpp: dequeues run on their own connection, so that the queue's
   // advisory lock is held for the dequeue alone, not for a whole batch.
   std::mutex dequeue_mu_;
   std::unique_ptr<Connection> dequeue_conn_;  // guarded by dequeue_mu_
   std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
+  size_t open_readers_ = 0;                                 // idle + in use; guarded by readers_mu_
   std::string executor_id_;
   std::mutex listener_mu_;
   std::unique_ptr<Listener> listener_;  // guarded by listener_mu_; last: stopped first

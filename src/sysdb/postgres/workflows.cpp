@@ -1,4 +1,5 @@
 // PostgreSQL backend: the workflow_status table.
+#include <functional>
 #include <string>
 
 #include "keel/errors.hpp"
@@ -48,28 +49,49 @@ WorkflowInfo read_workflow_row(const Result& r, int row) {
 InsertWorkflowResult PostgresSystemDatabase::insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
                                                              const OperationRecord* parent_op) {
   InsertWorkflowResult result;
+  SqlValue deadline = nullptr;
+  if (wf.deadline_epoch_ms) deadline = *wf.deadline_epoch_ms;
+  std::vector<SqlValue> params{wf.id, wf.name, wf.inputs, wf.executor_id, wf.application_version,
+                               wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), deadline, wf.now_ms};
+  // The insert and, when the ID exists, its row in one statement (a duplicate
+  // start costs one round trip). The main SELECT does not see the CTE's
+  // insert, only a row committed before the statement began.
+  static const std::string insert_sql =
+      "WITH ins AS (INSERT INTO keel.workflow_status (workflow_id, name, status, inputs, executor_id, "
+      "application_version, parent_id, deadline_epoch_ms, created_at, updated_at) VALUES ($1::text, $2::text, "
+      "'PENDING', $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $8::bigint) "
+      "ON CONFLICT (workflow_id) DO NOTHING RETURNING 1) "
+      "SELECT " + std::string(kWorkflowColumns) + ", (SELECT count(*) FROM ins) "
+      "FROM (VALUES (1)) AS one LEFT JOIN keel.workflow_status ON workflow_id = $1::text";
+  auto interpret = [&](const Result& r, const std::function<std::optional<WorkflowInfo>()>& reread) {
+    result.created = r.integer(0, 14) == 1;
+    if (result.created) return;
+    if (!r.null(0, 0)) {
+      result.existing = read_workflow_row(r, 0);
+    } else {
+      // Inserted by a transaction that committed after this statement's
+      // snapshot was taken: read it with a new one.
+      result.existing = reread();
+    }
+  };
+  if (!parent_op) {
+    Result r = write_statement(insert_sql, params);
+    interpret(r, [&] { return get_workflow(wf.id); });
+    return result;
+  }
   write([&](Connection& c) {
     result = InsertWorkflowResult{};
-    if (parent_op) {
-      Checkpoint cp = claim(c, parent_id, *parent_op);
-      if (cp.existing) {
-        result.parent_op_existing = true;
-        return;  // the child was started by an earlier execution
-      }
+    Checkpoint cp = claim(c, parent_id, *parent_op);
+    if (cp.existing) {
+      result.parent_op_existing = true;
+      return;  // the child was started by an earlier execution
     }
-    SqlValue deadline = nullptr;
-    if (wf.deadline_epoch_ms) deadline = *wf.deadline_epoch_ms;
-    Result ins = c.exec(
-        "INSERT INTO keel.workflow_status (workflow_id, name, status, inputs, executor_id, application_version, "
-        "parent_id, deadline_epoch_ms, created_at, updated_at) VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, $8) "
-        "ON CONFLICT (workflow_id) DO NOTHING",
-        {wf.id, wf.name, wf.inputs, wf.executor_id, wf.application_version,
-         wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), deadline, wf.now_ms});
-    result.created = ins.changed() == 1;
-    if (!result.created) {
+    Result r = c.exec(insert_sql, params);
+    interpret(r, [&]() -> std::optional<WorkflowInfo> {
       Result sel = c.exec(select_workflows("WHERE workflow_id = $1"), {wf.id});
-      if (sel.rows() > 0) result.existing = read_workflow_row(sel, 0);
-    }
+      if (sel.rows() == 0) return std::nullopt;
+      return read_workflow_row(sel, 0);
+    });
   });
   return result;
 }
@@ -77,21 +99,17 @@ InsertWorkflowResult PostgresSystemDatabase::insert_workflow(const NewWorkflow& 
 bool PostgresSystemDatabase::finish_workflow(const std::string& id, WorkflowStatus status,
                                              const std::optional<std::string>& output,
                                              const std::optional<RecordedErrorInfo>& error, int64_t now_ms) {
-  bool changed = false;
-  write([&](Connection& c) {
-    Result r = c.exec(
-        "UPDATE keel.workflow_status SET status = $2, output = $3, error_type = $4, error_message = $5, "
-        "updated_at = $6 WHERE workflow_id = $1 AND status = 'PENDING'",
-        {id, to_string(status), opt(output), error ? SqlValue(error->type_name) : SqlValue(nullptr),
-         error ? SqlValue(error->message) : SqlValue(nullptr), now_ms});
-    changed = r.changed() == 1;
-  });
-  return changed;
+  Result r = write_statement(
+      "UPDATE keel.workflow_status SET status = $2, output = $3, error_type = $4, error_message = $5, "
+      "updated_at = $6 WHERE workflow_id = $1 AND status = 'PENDING'",
+      {id, to_string(status), opt(output), error ? SqlValue(error->type_name) : SqlValue(nullptr),
+       error ? SqlValue(error->message) : SqlValue(nullptr), now_ms});
+  return r.changed() == 1;
 }
 
 std::optional<WorkflowInfo> PostgresSystemDatabase::get_workflow(const std::string& id) {
   std::optional<WorkflowInfo> result;
-  read([&](Connection& c) {
+  read_one([&](Connection& c) {
     Result r = c.exec(select_workflows("WHERE workflow_id = $1"), {id});
     if (r.rows() > 0) result = read_workflow_row(r, 0);
   });
@@ -100,7 +118,8 @@ std::optional<WorkflowInfo> PostgresSystemDatabase::get_workflow(const std::stri
 
 std::vector<WorkflowInfo> PostgresSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
   std::vector<WorkflowInfo> result;
-  read([&](Connection& c) {
+  read_one([&](Connection& c) {
+    result.clear();
     // COLLATE "C": byte order, as SQLite compares text.
     Result r = c.exec(select_workflows("WHERE ($1::text IS NULL OR status = $1::text) AND "
                                        "($2::text IS NULL OR name = $2::text) "
@@ -114,7 +133,8 @@ std::vector<WorkflowInfo> PostgresSystemDatabase::list_workflows(const ListWorkf
 
 std::vector<std::string> PostgresSystemDatabase::list_pending(const std::string& executor_id) {
   std::vector<std::string> ids;
-  read([&](Connection& c) {
+  read_one([&](Connection& c) {
+    ids.clear();
     Result r = c.exec(
         "SELECT workflow_id FROM keel.workflow_status WHERE status = 'PENDING' AND executor_id = $1 "
         "ORDER BY created_at",
