@@ -7,6 +7,7 @@
 
 #include "runtime/clock.hpp"
 #include "runtime/execution.hpp"
+#include "runtime/executor_lease.hpp"
 #include "runtime/operations.hpp"
 #include "runtime/uuid.hpp"
 
@@ -16,6 +17,11 @@ Engine::Engine(RuntimeConfig config) : config_(std::move(config)) {
   if (config_.executor_id.empty()) throw ConfigError("executor_id must not be empty");
   if (config_.max_recovery_attempts < 1) throw ConfigError("max_recovery_attempts must be at least 1");
   if (config_.poll_interval.count() <= 0) throw ConfigError("poll_interval must be positive");
+  if (config_.heartbeat_interval.count() <= 0) throw ConfigError("heartbeat_interval must be positive");
+  if (config_.lease_timeout <= 2 * config_.heartbeat_interval)
+    throw ConfigError("lease_timeout (" + std::to_string(config_.lease_timeout.count()) +
+                      " ms) must exceed twice heartbeat_interval (" +
+                      std::to_string(config_.heartbeat_interval.count()) + " ms)");
   db_ = sysdb::open_system_database(config_);
   // spdlog creates its registry on first use; do it here, before any
   // workflow thread exists, so that threads never race to construct it.
@@ -227,8 +233,13 @@ void Engine::shutdown() {
     return;
   }
   notifier_.wake_all();
-  std::unique_lock lock(mu_);
-  idle_cv_.wait(lock, [&] { return threads_ == 0; });
+  {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [&] { return threads_ == 0; });
+  }
+  // Heartbeats ran while executions drained; now stop them and release the
+  // lease, so that a live peer takes over what stays PENDING.
+  lease_.reset();
 }
 
 }  // namespace keel::detail

@@ -50,7 +50,9 @@ void Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms) {
   if (now - last_status_check_ >= engine_.config().poll_interval) {
     last_status_check_ = now;
     auto info = engine_.db().get_workflow(id());
-    if (info && info->status != WorkflowStatus::Pending) cancelled_.store(true);
+    // Taken over by another executor (this one lost its lease): stop too.
+    if (info && (info->status != WorkflowStatus::Pending || info->executor_id != engine_.config().executor_id))
+      cancelled_.store(true);
   }
 }
 
@@ -66,7 +68,8 @@ sysdb::OperationRecord Execution::make_op(int function_id, std::string_view name
 void Execution::accept(const sysdb::Checkpoint& cp) {
   if (!cp.workflow_active) {
     cancelled_.store(true);
-    throw WorkflowCancelledError("workflow '" + id() + "' is no longer pending (cancelled)");
+    throw WorkflowCancelledError("workflow '" + id() +
+                                 "' is no longer pending here (cancelled, or taken over by another executor)");
   }
   if (cp.existing) adopt(*cp.existing);
 }

@@ -69,10 +69,23 @@ CREATE TABLE keel.workflow_events (
 );
 )sql";
 
+// V2: executor leases (scale-out). One row per live (or not yet taken over)
+// executor; holder names the process ("host:pid"); heartbeat_at is renewed
+// every heartbeat_interval, in epoch ms of the backend's clock.
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE keel.executors (
+  executor_id         TEXT PRIMARY KEY,
+  application_version TEXT NOT NULL,
+  holder              TEXT NOT NULL,
+  heartbeat_at        BIGINT NOT NULL,
+  started_at          BIGINT NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all{kV1};
+  static const std::vector<std::string_view> all{kV1, kV2};
   return all;
 }
 

@@ -21,10 +21,12 @@ std::optional<OperationRecord> find_operation(Connection& c, const std::string& 
 
 // Locks the workflow's row for the rest of the transaction: units of one
 // workflow from several processes run one after the other, as on SQLite.
-bool workflow_pending(Connection& c, const std::string& id) {
-  Result r = c.exec("SELECT status FROM keel.workflow_status WHERE workflow_id = $1 FOR NO KEY UPDATE", {id});
+// PENDING and still owned by this executor (the takeover fence).
+bool workflow_pending(Connection& c, const std::string& id, const std::string& owner) {
+  Result r = c.exec("SELECT status, executor_id FROM keel.workflow_status WHERE workflow_id = $1 FOR NO KEY UPDATE",
+                    {id});
   if (r.rows() == 0) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
-  return r.text(0, 0) == "PENDING";
+  return r.text(0, 0) == "PENDING" && r.text(0, 1) == owner;
 }
 
 int64_t now_from(const OperationRecord& op) { return op.completed_at_ms; }
@@ -45,14 +47,14 @@ OperationRecord read_operation_row(const Result& r, int row) {
 
 Checkpoint PostgresSystemDatabase::probe(Connection& c, const std::string& id, int function_id) {
   Checkpoint cp;
-  cp.workflow_active = workflow_pending(c, id);
+  cp.workflow_active = workflow_pending(c, id, executor_id_);
   cp.existing = find_operation(c, id, function_id);
   return cp;
 }
 
 Checkpoint PostgresSystemDatabase::claim(Connection& c, const std::string& id, const OperationRecord& op) {
   Checkpoint cp;
-  cp.workflow_active = workflow_pending(c, id);
+  cp.workflow_active = workflow_pending(c, id, executor_id_);
   if (cp.workflow_active && !insert_operation(c, id, op)) cp.existing = find_operation(c, id, op.function_id);
   return cp;
 }

@@ -51,7 +51,8 @@ std::string redact(const std::string& url) {
 
 }  // namespace
 
-PostgresSystemDatabase::PostgresSystemDatabase(std::string url, const RuntimeConfig& config) : url_(std::move(url)) {
+PostgresSystemDatabase::PostgresSystemDatabase(std::string url, const RuntimeConfig& config)
+    : url_(std::move(url)), executor_id_(config.executor_id) {
   writer_ = std::make_unique<Connection>(url_);
   committer_ = std::make_unique<GroupCommitter>(verbs_for(*writer_), config.fault_hook);
   check_schema_version();
