@@ -6,7 +6,19 @@
 //    Anything else throws keel::ConfigError from the Runtime constructor.
 //  * executor_id names this process in the system database: recovery at launch
 //    resumes the PENDING workflows recorded under this executor id. Two live
-//    processes must not share one executor id.
+//    processes must not share one executor id. Each Runtime holds a lease on
+//    its executor id (renewed every heartbeat_interval); launch() throws
+//    ConfigError when another live process holds it. The default "local"
+//    suits one process per database; running several processes on one
+//    database (scale-out) needs a distinct executor_id per process (see
+//    docs/postgres.md).
+//    launch() decides a holder is dead at once when it is a process of this
+//    host that no longer exists (a restart after a crash); otherwise it
+//    watches the holder's heartbeat for up to lease_timeout.
+//  * heartbeat_interval / lease_timeout: an executor whose lease is not
+//    renewed for lease_timeout is dead; one live executor takes over its
+//    PENDING workflows. lease_timeout must exceed 2 * heartbeat_interval
+//    (else ConfigError).
 //  * application_version is recorded with every workflow.
 // Thread-safety: a plain value type.
 #pragma once
@@ -45,6 +57,12 @@ struct RuntimeConfig {
   // queued) or it is itself a replay; then it parks. Zero parks at once.
   bool park_waiting_workflows = true;
   std::chrono::milliseconds park_after{500};
+  // Executor leases (see the contract above and docs/postgres.md).
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::milliseconds lease_timeout{10000};
+  // false: this Runtime holds no lease and takes over no dead executor (for
+  // tools that run no workflows of their own, such as the keel CLI).
+  bool executor_lease = true;
   // Testing seam, in the spirit of LevelDB's Env: called at named points of
   // the engine ("checkpoint.before_commit", "checkpoint.after_commit",
   // "step.before", "step.after", "wait.begin"). A crash test raises SIGKILL

@@ -157,6 +157,8 @@ class Runtime {
   std::optional<WorkflowInfo> get_workflow(const std::string& workflow_id);
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& query = {});
   std::vector<StepInfo> list_steps(const std::string& workflow_id);
+  // The executors' leases on this database (live and not yet taken over).
+  std::vector<ExecutorInfo> list_executors();
 
   // The application's own SQL on the system database, outside any workflow
   // (migrations, reads for HTTP handlers). run_sql_write is one transaction,

@@ -59,6 +59,17 @@ struct StepInfo {
   int64_t completed_at_ms = 0;
 };
 
+// One executor's lease (Runtime::list_executors; docs/postgres.md). A row
+// whose heartbeat is older than lease_timeout is a dead executor, until a
+// live one takes it over (and deletes the row).
+struct ExecutorInfo {
+  std::string executor_id;
+  std::string application_version;
+  std::string holder;  // the process holding the lease: "host:pid"
+  int64_t heartbeat_at_ms = 0;  // the backend's clock; 0 after a clean shutdown
+  int64_t started_at_ms = 0;
+};
+
 struct ListWorkflowsQuery {
   std::optional<WorkflowStatus> status;
   std::optional<std::string> name;

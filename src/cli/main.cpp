@@ -6,6 +6,7 @@
 //   keel workflow steps ID --db URL
 //   keel workflow cancel ID --db URL
 //   keel workflow resume ID --db URL
+//   keel executors list --db URL
 //
 // --db defaults to $KEEL_DATABASE_URL. Results are JSON on stdout (the same
 // shapes as the admin HTTP API); errors are one line on stderr and a non-zero
@@ -73,6 +74,7 @@ std::unique_ptr<keel::Runtime> open_runtime(const std::string& url, bool create)
   keel::RuntimeConfig config;
   config.database_url = url;
   config.executor_id = kExecutorId;
+  config.executor_lease = false;  // a tool, not an executor: takes over no one's workflows
   auto rt = std::make_unique<keel::Runtime>(std::move(config));
   auto report = rt->launch();
   for (const auto& f : report.not_recovered)
@@ -116,6 +118,21 @@ int cmd_list(const Options& o) {
   q.limit = o.limit;
   auto rt = open_runtime(o.db, false);
   print(keel::admin::workflows_to_json(rt->list_workflows(q)));
+  return kOk;
+}
+
+// The executors' leases: [{executor_id, application_version, holder,
+// heartbeat_at_ms, started_at_ms}], sorted by executor id.
+int cmd_executors(const Options& o) {
+  auto rt = open_runtime(o.db, false);
+  keel::Json out = keel::Json::array();
+  for (const auto& e : rt->list_executors())
+    out.push_back({{"executor_id", e.executor_id},
+                   {"application_version", e.application_version},
+                   {"holder", e.holder},
+                   {"heartbeat_at_ms", e.heartbeat_at_ms},
+                   {"started_at_ms", e.started_at_ms}});
+  print(out);
   return kOk;
 }
 
@@ -208,6 +225,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, kMaxLimit));
   add_db_option(list, o);
   list->callback([&] { command = cmd_list; });
+
+  auto* executors = app.add_subcommand("executors", "Inspect the executors' leases");
+  executors->require_subcommand(1);
+  auto* executors_list = executors->add_subcommand("list", "List the executors (live, or dead not yet taken over)");
+  add_db_option(executors_list, o);
+  executors_list->callback([&] { command = cmd_executors; });
 
   struct ById {
     const char* name;

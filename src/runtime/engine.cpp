@@ -7,6 +7,7 @@
 
 #include "runtime/clock.hpp"
 #include "runtime/execution.hpp"
+#include "runtime/executor_lease.hpp"
 #include "runtime/operations.hpp"
 #include "runtime/uuid.hpp"
 
@@ -18,6 +19,11 @@ Engine::Engine(RuntimeConfig config) : config_(std::move(config)) {
   if (config_.poll_interval.count() <= 0) throw ConfigError("poll_interval must be positive");
   if (config_.max_workflow_threads < 1) throw ConfigError("max_workflow_threads must be at least 1");
   if (config_.park_after.count() < 0) throw ConfigError("park_after must not be negative");
+  if (config_.heartbeat_interval.count() <= 0) throw ConfigError("heartbeat_interval must be positive");
+  if (config_.lease_timeout <= 2 * config_.heartbeat_interval)
+    throw ConfigError("lease_timeout (" + std::to_string(config_.lease_timeout.count()) +
+                      " ms) must exceed twice heartbeat_interval (" +
+                      std::to_string(config_.heartbeat_interval.count()) + " ms)");
   db_ = sysdb::open_system_database(config_);
   pool_ = std::make_unique<WorkerPool>(static_cast<size_t>(config_.max_workflow_threads));
   // Parked waits are swept (statuses, inboxes) every 25 poll intervals.
@@ -301,6 +307,9 @@ void Engine::shutdown() {
     std::unique_lock lock(mu_);
     idle_cv_.wait(lock, [&] { return threads_ == 0; });
   }
+  // Heartbeats ran while executions drained; now stop them and release the
+  // lease, so that a live peer takes over what stays PENDING.
+  lease_.reset();
   db_->set_wakeup_sink(nullptr);  // no wake-up reaches the notifier after this
   pool_->stop();
 }

@@ -24,6 +24,7 @@
 namespace keel::detail {
 
 class Execution;
+class ExecutorLease;
 
 // Thrown through a workflow's stack to stop it without changing its status
 // (shutdown, or the system database failing). Deliberately not a
@@ -65,6 +66,13 @@ class Engine {
   void fault(std::string_view point) const {
     if (config_.fault_hook) config_.fault_hook(point);
   }
+  // Recovers PENDING workflows this executor owns (launch, takeover): counts
+  // a recovery attempt, dead-letters past max_recovery_attempts, replays the
+  // rest. Workflows already running here are left alone.
+  LaunchReport recover(const std::vector<std::string>& ids);
+  // Stops every execution running here at its next operation without
+  // changing its status (another process now holds this executor id).
+  void interrupt_all();
   // Throws RuntimeStateError unless launched and not stopping.
   void require_running() const;
 
@@ -98,6 +106,7 @@ class Engine {
   void finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
               const std::optional<RecordedErrorInfo>& error);
   ErasedWorkflow lookup(const std::string& name);
+  void recover_one(const std::string& id, LaunchReport& report);
 
   RuntimeConfig config_;
   std::unique_ptr<sysdb::SystemDatabase> db_;
@@ -113,6 +122,8 @@ class Engine {
   size_t threads_ = 0;                                          // guarded by mu_; queued + running
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<ParkingLot> parking_;
+  std::mutex recover_mu_;                // one recovery pass at a time (launch, takeover)
+  std::unique_ptr<ExecutorLease> lease_;  // set by launch(), reset by shutdown()
 };
 
 }  // namespace keel::detail

@@ -55,7 +55,9 @@ void Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::opti
     last_status_check_ = now;
     try {
       auto info = engine_.db().get_workflow(id());
-      if (info && info->status != WorkflowStatus::Pending) cancelled_.store(true);
+      // Cancelled, or taken over by another executor (this one lost its lease): stop.
+      if (info && (info->status != WorkflowStatus::Pending || info->executor_id != engine_.config().executor_id))
+        cancelled_.store(true);
     } catch (const DatabaseError&) {
       // The server is away: the wait goes on, its next read retries, and a
       // cancel is still found at the next check or checkpoint. Letting the
@@ -104,7 +106,8 @@ sysdb::OperationRecord Execution::make_op(int function_id, std::string_view name
 void Execution::accept(const sysdb::Checkpoint& cp) {
   if (!cp.workflow_active) {
     cancelled_.store(true);
-    throw WorkflowCancelledError("workflow '" + id() + "' is no longer pending (cancelled)");
+    throw WorkflowCancelledError("workflow '" + id() +
+                                 "' is no longer pending here (cancelled, or taken over by another executor)");
   }
   if (cp.existing) adopt(*cp.existing);
 }

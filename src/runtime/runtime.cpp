@@ -67,6 +67,7 @@ std::optional<WorkflowInfo> Runtime::get_workflow(const std::string& id) { retur
 std::vector<WorkflowInfo> Runtime::list_workflows(const ListWorkflowsQuery& query) {
   return engine_->db().list_workflows(query);
 }
+std::vector<ExecutorInfo> Runtime::list_executors() { return engine_->db().list_executors(); }
 std::vector<StepInfo> Runtime::list_steps(const std::string& id) {
   std::vector<StepInfo> steps;
   for (auto& op : engine_->db().load_operations(id)) {

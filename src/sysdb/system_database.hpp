@@ -93,6 +93,8 @@ struct MessageArrival {
   std::string destination_id;
   std::string topic;
 };
+// One row of the executors table: a process's lease on its executor id.
+using ExecutorRecord = ExecutorInfo;
 
 class SystemDatabase {
  public:
@@ -168,6 +170,29 @@ class SystemDatabase {
   // The status of each of ids that exists (any order).
   virtual std::vector<std::pair<std::string, WorkflowStatus>> workflow_statuses(
       const std::vector<std::string>& ids) = 0;
+  // --- executor leases (src/runtime/executor_lease.hpp) ---
+  // Times come from the backend's clock: this machine's on SQLite, the
+  // server's on PostgreSQL (so hosts' clocks need not agree).
+  // Takes the lease on me.executor_id for me.holder: creates its row, or
+  // takes it over when it expired (no heartbeat for lease_ms) or its holder
+  // is replace_holder (non-empty: a process known to be dead). Returns
+  // nullopt on success, else the current holder's row (unchanged).
+  virtual std::optional<ExecutorRecord> acquire_lease(const ExecutorRecord& me, int64_t lease_ms,
+                                                      const std::string& replace_holder) = 0;
+  // Renews the lease; false when the row is gone (another executor took this
+  // one over: its PENDING workflows moved away) or another holder has it.
+  virtual bool renew_lease(const std::string& executor_id, const std::string& holder) = 0;
+  // Marks the lease expired now, if holder still has it (clean shutdown): a
+  // live peer takes over what this executor leaves PENDING at its next heartbeat.
+  virtual void release_lease(const std::string& executor_id, const std::string& holder) = 0;
+  virtual std::vector<ExecutorRecord> list_executors() = 0;
+  // The executors other than self whose lease expired.
+  virtual std::vector<std::string> expired_executors(const std::string& self, int64_t lease_ms) = 0;
+  // In one transaction: deletes dead's row if its lease is still expired and
+  // moves its PENDING workflows to executor `to`, returning their IDs;
+  // nullopt when dead renewed meanwhile or another executor claimed it first.
+  virtual std::optional<std::vector<std::string>> take_over(const std::string& dead, const std::string& to,
+                                                            int64_t lease_ms) = 0;
 
   // --- the application's SQL ---
   virtual void run_sql_write(const std::function<void(Sql&)>& fn) = 0;

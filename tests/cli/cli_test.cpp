@@ -127,6 +127,16 @@ TEST_F(CliTest, ListFiltersByStatusNameAndLimit) {
   EXPECT_EQ(stdout_json(one)["workflows"].size(), 1u);
 }
 
+TEST_F(CliTest, ExecutorsListShowsTheLeasesAndTheCliHoldsNone) {
+  auto r = keel_cli(with_db({"executors", "list"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  Json list = stdout_json(r);
+  ASSERT_EQ(list.size(), 1u) << list;  // the test's runtime; the CLI takes no lease
+  EXPECT_EQ(list[0]["executor_id"], "cli-test");
+  EXPECT_GT(list[0]["heartbeat_at_ms"].get<int64_t>(), 0);
+  EXPECT_NE(list[0]["holder"].get<std::string>().find(':'), std::string::npos);
+}
+
 TEST_F(CliTest, GetPrintsTheWorkflow) {
   auto r = keel_cli(with_db({"workflow", "get", "g-1"}));
   ASSERT_EQ(r.exit_code, 0) << describe(r);

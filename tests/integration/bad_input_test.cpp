@@ -61,6 +61,22 @@ TEST(BadInput, UnknownUrlSchemesAreConfigErrors) {
   EXPECT_THROW(keel::Runtime rt(config_at("sqlite:")), keel::ConfigError);
 }
 
+TEST(BadInput, ALeaseNotLongerThanTwoHeartbeatsIsAConfigError) {
+  TempDir dir;
+  auto cfg = config_at(dir.db_url());
+  cfg.heartbeat_interval = std::chrono::milliseconds(500);
+  cfg.lease_timeout = std::chrono::milliseconds(1000);
+  try {
+    keel::Runtime rt(cfg);
+    FAIL();
+  } catch (const keel::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("lease_timeout"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("keel.db")));  // nothing written
+  cfg.heartbeat_interval = std::chrono::milliseconds(0);
+  EXPECT_THROW(keel::Runtime rt(cfg), keel::ConfigError);
+}
+
 TEST(BadInput, ANewerSchemaIsRefused) {
   TempDir dir;
   { keel::Runtime rt(config_at(dir.db_url())); rt.launch(); }

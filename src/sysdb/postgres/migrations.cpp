@@ -130,10 +130,23 @@ CREATE TRIGGER wake_on_finish AFTER UPDATE OF status ON keel.workflow_status
   EXECUTE FUNCTION keel.wake_on_finish();
 )sql";
 
+// V2: executor leases (scale-out). One row per live (or not yet taken over)
+// executor; holder names the process ("host:pid"); heartbeat_at is renewed
+// every heartbeat_interval, in epoch ms of the backend's clock.
+constexpr std::string_view kV4Executors = R"sql(
+CREATE TABLE keel.executors (
+  executor_id         TEXT PRIMARY KEY,
+  application_version TEXT NOT NULL,
+  holder              TEXT NOT NULL,
+  heartbeat_at        BIGINT NOT NULL,
+  started_at          BIGINT NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake};
+  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors};
   return all;
 }
 

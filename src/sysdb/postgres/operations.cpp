@@ -21,18 +21,21 @@ std::optional<OperationRecord> find_operation(Connection& c, const std::string& 
 
 // A claim in one statement: lock the workflow's row (FOR NO KEY UPDATE waits
 // for a unit of that workflow in flight elsewhere and then sees its latest
-// status), insert the operation only while PENDING, and answer the status
-// and whether the row went in. ON CONFLICT decides races on the position
+// status), insert the operation only while PENDING and owned by this
+// executor ($10: the takeover fence), and answer the status, whether the row
+// went in, and the owner. ON CONFLICT decides races on the position
 // against every committed or in-flight insert, whatever the snapshot. The
 // statements that must follow only a successful claim (set_event's upsert)
 // hang off `ins`, so they run exactly when the operation was recorded.
 constexpr const char* kClaimCte =
-    "WITH wf AS (SELECT status FROM keel.workflow_status WHERE workflow_id = $1::text FOR NO KEY UPDATE), "
+    "WITH wf AS (SELECT status, executor_id FROM keel.workflow_status WHERE workflow_id = $1::text "
+    "FOR NO KEY UPDATE), "
     "ins AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
     "child_workflow_id, started_at, completed_at) SELECT $1::text, $2::integer, $3::text, $4::text, $5::text, "
-    "$6::text, $7::text, $8::bigint, $9::bigint FROM wf WHERE wf.status = 'PENDING' "
+    "$6::text, $7::text, $8::bigint, $9::bigint FROM wf WHERE wf.status = 'PENDING' AND wf.executor_id = $10::text "
     "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1) ";
-constexpr const char* kClaimResult = "SELECT (SELECT status FROM wf), (SELECT count(*) FROM ins)";
+constexpr const char* kClaimResult =
+    "SELECT (SELECT status FROM wf), (SELECT count(*) FROM ins), (SELECT executor_id FROM wf)";
 
 constexpr const char* kInsertOperation =
     "INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
@@ -51,13 +54,21 @@ std::vector<SqlValue> operation_params(const std::string& id, const OperationRec
           op.completed_at_ms};
 }
 
-// Reads the answer of kClaimResult. A position taken by another execution is
+// kClaimCte's parameters: the operation's, then the owner ($10).
+std::vector<SqlValue> claim_params(const std::string& id, const OperationRecord& op, const std::string& owner) {
+  std::vector<SqlValue> params = operation_params(id, op);
+  params.emplace_back(owner);
+  return params;
+}
+
+// Reads the answer of kClaimResult: active while PENDING and still owned by
+// `owner` (a takeover moved it away otherwise). A position taken by another execution is
 // read back by `lookup` (that row no longer changes: any snapshot will do).
 template <class Lookup>
-Checkpoint claim_result(const Result& r, const std::string& id, Lookup&& lookup) {
+Checkpoint claim_result(const Result& r, const std::string& id, const std::string& owner, Lookup&& lookup) {
   if (r.null(0, 0)) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
   Checkpoint cp;
-  cp.workflow_active = r.text(0, 0) == "PENDING";
+  cp.workflow_active = r.text(0, 0) == "PENDING" && r.text(0, 2) == owner;
   if (cp.workflow_active && r.integer(0, 1) == 0) cp.existing = lookup();
   return cp;
 }
@@ -85,7 +96,7 @@ OperationRecord read_operation_row(const Result& r, int row) {
 Checkpoint PostgresSystemDatabase::probe(Connection& c, const std::string& id, int function_id,
                                          const Connection::Statement* extra, std::optional<Result>* extra_result) {
   static const std::string lock_sql =
-      "SELECT status FROM keel.workflow_status WHERE workflow_id = $1 FOR NO KEY UPDATE";
+      "SELECT status, executor_id FROM keel.workflow_status WHERE workflow_id = $1 FOR NO KEY UPDATE";
   static const std::string find_sql = std::string(kSelectOperation) + " AND function_id = $2";
   std::vector<SqlValue> lock_params{id};
   std::vector<SqlValue> find_params{id, int64_t{function_id}};
@@ -95,15 +106,15 @@ Checkpoint PostgresSystemDatabase::probe(Connection& c, const std::string& id, i
   std::vector<Result> results = c.exec_pipeline(stmts, "", failed_at);
   if (results[0].rows() == 0) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
   Checkpoint cp;
-  cp.workflow_active = results[0].text(0, 0) == "PENDING";
+  cp.workflow_active = results[0].text(0, 0) == "PENDING" && results[0].text(0, 1) == executor_id_;
   if (results[1].rows() > 0) cp.existing = read_operation_row(results[1], 0);
   if (extra) extra_result->emplace(std::move(results[2]));
   return cp;
 }
 
 Checkpoint PostgresSystemDatabase::claim(Connection& c, const std::string& id, const OperationRecord& op) {
-  Result r = c.exec(std::string(kClaimCte) + kClaimResult, operation_params(id, op));
-  return claim_result(r, id, [&] { return find_operation(c, id, op.function_id); });
+  Result r = c.exec(std::string(kClaimCte) + kClaimResult, claim_params(id, op, executor_id_));
+  return claim_result(r, id, executor_id_, [&] { return find_operation(c, id, op.function_id); });
 }
 
 bool PostgresSystemDatabase::insert_operation(Connection& c, const std::string& id, const OperationRecord& op) {
@@ -129,8 +140,8 @@ std::optional<OperationRecord> PostgresSystemDatabase::lookup_operation(const st
 
 Checkpoint PostgresSystemDatabase::record_operation(const std::string& id, const OperationRecord& op) {
   static const std::string sql = std::string(kClaimCte) + kClaimResult;
-  Result r = write_statement(sql, operation_params(id, op));
-  return claim_result(r, id, [&] { return lookup_operation(id, op.function_id); });
+  Result r = write_statement(sql, claim_params(id, op, executor_id_));
+  return claim_result(r, id, executor_id_, [&] { return lookup_operation(id, op.function_id); });
 }
 
 Checkpoint PostgresSystemDatabase::run_transaction(const std::string& id, OperationRecord op,
@@ -162,15 +173,15 @@ Checkpoint PostgresSystemDatabase::set_event(const std::string& id, const std::s
                                              const OperationRecord& op) {
   static const std::string sql = std::string(kClaimCte) +
                                 ", ev AS (INSERT INTO keel.workflow_events (workflow_id, key, value, updated_at) "
-                                "SELECT $1::text, $10::text, $11::text, $9::bigint FROM ins "
+                                "SELECT $1::text, $11::text, $12::text, $9::bigint FROM ins "
                                 "ON CONFLICT (workflow_id, key) DO UPDATE SET value = excluded.value, "
                                 "updated_at = excluded.updated_at) " +
                                 kClaimResult;
-  std::vector<SqlValue> params = operation_params(id, op);
+  std::vector<SqlValue> params = claim_params(id, op, executor_id_);
   params.emplace_back(key);
   params.emplace_back(value);
   Result r = write_statement(sql, params);
-  return claim_result(r, id, [&] { return lookup_operation(id, op.function_id); });
+  return claim_result(r, id, executor_id_, [&] { return lookup_operation(id, op.function_id); });
 }
 
 std::optional<std::string> PostgresSystemDatabase::get_event(const std::string& id, const std::string& key) {

@@ -101,9 +101,9 @@ bool PostgresSystemDatabase::finish_workflow(const std::string& id, WorkflowStat
                                              const std::optional<RecordedErrorInfo>& error, int64_t now_ms) {
   Result r = write_statement(
       "UPDATE keel.workflow_status SET status = $2, output = $3, error_type = $4, error_message = $5, "
-      "updated_at = $6 WHERE workflow_id = $1 AND status = 'PENDING'",
+      "updated_at = $6 WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $7",
       {id, to_string(status), opt(output), error ? SqlValue(error->type_name) : SqlValue(nullptr),
-       error ? SqlValue(error->message) : SqlValue(nullptr), now_ms});
+       error ? SqlValue(error->message) : SqlValue(nullptr), now_ms, executor_id_});
   return r.changed() == 1;
 }
 

@@ -85,10 +85,23 @@ CREATE UNIQUE INDEX keel_workflow_status_dedup ON keel_workflow_status (queue_na
   WHERE deduplication_id IS NOT NULL AND status IN ('ENQUEUED', 'PENDING');
 )sql";
 
+// V2: executor leases (scale-out). One row per live (or not yet taken over)
+// executor; holder names the process ("host:pid"); heartbeat_at is renewed
+// every heartbeat_interval, in epoch ms of the backend's clock.
+constexpr std::string_view kV3Executors = R"sql(
+CREATE TABLE keel_executors (
+  executor_id         TEXT PRIMARY KEY,
+  application_version TEXT NOT NULL,
+  holder              TEXT NOT NULL,
+  heartbeat_at        INTEGER NOT NULL,
+  started_at          INTEGER NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all{kV1, kV2Queues};
+  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors};
   return all;
 }
 

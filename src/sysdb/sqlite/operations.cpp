@@ -19,10 +19,11 @@ std::optional<OperationRecord> find_operation(Connection& c, const std::string& 
   return read_operation_row(st);
 }
 
-bool workflow_pending(Connection& c, const std::string& id) {
-  auto st = c.prepare("SELECT status FROM keel_workflow_status WHERE workflow_id = $1", {id});
+// PENDING and still owned by this executor (the takeover fence).
+bool workflow_pending(Connection& c, const std::string& id, const std::string& owner) {
+  auto st = c.prepare("SELECT status, executor_id FROM keel_workflow_status WHERE workflow_id = $1", {id});
   if (!st.step()) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
-  return st.column_text(0) == "PENDING";
+  return st.column_text(0) == "PENDING" && st.column_text(1) == owner;
 }
 
 int64_t now_from(const OperationRecord& op) { return op.completed_at_ms; }
@@ -43,7 +44,7 @@ OperationRecord read_operation_row(const BoundStatement& st) {
 
 Checkpoint SqliteSystemDatabase::probe(Connection& c, const std::string& id, int function_id) {
   Checkpoint cp;
-  cp.workflow_active = workflow_pending(c, id);
+  cp.workflow_active = workflow_pending(c, id, executor_id_);
   cp.existing = find_operation(c, id, function_id);
   return cp;
 }
@@ -52,7 +53,7 @@ Checkpoint SqliteSystemDatabase::claim(Connection& c, const std::string& id, con
   Checkpoint cp;
   if (insert_operation(c, id, op)) return cp;  // the common case: one statement
   // Not inserted: the workflow is not PENDING, or the position is taken.
-  cp.workflow_active = workflow_pending(c, id);
+  cp.workflow_active = workflow_pending(c, id, executor_id_);
   if (cp.workflow_active) cp.existing = find_operation(c, id, op.function_id);
   return cp;
 }
@@ -62,13 +63,13 @@ bool SqliteSystemDatabase::insert_operation(Connection& c, const std::string& id
   c.prepare(
        "INSERT INTO keel_operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
        "child_workflow_id, started_at, completed_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 "
-       "WHERE EXISTS (SELECT 1 FROM keel_workflow_status WHERE workflow_id = $1 AND status = 'PENDING') "
-       "ON CONFLICT (workflow_id, function_id) DO NOTHING",
+       "WHERE EXISTS (SELECT 1 FROM keel_workflow_status WHERE workflow_id = $1 AND status = 'PENDING' "
+       "AND executor_id = $10) ON CONFLICT (workflow_id, function_id) DO NOTHING",
        {id, int64_t{op.function_id}, op.name, op.output ? SqlValue(*op.output) : SqlValue(nullptr),
         op.error ? SqlValue(op.error->type_name) : SqlValue(nullptr),
         op.error ? SqlValue(op.error->message) : SqlValue(nullptr),
         op.child_workflow_id.empty() ? SqlValue(nullptr) : SqlValue(op.child_workflow_id), op.started_at_ms,
-        op.completed_at_ms})
+        op.completed_at_ms, executor_id_})
       .step();
   return c.changes() == 1;
 }

@@ -34,7 +34,7 @@ int64_t schema_version(Connection& c) {
 }  // namespace
 
 SqliteSystemDatabase::SqliteSystemDatabase(std::string path, const RuntimeConfig& config)
-    : path_(std::move(path)), sync_(config.sqlite_synchronous) {
+    : path_(std::move(path)), sync_(config.sqlite_synchronous), executor_id_(config.executor_id) {
   writer_ = std::make_unique<Connection>(path_, /*create=*/true, sync_);
   committer_ = std::make_unique<GroupCommitter>(verbs_for(*writer_), config.fault_hook);
   check_schema_version();

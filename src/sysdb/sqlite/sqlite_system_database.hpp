@@ -50,6 +50,14 @@ class SqliteSystemDatabase final : public SystemDatabase {
   std::vector<MessageArrival> unconsumed_messages_after(int64_t after_message_id, int limit) override;
   std::vector<MessageArrival> unconsumed_messages_for(const std::vector<std::string>& destinations) override;
   std::vector<std::pair<std::string, WorkflowStatus>> workflow_statuses(const std::vector<std::string>& ids) override;
+  std::optional<ExecutorRecord> acquire_lease(const ExecutorRecord& me, int64_t lease_ms,
+                                              const std::string& replace_holder) override;
+  bool renew_lease(const std::string& executor_id, const std::string& holder) override;
+  void release_lease(const std::string& executor_id, const std::string& holder) override;
+  std::vector<ExecutorRecord> list_executors() override;
+  std::vector<std::string> expired_executors(const std::string& self, int64_t lease_ms) override;
+  std::optional<std::vector<std::string>> take_over(const std::string& dead, const std::string& to,
+                                                    int64_t lease_ms) override;
 
   void run_sql_write(const std::function<void(Sql&)>& fn) override;
   void run_sql_read(const std::function<void(Sql&)>& fn) override;
@@ -77,6 +85,9 @@ class SqliteSystemDatabase final : public SystemDatabase {
   SqliteSync sync_;
   std::unique_ptr<Connection> writer_;
   std::unique_ptr<GroupCommitter> committer_;
+  // The fence: checkpoints and the final status are written only while the
+  // workflow belongs to this executor (a takeover moves it away).
+  std::string executor_id_;
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
 };

@@ -80,9 +80,9 @@ bool SqliteSystemDatabase::finish_workflow(const std::string& id, WorkflowStatus
   write([&](Connection& c) {
     c.prepare(
          "UPDATE keel_workflow_status SET status = $2, output = $3, error_type = $4, error_message = $5, "
-         "updated_at = $6 WHERE workflow_id = $1 AND status = 'PENDING'",
+         "updated_at = $6 WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $7",
          {id, to_string(status), opt(output), error ? SqlValue(error->type_name) : SqlValue(nullptr),
-          error ? SqlValue(error->message) : SqlValue(nullptr), now_ms})
+          error ? SqlValue(error->message) : SqlValue(nullptr), now_ms, executor_id_})
         .step();
     changed = c.changes() == 1;
   });

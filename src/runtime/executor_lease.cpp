@@ -1,0 +1,136 @@
+#include "runtime/executor_lease.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <optional>
+
+#include "runtime/engine.hpp"
+
+namespace keel::detail {
+
+namespace {
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown-host";
+  return buf;
+}
+
+// True when holder is a process of this host that no longer exists, or this
+// very process (a previous Runtime here, or an earlier life of a process
+// that got the same pid, as pid 1 in a restarted container).
+bool holder_gone_from_this_host(const std::string& holder) {
+  auto colon = holder.rfind(':');
+  if (colon == std::string::npos || holder.substr(0, colon) != host_name()) return false;
+  long pid = 0;
+  try {
+    pid = std::stol(holder.substr(colon + 1));
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (pid <= 0) return false;
+  if (pid == static_cast<long>(::getpid())) return true;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+}  // namespace
+
+std::string ExecutorLease::this_holder() { return host_name() + ":" + std::to_string(::getpid()); }
+
+ExecutorLease::ExecutorLease(Engine& engine)
+    : engine_(engine), executor_id_(engine.config().executor_id), holder_(this_holder()) {
+  acquire();
+}
+
+ExecutorLease::~ExecutorLease() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (superseded_) return;
+  try {
+    engine_.db().release_lease(executor_id_, holder_);
+  } catch (const std::exception& e) {
+    spdlog::warn("executor '{}': cannot release the lease (it expires by itself): {}", executor_id_, e.what());
+  }
+}
+
+void ExecutorLease::acquire() {
+  const auto& cfg = engine_.config();
+  const int64_t lease_ms = cfg.lease_timeout.count();
+  sysdb::ExecutorRecord me{executor_id_, cfg.application_version, holder_, 0, 0};
+  const auto deadline = std::chrono::steady_clock::now() + cfg.lease_timeout + cfg.heartbeat_interval;
+  std::optional<int64_t> first_heartbeat;
+  for (;;) {
+    auto held = engine_.db().acquire_lease(me, lease_ms, "");
+    if (held && holder_gone_from_this_host(held->holder)) held = engine_.db().acquire_lease(me, lease_ms, held->holder);
+    if (!held) return;
+    if (!first_heartbeat) first_heartbeat = held->heartbeat_at_ms;
+    if (held->heartbeat_at_ms != *first_heartbeat || std::chrono::steady_clock::now() > deadline)
+      throw ConfigError("executor_id '" + executor_id_ + "' is held by a live process (" + held->holder +
+                        ", heartbeat renewed while this one waited): two live processes must not share an "
+                        "executor id; give each process its own");
+    std::this_thread::sleep_for(cfg.heartbeat_interval / 2);
+  }
+}
+
+void ExecutorLease::start() { thread_ = std::thread([this] { run(); }); }
+
+bool ExecutorLease::wait_for_tick() {
+  std::unique_lock lock(mu_);
+  return !cv_.wait_for(lock, engine_.config().heartbeat_interval, [&] { return stop_; });
+}
+
+void ExecutorLease::run() {
+  while (!superseded_ && wait_for_tick()) {
+    try {
+      tick();
+    } catch (const std::exception& e) {
+      // The database may be down for a while: the next tick tries again.
+      spdlog::warn("executor '{}': heartbeat failed: {}", executor_id_, e.what());
+    }
+  }
+}
+
+void ExecutorLease::tick() {
+  if (!engine_.db().renew_lease(executor_id_, holder_)) on_lease_lost();
+  if (!superseded_) take_over_dead();
+}
+
+void ExecutorLease::on_lease_lost() {
+  const auto& cfg = engine_.config();
+  sysdb::ExecutorRecord me{executor_id_, cfg.application_version, holder_, 0, 0};
+  auto held = engine_.db().acquire_lease(me, cfg.lease_timeout.count(), "");
+  if (!held) {
+    // A peer took this executor over while it was stalled: the workflows it
+    // had then belong to the peer (the fence stops their executions here at
+    // their next checkpoint). Workflows started since are still ours.
+    spdlog::warn("executor '{}': lease lost (taken over after missed heartbeats); registered again", executor_id_);
+    engine_.recover(engine_.db().list_pending(executor_id_));
+    return;
+  }
+  spdlog::error("executor '{}' is now held by another process ({}): stopping every workflow running here",
+                executor_id_, held->holder);
+  superseded_ = true;
+  engine_.interrupt_all();
+}
+
+void ExecutorLease::take_over_dead() {
+  const int64_t lease_ms = engine_.config().lease_timeout.count();
+  for (const std::string& dead : engine_.db().expired_executors(executor_id_, lease_ms)) {
+    auto moved = engine_.db().take_over(dead, executor_id_, lease_ms);
+    if (!moved) continue;  // alive again, or another executor won it
+    if (!moved->empty())
+      spdlog::warn("executor '{}': took over {} PENDING workflow(s) of executor '{}' (lease expired)", executor_id_,
+                   moved->size(), dead);
+    engine_.recover(*moved);
+  }
+}
+
+}  // namespace keel::detail

@@ -1,0 +1,72 @@
+// Executor leases inside one process (the multi-process tests are in
+// tests/scaleout): takeover of a stopped executor's workflows by a live one,
+// the lease table, and the fence. Runs on both backends and under TSan.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/runtime_fixture.hpp"
+
+using namespace std::chrono_literals;
+using keel::testing::RuntimeTest;
+
+namespace {
+
+using ExecutorsTest = RuntimeTest;
+
+keel::RuntimeConfig short_lease(const keel::testing::TempDir& dir, const std::string& executor) {
+  auto c = keel::testing::test_config(dir, executor);
+  c.heartbeat_interval = 50ms;
+  c.lease_timeout = 400ms;
+  return c;
+}
+
+template <class Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 1000; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+TEST_F(ExecutorsTest, AStoppedExecutorsWorkflowIsTakenOverAndFinishedByALiveOne) {
+  auto make = [this](keel::Runtime& r) {
+    return r.register_workflow("waiter", [this](keel::Context& ctx) {
+      ctx.step("before", [&] { effects.hit("before"); });
+      auto msg = ctx.recv<std::string>("go", 60s);
+      ctx.step("after", [&] { effects.hit("after"); });
+      return msg.value_or("timeout");
+    });
+  };
+  auto a = std::make_unique<keel::Runtime>(short_lease(dir, "a"));
+  auto b = std::make_unique<keel::Runtime>(short_lease(dir, "b"));
+  auto wa = make(*a);
+  make(*b);
+  a->launch();
+  b->launch();
+  a->start(wa, {.workflow_id = "w1"});
+  ASSERT_TRUE(eventually([&] { return effects.count("before") == 1; }));
+  a.reset();  // a clean shutdown releases a's lease: b takes w1 over at its next heartbeat
+  ASSERT_TRUE(eventually([&] { return b->get_workflow("w1")->executor_id == "b"; }));
+  for (const auto& e : b->list_executors()) EXPECT_NE(e.executor_id, "a") << "a's row is gone after the takeover";
+  b->send("w1", std::string("hi"), "go");
+  EXPECT_EQ(b->retrieve<std::string>("w1").result_for(10s), "hi");
+  EXPECT_EQ(effects.count("before"), 1);  // replayed from its checkpoint, not run again
+  EXPECT_EQ(effects.count("after"), 1);
+  EXPECT_EQ(b->get_workflow("w1")->recovery_attempts, 1);
+}
+
+TEST_F(ExecutorsTest, ALaunchedRuntimeHoldsALeaseOnItsExecutorId) {
+  auto r = std::make_unique<keel::Runtime>(short_lease(dir, "holder"));
+  r->launch();
+  auto rows = r->list_executors();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].executor_id, "holder");
+  int64_t first = rows[0].heartbeat_at_ms;
+  ASSERT_TRUE(eventually([&] { return r->list_executors().at(0).heartbeat_at_ms > first; })) << "no heartbeat";
+  r->shutdown();
+  EXPECT_EQ(r->list_executors().at(0).heartbeat_at_ms, 0) << "a clean shutdown releases the lease";
+}
+
+}  // namespace
