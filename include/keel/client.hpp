@@ -4,7 +4,8 @@
 //
 // Contract:
 //  * A Client opens the database named by its URL but does not migrate it,
-//    recover anything, dequeue, or run any thread: the schema must already be
+//    recover anything or dequeue, and runs no thread of its own except, on
+//    PostgreSQL, one LISTEN connection's (wake-ups): the schema must already be
 //    at this build's version (a Runtime of this version has launched on it),
 //    else the constructor throws IncompatibleDatabaseError. Bad URL:
 //    ConfigError; unreachable database: DatabaseError.
@@ -19,7 +20,7 @@
 //    (UsageError) as Runtime::enqueue.
 //  * send, get_event, get_workflow, cancel behave as the Runtime's methods.
 //  * Waits (ClientHandle::result, get_event) re-read the database every
-//    poll_interval.
+//    poll_interval; on PostgreSQL a NOTIFY from the writer ends them sooner.
 // Thread-safety: all methods are thread-safe. A ClientHandle stays valid as
 // long as the Client that made it.
 #pragma once

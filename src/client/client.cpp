@@ -1,7 +1,7 @@
 // keel::Client: the system database seam without an engine (no registry, no
 // recovery, no dequeuer, no thread). Waits poll; their wake-up keys are the
-// engine's, so a database wake-up sink (LISTEN/NOTIFY) feeding `notifier`
-// would shorten them without other changes.
+// engine's, so the database's wake-up sink (LISTEN/NOTIFY on PostgreSQL)
+// feeds `notifier` and ends them early.
 #include "keel/client.hpp"
 
 #include <algorithm>
@@ -50,9 +50,19 @@ Client::Client(ClientConfig config) : state_(std::make_unique<State>()) {
   state_->db = sysdb::open_system_database(database_config(config));
   state_->db->require_current_schema();  // a client never migrates
   state_->config = std::move(config);
+  // Other processes' writes wake the waits at once (PostgreSQL LISTEN/NOTIFY;
+  // nothing on SQLite, where waits poll).
+  state_->db->set_wakeup_sink([state = state_.get()](const std::string& key) {
+    if (key.empty()) {
+      state->notifier.wake_all();
+    } else {
+      state->notifier.notify(key);
+    }
+  });
 }
 
-Client::~Client() = default;
+// The sink goes first: the listener must not reach the notifier as it dies.
+Client::~Client() { state_->db->set_wakeup_sink(nullptr); }
 
 std::string Client::enqueue_erased(const std::string& queue, const std::string& name, const EnqueueOptions& options,
                                    Json inputs) {

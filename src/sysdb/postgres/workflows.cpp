@@ -64,7 +64,7 @@ InsertWorkflowResult PostgresSystemDatabase::insert_workflow(const NewWorkflow& 
       "SELECT " + std::string(kWorkflowColumns) + ", (SELECT count(*) FROM ins) "
       "FROM (VALUES (1)) AS one LEFT JOIN keel.workflow_status ON workflow_id = $1::text";
   auto interpret = [&](const Result& r, const std::function<std::optional<WorkflowInfo>()>& reread) {
-    result.created = r.integer(0, 14) == 1;
+    result.created = r.integer(0, r.columns() - 1) == 1;  // the count after kWorkflowColumns
     if (result.created) return;
     if (!r.null(0, 0)) {
       result.existing = read_workflow_row(r, 0);
