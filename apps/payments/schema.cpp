@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "common/app_locks.hpp"
+
 namespace keel::payments {
 
 namespace {
@@ -86,6 +88,7 @@ const std::vector<Migration>& migrations() {
 int schema_version_count() { return static_cast<int>(migrations().size()); }
 
 int migrate_schema(Sql& sql) {
+  keel::apps::lock_app_migrations(sql, "payments");
   sql.execute("CREATE TABLE IF NOT EXISTS pay_schema_version (version INTEGER NOT NULL)");
   auto row = sql.query_one("SELECT version FROM pay_schema_version");
   int version = row ? static_cast<int>(row->get_int(0)) : 0;

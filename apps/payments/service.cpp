@@ -41,7 +41,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/ordered_ledger.hpp"
+#include "common/app_locks.hpp"
 #include "common/webhook_signature.hpp"
 #include "payments/schema.hpp"
 
@@ -160,7 +160,7 @@ void PaymentService::start() {
 
   // The service's tables first: recovered workflows use them.
   int before = 0;
-  rt_->run_sql_write([&](Sql& sql) { before = migrate_schema(sql); });
+  keel::apps::run_app_migration(*rt_, [&](Sql& sql) { before = migrate_schema(sql); });
   if (before < schema_version_count())
     spdlog::info("payments schema migrated from version {} to {}", before, schema_version_count());
 
@@ -239,7 +239,7 @@ void migrate_database(const std::string& db_url) {
   rc.executor_id = "payments-migrate";  // recovers nothing: no workflow runs under this id
   Runtime rt(rc);
   int before = 0;
-  rt.run_sql_write([&](Sql& sql) { before = migrate_schema(sql); });
+  keel::apps::run_app_migration(rt, [&](Sql& sql) { before = migrate_schema(sql); });
   rt.launch();  // migrates Keel's system tables
   rt.shutdown();
   spdlog::info("database {} migrated (payments schema version {} -> {})", db_url, before, schema_version_count());

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 
+#include "common/app_locks.hpp"
 #include "common/http_service.hpp"
 #include "keel/keel.hpp"
 #include "shop/api.hpp"
@@ -35,7 +36,7 @@ keel::RuntimeConfig runtime_config(const shop::Settings& s) {
 
 int migrate(const shop::Settings& s) {
   keel::Runtime rt(runtime_config(s));
-  rt.run_sql_write(shop::store::migrate);
+  keel::apps::run_app_migration(rt, shop::store::migrate);
   {
     // launch() migrates the system tables. No workflow is registered here, so
     // it runs none: pending checkouts stay for `shop start`. Its complaints
@@ -73,7 +74,7 @@ int start(const shop::Settings& s) {
   keel::Runtime rt(runtime_config(s));
   auto checkout = shop::register_checkout(rt, payments, checkout_settings);
   // The shop's tables exist before a recovered checkout touches them.
-  rt.run_sql_write(shop::store::migrate);
+  keel::apps::run_app_migration(rt, shop::store::migrate);
   auto report = rt.launch();
   spdlog::info("Workflow executor initialized ({} checkout(s) recovered)", report.recovered.size());
   for (const auto& f : report.not_recovered) spdlog::warn("[{}] not recovered: {}", f.workflow_id, f.reason);

@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "common/ordered_ledger.hpp"
+#include "common/app_locks.hpp"
 
 namespace keel::apps::shop {
 
@@ -120,6 +120,7 @@ json stored_items(const std::vector<PricedItem>& items) {
 }  // namespace
 
 void migrate(Sql& sql) {
+  keel::apps::lock_app_migrations(sql, "shop");
   sql.execute_script("CREATE TABLE IF NOT EXISTS shop_schema_version (version INTEGER NOT NULL)");
   auto row = sql.query_one("SELECT version FROM shop_schema_version");
   int64_t version = row ? row->get_int(0) : 0;

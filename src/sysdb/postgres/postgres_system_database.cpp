@@ -49,6 +49,22 @@ void PostgresSystemDatabase::check_schema_version() {
 }
 
 void PostgresSystemDatabase::migrate() {
+  // Two processes migrating at once serialise on the advisory lock; yet the
+  // one that waited may still fail its CREATE ... IF NOT EXISTS with a unique
+  // violation: waiting on an advisory lock does not refresh the backend's
+  // catalog cache, so it can miss the schema the other just committed. A new
+  // transaction does refresh it, so such a failure is retried.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      migrate_once();
+      return;
+    } catch (const ConstraintError&) {
+      if (attempt == 3) throw;
+    }
+  }
+}
+
+void PostgresSystemDatabase::migrate_once() {
   write([&](Connection& c) {
     c.exec("SELECT pg_advisory_xact_lock($1)", {kMigrationLockKey});
     c.exec_script(

@@ -97,6 +97,7 @@ class PostgresSystemDatabase final : public SystemDatabase {
   bool insert_operation(Connection& c, const std::string& id, const OperationRecord& op);
   std::optional<OperationRecord> lookup_operation(const std::string& id, int function_id);  // on a reader
   void check_schema_version();
+  void migrate_once();
 
   std::string url_;
   std::unique_ptr<Connection> writer_;
