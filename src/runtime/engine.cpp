@@ -146,7 +146,10 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
   try {
     pool_->submit([this, exec, fn = std::move(fn), replay]() mutable {
       if (stopping_.load()) return release(*exec);  // queued at shutdown: stays PENDING
-      if (replay && !load_recorded(*exec)) return release(*exec);
+      if (replay && !load_recorded(*exec)) {
+        if (!park_for_retry(*exec)) release(*exec);
+        return;
+      }
       run_execution(std::move(exec), std::move(fn));
     });
   } catch (const RuntimeStateError&) {
@@ -182,18 +185,45 @@ void Engine::release(Execution& exec) {
   if (--threads_ == 0) idle_cv_.notify_all();
 }
 
+// A parked execution (registered with parking_->begin) has unwound: it leaves
+// running_ and the gate, and runs again at once if woken meanwhile.
+void Engine::leave_parked(Execution& exec) {
+  bool wake_now = false;
+  {
+    std::lock_guard lock(mu_);
+    running_.erase(exec.id());
+    wake_now = parking_->settle(exec.id());  // woken while unwinding: run it again now
+    if (--threads_ == 0) idle_cv_.notify_all();
+  }
+  if (wake_now) spawn(exec.info(), /*replay=*/true);
+}
+
+// The system database stayed unavailable through an operation's retries. The
+// workflow is PENDING with its checkpoints intact: it runs again by replay
+// after a pause, parked without a thread meanwhile (a start() of its ID does
+// not run it twice). False at shutdown: it is recovered at the next launch.
+bool Engine::park_for_retry(Execution& exec) {
+  int64_t delay = std::max<int64_t>(1000, 5 * config_.poll_interval.count());
+  if (!parking_->begin(exec.info(), "retry:" + exec.id(), now_ms() + delay)) return false;
+  spdlog::warn("[{}] system database unavailable: the workflow runs again in {} ms", exec.id(), delay);
+  leave_parked(exec);
+  return true;
+}
+
 void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   set_current_execution(exec.get());
   const std::string& id = exec->id();
+  bool retry = false;  // the database was away: run it again later
   // Workflow code that swallowed ExecutionParked (catch (...)) must not end
   // the workflow: the parked execution's outcome is no outcome.
   try {
     Context ctx(*exec);
     Json out = fn(ctx, exec->info().inputs);
-    if (!exec->parked()) finish(*exec, WorkflowStatus::Success, out.dump(), std::nullopt);
+    if (!exec->parked()) retry = !finish(*exec, WorkflowStatus::Success, out.dump(), std::nullopt);
   } catch (const ExecutionParked&) {
   } catch (const ExecutionInterrupted& e) {
     spdlog::info("[{}] workflow interrupted, stays PENDING: {}", id, e.reason);
+    retry = e.database_unavailable;
   } catch (const WorkflowCancelledError& e) {
     // The status is already CANCELLED: set by cancel(), by the timeout check,
     // or found at a checkpoint.
@@ -201,41 +231,34 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   } catch (const std::exception& e) {
     if (!exec->parked()) {
       spdlog::warn("[{}] workflow failed: {}", id, e.what());
-      finish(*exec, WorkflowStatus::Error, std::nullopt, describe_exception(e));
+      retry = !finish(*exec, WorkflowStatus::Error, std::nullopt, describe_exception(e));
     }
   } catch (...) {
     if (!exec->parked())
-      finish(*exec, WorkflowStatus::Error, std::nullopt, RecordedErrorInfo{"unknown", "a non-standard exception"});
+      retry = !finish(*exec, WorkflowStatus::Error, std::nullopt,
+                      RecordedErrorInfo{"unknown", "a non-standard exception"});
   }
   set_current_execution(nullptr);
-  if (exec->parked()) {
-    bool wake_now = false;
-    {
-      std::lock_guard lock(mu_);
-      running_.erase(id);
-      wake_now = parking_->settle(id);  // woken while unwinding: run it again now
-      if (--threads_ == 0) idle_cv_.notify_all();
-    }
-    if (wake_now) spawn(exec->info(), /*replay=*/true);
-    return;
-  }
+  if (exec->parked()) return leave_parked(*exec);
+  if (retry && !stopping_.load() && park_for_retry(*exec)) return;
   notifier_.notify(done_key(id));
   if (!exec->info().queue_name.empty()) notifier_.notify(queue_key());  // a slot is free
   release(*exec);
 }
 
-void Engine::finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
+// False when the database stayed unavailable (the workflow stays PENDING).
+bool Engine::finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
                     const std::optional<RecordedErrorInfo>& error) {
   // A retry after a commit whose outcome was unknown finds the workflow no
   // longer PENDING and changes nothing: retrying is safe.
   for (int attempt = 1;; ++attempt) {
     try {
       db_->finish_workflow(exec.id(), status, output, error, now_ms());
-      return;
+      return true;
     } catch (const DatabaseError& e) {
       if (attempt >= 6 || stopping_.load()) {
         spdlog::error("[{}] cannot record the workflow's end, it stays PENDING: {}", exec.id(), e.what());
-        return;
+        return false;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(25 << attempt));
     }

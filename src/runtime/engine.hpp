@@ -32,6 +32,7 @@ class ExecutorLease;
 // does not swallow it.
 struct ExecutionInterrupted {
   std::string reason;
+  bool database_unavailable = false;  // the engine retries it later (park_for_retry)
 };
 
 // Thrown through a workflow's stack when it parks (Execution::wait): the
@@ -102,8 +103,10 @@ class Engine {
   bool requeue(const std::string& id);
   bool load_recorded(Execution& exec);
   void release(Execution& exec);
+  void leave_parked(Execution& exec);
+  bool park_for_retry(Execution& exec);
   void run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn);
-  void finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
+  bool finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
               const std::optional<RecordedErrorInfo>& error);
   ErasedWorkflow lookup(const std::string& name);
   void recover_one(const std::string& id, LaunchReport& report);

@@ -33,7 +33,7 @@ RecordedErrorInfo describe_exception(const std::exception& e) {
 void backoff_or_interrupt(Execution& ex, int attempt, const std::exception& e) {
   constexpr int kMaxAttempts = 6;
   if (attempt >= kMaxAttempts || ex.engine().stopping())
-    throw ExecutionInterrupted{std::string("system database unavailable: ") + e.what()};
+    throw ExecutionInterrupted{std::string("system database unavailable: ") + e.what(), !ex.engine().stopping()};
   std::this_thread::sleep_for(std::chrono::milliseconds(25 << attempt));
 }
 

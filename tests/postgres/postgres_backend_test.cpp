@@ -211,9 +211,6 @@ TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
 TEST_F(PostgresBackend, AWaitRidesOutAShortOutage) {
   std::atomic<int> waits{0};
   auto config = keel::testing::test_config(dir);
-  // No lease: its heartbeat commits would take the armed drops meant for the
-  // workflow's own commits.
-  config.executor_lease = false;
   config.fault_hook = [&](std::string_view point) {
     if (point == "wait.begin") ++waits;
   };
@@ -236,6 +233,50 @@ TEST_F(PostgresBackend, AWaitRidesOutAShortOutage) {
   rt->send("w1", 5, "t");
   EXPECT_EQ(h.result_for(30s), 5);
   EXPECT_EQ(rt->get_workflow("w1")->status, keel::WorkflowStatus::Success);
+}
+
+// A longer outage (4 s, beyond the ~1.5 s an operation retries): the
+// workflow stops without failing, stays PENDING, and runs again by itself
+// (parked for a retry, then replayed) once the database is back; nobody has
+// to start it again or relaunch.
+TEST_F(PostgresBackend, AWorkflowResumesByItselfAfterALongOutage) {
+  std::atomic<int> steps_done{0};
+  auto wf = rt->register_workflow("stepper", [&](keel::Context& ctx) {
+    int sum = 0;
+    for (int i = 0; i < 20; ++i) {
+      sum += ctx.step("s" + std::to_string(i), [&] {
+        effects.hit("s" + std::to_string(i));
+        std::this_thread::sleep_for(50ms);
+        ++steps_done;
+        return i;
+      });
+    }
+    return sum;
+  });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "long-outage"});
+  ASSERT_TRUE(keel::testing::eventually([&] { return steps_done.load() >= 5; }));
+  const std::string url = keel::testing::test_database_url();
+  const std::string db = keel::testing::detail::database_for(dir);
+  keel::testing::pg_query(url, "ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
+  keel::testing::pg_query(url, "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity WHERE datname = '" +
+                                   db + "'");
+  std::this_thread::sleep_for(4s);
+  keel::testing::pg_query(url, "ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
+  int result = -1;
+  ASSERT_TRUE(keel::testing::eventually(
+      [&] {
+        try {
+          result = h.result_for(1s);
+          return true;
+        } catch (const std::exception&) {  // timeouts, and reads while the pool reconnects
+          return false;
+        }
+      },
+      30s));
+  EXPECT_EQ(result, 190);  // 0 + 1 + ... + 19
+  EXPECT_EQ(rt->get_workflow("long-outage")->status, keel::WorkflowStatus::Success);
+  for (int i = 0; i < 20; ++i) EXPECT_GE(effects.count("s" + std::to_string(i)), 1) << i;
 }
 
 TEST(PostgresUrl, AnUnreachableServerIsADatabaseError) {
