@@ -666,10 +666,9 @@ TEST_F(ShopE2E, TwoShopsShareOneDatabaseAndTakeOverAKilledOne) {
   start_payments();
   const int port_b = free_port(/*pair=*/true);
   const std::string url_b = "http://127.0.0.1:" + std::to_string(port_b);
-  auto shop_args = [&](int port, const std::string& executor) {
-    return std::vector<std::string>{SHOP_BIN,     "start",   "--db",          shop_db(),     "--port",
-                                    std::to_string(port), "--payments-url", pay_url(), "--checkout-timeout",
-                                    "12s",        "--executor-id", executor};
+  auto shop_args = [&](int port, const std::string& id) {
+    return std::vector<std::string>{SHOP_BIN,  "start", "--db", shop_db(), "--port", std::to_string(port),
+                                    "--payments-url", pay_url(), "--checkout-timeout", "12s", "--executor-id", id};
   };
   shop = std::make_unique<Process>(shop_args(shop_port, "shop-a"), dir.file("shop.log"));
   auto shop_b = std::make_unique<Process>(shop_args(port_b, "shop-b"), dir.file("shop-b.log"));
@@ -679,19 +678,16 @@ TEST_F(ShopE2E, TwoShopsShareOneDatabaseAndTakeOverAKilledOne) {
     auto r = http.get(url_b + "/orders/" + id);
     return r.status == 200 ? r.json().value("status", "") : "http " + std::to_string(r.status);
   };
-
   json first = checkout_ok("two-1");
   auto again = http.request("POST", url_b + "/checkout/two-1", {{"Accept", "application/json"}}, "");
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(again.json().at("session_id"), first.at("session_id"));  // one order, one session
   ASSERT_EQ(pay_action("submit_payment", first.at("session_id").get<std::string>()).status, 200);
   ASSERT_TRUE(eventually([&] { return status_on_b("two-1") == "fulfilled"; }, 20s)) << status_on_b("two-1");
-
   json waiting = checkout_ok("two-2");
   shop->kill9();
   ASSERT_EQ(pay_action("submit_payment", waiting.at("session_id").get<std::string>()).status, 200);
   EXPECT_TRUE(eventually([&] { return status_on_b("two-2") == "fulfilled"; }, 60s)) << status_on_b("two-2");
-
   // shop-a back with its id: it finds nothing of its own left to run.
   shop = std::make_unique<Process>(shop_args(shop_port, "shop-a"), dir.file("shop.log"));
   wait_ready(*shop, shop_url() + "/products");
