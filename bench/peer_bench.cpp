@@ -330,6 +330,7 @@ int main(int argc, char** argv) {
     cfg.executor_id = "peer-bench-" + w.run_tag;
     // FULL: a commit survives power loss, as PostgreSQL's synchronous_commit=on + fsync.
     cfg.sqlite_synchronous = keel::SqliteSync::Full;
+    cfg.postgres_writer_connections = env_int("PG_WRITERS", cfg.postgres_writer_connections);
     cfg.fault_hook = [&stats](std::string_view point) {
       if (point == "checkpoint.after_commit") stats.commits().fetch_add(1, std::memory_order_relaxed);
     };

@@ -57,6 +57,12 @@ struct RuntimeConfig {
   // queued) or it is itself a replay; then it parks. Zero parks at once.
   bool park_waiting_workflows = true;
   std::chrono::milliseconds park_after{500};
+  // PostgreSQL: connections that commit checkpoints (at least 1). Each runs
+  // one group commit at a time; with more, one batch executes while another
+  // waits for its WAL flush, at the cost of smaller batches (more commits).
+  // On 2 cores that bought no throughput (docs/performance.md); it may where
+  // the server has cores to spare. Ignored on SQLite.
+  int postgres_writer_connections = 1;
   // Executor leases (see the contract above and docs/postgres.md).
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds lease_timeout{10000};

@@ -228,8 +228,10 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
   std::string t(topic);
   auto& db = exec_.engine().db();
   detail::Notifier::Waiter w(exec_.engine().notifier(), Engine::message_key(exec_.id(), t));
-  for (bool first = true;; first = false) {
-    if (first || with_db_retry(exec_, [&] { return db.has_message(exec_.id(), t); })) {
+  for (;;) {
+    // A read first: a recv that finds nothing (the usual first attempt)
+    // writes nothing; the write consumes (and locks) only when there is a message.
+    if (with_db_retry(exec_, [&] { return db.has_message(exec_.id(), t); })) {
       auto op = exec_.make_op(fid, "keel.recv", started);
       auto res = with_db_retry(exec_, [&] { return db.consume_message(exec_.id(), t, op); });
       exec_.accept(res.checkpoint);

@@ -219,7 +219,7 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   try {
     Context ctx(*exec);
     Json out = fn(ctx, exec->info().inputs);
-    if (!exec->parked()) retry = !finish(*exec, WorkflowStatus::Success, out.dump(), std::nullopt);
+    if (!exec->parked()) retry = !finish(*exec, WorkflowStatus::Success, std::move(out), std::nullopt);
   } catch (const ExecutionParked&) {
   } catch (const ExecutionInterrupted& e) {
     spdlog::info("[{}] workflow interrupted, stays PENDING: {}", id, e.reason);
@@ -247,13 +247,23 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
 }
 
 // False when the database stayed unavailable (the workflow stays PENDING).
-bool Engine::finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
+bool Engine::finish(Execution& exec, WorkflowStatus status, std::optional<Json> output,
                     const std::optional<RecordedErrorInfo>& error) {
+  std::optional<std::string> stored;
+  if (output) stored = output->dump();
   // A retry after a commit whose outcome was unknown finds the workflow no
   // longer PENDING and changes nothing: retrying is safe.
   for (int attempt = 1;; ++attempt) {
     try {
-      db_->finish_workflow(exec.id(), status, output, error, now_ms());
+      if (db_->finish_workflow(exec.id(), status, stored, error, now_ms())) {
+        // This commit recorded the outcome: result() may take it from here.
+        WorkflowInfo done;
+        done.id = exec.id();
+        done.status = status;
+        done.output = std::move(output);
+        done.error = error;
+        outcomes_.put(std::move(done));
+      }
       return true;
     } catch (const DatabaseError& e) {
       if (attempt >= 6 || stopping_.load()) {
@@ -263,6 +273,12 @@ bool Engine::finish(Execution& exec, WorkflowStatus status, const std::optional<
       std::this_thread::sleep_for(std::chrono::milliseconds(25 << attempt));
     }
   }
+}
+
+bool Engine::runs_here(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = running_.find(id);
+  return it != running_.end() && !it->second->cancelled();
 }
 
 bool Engine::cancel(const std::string& id) {

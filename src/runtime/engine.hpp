@@ -17,6 +17,7 @@
 
 #include "keel/runtime.hpp"
 #include "runtime/notifier.hpp"
+#include "runtime/outcomes.hpp"
 #include "runtime/parking.hpp"
 #include "runtime/worker_pool.hpp"
 #include "sysdb/system_database.hpp"
@@ -106,8 +107,10 @@ class Engine {
   void leave_parked(Execution& exec);
   bool park_for_retry(Execution& exec);
   void run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn);
-  bool finish(Execution& exec, WorkflowStatus status, const std::optional<std::string>& output,
+  bool finish(Execution& exec, WorkflowStatus status, std::optional<Json> output,
               const std::optional<RecordedErrorInfo>& error);
+  // Whether the workflow runs in this process now (not parked, not cancelled).
+  bool runs_here(const std::string& id);
   ErasedWorkflow lookup(const std::string& name);
   void recover_one(const std::string& id, LaunchReport& report);
 
@@ -127,6 +130,7 @@ class Engine {
   std::unique_ptr<ParkingLot> parking_;
   std::mutex recover_mu_;                // one recovery pass at a time (launch, takeover)
   std::unique_ptr<ExecutorLease> lease_;  // set by launch(), reset by shutdown()
+  RecentOutcomes outcomes_{4096};
 };
 
 }  // namespace keel::detail

@@ -46,6 +46,7 @@ class Execution {
   void adopt(const sysdb::OperationRecord& op) { recorded_[op.function_id] = op; }
 
   void cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
   // Throws WorkflowCancelledError (cancelled, or past its deadline) or
   // ExecutionInterrupted (shutdown). Called before every operation.
   void check_interrupt();

@@ -50,10 +50,20 @@ Json Engine::await_result(const std::string& id, std::optional<std::chrono::mill
   Notifier::Waiter w(notifier_, done_key(id));
   std::optional<int64_t> parkable_since;
   if (!timeout) parkable_since = now_ms();
-  for (;;) {
-    auto info = db_->get_workflow(id);
-    if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
-    if (is_terminal(info->status)) return result_of(*info);
+  // A workflow running here records its outcome here before it leaves:
+  // until then its status is read only every kPollsPerRead polls (for a
+  // cancel from another process, which the execution itself sees only at
+  // its next operation). Not on a wake-up by a notify: PostgreSQL's NOTIFY
+  // of the end may come before this process has stored the outcome.
+  constexpr int kPollsPerRead = 10;
+  for (int polls = 0;; ++polls) {
+    if (auto done = outcomes_.get(id)) return result_of(*done);
+    if (polls >= kPollsPerRead || !runs_here(id)) {
+      polls = 0;
+      auto info = db_->get_workflow(id);
+      if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+      if (is_terminal(info->status)) return result_of(*info);
+    }
     if (std::chrono::steady_clock::now() >= until)
       throw TimeoutError("workflow '" + id + "' did not finish within the timeout");
     wait_once(*this, w, until, parkable_since);

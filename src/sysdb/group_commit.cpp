@@ -1,40 +1,16 @@
 #include "sysdb/group_commit.hpp"
 
+#include <algorithm>
+
 namespace keel::sysdb {
 
-void GroupCommitter::run(const Unit& unit) {
-  Pending me{&unit, nullptr, false};
-  std::unique_lock lock(mu_);
-  queue_.push_back(&me);
-  while (!me.done) {
-    if (!leader_active_) {
-      lead(lock);
-    } else {
-      cv_.wait(lock);
-    }
-  }
+void GroupCommitter::run(const Unit& unit, bool fault_points) {
+  Pending me{&unit, nullptr, fault_points};
+  batcher_.submit(me, [this](std::vector<Pending*>& batch, size_t) { execute_batch(batch); });
   if (me.error) std::rethrow_exception(me.error);
 }
 
-// Called with lock held: runs one batch (which holds the caller's own unit
-// unless a previous leader took it), then steps down so that no caller leads
-// forever under sustained load.
-void GroupCommitter::lead(std::unique_lock<std::mutex>& lock) {
-  leader_active_ = true;
-  std::deque<Pending*> batch;
-  while (!queue_.empty() && batch.size() < max_batch_) {
-    batch.push_back(queue_.front());
-    queue_.pop_front();
-  }
-  lock.unlock();
-  execute_batch(batch);
-  lock.lock();
-  for (Pending* p : batch) p->done = true;
-  leader_active_ = false;
-  cv_.notify_all();
-}
-
-void GroupCommitter::execute_batch(std::deque<Pending*>& batch) {
+void GroupCommitter::execute_batch(std::vector<Pending*>& batch) {
   try {
     verbs_.begin();
   } catch (...) {
@@ -42,10 +18,11 @@ void GroupCommitter::execute_batch(std::deque<Pending*>& batch) {
     return;
   }
   if (!run_units(batch)) return;
+  bool hooks = std::any_of(batch.begin(), batch.end(), [](const Pending* p) { return p->fault_points; });
   try {
-    fault("checkpoint.before_commit");
+    fault("checkpoint.before_commit", hooks);
     verbs_.commit();
-    fault("checkpoint.after_commit");
+    fault("checkpoint.after_commit", hooks);
   } catch (...) {
     auto err = std::current_exception();
     try { verbs_.rollback(); } catch (...) {}
@@ -55,7 +32,7 @@ void GroupCommitter::execute_batch(std::deque<Pending*>& batch) {
 
 // Runs the units inside the open transaction; false when it was rolled back
 // (nothing left to commit).
-bool GroupCommitter::run_units(std::deque<Pending*>& batch) {
+bool GroupCommitter::run_units(std::vector<Pending*>& batch) {
   if (batch.size() == 1) {
     // A batch of one needs no savepoint (the most common case without
     // contention): if the unit fails, rolling back the transaction undoes

@@ -8,16 +8,17 @@
 // own unit's exception (its writes rolled back to its savepoint) or the
 // commit's exception (nothing of the batch written).
 //
-// Backend-neutral: the backend supplies the transaction verbs. Thread-safe.
+// Backend-neutral: the backend supplies the transaction verbs; the batching
+// itself is Batcher's (batcher.hpp). Thread-safe.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <exception>
 #include <functional>
-#include <mutex>
 #include <string_view>
+#include <vector>
+
+#include "sysdb/batcher.hpp"
 
 namespace keel::sysdb {
 
@@ -36,31 +37,29 @@ class GroupCommitter {
   using FaultHook = std::function<void(std::string_view)>;
 
   GroupCommitter(TransactionVerbs verbs, FaultHook hook, size_t max_batch = 256)
-      : verbs_(std::move(verbs)), hook_(std::move(hook)), max_batch_(max_batch) {}
+      : verbs_(std::move(verbs)), hook_(std::move(hook)), batcher_(max_batch) {}
 
-  // Runs unit in a batch and returns once that batch is committed.
-  void run(const Unit& unit);
+  // Runs unit in a batch and returns once that batch is committed. The fault
+  // points fire around a commit only when one of its units has fault_points
+  // (the lease's heartbeats have not: a test arming a checkpoint's commit
+  // must not see a heartbeat's instead).
+  void run(const Unit& unit, bool fault_points = true);
 
  private:
   struct Pending {
     const Unit* unit;
     std::exception_ptr error;
-    bool done = false;
+    bool fault_points;
   };
-  void lead(std::unique_lock<std::mutex>& lock);
-  void execute_batch(std::deque<Pending*>& batch);
-  bool run_units(std::deque<Pending*>& batch);
-  void fault(std::string_view point) const {
-    if (hook_) hook_(point);
+  void execute_batch(std::vector<Pending*>& batch);
+  bool run_units(std::vector<Pending*>& batch);
+  void fault(std::string_view point, bool on) const {
+    if (on && hook_) hook_(point);
   }
 
   TransactionVerbs verbs_;
   FaultHook hook_;
-  size_t max_batch_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending*> queue_;  // guarded by mu_
-  bool leader_active_ = false;  // guarded by mu_
+  Batcher<Pending> batcher_;
 };
 
 }  // namespace keel::sysdb

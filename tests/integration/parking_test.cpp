@@ -233,6 +233,33 @@ TEST_F(ParkingTest, ParkedWorkflowsStayPendingAtShutdownAndResumeAfterRestart) {
   EXPECT_EQ(effects.count("before"), 20);
 }
 
+// A fresh start() runs the workflow from the top, not as a replay: it waits
+// park_after in its thread before parking, where a replay (recovery, a start
+// of an ID already PENDING, or a start mistaken for a duplicate) parks at its
+// first blocking wait. After a restart the same wait parks at once.
+TEST_F(ParkingTest, AFreshStartIsNoReplayItWaitsInItsThreadBeforeParking) {
+  auto reg = [this] {
+    return rt->register_workflow("fresh", [this](keel::Context& ctx) {
+      ctx.step("before", [&] { effects.hit("before"); });
+      return ctx.recv<int>("go", 60s).value_or(-1);
+    });
+  };
+  use_config(2, /*park_after=*/10min);
+  reg();
+  rt->launch();
+  rt->start(keel::Workflow<int>("fresh"), {.workflow_id = "f"});
+  ASSERT_TRUE(eventually([&] { return effects.count("before") == 1; }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(parked(), 0u) << "a fresh start parked at once, as only a replay does";
+  use_config(2, /*park_after=*/10min);  // restart: the workflow is recovered by replay
+  reg();
+  EXPECT_EQ(rt->launch().recovered.size(), 1u);
+  ASSERT_TRUE(parked_soon(1));
+  rt->send("f", 7, "go");
+  EXPECT_EQ(rt->retrieve<int>("f").result_for(30s), 7);
+  EXPECT_EQ(effects.count("before"), 1);
+}
+
 TEST_F(ParkingTest, ParkingCanBeTurnedOffAndThreadCountIsValidated) {
   auto cfg = keel::testing::test_config(dir);
   cfg.max_workflow_threads = 0;

@@ -131,6 +131,34 @@ TEST_F(PipelineCommit, AFailingGeneralUnitIsRolledBackAloneBesideStatements) {
   EXPECT_EQ(rows(), 4 + 3 * 2);
 }
 
+// Two lanes (RuntimeConfig::postgres_writer_connections = 2): statements and
+// general units from many threads all land once; general units run on the
+// first connection only.
+TEST_F(PipelineCommit, TwoLanesLandEveryUnitAndKeepGeneralUnitsOnTheFirst) {
+  Connection second(url);
+  PipelineCommitter two({conn.get(), &second}, nullptr);
+  int first_pid = static_cast<int>(conn->exec("SELECT pg_backend_pid()").integer(0, 0));
+  std::atomic<int> general_elsewhere{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 8; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        int64_t v = t * 100 + i;
+        if (i % 5 == 0) {
+          two.run([&](Connection& c) {
+            if (c.exec("SELECT pg_backend_pid()").integer(0, 0) != first_pid) ++general_elsewhere;
+            c.exec("INSERT INTO t VALUES ($1)", {v});
+          });
+        } else {
+          two.run_statement("INSERT INTO t VALUES ($1)", {v});
+        }
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(rows(), 8 * 25);
+  EXPECT_EQ(general_elsewhere.load(), 0);
+}
+
 TEST_F(PipelineCommit, FaultPointsSurroundEveryCommitAndAThrowWritesNothing) {
   committer->run_statement("INSERT INTO t VALUES (1)", {});
   EXPECT_EQ(points, (std::vector<std::string>{"checkpoint.before_commit", "checkpoint.after_commit"}));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -91,6 +92,27 @@ TEST(GroupCommit, FaultPointsSurroundEachCommit) {
   GroupCommitter gc(db.verbs(), [&](std::string_view p) { points.emplace_back(p); });
   gc.run([&] { db.pending.push_back(1); });
   EXPECT_EQ(points, (std::vector<std::string>{"checkpoint.before_commit", "checkpoint.after_commit"}));
+}
+
+TEST(GroupCommit, ALeaseWriteAloneFiresNoFaultPointsButSharesACheckpointsCommit) {
+  FakeDb db;
+  std::atomic<int> points{0};
+  GroupCommitter gc(db.verbs(), [&](std::string_view) { ++points; });
+  gc.run([&] { db.pending.push_back(1); }, /*fault_points=*/false);
+  EXPECT_EQ(points.load(), 0);
+  // A quiet unit and a checkpoint in one batch: the commit is the checkpoint's.
+  std::atomic<bool> release{false};
+  std::thread holder([&] { gc.run([&] { while (!release.load()) std::this_thread::yield(); }, false); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the holder leads
+  std::thread quiet([&] { gc.run([&] { db.pending.push_back(2); }, false); });
+  std::thread loud([&] { gc.run([&] { db.pending.push_back(3); }); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // both queued behind the holder
+  release = true;
+  holder.join();
+  quiet.join();
+  loud.join();
+  EXPECT_GE(points.load(), 2);  // before and after the checkpoint's commit
+  EXPECT_EQ(db.committed.size(), 3u);
 }
 
 }  // namespace

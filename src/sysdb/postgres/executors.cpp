@@ -56,7 +56,7 @@ std::optional<ExecutorRecord> PostgresSystemDatabase::acquire_lease(const Execut
         "UPDATE keel.executors SET application_version = $2, holder = $3, heartbeat_at = $4, started_at = $4 "
         "WHERE executor_id = $1",
         {me.executor_id, me.application_version, me.holder, now});
-  });
+  }, /*fault_points=*/false);
   return holder;
 }
 
@@ -68,14 +68,14 @@ bool PostgresSystemDatabase::renew_lease(const std::string& executor_id, const s
         "WHERE executor_id = $1 AND holder = $2",
         {executor_id, holder});
     renewed = r.changed() == 1;
-  });
+  }, /*fault_points=*/false);
   return renewed;
 }
 
 void PostgresSystemDatabase::release_lease(const std::string& executor_id, const std::string& holder) {
   write([&](Connection& c) {
     c.exec("UPDATE keel.executors SET heartbeat_at = 0 WHERE executor_id = $1 AND holder = $2", {executor_id, holder});
-  });
+  }, /*fault_points=*/false);
 }
 
 std::vector<ExecutorRecord> PostgresSystemDatabase::list_executors() {

@@ -77,38 +77,34 @@ int64_t now_from(const OperationRecord& op) { return op.completed_at_ms; }
 
 }  // namespace
 
-OperationRecord read_operation_row(const Result& r, int row) {
+OperationRecord read_operation_row(const Result& r, int row, int first_column) {
+  const int c = first_column;
   OperationRecord op;
-  op.function_id = static_cast<int>(r.integer(row, 0));
-  op.name = r.text(row, 1);
-  op.output = r.opt_text(row, 2);
-  if (!r.null(row, 3)) op.error = RecordedErrorInfo{r.text(row, 3), r.text(row, 4)};
-  op.child_workflow_id = r.text(row, 5);
-  op.started_at_ms = r.integer(row, 6);
-  op.completed_at_ms = r.integer(row, 7);
+  op.function_id = static_cast<int>(r.integer(row, c));
+  op.name = r.text(row, c + 1);
+  op.output = r.opt_text(row, c + 2);
+  if (!r.null(row, c + 3)) op.error = RecordedErrorInfo{r.text(row, c + 3), r.text(row, c + 4)};
+  op.child_workflow_id = r.text(row, c + 5);
+  op.started_at_ms = r.integer(row, c + 6);
+  op.completed_at_ms = r.integer(row, c + 7);
   return op;
 }
 
 // The row lock and the read of the position in one pipeline (one round trip):
 // each statement takes its snapshot when it runs, so the read comes after the
-// lock is held, as if sent one by one. `extra` (a read, may be empty) rides
-// along; its result is returned in *extra_result.
-Checkpoint PostgresSystemDatabase::probe(Connection& c, const std::string& id, int function_id,
-                                         const Connection::Statement* extra, std::optional<Result>* extra_result) {
+// lock is held, as if sent one by one.
+Checkpoint PostgresSystemDatabase::probe(Connection& c, const std::string& id, int function_id) {
   static const std::string lock_sql =
       "SELECT status, executor_id FROM keel.workflow_status WHERE workflow_id = $1 FOR NO KEY UPDATE";
   static const std::string find_sql = std::string(kSelectOperation) + " AND function_id = $2";
   std::vector<SqlValue> lock_params{id};
   std::vector<SqlValue> find_params{id, int64_t{function_id}};
-  std::vector<Connection::Statement> stmts{{lock_sql, &lock_params}, {find_sql, &find_params}};
-  if (extra) stmts.push_back(*extra);
   size_t failed_at = 0;
-  std::vector<Result> results = c.exec_pipeline(stmts, "", failed_at);
+  std::vector<Result> results = c.exec_pipeline({{lock_sql, &lock_params}, {find_sql, &find_params}}, "", failed_at);
   if (results[0].rows() == 0) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
   Checkpoint cp;
   cp.workflow_active = results[0].text(0, 0) == "PENDING" && results[0].text(0, 1) == executor_id_;
   if (results[1].rows() > 0) cp.existing = read_operation_row(results[1], 0);
-  if (extra) extra_result->emplace(std::move(results[2]));
   return cp;
 }
 
@@ -237,36 +233,48 @@ bool PostgresSystemDatabase::has_message(const std::string& destination, const s
   return found;
 }
 
+// One statement: lock the destination's row (consumers of one inbox are
+// serialised, and the takeover fence is checked as in kClaimCte), read what
+// is recorded at the position, lock the oldest unconsumed message, record it
+// at the position and mark it consumed, the latter only if the record went
+// in. All but the row lock read the statement's snapshot, taken before a
+// wait for that lock: a message consumed meanwhile is skipped (FOR UPDATE
+// re-checks `consumed` on its latest version), and a position recorded
+// meanwhile by another execution makes the INSERT do nothing (ON CONFLICT
+// sees it), in which case it is read again.
 ConsumeResult PostgresSystemDatabase::consume_message(const std::string& destination, const std::string& topic,
                                                       OperationRecord op) {
-  ConsumeResult r;
-  write([&](Connection& c) {
-    r = ConsumeResult{};
-    OperationRecord rec = op;
-    // probe locks the destination's row: consumers of one inbox are
-    // serialised. The oldest message is read in the same pipeline, after the
-    // lock (its snapshot is taken then).
-    std::vector<SqlValue> msg_params{destination, topic};
-    Connection::Statement next{
-        "SELECT message_id, message FROM keel.notifications WHERE destination_id = $1 AND topic = $2 "
-        "AND consumed = 0 ORDER BY message_id LIMIT 1",
-        &msg_params};
-    std::optional<Result> msg;
-    r.checkpoint = probe(c, destination, rec.function_id, &next, &msg);
-    if (!r.checkpoint.workflow_active || r.checkpoint.existing) return;
-    if (msg->rows() == 0) return;
-    int64_t message_id = msg->integer(0, 0);
-    r.message = msg->text(0, 1);
-    rec.output = "[" + *r.message + "]";
-    // Both writes in one round trip.
-    std::vector<SqlValue> consumed_params{message_id};
-    std::vector<SqlValue> op_params = operation_params(destination, rec);
-    size_t failed_at = 0;
-    c.exec_pipeline({{"UPDATE keel.notifications SET consumed = 1 WHERE message_id = $1", &consumed_params},
-                     {kInsertOperation, &op_params}},
-                    "", failed_at);
-  });
-  return r;
+  static const std::string sql =
+      "WITH wf AS (SELECT status, executor_id FROM keel.workflow_status WHERE workflow_id = $1::text "
+      "FOR NO KEY UPDATE), "
+      "prior AS (" + std::string(kSelectOperation) + "::text AND function_id = $2::integer), "
+      "msg AS (SELECT message_id, message FROM keel.notifications WHERE destination_id = $1::text "
+      "AND topic = $4::text AND consumed = 0 "
+      "AND EXISTS (SELECT 1 FROM wf WHERE status = 'PENDING' AND executor_id = $7::text) "
+      "AND NOT EXISTS (SELECT 1 FROM prior) ORDER BY message_id LIMIT 1 FOR UPDATE), "
+      "ins AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, started_at, completed_at) "
+      "SELECT $1::text, $2::integer, $3::text, '[' || message || ']', $5::bigint, $6::bigint FROM msg "
+      "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), "
+      "upd AS (UPDATE keel.notifications SET consumed = 1 WHERE message_id = (SELECT message_id FROM msg) "
+      "AND EXISTS (SELECT 1 FROM ins)) "
+      "SELECT (SELECT status FROM wf), (SELECT executor_id FROM wf), (SELECT count(*) FROM ins), "
+      "(SELECT message FROM msg), p.* FROM (SELECT 1) AS one LEFT JOIN prior AS p ON true";
+  Result r = write_statement(sql, {destination, int64_t{op.function_id}, op.name, topic, op.started_at_ms,
+                                   op.completed_at_ms, executor_id_});
+  if (r.null(0, 0)) throw WorkflowNotFoundError("no workflow with ID '" + destination + "'");
+  ConsumeResult res;
+  res.checkpoint.workflow_active = r.text(0, 0) == "PENDING" && r.text(0, 1) == executor_id_;
+  if (!res.checkpoint.workflow_active) return res;
+  constexpr int kPrior = 4;  // prior's columns follow
+  if (!r.null(0, kPrior)) {
+    res.checkpoint.existing = read_operation_row(r, 0, kPrior);
+  } else if (!r.null(0, 3) && r.integer(0, 2) == 1) {
+    res.message = r.text(0, 3);
+  } else if (!r.null(0, 3)) {
+    // Another execution recorded this position after the snapshot.
+    res.checkpoint.existing = lookup_operation(destination, op.function_id);
+  }
+  return res;
 }
 
 }  // namespace keel::sysdb::postgres

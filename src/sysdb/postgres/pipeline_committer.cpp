@@ -1,5 +1,6 @@
 #include "sysdb/postgres/pipeline_committer.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "keel/errors.hpp"
@@ -25,47 +26,23 @@ Result PipelineCommitter::run_statement(std::string_view sql, const std::vector<
   return std::move(*me.result);
 }
 
-void PipelineCommitter::run(const Unit& unit) {
+void PipelineCommitter::run(const Unit& unit, bool fault_points) {
   Pending me;
   me.unit = &unit;
+  me.fault_points = fault_points;
   submit(me);
 }
 
 void PipelineCommitter::submit(Pending& me) {
-  std::unique_lock lock(mu_);
-  queue_.push_back(&me);
-  while (!me.done) {
-    if (!leader_active_) {
-      lead(lock);
-    } else {
-      cv_.wait(lock);
-    }
-  }
+  batcher_.submit(me, [this](std::vector<Pending*>& batch, size_t lane) { execute(batch, *lanes_[lane]); });
   if (me.error) std::rethrow_exception(me.error);
 }
 
-// Called with lock held: runs one batch, then steps down so that no caller
-// leads forever under sustained load.
-void PipelineCommitter::lead(std::unique_lock<std::mutex>& lock) {
-  leader_active_ = true;
-  std::vector<Pending*> batch;
-  while (!queue_.empty() && batch.size() < max_batch_) {
-    batch.push_back(queue_.front());
-    queue_.pop_front();
-  }
-  lock.unlock();
-  execute(batch);
-  lock.lock();
-  for (Pending* p : batch) p->done = true;
-  leader_active_ = false;
-  cv_.notify_all();
-}
+void PipelineCommitter::commit(Connection& conn) { check_commit_tag(conn.exec("COMMIT")); }
 
-void PipelineCommitter::commit() { check_commit_tag(conn_.exec("COMMIT")); }
-
-void PipelineCommitter::execute(std::vector<Pending*>& batch) {
+void PipelineCommitter::execute(std::vector<Pending*>& batch, Connection& conn) {
   if (batch.size() == 1) {
-    execute_alone(*batch.front());
+    execute_alone(*batch.front(), conn);
     return;
   }
   std::vector<Pending*> statements, generals;
@@ -79,41 +56,42 @@ void PipelineCommitter::execute(std::vector<Pending*>& batch) {
     }
   }
   const bool commit_now = generals.empty();
+  const bool hooks = std::any_of(batch.begin(), batch.end(), [](const Pending* p) { return p->fault_points; });
   size_t failed_at = Connection::kFailedDeferred;
   try {
-    conn_.ensure_open();
-    conn_.defer("BEGIN");
-    if (commit_now) fault("checkpoint.before_commit");
+    conn.ensure_open();
+    conn.defer("BEGIN");
+    if (commit_now) fault("checkpoint.before_commit", hooks);
     // Only general units: BEGIN stays deferred and travels with their first statement.
     std::vector<Result> results;
-    if (!list.empty()) results = conn_.exec_pipeline(list, commit_now ? "COMMIT" : "", failed_at);
+    if (!list.empty()) results = conn.exec_pipeline(list, commit_now ? "COMMIT" : "", failed_at);
     if (commit_now) {
       check_commit_tag(results.back());
       results.pop_back();
-      fault("checkpoint.after_commit");
+      fault("checkpoint.after_commit", hooks);
     }
     for (size_t i = 0; i < statements.size(); ++i) statements[i]->result.emplace(std::move(results[i]));
   } catch (...) {
     auto err = std::current_exception();
-    bool isolate = failed_at < list.size() && !conn_.broken();
-    try { conn_.rollback(); } catch (...) {}
+    bool isolate = failed_at < list.size() && !conn.broken();
+    try { conn.rollback(); } catch (...) {}
     for (Pending* p : statements) p->result.reset();
     if (isolate) {
       // One statement failed: run each unit alone, so that only it fails.
-      for (Pending* p : batch) execute_alone(*p);
+      for (Pending* p : batch) execute_alone(*p, conn);
     } else {
       for (Pending* p : batch) p->error = err;
     }
     return;
   }
-  if (!commit_now && run_general(generals, batch)) {
+  if (!commit_now && run_general(generals, batch, conn)) {
     try {
-      fault("checkpoint.before_commit");
-      commit();
-      fault("checkpoint.after_commit");
+      fault("checkpoint.before_commit", hooks);
+      commit(conn);
+      fault("checkpoint.after_commit", hooks);
     } catch (...) {
       auto err = std::current_exception();
-      try { conn_.rollback(); } catch (...) {}
+      try { conn.rollback(); } catch (...) {}
       for (Pending* p : batch) {
         p->error = err;
         p->result.reset();
@@ -124,23 +102,23 @@ void PipelineCommitter::execute(std::vector<Pending*>& batch) {
 
 // Runs the general units of an open transaction, each in its own savepoint;
 // false when the transaction had to be rolled back (every unit failed).
-bool PipelineCommitter::run_general(std::vector<Pending*>& generals, std::vector<Pending*>& batch) {
+bool PipelineCommitter::run_general(std::vector<Pending*>& generals, std::vector<Pending*>& batch, Connection& conn) {
   for (Pending* p : generals) {
     try {
-      conn_.defer("SAVEPOINT keel_unit");
+      conn.defer("SAVEPOINT keel_unit");
       try {
-        (*p->unit)(conn_);
+        (*p->unit)(conn);
       } catch (...) {
         // A deferred verb (an earlier unit's RELEASE) failed: rolling back to
         // the savepoint could undo that earlier unit, so give up the batch.
-        if (conn_.deferred_failed()) throw;
+        if (conn.deferred_failed()) throw;
         p->error = std::current_exception();
-        conn_.exec("ROLLBACK TO SAVEPOINT keel_unit");
+        conn.exec("ROLLBACK TO SAVEPOINT keel_unit");
       }
-      conn_.defer("RELEASE SAVEPOINT keel_unit");
+      conn.defer("RELEASE SAVEPOINT keel_unit");
     } catch (...) {
       auto err = std::current_exception();
-      try { conn_.rollback(); } catch (...) {}
+      try { conn.rollback(); } catch (...) {}
       for (Pending* q : batch) {
         q->error = err;
         q->result.reset();
@@ -154,30 +132,30 @@ bool PipelineCommitter::run_general(std::vector<Pending*>& generals, std::vector
 // A unit alone: a statement commits by itself; a general unit runs in a
 // transaction of its own, without a savepoint (rolling back the transaction
 // undoes exactly that unit).
-void PipelineCommitter::execute_alone(Pending& p) {
+void PipelineCommitter::execute_alone(Pending& p, Connection& conn) {
   try {
-    conn_.ensure_open();
+    conn.ensure_open();
     if (!p.unit) {
-      fault("checkpoint.before_commit");
-      p.result.emplace(conn_.exec(p.sql, *p.params));
-      fault("checkpoint.after_commit");
+      fault("checkpoint.before_commit", p.fault_points);
+      p.result.emplace(conn.exec(p.sql, *p.params));
+      fault("checkpoint.after_commit", p.fault_points);
       return;
     }
-    conn_.defer("BEGIN");
+    conn.defer("BEGIN");
     try {
-      (*p.unit)(conn_);
+      (*p.unit)(conn);
     } catch (...) {
       p.error = std::current_exception();
-      try { conn_.rollback(); } catch (...) {}
+      try { conn.rollback(); } catch (...) {}
       return;
     }
-    fault("checkpoint.before_commit");
-    commit();
-    fault("checkpoint.after_commit");
+    fault("checkpoint.before_commit", p.fault_points);
+    commit(conn);
+    fault("checkpoint.after_commit", p.fault_points);
   } catch (...) {
     p.error = std::current_exception();
     p.result.reset();
-    try { conn_.rollback(); } catch (...) {}
+    try { conn.rollback(); } catch (...) {}
   }
 }
 

@@ -7,7 +7,7 @@
 //    result once committed and reads anything more on a connection of its own;
 //  * a general unit (run): a function running statements one at a time on the
 //    writer connection, inside its own savepoint.
-// A leader takes every queued unit (up to max_batch) and
+// A leader (batcher.hpp) takes every queued unit (up to max_batch) and
 //  * runs one statement unit alone as its own transaction (autocommit): one
 //    round trip, no BEGIN/COMMIT;
 //  * otherwise sends BEGIN, every statement unit's statement and (when there
@@ -22,16 +22,14 @@
 // Thread-safe.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <exception>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string_view>
 #include <vector>
 
+#include "sysdb/batcher.hpp"
 #include "sysdb/postgres/connection.hpp"
 
 namespace keel::sysdb::postgres {
@@ -42,12 +40,21 @@ class PipelineCommitter {
   using FaultHook = std::function<void(std::string_view)>;
 
   PipelineCommitter(Connection& conn, FaultHook hook, size_t max_batch = 256)
-      : conn_(conn), hook_(std::move(hook)), max_batch_(max_batch) {}
+      : PipelineCommitter(std::vector<Connection*>{&conn}, std::move(hook), max_batch) {}
+  // One lane per connection: as many batches in flight at once. General
+  // units run on the first lane only (batcher.hpp: they hold the locks of
+  // user transactions until their batch commits; on one lane they cannot
+  // deadlock with one another).
+  PipelineCommitter(std::vector<Connection*> lanes, FaultHook hook, size_t max_batch = 256)
+      : lanes_(std::move(lanes)),
+        hook_(std::move(hook)),
+        batcher_(max_batch, lanes_.size(), [](const Pending& p) { return p.unit == nullptr; }) {}
 
   // Runs one statement in a batch; returns its result once committed.
   Result run_statement(std::string_view sql, const std::vector<SqlValue>& params);
   // Runs unit in a batch (in its own savepoint) and returns once committed.
-  void run(const Unit& unit);
+  // fault_points: as GroupCommitter::run (false for the lease's heartbeats).
+  void run(const Unit& unit, bool fault_points = true);
 
  private:
   struct Pending {
@@ -56,25 +63,20 @@ class PipelineCommitter {
     const std::vector<SqlValue>* params = nullptr;
     std::optional<Result> result;
     std::exception_ptr error;
-    bool done = false;
+    bool fault_points = true;
   };
   void submit(Pending& me);
-  void lead(std::unique_lock<std::mutex>& lock);
-  void execute(std::vector<Pending*>& batch);
-  void execute_alone(Pending& p);
-  bool run_general(std::vector<Pending*>& generals, std::vector<Pending*>& batch);
-  void commit();
-  void fault(std::string_view point) const {
-    if (hook_) hook_(point);
+  void execute(std::vector<Pending*>& batch, Connection& conn);
+  void execute_alone(Pending& p, Connection& conn);
+  bool run_general(std::vector<Pending*>& generals, std::vector<Pending*>& batch, Connection& conn);
+  static void commit(Connection& conn);
+  void fault(std::string_view point, bool on) const {
+    if (on && hook_) hook_(point);
   }
 
-  Connection& conn_;
+  std::vector<Connection*> lanes_;
   FaultHook hook_;
-  size_t max_batch_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending*> queue_;  // guarded by mu_
-  bool leader_active_ = false;  // guarded by mu_
+  Batcher<Pending> batcher_;
 };
 
 }  // namespace keel::sysdb::postgres

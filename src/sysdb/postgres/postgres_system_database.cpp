@@ -35,8 +35,14 @@ std::string redact(const std::string& url) {
 
 PostgresSystemDatabase::PostgresSystemDatabase(std::string url, const RuntimeConfig& config)
     : url_(std::move(url)), executor_id_(config.executor_id) {
+  if (config.postgres_writer_connections < 1) throw ConfigError("postgres_writer_connections must be at least 1");
   writer_ = std::make_unique<Connection>(url_);
-  committer_ = std::make_unique<PipelineCommitter>(*writer_, config.fault_hook);
+  std::vector<Connection*> lanes{writer_.get()};
+  for (int i = 1; i < config.postgres_writer_connections; ++i) {
+    extra_writers_.push_back(std::make_unique<Connection>(url_));
+    lanes.push_back(extra_writers_.back().get());
+  }
+  committer_ = std::make_unique<PipelineCommitter>(std::move(lanes), config.fault_hook);
   check_schema_version();
 }
 
@@ -82,7 +88,9 @@ void PostgresSystemDatabase::migrate_once() {
   });
 }
 
-void PostgresSystemDatabase::write(const std::function<void(Connection&)>& fn) { committer_->run(fn); }
+void PostgresSystemDatabase::write(const std::function<void(Connection&)>& fn, bool fault_points) {
+  committer_->run(fn, fault_points);
+}
 
 Result PostgresSystemDatabase::write_statement(std::string_view sql, const std::vector<SqlValue>& params) {
   return committer_->run_statement(sql, params);

@@ -84,15 +84,15 @@ class PostgresSystemDatabase final : public SystemDatabase {
   void set_wakeup_sink(std::function<void(const std::string& key)> sink) override;
 
  private:
-  void write(const std::function<void(Connection&)>& fn);
+  // fault_points = false: the lease's own writes (GroupCommitter::run).
+  void write(const std::function<void(Connection&)>& fn, bool fault_points = true);
   // One statement as a unit of its own; its result once committed.
   Result write_statement(std::string_view sql, const std::vector<SqlValue>& params);
   void read(const std::function<void(Connection&)>& fn);
   void read_one(const std::function<void(Connection&)>& fn);  // fn runs one SELECT
   std::unique_ptr<Connection> take_reader();
   void return_reader(std::unique_ptr<Connection> conn);
-  Checkpoint probe(Connection& c, const std::string& id, int function_id,
-                   const Connection::Statement* extra = nullptr, std::optional<Result>* extra_result = nullptr);
+  Checkpoint probe(Connection& c, const std::string& id, int function_id);
   Checkpoint claim(Connection& c, const std::string& id, const OperationRecord& op);
   bool insert_operation(Connection& c, const std::string& id, const OperationRecord& op);
   std::optional<OperationRecord> lookup_operation(const std::string& id, int function_id);  // on a reader
@@ -100,7 +100,8 @@ class PostgresSystemDatabase final : public SystemDatabase {
   void migrate_once();
 
   std::string url_;
-  std::unique_ptr<Connection> writer_;
+  std::unique_ptr<Connection> writer_;                     // lane 0; also migrations
+  std::vector<std::unique_ptr<Connection>> extra_writers_;  // lanes 1..n-1
   std::unique_ptr<PipelineCommitter> committer_;
   // queues.cpp: dequeues run on their own connection, so that the queue's
   // advisory lock is held for the dequeue alone, not for a whole batch.
@@ -120,6 +121,6 @@ class PostgresSystemDatabase final : public SystemDatabase {
 // The columns read_workflow_row expects, in its order (comma-separated).
 const char* workflow_columns();
 WorkflowInfo read_workflow_row(const Result& r, int row);
-OperationRecord read_operation_row(const Result& r, int row);
+OperationRecord read_operation_row(const Result& r, int row, int first_column = 0);
 
 }  // namespace keel::sysdb::postgres

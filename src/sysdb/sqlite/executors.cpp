@@ -43,7 +43,7 @@ std::optional<ExecutorRecord> SqliteSystemDatabase::acquire_lease(const Executor
          "heartbeat_at = excluded.heartbeat_at, started_at = excluded.started_at",
          {me.executor_id, me.application_version, me.holder, now})
         .step();
-  });
+  }, /*fault_points=*/false);
   return holder;
 }
 
@@ -54,7 +54,7 @@ bool SqliteSystemDatabase::renew_lease(const std::string& executor_id, const std
               {executor_id, holder, clock_ms()})
         .step();
     renewed = c.changes() == 1;
-  });
+  }, /*fault_points=*/false);
   return renewed;
 }
 
@@ -63,7 +63,7 @@ void SqliteSystemDatabase::release_lease(const std::string& executor_id, const s
     c.prepare("UPDATE keel_executors SET heartbeat_at = 0 WHERE executor_id = $1 AND holder = $2",
               {executor_id, holder})
         .step();
-  });
+  }, /*fault_points=*/false);
 }
 
 std::vector<ExecutorRecord> SqliteSystemDatabase::list_executors() {

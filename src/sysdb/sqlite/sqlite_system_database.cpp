@@ -63,8 +63,8 @@ void SqliteSystemDatabase::migrate() {
   });
 }
 
-void SqliteSystemDatabase::write(const std::function<void(Connection&)>& fn) {
-  committer_->run([&] { fn(*writer_); });
+void SqliteSystemDatabase::write(const std::function<void(Connection&)>& fn, bool fault_points) {
+  committer_->run([&] { fn(*writer_); }, fault_points);
 }
 
 void SqliteSystemDatabase::read(const std::function<void(Connection&)>& fn) {

@@ -69,7 +69,8 @@ class SqliteSystemDatabase final : public SystemDatabase {
 
  private:
   // Runs fn on the writer connection as one unit of a group commit.
-  void write(const std::function<void(Connection&)>& fn);
+  // fault_points = false: the lease's own writes (GroupCommitter::run).
+  void write(const std::function<void(Connection&)>& fn, bool fault_points = true);
   // Runs fn on a reader connection from the pool.
   void read(const std::function<void(Connection&)>& fn);
   // Inside a write unit: the recorded op at (id, function_id), if any, and

@@ -1,0 +1,124 @@
+// Leader/follower batching: the core shared by the committers
+// (group_commit.hpp on SQLite, postgres/pipeline_committer.hpp).
+//
+// A lane runs one batch at a time: SQLite has one (its one writer
+// connection); PostgreSQL a few writer connections, so that one batch
+// executes while another waits for its WAL flush. Lane 0 takes any item;
+// the other lanes only items for which any_lane(item) is true (PostgreSQL:
+// single statements, which lock one workflow row at most, while general
+// units, which run user transactions, stay on lane 0, where they cannot
+// deadlock with one another).
+//
+// Each caller queues an item and leads when a lane that takes its item is
+// free, or sleeps. The leader takes up to max_batch queued items its lane
+// takes (its own among them unless another leader took it), runs them as
+// one batch outside the lock, marks them done and steps down, waking the
+// oldest caller whose item the freed lane takes (unless a caller arriving
+// meanwhile leads first, taking that one along). Every caller sleeps on a
+// condition variable of its own and is woken only when its item is done or
+// it may lead: no caller wakes only to sleep again (with one shared
+// condition variable, every batch woke all of them).
+//
+// Thread-safe. Items live on their callers' stacks until done.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace keel::sysdb {
+
+template <class Item>
+class Batcher {
+ public:
+  using AnyLane = std::function<bool(const Item&)>;
+
+  explicit Batcher(size_t max_batch, size_t lanes = 1, AnyLane any_lane = nullptr)
+      : max_batch_(max_batch), any_lane_(std::move(any_lane)) {
+    for (size_t i = lanes; i > 0; --i) free_lanes_.push_back(i - 1);
+  }
+
+  // Queues item and returns once a batch holding it has run.
+  // execute(batch, lane) (a std::vector<Item*>& and the lane's index) runs on
+  // some caller's thread, one batch per lane at a time; it must not throw (it
+  // records failures in the items).
+  template <class Execute>
+  void submit(Item& item, Execute&& execute) {
+    Ticket me{&item};
+    std::unique_lock lock(mu_);
+    queue_.push_back(&me);
+    while (!me.done) {
+      // A caller whose item another leader took waits for that batch.
+      if (auto lane = me.taken ? std::nullopt : free_lane_for(item)) {
+        lead(lock, me, *lane, execute);
+      } else {
+        me.cv.wait(lock);
+      }
+    }
+  }
+
+ private:
+  struct Ticket {
+    Item* item;
+    std::condition_variable cv;
+    bool taken = false;  // by a leader, into its batch
+    bool done = false;
+  };
+
+  bool takes(size_t lane, const Item& item) const { return lane == 0 || !any_lane_ || any_lane_(item); }
+
+  // Takes the lane out of free_lanes_; called with the lock held.
+  std::optional<size_t> free_lane_for(const Item& item) {
+    for (auto it = free_lanes_.begin(); it != free_lanes_.end(); ++it) {
+      if (!takes(*it, item)) continue;
+      size_t lane = *it;
+      free_lanes_.erase(it);
+      return lane;
+    }
+    return std::nullopt;
+  }
+
+  // Called with the lock held, by the leader `me`, owning `lane`.
+  template <class Execute>
+  void lead(std::unique_lock<std::mutex>& lock, Ticket& me, size_t lane, Execute& execute) {
+    std::vector<Ticket*> taken;
+    std::vector<Item*> batch;
+    for (auto it = queue_.begin(); it != queue_.end() && taken.size() < max_batch_;) {
+      if (!takes(lane, *(*it)->item)) {
+        ++it;
+        continue;
+      }
+      (*it)->taken = true;
+      taken.push_back(*it);
+      batch.push_back((*it)->item);
+      it = queue_.erase(it);
+    }
+    lock.unlock();
+    execute(batch, lane);
+    lock.lock();
+    // Notified under the lock: a woken caller returns (and its ticket dies)
+    // only after it has seen `done`, which needs the lock.
+    for (Ticket* t : taken) {
+      t->done = true;
+      if (t != &me) t->cv.notify_one();
+    }
+    free_lanes_.push_back(lane);
+    for (Ticket* t : queue_) {
+      if (!takes(lane, *t->item)) continue;
+      if (t != &me) t->cv.notify_one();
+      break;
+    }
+  }
+
+  const size_t max_batch_;
+  const AnyLane any_lane_;
+  std::mutex mu_;
+  std::list<Ticket*> queue_;        // guarded by mu_; oldest first
+  std::vector<size_t> free_lanes_;  // guarded by mu_
+};
+
+}  // namespace keel::sysdb
