@@ -27,14 +27,15 @@
 //   RESULT {"bench": ..., ...}      SQLSTATS {"bench": ..., "per_unit": {...}, ...}
 // Not a test: nothing here asserts a duration.
 #include <algorithm>
-#include <cmath>
-#include <mutex>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -234,15 +235,27 @@ void bench_checkout(Workload& w, const Registered& r) {
     for (int i = 0; i < skus; ++i)
       sql.execute("INSERT INTO inventory (sku, stock) VALUES ($1, 1000000000)", {"sku-" + std::to_string(i)});
   });
+  // Mean time of each phase of the driver (ms): start, wait for the session
+  // event, send, wait for the result.
+  std::array<std::atomic<int64_t>, 4> phase_us{};
   auto one = [&](int i, const std::string& tag) {
     std::string id = "co-" + w.run_tag + "-" + tag + "-" + std::to_string(i);
+    auto t0 = Clock::now();
     auto h = rt.start(r.checkout, {.workflow_id = id}, "sess-" + std::to_string(i), "sku-" + std::to_string(i % skus));
+    auto t1 = Clock::now();
     auto session = rt.get_event<std::optional<std::string>>(id, "session", std::chrono::seconds(30));
     if (!session || !*session) throw std::runtime_error("no session event for " + id);
+    auto t2 = Clock::now();
     rt.send(id, std::string("paid"), "payment");
+    auto t3 = Clock::now();
     if (auto res = h.result(); res != "ok") throw std::runtime_error("checkout " + id + " -> " + res);
+    auto t4 = Clock::now();
+    std::array<Clock::time_point, 5> ts{t0, t1, t2, t3, t4};
+    for (size_t k = 0; k < 4; ++k)
+      phase_us[k] += std::chrono::duration_cast<std::chrono::microseconds>(ts[k + 1] - ts[k]).count();
   };
   run_concurrent(100, c, [&](int i) { one(i, "warm"); });
+  for (auto& p : phase_us) p = 0;
   w.stats->reset();
   auto res = run_concurrent(count, c, [&](int i) { one(i, "run"); });
   emit("SQLSTATS", w.stats->read("checkout_tx", count, "checkout", res.wall_ms, w.results_dir));
@@ -260,7 +273,12 @@ void bench_checkout(Workload& w, const Registered& r) {
                   {"checkouts_per_sec", r3(count * 1000.0 / res.wall_ms)},
                   {"p50_ms", r3(pct(res.lat, 50))},
                   {"p99_ms", r3(pct(res.lat, 99))},
-                  {"units_sold_incl_warmup", sold}});
+                  {"units_sold_incl_warmup", sold},
+                  {"phase_ms_mean",
+                   {{"start", r3(phase_us[0] / 1000.0 / count)},
+                    {"session_event", r3(phase_us[1] / 1000.0 / count)},
+                    {"send", r3(phase_us[2] / 1000.0 / count)},
+                    {"result", r3(phase_us[3] / 1000.0 / count)}}}});
 }
 
 void bench_idempotent(Workload& w, const Registered& r) {
