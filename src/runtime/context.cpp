@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "runtime/clock.hpp"
 #include "runtime/execution.hpp"
@@ -154,9 +155,11 @@ Json Context::run_transaction(std::string_view name, const std::function<Json(Sq
   auto op = exec_.make_op(fid, name, now_ms());
   std::optional<Json> result;
   std::optional<RecordedErrorInfo> err;
+  bool retrying = false;  // a retry probes first (sysdb/system_database.hpp)
   auto cp = with_db_retry(exec_, [&] {
     result.reset();
     err.reset();
+    bool probe_first = std::exchange(retrying, true);
     return exec_.engine().db().run_transaction(exec_.id(), op, [&](Sql& sql) -> std::string {
       try {
         result = body(sql);
@@ -165,7 +168,7 @@ Json Context::run_transaction(std::string_view name, const std::function<Json(Sq
         err = detail::describe_exception(e);
         throw;
       }
-    });
+    }, probe_first);
   });
   exec_.accept(cp);
   if (cp.existing) return detail::replay_output(exec_, *cp.existing);
@@ -228,10 +231,11 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
   std::string t(topic);
   auto& db = exec_.engine().db();
   detail::Notifier::Waiter w(exec_.engine().notifier(), Engine::message_key(exec_.id(), t));
-  for (;;) {
-    // A read first: a recv that finds nothing (the usual first attempt)
-    // writes nothing; the write consumes (and locks) only when there is a message.
-    if (with_db_retry(exec_, [&] { return db.has_message(exec_.id(), t); })) {
+  // A read first: a recv that finds nothing (the usual first attempt) writes
+  // nothing; the write consumes (and locks) only when there is a message, or
+  // right away when a notify of this inbox woke the wait.
+  for (bool look_first = true;;) {
+    if (!look_first || with_db_retry(exec_, [&] { return db.has_message(exec_.id(), t); })) {
       auto op = exec_.make_op(fid, "keel.recv", started);
       auto res = with_db_retry(exec_, [&] { return db.consume_message(exec_.id(), t, op); });
       exec_.accept(res.checkpoint);
@@ -240,7 +244,7 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
     }
     if (deadline.passed() || timeout.count() <= 0)
       return record_optional(exec_, fid, "keel.recv", std::nullopt, started);
-    exec_.wait(w, deadline.get(), started);
+    look_first = !exec_.wait(w, deadline.get(), started);
     exec_.check_interrupt();
   }
 }

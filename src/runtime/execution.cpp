@@ -42,12 +42,12 @@ std::chrono::steady_clock::time_point Execution::bound(int64_t until_epoch_ms) c
   return std::chrono::steady_clock::now() + std::chrono::milliseconds(delta);
 }
 
-void Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since) {
+bool Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since) {
   engine_.fault("wait.begin");
   int64_t wake = until_epoch_ms;
   if (info_.deadline_epoch_ms) wake = std::min(wake, *info_.deadline_epoch_ms);
   if (parkable_since) park_if_due(waiter, wake, *parkable_since);
-  waiter.wait_until(bound(until_epoch_ms));
+  bool notified = waiter.wait_until(bound(until_epoch_ms));
   // A cancel from another process (CLI, admin of another executor) reaches
   // no in-process flag: re-read the status at most once per poll interval.
   auto now = std::chrono::steady_clock::now();
@@ -64,6 +64,7 @@ void Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::opti
       // error out would record the workflow as failed (ERROR).
     }
   }
+  return notified;
 }
 
 // Park when the wait still has time left and either this is a replay (it

@@ -56,8 +56,9 @@ class Execution {
   // A parkable wait (recv, get_event, sleep, a child's result: waits whose
   // operation is replayable from the top; parkable_since = when the wait
   // began) may park instead: it registers with the parking lot and throws
-  // ExecutionParked (see should_park for when).
-  void wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since = std::nullopt);
+  // ExecutionParked (see should_park for when). True when woken by a notify
+  // (or wake_all), false by the time.
+  bool wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since = std::nullopt);
 
   sysdb::OperationRecord make_op(int function_id, std::string_view name, int64_t started_ms) const;
 

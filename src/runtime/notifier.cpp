@@ -16,12 +16,13 @@ Notifier::Waiter::~Waiter() {
   if (it != n_.slots_.end() && --it->second.waiters == 0) n_.slots_.erase(it);
 }
 
-void Notifier::Waiter::wait_until(std::chrono::steady_clock::time_point until) {
+bool Notifier::Waiter::wait_until(std::chrono::steady_clock::time_point until) {
   std::unique_lock lock(n_.mu_);
   Slot& slot = n_.slots_[key_];
-  slot.cv.wait_until(lock, until, [&] { return slot.seq != seen_ || n_.epoch_ != seen_epoch_; });
+  bool woken = slot.cv.wait_until(lock, until, [&] { return slot.seq != seen_ || n_.epoch_ != seen_epoch_; });
   seen_ = slot.seq;
   seen_epoch_ = n_.epoch_;
+  return woken;
 }
 
 bool Notifier::Waiter::notified() const {

@@ -29,8 +29,9 @@ class Notifier {
     ~Waiter();
     Waiter(const Waiter&) = delete;
     Waiter& operator=(const Waiter&) = delete;
-    // Sleeps until notified since construction (or the last wait), until, or wake_all.
-    void wait_until(std::chrono::steady_clock::time_point until);
+    // Sleeps until notified since construction (or the last wait), until, or
+    // wake_all; true when woken by a notify or wake_all (not by the time).
+    bool wait_until(std::chrono::steady_clock::time_point until);
     // Whether wait_until would return at once (notified or woken since).
     bool notified() const;
     const std::string& key() const { return key_; }

@@ -126,8 +126,13 @@ class SystemDatabase {
   // Runs body in a database transaction and records op in the same commit,
   // with body's result as output; if body throws, its writes are rolled back
   // and the error (type, message) is recorded instead.
+  // probe_first: check the workflow and op's position before the body runs.
+  // Without it a backend may run the body first and fence afterwards: if the
+  // position is taken or the workflow no longer runs here, the body's writes
+  // are rolled back (its code ran for nothing). A retry after a failure of
+  // unknown outcome probes first, so a committed body does not run again.
   virtual Checkpoint run_transaction(const std::string& id, OperationRecord op,
-                                     const std::function<std::string(Sql&)>& body) = 0;
+                                     const std::function<std::string(Sql&)>& body, bool probe_first) = 0;
 
   // --- events ---
   virtual Checkpoint set_event(const std::string& id, const std::string& key, const std::string& value,

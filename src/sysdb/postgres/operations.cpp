@@ -140,28 +140,52 @@ Checkpoint PostgresSystemDatabase::record_operation(const std::string& id, const
   return claim_result(r, id, executor_id_, [&] { return lookup_operation(id, op.function_id); });
 }
 
-Checkpoint PostgresSystemDatabase::run_transaction(const std::string& id, OperationRecord op,
-                                                   const std::function<std::string(Sql&)>& body) {
+namespace {
+// Thrown out of a transaction's unit to roll back the body's writes when its
+// claim found the position taken or the workflow not running here. Not a
+// std::exception: nothing in between may take it for the body's error.
+struct ClaimRefused {
   Checkpoint cp;
-  write([&](Connection& c) {
-    OperationRecord rec = op;  // a retried unit starts from the caller's op
-    cp = probe(c, id, rec.function_id);
-    if (!cp.workflow_active || cp.existing) return;
-    // The savepoint verbs travel with the body's first statement and with
-    // the checkpoint INSERT (Connection::defer).
-    c.defer("SAVEPOINT keel_user_tx");
-    try {
-      PgSql sql(c);
-      rec.output = body(sql);
-      c.defer("RELEASE SAVEPOINT keel_user_tx");
-    } catch (const std::exception& e) {
-      c.exec("ROLLBACK TO SAVEPOINT keel_user_tx");
-      c.defer("RELEASE SAVEPOINT keel_user_tx");
-      rec.output.reset();
-      rec.error = RecordedErrorInfo{detail::demangle(typeid(e).name()), e.what()};
-    }
-    insert_operation(c, id, rec);
-  });
+};
+}  // namespace
+
+// Without probe_first the body runs first and the checkpoint's claim (one
+// statement: the row lock, the fence, the insert) follows in the same
+// transaction: one round trip less than probing first. The savepoint verbs
+// travel with the body's first statement and with the claim
+// (Connection::defer).
+Checkpoint PostgresSystemDatabase::run_transaction(const std::string& id, OperationRecord op,
+                                                   const std::function<std::string(Sql&)>& body,
+                                                   bool probe_first) {
+  Checkpoint cp;
+  try {
+    write([&](Connection& c) {
+      OperationRecord rec = op;  // a retried unit starts from the caller's op
+      if (probe_first) {
+        cp = probe(c, id, rec.function_id);
+        if (!cp.workflow_active || cp.existing) return;
+      }
+      c.defer("SAVEPOINT keel_user_tx");
+      try {
+        PgSql sql(c);
+        rec.output = body(sql);
+        c.defer("RELEASE SAVEPOINT keel_user_tx");
+      } catch (const std::exception& e) {
+        c.exec("ROLLBACK TO SAVEPOINT keel_user_tx");
+        c.defer("RELEASE SAVEPOINT keel_user_tx");
+        rec.output.reset();
+        rec.error = RecordedErrorInfo{detail::demangle(typeid(e).name()), e.what()};
+      }
+      if (probe_first) {
+        insert_operation(c, id, rec);
+        return;
+      }
+      cp = claim(c, id, rec);
+      if (!cp.workflow_active || cp.existing) throw ClaimRefused{cp};
+    });
+  } catch (const ClaimRefused& refused) {
+    return refused.cp;
+  }
   return cp;
 }
 

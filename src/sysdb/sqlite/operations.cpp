@@ -91,8 +91,10 @@ Checkpoint SqliteSystemDatabase::record_operation(const std::string& id, const O
   return cp;
 }
 
+// SQLite probes always: the probe costs no round trip here.
 Checkpoint SqliteSystemDatabase::run_transaction(const std::string& id, OperationRecord op,
-                                                 const std::function<std::string(Sql&)>& body) {
+                                                 const std::function<std::string(Sql&)>& body,
+                                                 bool /*probe_first*/) {
   Checkpoint cp;
   write([&](Connection& c) {
     cp = probe(c, id, op.function_id);
