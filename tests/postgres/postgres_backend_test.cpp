@@ -126,6 +126,28 @@ TEST_F(PostgresBackend, ANewerSchemaIsRefused) {
   EXPECT_THROW(keel::Runtime r(keel::testing::test_config(dir)), keel::IncompatibleDatabaseError);
 }
 
+// The body of a ctx.transaction runs before its checkpoint's claim (one
+// round trip less). A workflow cancelled while its body runs: the claim is
+// refused and the body's writes are rolled back with it.
+TEST_F(PostgresBackend, ATransactionWhoseClaimIsRefusedLeavesNoWrite) {
+  auto wf = rt->register_workflow("cancelled_in_body", [&](keel::Context& ctx) {
+    return ctx.transaction("ledger", [&](keel::Sql& sql) {
+      sql.execute("INSERT INTO ledger (workflow_id) VALUES ($1)", {ctx.workflow_id()});
+      // Another process cancels it now (the row is not locked yet).
+      admin("UPDATE keel.workflow_status SET status = 'CANCELLED' WHERE workflow_id = '" + ctx.workflow_id() + "'");
+      effects.hit("body");
+      return 1;
+    });
+  });
+  rt->launch();
+  rt->run_sql_write([](keel::Sql& sql) { sql.execute("CREATE TABLE ledger (workflow_id TEXT NOT NULL)"); });
+  auto h = rt->start(wf, {.workflow_id = "refused-1"});
+  EXPECT_THROW(h.result_for(30s), keel::WorkflowCancelledError);
+  EXPECT_EQ(effects.count("body"), 1);
+  EXPECT_EQ(admin("SELECT count(*) FROM ledger"), "0");
+  EXPECT_EQ(admin("SELECT count(*) FROM keel.operation_outputs WHERE workflow_id = 'refused-1'"), "0");
+}
+
 // The answer to COMMIT is lost: the commit happened, but the connection
 // drops before the client hears of it ("checkpoint.after_commit"), so every
 // caller sees a DatabaseError. Each unit is resolved by reading back what it
