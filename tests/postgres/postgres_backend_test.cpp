@@ -155,6 +155,7 @@ TEST_F(PostgresBackend, ATransactionWhoseClaimIsRefusedLeavesNoWrite) {
 TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
   std::atomic<bool> armed{false};
   std::atomic<int> dropped{0}, waits{0};
+  std::atomic<bool> sends_done{false};
   // With the lease on: its heartbeats' commits fire no fault points, so the
   // armed drops hit the workflow's own commits.
   auto config = keel::testing::test_config(dir);
@@ -186,6 +187,10 @@ TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
     armed = true;
     int self = ctx.recv<int>("self", 30s).value_or(-100);
     int reply = ctx.recv<int>("reply", 30s).value_or(-100);  // the one wait
+    // The first send's commit went through (only its answer was lost), so the
+    // reply may arrive before the test's second send: let that send finish
+    // before arming the finish's drop, or it could take the drop.
+    while (!sends_done.load()) std::this_thread::sleep_for(1ms);
     armed = true;  // finishing loses its answer too
     return s + self + reply;
   });
@@ -211,6 +216,7 @@ TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
   ASSERT_FALSE(armed.load());
   EXPECT_GE(send_errors, 1);
   rt->send("each-1", 2, "reply", "reply-key");
+  sends_done = true;
   // The last drop (at finish) kills every session, perhaps this reader's too.
   int result = 0;
   ASSERT_TRUE(keel::testing::eventually([&] {
