@@ -5,15 +5,20 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -24,28 +29,63 @@ extern char** environ;
 
 namespace keel::e2e {
 
-// A port that was free a moment ago (bind 127.0.0.1:0, read, close). With
-// pair = true, port + 1 was free too (the shop's admin server).
-inline int free_port(bool pair = false) {
-  auto try_bind = [](int port) -> int {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    int got = -1;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-      socklen_t len = sizeof a;
-      if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) got = ntohs(a.sin_port);
-    }
+// Ports for child servers. bind(:0) and close would race: under `ctest -j`
+// another test, or any outgoing connection's ephemeral port, can take the
+// number before the child binds it, and a child restarted after a kill must
+// bind the same number again. So ports come from below the kernel's
+// ephemeral range (never handed out by bind(:0) or connect), and each is
+// reserved for the life of this test process by an flock on a file named
+// after it, which the kernel drops when the process exits, however it exits.
+namespace detail {
+inline bool port_is_bindable(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as the servers do
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Locks the port's file; the descriptor stays open (the lock held) until exit.
+inline bool reserve_port(int port) {
+  ::mkdir("/tmp/keel-test-ports", 01777);  // already there is fine
+  std::string path = "/tmp/keel-test-ports/" + std::to_string(port);
+  int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+  if (fd < 0) return false;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
-    return got;
-  };
-  for (int i = 0; i < 200; ++i) {
-    int p = try_bind(0);
-    if (p <= 0 || p >= 65535) continue;
-    if (!pair || try_bind(p + 1) == p + 1) return p;
+    return false;
+  }
+  return true;
+}
+
+inline int ephemeral_low() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  in >> low;
+  return low;
+}
+}  // namespace detail
+
+// A loopback port reserved for this test process (see above), free when
+// returned. With pair = true, port + 1 is reserved too (the admin server).
+inline int free_port(bool pair = false) {
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  const int low = 20000, high = std::min(detail::ephemeral_low(), 32768) - 2;
+  if (high <= low) throw std::runtime_error("no port range below the ephemeral ports");
+  std::mt19937 rng(static_cast<unsigned>(::getpid()) ^
+                   static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::uniform_int_distribution<int> pick(low, high);
+  for (int i = 0; i < 500; ++i) {
+    int p = pick(rng);
+    if (!detail::reserve_port(p) || !detail::port_is_bindable(p)) continue;
+    if (!pair || (detail::reserve_port(p + 1) && detail::port_is_bindable(p + 1))) return p;
   }
   throw std::runtime_error("no free port");
 }
