@@ -12,9 +12,11 @@
 // Each caller queues an item and leads when a lane that takes its item is
 // free, or sleeps. The leader takes up to max_batch queued items its lane
 // takes (its own among them unless another leader took it), runs them as
-// one batch outside the lock, marks them done and steps down, waking the
-// oldest caller whose item the freed lane takes (unless a caller arriving
-// meanwhile leads first, taking that one along). Every caller sleeps on a
+// one batch outside the lock, marks them done and steps down, waking for
+// each free lane the oldest caller whose item it takes (unless a caller
+// arriving meanwhile leads first, taking that one along). Taking a lane
+// wakes callers for the lanes still free the same way, since a woken caller
+// may lead on another lane than the one it was woken for. Every caller sleeps on a
 // condition variable of its own and is woken only when its item is done or
 // it may lead: no caller wakes only to sleep again (with one shared
 // condition variable, every batch woke all of them).
@@ -54,6 +56,7 @@ class Batcher {
     while (!me.done) {
       // A caller whose item another leader took waits for that batch.
       if (auto lane = me.taken ? std::nullopt : free_lane_for(item)) {
+        wake_for_free_lanes(me);  // another lane may be free too
         lead(lock, me, *lane, execute);
       } else {
         me.cv.wait(lock);
@@ -107,10 +110,21 @@ class Batcher {
       if (t != &me) t->cv.notify_one();
     }
     free_lanes_.push_back(lane);
-    for (Ticket* t : queue_) {
-      if (!takes(lane, *t->item)) continue;
-      if (t != &me) t->cv.notify_one();
-      break;
+    wake_for_free_lanes(me);
+  }
+
+  // Wakes, for each free lane, the oldest queued caller it takes (me, awake,
+  // looks by itself). Called with the lock held whenever a lane is freed or
+  // taken: a woken caller may lead on another free lane than the one it was
+  // woken for, and the lane left free must not wait for a wake-up that never
+  // comes (a lane-0-only caller would sleep forever).
+  void wake_for_free_lanes(const Ticket& me) {
+    for (size_t lane : free_lanes_) {
+      for (Ticket* t : queue_) {
+        if (t->taken || !takes(lane, *t->item)) continue;
+        if (t != &me) t->cv.notify_one();
+        break;
+      }
     }
   }
 
