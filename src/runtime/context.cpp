@@ -183,9 +183,14 @@ void Context::do_set_event(std::string_view key, Json value) {
   exec_.check_interrupt();
   auto op = exec_.make_op(fid, "keel.set_event", now_ms());
   std::string k(key);
-  auto cp = with_db_retry(exec_, [&] { return exec_.engine().db().set_event(exec_.id(), k, value.dump(), op); });
+  std::string stored = value.dump();
+  auto cp = with_db_retry(exec_, [&] { return exec_.engine().db().set_event(exec_.id(), k, stored, op); });
   exec_.accept(cp);
-  exec_.engine().notifier().notify(Engine::event_key(exec_.id(), k));
+  // The value goes with the wake-up only when this call wrote it (a position
+  // recorded before, by another run, may have set another value).
+  std::optional<std::string> payload;
+  if (!cp.existing) payload = std::move(stored);
+  exec_.engine().notifier().notify(Engine::event_key(exec_.id(), k), std::move(payload));
 }
 
 std::optional<Json> Context::do_get_event(std::string_view workflow_id, std::string_view key,
@@ -199,7 +204,8 @@ std::optional<Json> Context::do_get_event(std::string_view workflow_id, std::str
   std::string target(workflow_id), k(key);
   detail::Notifier::Waiter w(exec_.engine().notifier(), Engine::event_key(target, k));
   for (;;) {
-    auto v = with_db_retry(exec_, [&] { return exec_.engine().db().get_event(target, k); });
+    auto v = w.payload();  // set here during this call: no read
+    if (!v) v = with_db_retry(exec_, [&] { return exec_.engine().db().get_event(target, k); });
     if (v || deadline.passed() || timeout.count() <= 0) return record_optional(exec_, fid, "keel.get_event", v, started);
     exec_.wait(w, deadline.get(), started);
     exec_.check_interrupt();

@@ -8,6 +8,7 @@ Notifier::Waiter::Waiter(Notifier& n, std::string key) : n_(n), key_(std::move(k
   ++s.waiters;
   seen_ = s.seq;
   seen_epoch_ = n_.epoch_;
+  registered_seq_ = s.seq;
 }
 
 Notifier::Waiter::~Waiter() {
@@ -31,12 +32,23 @@ bool Notifier::Waiter::notified() const {
   return n_.epoch_ != seen_epoch_ || (it != n_.slots_.end() && it->second.seq != seen_);
 }
 
-void Notifier::notify(const std::string& key) {
+std::optional<std::string> Notifier::Waiter::payload() const {
+  std::lock_guard lock(n_.mu_);
+  auto it = n_.slots_.find(key_);
+  if (it == n_.slots_.end() || it->second.payload_seq <= registered_seq_) return std::nullopt;
+  return it->second.payload;
+}
+
+void Notifier::notify(const std::string& key, std::optional<std::string> payload) {
   {
     std::lock_guard lock(mu_);
     auto it = slots_.find(key);
     if (it != slots_.end()) {  // else nobody waits here; a later waiter reads the database first
       ++it->second.seq;
+      if (payload) {
+        it->second.payload = std::move(payload);
+        it->second.payload_seq = it->second.seq;
+      }
       it->second.cv.notify_all();  // under the lock: the slot may be erased once it is released
     }
   }

@@ -8,6 +8,10 @@
 // polling (the caller's bounded deadline) covers writes by other processes.
 // A listener (the parking lot) sees every notified key, also keys nobody
 // waits on in a thread: parked workflows wait without a thread.
+// A notify may carry a payload: the value its writer committed just before
+// (set_event gives the event's value). A waiter may take a payload notified
+// after it registered instead of reading the database: that value was the
+// committed one at an instant within the waiter's call.
 // Thread-safe.
 #pragma once
 
@@ -16,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -34,6 +39,8 @@ class Notifier {
     bool wait_until(std::chrono::steady_clock::time_point until);
     // Whether wait_until would return at once (notified or woken since).
     bool notified() const;
+    // The payload of the latest payload-carrying notify since construction.
+    std::optional<std::string> payload() const;
     const std::string& key() const { return key_; }
 
    private:
@@ -41,9 +48,10 @@ class Notifier {
     std::string key_;
     uint64_t seen_;
     uint64_t seen_epoch_;
+    uint64_t registered_seq_;  // the key's sequence number at construction
   };
 
-  void notify(const std::string& key);
+  void notify(const std::string& key, std::optional<std::string> payload = std::nullopt);
   // Called with every notified key, after the waiters are woken, outside the
   // notifier's lock. Set once, before any thread uses the notifier.
   void set_listener(std::function<void(const std::string&)> listener) { listener_ = std::move(listener); }
@@ -55,6 +63,8 @@ class Notifier {
     uint64_t seq = 0;
     int waiters = 0;
     std::condition_variable cv;  // only this key's waiters sleep here
+    std::optional<std::string> payload;
+    uint64_t payload_seq = 0;  // the seq its notify made
   };
   std::function<void(const std::string&)> listener_;
   mutable std::mutex mu_;

@@ -76,7 +76,9 @@ std::optional<Json> Engine::get_event(const std::string& id, const std::string& 
   auto until = std::chrono::steady_clock::now() + timeout;
   Notifier::Waiter w(notifier_, event_key(id, key));
   for (;;) {
-    if (auto v = db_->get_event(id, key)) return parse_stored_json(*v, "event '" + key + "' of workflow '" + id + "'");
+    auto v = w.payload();  // set here during this call: no read
+    if (!v) v = db_->get_event(id, key);
+    if (v) return parse_stored_json(*v, "event '" + key + "' of workflow '" + id + "'");
     if (std::chrono::steady_clock::now() >= until) return std::nullopt;
     wait_once(*this, w, until);
   }

@@ -29,6 +29,39 @@ TEST_F(MessagingTest, SetEventIsSeenFromOutside) {
   EXPECT_EQ(rt->get_event<std::string>("pub", "never", 100ms), std::nullopt);
 }
 
+// A get_event already waiting when the event is set in this process takes
+// the value from the wake-up, without reading it back. Shown with a trigger
+// that rewrites every stored value: a read would see "tampered".
+TEST_F(MessagingTest, GetEventWokenByASetHereTakesTheValueWithoutReadingIt) {
+  auto wf = rt->register_workflow("late_publisher", [](keel::Context& ctx) {
+    ctx.recv<int>("go", 10s);
+    ctx.set_event("stage", std::string("real"));
+    return 0;
+  });
+  rt->launch();  // creates the system tables
+  rt->run_sql_write([](keel::Sql& sql) {
+    if (keel::testing::testing_on_postgres()) {
+      sql.execute("CREATE FUNCTION tamper() RETURNS trigger LANGUAGE plpgsql AS "
+                  "$$ BEGIN NEW.value := '\"tampered\"'; RETURN NEW; END $$");
+      sql.execute("CREATE TRIGGER tamper BEFORE INSERT ON keel.workflow_events "
+                  "FOR EACH ROW EXECUTE FUNCTION tamper()");
+    } else {
+      sql.execute("CREATE TRIGGER tamper AFTER INSERT ON keel_workflow_events BEGIN "
+                  "UPDATE keel_workflow_events SET value = '\"tampered\"' "
+                  "WHERE workflow_id = NEW.workflow_id AND key = NEW.key; END");
+    }
+  });
+  auto h = rt->start(wf, {.workflow_id = "late-pub"});
+  std::optional<std::string> waited;
+  std::thread getter([&] { waited = rt->get_event<std::string>("late-pub", "stage", 10s); });
+  std::this_thread::sleep_for(500ms);  // the getter has read nothing and waits
+  rt->send("late-pub", 1, "go");
+  getter.join();
+  h.result_for(10s);
+  EXPECT_EQ(waited, "real");
+  EXPECT_EQ(rt->get_event<std::string>("late-pub", "stage", 1s), "tampered");  // a call now reads
+}
+
 TEST_F(MessagingTest, GetEventInsideAWorkflowWaitsAndTimesOut) {
   auto setter = rt->register_workflow("setter", [](keel::Context& ctx) {
     ctx.sleep(200ms);

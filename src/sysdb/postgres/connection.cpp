@@ -114,6 +114,7 @@ void Connection::connect() {
     throw DatabaseError("cannot connect to PostgreSQL: " + msg);
   }
   PQsetNoticeProcessor(conn_.get(), ignore_notice, nullptr);
+  backend_pid_.store(PQbackendPID(conn_.get()), std::memory_order_relaxed);
 }
 
 bool Connection::broken() const { return !conn_ || PQstatus(conn_.get()) != CONNECTION_OK; }

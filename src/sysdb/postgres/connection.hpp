@@ -16,6 +16,7 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -91,6 +92,9 @@ class Connection {
   std::vector<Result> exec_pipeline(const std::vector<Statement>& stmts, std::string_view tail, size_t& failed_at);
   // Runs a parameterless script (may hold several ;-separated statements).
   void exec_script(std::string_view sql);
+  // The server process of the current session (0 before the first connect).
+  // Readable from any thread: the LISTEN thread skips this session's NOTIFYs.
+  int backend_pid() const { return backend_pid_.load(std::memory_order_relaxed); }
 
  private:
   struct Bound;
@@ -106,6 +110,7 @@ class Connection {
     void operator()(PGconn* c) const { PQfinish(c); }
   };
   std::unique_ptr<PGconn, ConnDeleter> conn_;
+  std::atomic<int> backend_pid_{0};
   std::vector<std::string> deferred_;
   bool deferred_failed_ = false;
   // Placeholder numbers per SQL text, and prepared statement names per SQL

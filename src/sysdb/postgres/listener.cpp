@@ -59,8 +59,11 @@ Listener::Fd::~Fd() {
   if (fd >= 0) ::close(fd);
 }
 
-Listener::Listener(std::string url, std::string application_name, Sink sink)
-    : url_(std::move(url)), application_name_(std::move(application_name)), sink_(std::move(sink)) {
+Listener::Listener(std::string url, std::string application_name, Sink sink, IsOwn is_own)
+    : url_(std::move(url)),
+      application_name_(std::move(application_name)),
+      sink_(std::move(sink)),
+      is_own_(std::move(is_own)) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
     throw std::system_error(errno, std::generic_category(), "pipe for the LISTEN thread");
@@ -141,7 +144,7 @@ bool Listener::serve_once() {
       }
     }
     while (PGnotify* n = PQnotifies(conn.get())) {
-      deliver(n->relname, n->extra);
+      deliver(n->relname, n->extra, n->be_pid);
       PQfreemem(n);
     }
     if (PQstatus(conn.get()) == CONNECTION_BAD) return listening;
@@ -149,8 +152,9 @@ bool Listener::serve_once() {
   return true;
 }
 
-void Listener::deliver(const char* channel, const char* payload) {
+void Listener::deliver(const char* channel, const char* payload, int sender_pid) {
   if (std::strcmp(channel, kWakeChannel) != 0) return;
+  if (is_own_ && is_own_(sender_pid)) return;
   // '*' stands for a key too long for a payload: wake everyone.
   std::string key = std::strcmp(payload, "*") == 0 ? std::string() : std::string(payload);
   sink_(key);

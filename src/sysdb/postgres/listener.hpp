@@ -14,9 +14,13 @@
 // (50 ms doubling to 2 s). Notifications are hints: waiters always re-read the
 // database, and their polling (RuntimeConfig::poll_interval) covers whatever a
 // lost connection misses.
+// Notifications sent by a session for which is_own(pid) holds (this
+// process's writer connections) are skipped: whoever made such a write wakes
+// this process's waiters itself, after its commit and with what it wrote
+// (Notifier payloads), and a second wake-up from the server would only race
+// it and make the waiter read.
 // Non-guarantees: no notification is delivered twice on purpose, but nothing
-// depends on that; notifications of this process's own writes are delivered
-// too (a cheap no-op when nobody waits on the key).
+// depends on that.
 // Thread-safety: the sink runs on the listener's thread. The destructor stops
 // the thread and returns promptly (it wakes the thread through a pipe).
 #pragma once
@@ -34,9 +38,11 @@ inline constexpr const char* kWakeChannel = "keel_wake";
 class Listener {
  public:
   using Sink = std::function<void(const std::string& key)>;
+  using IsOwn = std::function<bool(int backend_pid)>;
 
-  // application_name identifies the connection in pg_stat_activity.
-  Listener(std::string url, std::string application_name, Sink sink);
+  // application_name identifies the connection in pg_stat_activity. is_own
+  // (may be empty) runs on the listener's thread.
+  Listener(std::string url, std::string application_name, Sink sink, IsOwn is_own = {});
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -58,11 +64,12 @@ class Listener {
   bool serve_once();
   // Waits until fd is readable (or writable), the timeout passes or stop.
   Ready wait_for(int fd, bool for_write, std::chrono::milliseconds timeout);
-  void deliver(const char* channel, const char* payload);
+  void deliver(const char* channel, const char* payload, int sender_pid);
 
   std::string url_;
   std::string application_name_;
   Sink sink_;
+  IsOwn is_own_;
   Fd stop_read_;
   Fd stop_write_;
   std::atomic<bool> stop_{false};

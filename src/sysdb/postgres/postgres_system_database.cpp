@@ -174,7 +174,15 @@ void PostgresSystemDatabase::run_sql_write(const std::function<void(Sql&)>& fn) 
 void PostgresSystemDatabase::set_wakeup_sink(std::function<void(const std::string& key)> sink) {
   std::lock_guard lock(listener_mu_);
   listener_.reset();  // the old sink is never called once this returns
-  if (sink) listener_ = std::make_unique<Listener>(url_, "keel_listen " + executor_id_, std::move(sink));
+  if (!sink) return;
+  // The writers outlive the listener (declared before it, reset here first).
+  auto is_own = [this](int pid) {
+    if (writer_->backend_pid() == pid) return true;
+    for (const auto& w : extra_writers_)
+      if (w->backend_pid() == pid) return true;
+    return false;
+  };
+  listener_ = std::make_unique<Listener>(url_, "keel_listen " + executor_id_, std::move(sink), is_own);
 }
 
 void PostgresSystemDatabase::run_sql_read(const std::function<void(Sql&)>& fn) {

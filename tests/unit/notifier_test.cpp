@@ -1,0 +1,68 @@
+// The in-process wake-ups (src/runtime/notifier.hpp): a notify wakes the
+// waiters of its key only, and a payload reaches only waiters that registered
+// before it was notified (a value set before a call began may be stale).
+#include "runtime/notifier.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+using keel::detail::Notifier;
+
+std::chrono::steady_clock::time_point in(std::chrono::milliseconds d) { return std::chrono::steady_clock::now() + d; }
+
+TEST(Notifier, ANotifyWakesTheWaitersOfItsKeyOnly) {
+  Notifier n;
+  Notifier::Waiter a(n, "a"), b(n, "b");
+  n.notify("a");
+  EXPECT_TRUE(a.notified());
+  EXPECT_FALSE(b.notified());
+  EXPECT_TRUE(a.wait_until(in(5s)));
+  EXPECT_FALSE(b.wait_until(in(20ms)));
+}
+
+TEST(Notifier, APayloadReachesOnlyWaitersRegisteredBeforeIt) {
+  Notifier n;
+  Notifier::Waiter early(n, "evt");
+  EXPECT_EQ(early.payload(), std::nullopt);
+  n.notify("evt", std::string("\"v1\""));
+  Notifier::Waiter late(n, "evt");  // the slot still holds v1: not for this one
+  EXPECT_EQ(early.payload(), "\"v1\"");
+  EXPECT_EQ(late.payload(), std::nullopt);
+  n.notify("evt");  // no payload (e.g. another process's write): v1 stays, set within early's call
+  EXPECT_EQ(early.payload(), "\"v1\"");
+  EXPECT_EQ(late.payload(), std::nullopt);
+  n.notify("evt", std::string("\"v2\""));
+  EXPECT_EQ(early.payload(), "\"v2\"");
+  EXPECT_EQ(late.payload(), "\"v2\"");
+}
+
+TEST(Notifier, APayloadNotifiedWhileNobodyWaitsIsNotKept) {
+  Notifier n;
+  n.notify("evt", std::string("1"));
+  Notifier::Waiter w(n, "evt");
+  EXPECT_EQ(w.payload(), std::nullopt);
+  EXPECT_FALSE(w.notified());
+}
+
+TEST(Notifier, AWaiterInAnotherThreadWakesWithThePayload) {
+  Notifier n;
+  std::optional<std::string> got;
+  Notifier::Waiter w(n, "evt");
+  std::thread t([&] {
+    while (!w.payload()) w.wait_until(in(5s));
+    got = w.payload();
+  });
+  std::this_thread::sleep_for(10ms);
+  n.notify("evt", std::string("42"));
+  t.join();
+  EXPECT_EQ(got, "42");
+}
+
+}  // namespace
