@@ -140,9 +140,7 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
   auto op = exec_.make_op(fid, name, started);
   if (out) op.output = out->dump();
   op.error = err;
-  auto cp = with_db_retry(exec_, [&] { return exec_.engine().db().record_operation(exec_.id(), op); });
-  exec_.accept(cp);
-  if (cp.existing) return detail::replay_output(exec_, *cp.existing);  // another execution won
+  exec_.defer_record(std::move(op));  // written by the next operation, or with the workflow's end
   if (err) throw_recorded_error(err->type_name, err->message);
   return std::move(*out);
 }

@@ -3,12 +3,18 @@
 #include <algorithm>
 
 #include "runtime/clock.hpp"
+#include "runtime/operations.hpp"
 
 namespace keel::detail {
 
 namespace {
 thread_local Execution* t_current = nullptr;
+
+bool same_outcome(const sysdb::OperationRecord& a, const sysdb::OperationRecord& b) {
+  if (a.output != b.output || a.error.has_value() != b.error.has_value()) return false;
+  return !a.error || (a.error->type_name == b.error->type_name && a.error->message == b.error->message);
 }
+}  // namespace
 
 Execution* current_execution() { return t_current; }
 void set_current_execution(Execution* e) { t_current = e; }
@@ -102,6 +108,18 @@ sysdb::OperationRecord Execution::make_op(int function_id, std::string_view name
   op.started_at_ms = started_ms;
   op.completed_at_ms = now_ms();
   return op;
+}
+
+void Execution::write_deferred() {
+  sysdb::OperationRecord op = *std::exchange(deferred_, std::nullopt);
+  auto cp = with_db_retry(*this, [&] { return engine_.db().record_operation(id(), op); });
+  accept(cp);
+  // Found recorded: by this very write when a retry followed a lost answer
+  // (the same outcome), else by another execution.
+  if (cp.existing && !same_outcome(*cp.existing, op))
+    throw ExecutionInterrupted{"step " + std::to_string(op.function_id) + " of workflow '" + id() +
+                                   "' was recorded by another execution; running again by replay",
+                               /*database_unavailable=*/true};
 }
 
 void Execution::accept(const sysdb::Checkpoint& cp) {

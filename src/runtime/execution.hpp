@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "runtime/engine.hpp"
 #include "sysdb/system_database.hpp"
@@ -24,7 +25,12 @@ class Execution {
   const WorkflowInfo& info() const { return info_; }
   const std::string& id() const { return info_.id; }
 
-  int next_function_id() { return ++function_id_; }
+  // Every operation takes its position here, after the deferred record (if
+  // any) is written.
+  int next_function_id() {
+    if (deferred_) write_deferred();
+    return ++function_id_;
+  }
   int current_function_id() const { return function_id_; }
   bool in_step() const { return in_step_; }
   void set_in_step(bool v) { in_step_ = v; }
@@ -44,6 +50,15 @@ class Execution {
   void park_if_due(Notifier::Waiter& waiter, int64_t wake_ms, int64_t since_ms);
   // Adopt an outcome found at write time (another execution recorded it).
   void adopt(const sysdb::OperationRecord& op) { recorded_[op.function_id] = op; }
+  // The record of the step that returned last, not written yet: the next
+  // operation writes it before it takes its position (next_function_id), and
+  // the workflow's end writes it in its own commit (finish_workflow's
+  // last_op), which saves a commit per workflow. Nothing reaches the world in
+  // between: workflow code is deterministic and acts only through
+  // operations. A crash in between runs the step again, as a crash before
+  // its checkpoint always did.
+  void defer_record(sysdb::OperationRecord op) { deferred_ = std::move(op); }
+  std::optional<sysdb::OperationRecord> take_deferred() { return std::exchange(deferred_, std::nullopt); }
 
   void cancel() { cancelled_.store(true); }
   bool cancelled() const { return cancelled_.load(); }
@@ -73,6 +88,12 @@ class Execution {
   bool should_park(int64_t since_ms, int64_t wake_ms) const;
   void park(Notifier::Waiter& waiter, int64_t wake_ms);
 
+  // Writes deferred_. A position found recorded with another outcome (only
+  // possible if two executions ran it) ends this run with
+  // ExecutionInterrupted: it runs again by replay, with the recorded outcome.
+  void write_deferred();
+
+  std::optional<sysdb::OperationRecord> deferred_;
   bool in_step_ = false;
   bool replaying_ = false;
   bool parked_ = false;

@@ -56,6 +56,13 @@ struct Checkpoint {
   bool workflow_active = true;
 };
 
+// What finish_workflow did.
+enum class FinishResult {
+  Finished,       // this commit moved the workflow to its terminal status
+  NotPending,     // not PENDING here (ended before, cancelled, taken over): nothing changed
+  PositionTaken,  // last_op's position was already recorded: nothing changed
+};
+
 // --- queues (implemented in sysdb/*/queues.cpp) ---
 // The queue columns of a workflow inserted as ENQUEUED.
 struct QueuedFields {
@@ -107,9 +114,14 @@ class SystemDatabase {
   // child start), the parent's operation is recorded in the same commit.
   virtual InsertWorkflowResult insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
                                                const OperationRecord* parent_op) = 0;
-  // Moves a PENDING workflow to a terminal status; false when it was not PENDING.
-  virtual bool finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,
-                               const std::optional<RecordedErrorInfo>& error, int64_t now_ms) = 0;
+  // Moves a PENDING workflow owned by this executor to a terminal status.
+  // With last_op (the record of a step the workflow ran last, not yet
+  // written), the operation is recorded in the same commit, and the status
+  // moves only if the operation went in: both or neither.
+  virtual FinishResult finish_workflow(const std::string& id, WorkflowStatus status,
+                                       const std::optional<std::string>& output,
+                                       const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
+                                       const OperationRecord* last_op) = 0;
   virtual std::optional<WorkflowInfo> get_workflow(const std::string& id) = 0;
   virtual std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) = 0;
   virtual std::vector<std::string> list_pending(const std::string& executor_id) = 0;

@@ -1,6 +1,8 @@
 // Steps (retries, recorded errors) and transactions (exactly once).
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "support/runtime_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -13,6 +15,46 @@ struct OutOfStock : std::runtime_error {
 };
 
 using StepTest = RuntimeTest;
+
+// A step's record is written by the workflow's next operation before that
+// operation acts: a step sees the steps before it recorded.
+TEST_F(StepTest, AStepsRecordIsInBeforeTheNextOperationActs) {
+  auto wf = rt->register_workflow("two_steps", [this](keel::Context& ctx) {
+    ctx.step("a", [] { return 1; });
+    return ctx.step("b", [&] { return static_cast<int>(rt->list_steps(ctx.workflow_id()).size()); });
+  });
+  rt->launch();
+  EXPECT_EQ(rt->start(wf, {.workflow_id = "ab"}).result_for(10s), 1);
+  EXPECT_EQ(rt->list_steps("ab").size(), 2u);
+}
+
+// The last step's record goes in the commit that ends the workflow: a
+// three-step workflow commits four times (start, step 1, step 2, step 3 with
+// the end), not five.
+TEST_F(StepTest, TheLastStepIsRecordedInTheCommitThatEndsTheWorkflow) {
+  std::atomic<bool> counting{false};
+  std::atomic<int> commits{0};
+  auto config = keel::testing::test_config(dir);
+  config.fault_hook = [&](std::string_view point) {
+    if (counting.load() && point == "checkpoint.after_commit") ++commits;
+  };
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+  auto wf = rt->register_workflow("three_steps", [](keel::Context& ctx) {
+    int sum = 0;
+    for (int i = 1; i <= 3; ++i) sum += ctx.step("s" + std::to_string(i), [i] { return i; });
+    return sum;
+  });
+  rt->launch();
+  counting = true;
+  EXPECT_EQ(rt->start(wf, {.workflow_id = "three"}).result_for(10s), 6);
+  counting = false;
+  EXPECT_EQ(commits.load(), 4);
+  auto steps = rt->list_steps("three");
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps.back().output, keel::Json(3));
+  EXPECT_EQ(rt->get_workflow("three")->status, keel::WorkflowStatus::Success);
+}
 
 TEST_F(StepTest, RetriesUntilSuccessWithinMaxAttempts) {
   auto wf = rt->register_workflow("flaky", [this](keel::Context& ctx) {

@@ -168,15 +168,17 @@ TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
   };
   rt.reset();
   rt = std::make_unique<keel::Runtime>(config);
-  // Each `armed = true` makes the next commit (that operation's) lose its answer.
+  // Each `armed = true` makes the next commit (that operation's) lose its
+  // answer. A step's record is written by the next operation (here the
+  // transaction, before its body), the last step's with the workflow's end.
   auto wf = rt->register_workflow("each_kind", [&](keel::Context& ctx) {
     armed = true;
     int s = ctx.step("effect", [&] {
       effects.hit("effect");
       return 1;
     });
-    armed = true;
     ctx.transaction("ledger", [&](keel::Sql& sql) {
+      armed = true;  // the step's record is in: this commit is the transaction's
       effects.hit("ledger body");
       return sql.execute("INSERT INTO ledger (workflow_id) VALUES ($1)", {ctx.workflow_id()});
     });
@@ -191,8 +193,12 @@ TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
     // reply may arrive before the test's second send: let that send finish
     // before arming the finish's drop, or it could take the drop.
     while (!sends_done.load()) std::this_thread::sleep_for(1ms);
-    armed = true;  // finishing loses its answer too
-    return s + self + reply;
+    armed = true;  // finishing, with the last step's record, loses its answer too
+    int last = ctx.step("last", [&] {
+      effects.hit("last");
+      return 1000;
+    });
+    return s + self + reply + last;
   });
   rt->launch();
   rt->run_sql_write([](keel::Sql& sql) { sql.execute("CREATE TABLE ledger (workflow_id TEXT NOT NULL)"); });
@@ -228,11 +234,13 @@ TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
       return false;
     }
   }));
-  EXPECT_EQ(result, 43);
+  EXPECT_EQ(result, 1043);
   // The finish's commit is visible (and notified) before the hook counts it.
   EXPECT_TRUE(keel::testing::eventually([&] { return dropped.load() == 7; }));
   EXPECT_EQ(effects.count("effect"), 1);
   EXPECT_EQ(effects.count("ledger body"), 1);
+  EXPECT_EQ(effects.count("last"), 1);
+  EXPECT_EQ(admin("SELECT output FROM keel.operation_outputs WHERE workflow_id = 'each-1' AND name = 'last'"), "1000");
   EXPECT_EQ(admin("SELECT count(*) FROM ledger"), "1");
   EXPECT_EQ(admin("SELECT count(*) FROM keel.notifications WHERE topic = 'self'"), "1");
   EXPECT_EQ(admin("SELECT count(*) FROM keel.notifications WHERE topic = 'reply'"), "1");
@@ -240,8 +248,8 @@ TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
   EXPECT_EQ(admin("SELECT value FROM keel.workflow_events WHERE workflow_id = 'each-1' AND key = 'k'"), "7");
   EXPECT_EQ(admin("SELECT status FROM keel.workflow_status WHERE workflow_id = 'each-1'"), "SUCCESS");
   // Each operation recorded once: step, transaction, set_event, send, recv
-  // (its message was there), recv's deadline and recv.
-  EXPECT_EQ(rt->list_steps("each-1").size(), 7u);
+  // (its message was there), recv's deadline and recv, the last step.
+  EXPECT_EQ(rt->list_steps("each-1").size(), 8u);
 }
 
 // The database refuses connections for a moment while a workflow waits in

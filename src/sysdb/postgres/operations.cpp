@@ -113,6 +113,27 @@ Checkpoint PostgresSystemDatabase::claim(Connection& c, const std::string& id, c
   return claim_result(r, id, executor_id_, [&] { return find_operation(c, id, op.function_id); });
 }
 
+// The workflow's end and the record of its last step in one statement: the
+// claim (kClaimCte) and an UPDATE that runs only when the operation went in.
+// Both touch the row wf locked; the UPDATE finds it through ins, so it runs
+// after the claim.
+FinishResult PostgresSystemDatabase::finish_with_operation(const std::string& id, const OperationRecord& op,
+                                                           const std::vector<SqlValue>& finish_params) {
+  static const std::string sql = std::string(kClaimCte) +
+                                ", fin AS (UPDATE keel.workflow_status SET status = $11::text, output = $12::text, "
+                                "error_type = $13::text, error_message = $14::text, updated_at = $15::bigint "
+                                "WHERE workflow_id = $1::text AND EXISTS (SELECT 1 FROM ins) RETURNING 1) "
+                                "SELECT (SELECT status FROM wf), (SELECT count(*) FROM ins), "
+                                "(SELECT executor_id FROM wf), (SELECT count(*) FROM fin)";
+  std::vector<SqlValue> params = claim_params(id, op, executor_id_);
+  params.insert(params.end(), finish_params.begin(), finish_params.end());
+  Result r = write_statement(sql, params);
+  if (r.null(0, 0)) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+  if (r.text(0, 0) != "PENDING" || r.text(0, 2) != executor_id_) return FinishResult::NotPending;
+  if (r.integer(0, 1) == 0) return FinishResult::PositionTaken;
+  return r.integer(0, 3) == 1 ? FinishResult::Finished : FinishResult::NotPending;
+}
+
 bool PostgresSystemDatabase::insert_operation(Connection& c, const std::string& id, const OperationRecord& op) {
   Result r = c.exec(kInsertOperation, operation_params(id, op));
   return r.changed() == 1;

@@ -35,8 +35,9 @@ class PostgresSystemDatabase final : public SystemDatabase {
 
   InsertWorkflowResult insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
                                        const OperationRecord* parent_op) override;
-  bool finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,
-                       const std::optional<RecordedErrorInfo>& error, int64_t now_ms) override;
+  FinishResult finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,
+                               const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
+                               const OperationRecord* last_op) override;
   std::optional<WorkflowInfo> get_workflow(const std::string& id) override;
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) override;
   std::vector<std::string> list_pending(const std::string& executor_id) override;
@@ -93,6 +94,10 @@ class PostgresSystemDatabase final : public SystemDatabase {
   std::unique_ptr<Connection> take_reader();
   void return_reader(std::unique_ptr<Connection> conn);
   Checkpoint probe(Connection& c, const std::string& id, int function_id);
+  // finish_workflow with last_op; finish_params: status, output, error type
+  // and message, now.
+  FinishResult finish_with_operation(const std::string& id, const OperationRecord& op,
+                                     const std::vector<SqlValue>& finish_params);
   Checkpoint claim(Connection& c, const std::string& id, const OperationRecord& op);
   bool insert_operation(Connection& c, const std::string& id, const OperationRecord& op);
   std::optional<OperationRecord> lookup_operation(const std::string& id, int function_id);  // on a reader

@@ -96,15 +96,22 @@ InsertWorkflowResult PostgresSystemDatabase::insert_workflow(const NewWorkflow& 
   return result;
 }
 
-bool PostgresSystemDatabase::finish_workflow(const std::string& id, WorkflowStatus status,
-                                             const std::optional<std::string>& output,
-                                             const std::optional<RecordedErrorInfo>& error, int64_t now_ms) {
+FinishResult PostgresSystemDatabase::finish_workflow(const std::string& id, WorkflowStatus status,
+                                                     const std::optional<std::string>& output,
+                                                     const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
+                                                     const OperationRecord* last_op) {
+  std::vector<SqlValue> end{to_string(status), opt(output),
+                            error ? SqlValue(error->type_name) : SqlValue(nullptr),
+                            error ? SqlValue(error->message) : SqlValue(nullptr), now_ms};
+  if (last_op) return finish_with_operation(id, *last_op, end);
+  std::vector<SqlValue> params{id};
+  params.insert(params.end(), end.begin(), end.end());
+  params.emplace_back(executor_id_);
   Result r = write_statement(
       "UPDATE keel.workflow_status SET status = $2, output = $3, error_type = $4, error_message = $5, "
       "updated_at = $6 WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $7",
-      {id, to_string(status), opt(output), error ? SqlValue(error->type_name) : SqlValue(nullptr),
-       error ? SqlValue(error->message) : SqlValue(nullptr), now_ms, executor_id_});
-  return r.changed() == 1;
+      params);
+  return r.changed() == 1 ? FinishResult::Finished : FinishResult::NotPending;
 }
 
 std::optional<WorkflowInfo> PostgresSystemDatabase::get_workflow(const std::string& id) {

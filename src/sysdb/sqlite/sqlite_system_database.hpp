@@ -22,8 +22,9 @@ class SqliteSystemDatabase final : public SystemDatabase {
 
   InsertWorkflowResult insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
                                        const OperationRecord* parent_op) override;
-  bool finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,
-                       const std::optional<RecordedErrorInfo>& error, int64_t now_ms) override;
+  FinishResult finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,
+                               const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
+                               const OperationRecord* last_op) override;
   std::optional<WorkflowInfo> get_workflow(const std::string& id) override;
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) override;
   std::vector<std::string> list_pending(const std::string& executor_id) override;

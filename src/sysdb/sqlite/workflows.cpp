@@ -73,20 +73,31 @@ InsertWorkflowResult SqliteSystemDatabase::insert_workflow(const NewWorkflow& wf
   return result;
 }
 
-bool SqliteSystemDatabase::finish_workflow(const std::string& id, WorkflowStatus status,
-                                           const std::optional<std::string>& output,
-                                           const std::optional<RecordedErrorInfo>& error, int64_t now_ms) {
-  bool changed = false;
+FinishResult SqliteSystemDatabase::finish_workflow(const std::string& id, WorkflowStatus status,
+                                                   const std::optional<std::string>& output,
+                                                   const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
+                                                   const OperationRecord* last_op) {
+  FinishResult result = FinishResult::NotPending;
   write([&](Connection& c) {
+    result = FinishResult::NotPending;  // a retried unit starts afresh
+    if (last_op) {
+      Checkpoint cp = claim(c, id, *last_op);
+      if (!cp.workflow_active) return;
+      if (cp.existing) {
+        result = FinishResult::PositionTaken;
+        return;
+      }
+    }
     c.prepare(
          "UPDATE keel_workflow_status SET status = $2, output = $3, error_type = $4, error_message = $5, "
          "updated_at = $6 WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $7",
          {id, to_string(status), opt(output), error ? SqlValue(error->type_name) : SqlValue(nullptr),
           error ? SqlValue(error->message) : SqlValue(nullptr), now_ms, executor_id_})
         .step();
-    changed = c.changes() == 1;
+    // The claim above held the write lock: the status it saw still stands.
+    if (c.changes() == 1) result = FinishResult::Finished;
   });
-  return changed;
+  return result;
 }
 
 std::optional<WorkflowInfo> SqliteSystemDatabase::get_workflow(const std::string& id) {
