@@ -31,6 +31,9 @@ const sysdb::OperationRecord* Execution::recorded(int function_id, std::string_v
 
 void Execution::check_interrupt() {
   if (parked_) throw ExecutionParked{};  // workflow code swallowed it: keep unwinding
+  // Waits that are no operation (a child's result) check here first, and
+  // may park or be interrupted: the last step's checkpoint goes in before.
+  if (deferred_) write_deferred();
   if (engine_.stopping()) throw ExecutionInterrupted{"runtime shutting down"};
   if (cancelled_.load()) throw WorkflowCancelledError("workflow '" + id() + "' was cancelled");
   if (info_.deadline_epoch_ms && now_ms() >= *info_.deadline_epoch_ms) {

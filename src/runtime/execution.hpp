@@ -51,9 +51,10 @@ class Execution {
   // Adopt an outcome found at write time (another execution recorded it).
   void adopt(const sysdb::OperationRecord& op) { recorded_[op.function_id] = op; }
   // The record of the step that returned last, not written yet: the next
-  // operation writes it before it takes its position (next_function_id), and
-  // the workflow's end writes it in its own commit (finish_workflow's
-  // last_op), which saves a commit per workflow. Nothing reaches the world in
+  // operation writes it before it takes its position (next_function_id), a
+  // wait before it may park (check_interrupt), and the workflow's end writes
+  // it in its own commit (finish_workflow's last_op), which saves a commit
+  // per workflow. Nothing reaches the world in
   // between: workflow code is deterministic and acts only through
   // operations. A crash in between runs the step again, as a crash before
   // its checkpoint always did.
@@ -62,8 +63,9 @@ class Execution {
 
   void cancel() { cancelled_.store(true); }
   bool cancelled() const { return cancelled_.load(); }
-  // Throws WorkflowCancelledError (cancelled, or past its deadline) or
-  // ExecutionInterrupted (shutdown). Called before every operation.
+  // Writes the deferred record, if any, then throws WorkflowCancelledError
+  // (cancelled, or past its deadline) or ExecutionInterrupted (shutdown).
+  // Called before every operation and every wait.
   void check_interrupt();
   // The earliest of `until` and the workflow deadline, as a steady time.
   std::chrono::steady_clock::time_point bound(int64_t until_epoch_ms) const;

@@ -192,6 +192,33 @@ TEST_F(ParkingTest, ParentParksOnItsChildsResultSoOneThreadIsEnough) {
   EXPECT_EQ(h.result_for(30s), 42);
 }
 
+// A step's checkpoint is written by the next operation; a wait on a child's
+// result is none, yet it may park (unwind and later replay): the step's
+// checkpoint is written before, so the replay does not run the step again.
+TEST_F(ParkingTest, AStepRightBeforeParkingOnAChildsResultDoesNotRunAgain) {
+  use_config(1);
+  auto child = rt->register_workflow("child", [](keel::Context& ctx, int x) {
+    return x + ctx.recv<int>("in", 60s).value_or(-1000);
+  });
+  rt->register_workflow("parent", [this, child](keel::Context& ctx) {
+    auto h = ctx.start_child(child, 1);
+    ctx.set_event("child", h.id());
+    int a = ctx.step("just before", [this] {
+      effects.hit("step");
+      return 100;
+    });
+    return h.result() * 2 + a;
+  });
+  rt->launch();
+  auto h = rt->start(keel::Workflow<int>("parent"), {.workflow_id = "p"});
+  auto child_id = rt->get_event<std::string>("p", "child", 30s);
+  ASSERT_TRUE(child_id.has_value());
+  ASSERT_TRUE(parked_soon(2)) << "parent and child should both wait without a thread";
+  rt->send(*child_id, 20, "in");
+  EXPECT_EQ(h.result_for(30s), 142);
+  EXPECT_EQ(effects.count("step"), 1);
+}
+
 TEST_F(ParkingTest, ParkedGetEventWakesWhenTheEventIsSet) {
   use_config(2);
   auto sub = rt->register_workflow("sub", [](keel::Context& ctx) {
