@@ -95,23 +95,44 @@ class Process {
  public:
   Process(const std::vector<std::string>& argv, const std::string& log_path,
           const std::map<std::string, std::string>& env = {})
-      : log_path_(log_path) {
+      : argv_(argv), env_(env), log_path_(log_path) {
+    start();
+  }
+
+  // Starts it again, same arguments and log, once it has exited.
+  void respawn() {
+    if (alive()) throw std::runtime_error("respawn of a running process");
+    exited_ = false;
+    status_ = 0;
+    start();
+  }
+
+  // How it ended, for messages: "exit code N", "signal N", or "running".
+  std::string describe_exit() {
+    if (alive()) return "running";
+    if (WIFEXITED(status_)) return "exit code " + std::to_string(WEXITSTATUS(status_));
+    if (WIFSIGNALED(status_)) return "signal " + std::to_string(WTERMSIG(status_));
+    return "wait status " + std::to_string(status_);
+  }
+
+ private:
+  void start() {
     // Everything the child needs is prepared before fork (the test process has threads).
     std::vector<std::string> env_strings;
     for (char** e = environ; *e; ++e) {
       std::string s(*e);
       auto eq = s.find('=');
-      if (eq != std::string::npos && env.count(s.substr(0, eq))) continue;
+      if (eq != std::string::npos && env_.count(s.substr(0, eq))) continue;
       env_strings.push_back(s);
     }
-    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+    for (const auto& [k, v] : env_) env_strings.push_back(k + "=" + v);
     std::vector<char*> cargv, cenv;
-    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv_) cargv.push_back(const_cast<char*>(a.c_str()));
     cargv.push_back(nullptr);
     for (auto& s : env_strings) cenv.push_back(s.data());
     cenv.push_back(nullptr);
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) throw std::runtime_error("cannot open " + log_path);
+    int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) throw std::runtime_error("cannot open " + log_path_);
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -124,6 +145,8 @@ class Process {
     }
     ::close(fd);
   }
+
+ public:
   ~Process() { stop(); }
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -191,6 +214,8 @@ class Process {
     exited_ = true;
   }
 
+  std::vector<std::string> argv_;
+  std::map<std::string, std::string> env_;
   std::string log_path_;
   pid_t pid_ = -1;
   bool exited_ = false;

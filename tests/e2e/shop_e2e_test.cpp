@@ -68,18 +68,19 @@ class ShopE2E : public ::testing::Test {
   const std::string& shop_db() const { return shop_db_url; }
   const std::string& payments_db() const { return payments_db_url; }
 
+  // A child dead before it is ready starts once more: a real fault fails twice.
   void wait_ready(Process& p, const std::string& url) {
-    bool ok = eventually(
-        [&] {
-          if (!p.alive()) return true;
-          try {
-            return http.get(url).status == 200;
-          } catch (const std::exception&) {
-            return false;
-          }
-        },
-        20s);
-    ASSERT_TRUE(ok && p.alive()) << "not ready: " << url << "\n" << tail(p.log());
+    auto up = [&] { return !p.alive() || http_status(url) == 200; };
+    bool ok = eventually(up, 20s) && p.alive();
+    if (!ok && !p.alive()) {
+      std::cerr << "not ready: " << url << " (" << p.describe_exit() << "), starting it again\n";
+      p.respawn();
+      ok = eventually(up, 20s) && p.alive();
+    }
+    ASSERT_TRUE(ok) << "not ready: " << url << " (" << p.describe_exit() << ")\n" << tail(p.log());
+  }
+  int http_status(const std::string& url) try { return http.get(url).status; } catch (const std::exception&) {
+    return 0;
   }
 
   void start_payments(std::vector<std::string> extra = {}) {
