@@ -70,7 +70,9 @@ class ShopE2E : public ::testing::Test {
 
   // A child dead before it is ready starts once more: a real fault fails twice.
   void wait_ready(Process& p, const std::string& url) {
-    auto up = [&] { return !p.alive() || http_status(url) == 200; };
+    auto up = [&] {
+      try { return !p.alive() || http.get(url).status == 200; } catch (const std::exception&) { return false; }
+    };
     bool ok = eventually(up, 20s) && p.alive();
     if (!ok && !p.alive()) {
       std::cerr << "not ready: " << url << " (" << p.describe_exit() << "), starting it again\n";
@@ -78,9 +80,6 @@ class ShopE2E : public ::testing::Test {
       ok = eventually(up, 20s) && p.alive();
     }
     ASSERT_TRUE(ok) << "not ready: " << url << " (" << p.describe_exit() << ")\n" << tail(p.log());
-  }
-  int http_status(const std::string& url) try { return http.get(url).status; } catch (const std::exception&) {
-    return 0;
   }
 
   void start_payments(std::vector<std::string> extra = {}) {
