@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +50,23 @@ class ParkingTest : public keel::testing::RuntimeTest {
   size_t parked() { return rt->engine().parked_count(); }
   bool parked_soon(size_t n) {
     return eventually([&] { return parked() == n; });
+  }
+  // One thread; `parent` starts the child (1 + the int it receives on "in"),
+  // publishes its ID as event "child" and waits for its result. Both park;
+  // the child then gets 20. Returns the parent's result.
+  int run_parent_parked_on_its_child(std::function<int(keel::Context&, const keel::Workflow<int, int>&)> parent) {
+    use_config(1);
+    auto child = rt->register_workflow("child", [](keel::Context& ctx, int x) {
+      return x + ctx.recv<int>("in", 60s).value_or(-1000);
+    });
+    rt->register_workflow("parent", [parent, child](keel::Context& ctx) { return parent(ctx, child); });
+    rt->launch();
+    auto h = rt->start(keel::Workflow<int>("parent"), {.workflow_id = "p"});
+    auto child_id = rt->get_event<std::string>("p", "child", 30s);
+    EXPECT_TRUE(child_id.has_value());
+    EXPECT_TRUE(parked_soon(2)) << "parent and child should both wait without a thread";
+    rt->send(child_id.value_or("none"), 20, "in");
+    return h.result_for(30s);
   }
 };
 
@@ -174,48 +192,28 @@ TEST_F(ParkingTest, MessageFromAnotherProcessWakesAParkedRecv) {
 }
 
 TEST_F(ParkingTest, ParentParksOnItsChildsResultSoOneThreadIsEnough) {
-  use_config(1);
-  auto child = rt->register_workflow("child", [](keel::Context& ctx, int x) {
-    return x + ctx.recv<int>("in", 60s).value_or(-1000);
-  });
-  rt->register_workflow("parent", [child](keel::Context& ctx) {
-    auto h = ctx.start_child(child, 1);
-    ctx.set_event("child", h.id());
-    return h.result() * 2;
-  });
-  rt->launch();
-  auto h = rt->start(keel::Workflow<int>("parent"), {.workflow_id = "p"});
-  auto child_id = rt->get_event<std::string>("p", "child", 30s);
-  ASSERT_TRUE(child_id.has_value());
-  ASSERT_TRUE(parked_soon(2)) << "parent and child should both wait without a thread";
-  rt->send(*child_id, 20, "in");
-  EXPECT_EQ(h.result_for(30s), 42);
+  EXPECT_EQ(run_parent_parked_on_its_child([](keel::Context& ctx, const keel::Workflow<int, int>& child) {
+              auto h = ctx.start_child(child, 1);
+              ctx.set_event("child", h.id());
+              return h.result() * 2;
+            }),
+            42);
 }
 
 // A step's checkpoint is written by the next operation; a wait on a child's
 // result is none, yet it may park (unwind and later replay): the step's
 // checkpoint is written before, so the replay does not run the step again.
 TEST_F(ParkingTest, AStepRightBeforeParkingOnAChildsResultDoesNotRunAgain) {
-  use_config(1);
-  auto child = rt->register_workflow("child", [](keel::Context& ctx, int x) {
-    return x + ctx.recv<int>("in", 60s).value_or(-1000);
-  });
-  rt->register_workflow("parent", [this, child](keel::Context& ctx) {
-    auto h = ctx.start_child(child, 1);
-    ctx.set_event("child", h.id());
-    int a = ctx.step("just before", [this] {
-      effects.hit("step");
-      return 100;
-    });
-    return h.result() * 2 + a;
-  });
-  rt->launch();
-  auto h = rt->start(keel::Workflow<int>("parent"), {.workflow_id = "p"});
-  auto child_id = rt->get_event<std::string>("p", "child", 30s);
-  ASSERT_TRUE(child_id.has_value());
-  ASSERT_TRUE(parked_soon(2)) << "parent and child should both wait without a thread";
-  rt->send(*child_id, 20, "in");
-  EXPECT_EQ(h.result_for(30s), 142);
+  EXPECT_EQ(run_parent_parked_on_its_child([this](keel::Context& ctx, const keel::Workflow<int, int>& child) {
+              auto h = ctx.start_child(child, 1);
+              ctx.set_event("child", h.id());
+              int a = ctx.step("just before", [this] {
+                effects.hit("step");
+                return 100;
+              });
+              return h.result() * 2 + a;
+            }),
+            142);
   EXPECT_EQ(effects.count("step"), 1);
 }
 
