@@ -131,6 +131,37 @@ TEST_F(PipelineCommit, AFailingGeneralUnitIsRolledBackAloneBesideStatements) {
   EXPECT_EQ(rows(), 4 + 3 * 2);
 }
 
+// A deferred check (a user transaction's claim, sent unanswered with what
+// follows it) that refuses loses the batch's transaction, not the other
+// units: they run again alone and land; the refused unit alone sees
+// CheckRefused, and its writes are gone.
+TEST_F(PipelineCommit, ARefusedDeferredCheckFailsOnlyItsUnitAndTheOthersLand) {
+  conn->exec_script(
+      "CREATE FUNCTION refuse_if(b BOOLEAN) RETURNS INTEGER LANGUAGE plpgsql AS $$ BEGIN "
+      "IF b THEN RAISE EXCEPTION 'refused (test)' USING ERRCODE = 'KL001'; END IF; RETURN 0; END $$");
+  std::atomic<int> refused{0}, landed{0};
+  burst(8, [&](int i) {
+    if (i % 2 == 0) {
+      committer->run_statement("INSERT INTO t VALUES ($1)", {int64_t{i}});
+      return;
+    }
+    try {
+      committer->run([&](Connection& c) {
+        c.exec("INSERT INTO t VALUES ($1)", {int64_t{i}});
+        c.defer_check("SELECT refuse_if($1::integer = 5)", {int64_t{i}});
+      });
+      ++landed;
+    } catch (const keel::sysdb::postgres::CheckRefused&) {
+      EXPECT_EQ(i, 5);
+      ++refused;
+    }
+  });
+  EXPECT_EQ(refused.load(), 1);
+  EXPECT_EQ(landed.load(), 3);
+  EXPECT_EQ(rows(), 7);  // every row but unit 5's
+  EXPECT_EQ(Connection(url).exec("SELECT count(*) FROM t WHERE i = 5").integer(0, 0), 0);
+}
+
 // Two lanes (RuntimeConfig::postgres_writer_connections = 2): statements and
 // general units from many threads all land once; general units run on the
 // first connection only.

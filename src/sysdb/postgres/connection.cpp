@@ -106,6 +106,7 @@ Connection::~Connection() = default;
 void Connection::connect() {
   deferred_.clear();
   deferred_failed_ = false;
+  deferred_refused_ = false;
   prepared_.clear();  // prepared statements die with the server session
   conn_.reset(PQconnectdb(conninfo_.c_str()));  // owned even when the connection failed
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
@@ -129,6 +130,7 @@ bool Connection::idle_input_pending() {
 void Connection::ensure_open() {
   deferred_.clear();
   deferred_failed_ = false;
+  deferred_refused_ = false;
   if (broken()) {
     connect();
     return;
@@ -146,10 +148,18 @@ void Connection::ensure_open() {
   }
 }
 
-void Connection::defer(std::string_view statement) { deferred_.emplace_back(statement); }
+void Connection::defer(std::string_view statement) { deferred_.push_back({std::string(statement), {}}); }
+
+void Connection::defer_check(std::string_view sql, std::vector<SqlValue> params) {
+  deferred_.push_back({std::string(sql), std::move(params)});
+}
+
+bool Connection::begin_deferred() const {
+  return !deferred_.empty() && deferred_.front().sql.rfind("BEGIN", 0) == 0;
+}
 
 void Connection::rollback() {
-  if (!deferred_.empty() && deferred_.front().rfind("BEGIN", 0) == 0) {
+  if (begin_deferred()) {
     deferred_.clear();  // the transaction never reached the server
     return;
   }
@@ -181,6 +191,7 @@ void Connection::fail(PGresult* r, std::string_view sql) {
   std::string full = std::string(sql) + ": " + msg + (state.empty() ? "" : " (SQLSTATE " + state + ")");
   if (broken()) full += " [connection lost]";
   if (state.rfind("23", 0) == 0) throw ConstraintError(full);
+  if (state == kRefusedState) throw CheckRefused(full);
   throw DatabaseError(full);
 }
 
@@ -269,15 +280,14 @@ std::vector<Result> Connection::exec_pipeline(const std::vector<Statement>& stmt
 
 std::vector<Result> Connection::run(const std::vector<const Bound*>& stmts, std::string_view tail,
                                     size_t& failed_at) {
-  std::vector<std::string> deferred = deferred_;
+  const bool opens = begin_deferred();
+  std::vector<Deferred> deferred = deferred_;
   try {
     return run_pipeline(stmts, tail, failed_at);
   } catch (const DatabaseError&) {
     // Only a deferred BEGIN that met a dead connection is retried: then
     // nothing has happened yet.
-    if (!(failed_at == kFailedDeferred && !deferred.empty() && deferred.front().rfind("BEGIN", 0) == 0 &&
-          broken()))
-      throw;
+    if (!(failed_at == kFailedDeferred && opens && broken())) throw;
   }
   connect();
   deferred_ = std::move(deferred);
@@ -291,26 +301,23 @@ std::vector<Result> Connection::run(const std::vector<const Bound*>& stmts, std:
 std::vector<Result> Connection::run_pipeline(const std::vector<const Bound*>& stmts, std::string_view tail,
                                              size_t& failed_at) {
   PGconn* c = conn_.get();
-  std::vector<std::string> deferred = std::move(deferred_);
+  std::vector<Deferred> deferred = std::move(deferred_);
   deferred_.clear();
   std::string tail_text(tail);
   struct Sent {
     std::string_view sql;
-    size_t stmt;    // index into stmts, kFailedDeferred for a deferred verb
+    size_t stmt;    // index into stmts, kFailedDeferred for a deferred statement
     bool keep;      // its result is returned
     bool prepare;   // a Prepare message (its result says whether the name is usable)
     std::string name;
     const std::string* key;
   };
   std::vector<Sent> sent;
-  bool ok = PQenterPipelineMode(c) == 1;
-  for (const auto& d : deferred) {
-    ok = ok && PQsendQueryParams(c, d.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
-    sent.push_back({d, kFailedDeferred, false, false, {}, nullptr});
-  }
   std::unordered_map<std::string, std::string> fresh;  // prepared in this pipeline
-  for (size_t i = 0; i < stmts.size(); ++i) {
-    const Bound& b = *stmts[i];
+  bool ok = PQenterPipelineMode(c) == 1;
+  // A bound statement goes prepared (preparing it first when this connection
+  // has not seen it), or unnamed once the cache is full.
+  auto send_bound = [&](const Bound& b, size_t stmt, bool keep) {
     int n = static_cast<int>(b.values.size());
     std::string name;
     if (auto it = prepared_.find(b.key); it != prepared_.end()) {
@@ -321,7 +328,7 @@ std::vector<Result> Connection::run_pipeline(const std::vector<const Bound*>& st
       name = "keel_" + std::to_string(++next_statement_);
       std::string text(b.sql);
       ok = ok && PQsendPrepare(c, name.c_str(), text.c_str(), n, b.types.data()) == 1;
-      sent.push_back({b.sql, i, false, true, name, &b.key});
+      sent.push_back({b.sql, stmt, false, true, name, &b.key});
       fresh.emplace(b.key, name);
     }
     if (name.empty()) {
@@ -330,8 +337,20 @@ std::vector<Result> Connection::run_pipeline(const std::vector<const Bound*>& st
     } else {
       ok = ok && PQsendQueryPrepared(c, name.c_str(), n, b.values.data(), nullptr, nullptr, 0) == 1;
     }
-    sent.push_back({b.sql, i, true, false, {}, nullptr});
+    sent.push_back({b.sql, stmt, keep, false, {}, nullptr});
+  };
+  std::vector<Bound> checks;
+  checks.reserve(deferred.size());  // send_bound keeps pointers into it
+  for (const auto& d : deferred) {
+    if (!d.params.empty()) {
+      checks.push_back(bind(d.sql, d.params));
+      send_bound(checks.back(), kFailedDeferred, false);
+      continue;
+    }
+    ok = ok && PQsendQueryParams(c, d.sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    sent.push_back({d.sql, kFailedDeferred, false, false, {}, nullptr});
   }
+  for (size_t i = 0; i < stmts.size(); ++i) send_bound(*stmts[i], i, true);
   if (!tail_text.empty()) {
     ok = ok && PQsendQueryParams(c, tail_text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
     sent.push_back({tail, stmts.size(), true, false, {}, nullptr});
@@ -368,7 +387,11 @@ std::vector<Result> Connection::run_pipeline(const std::vector<const Bound*>& st
   }
   if (error) {
     failed_at = sent[error_at].stmt;
-    if (failed_at == kFailedDeferred) deferred_failed_ = true;
+    if (failed_at == kFailedDeferred) {
+      deferred_failed_ = true;
+      const char* state = PQresultErrorField(error, PG_DIAG_SQLSTATE);
+      deferred_refused_ = state && kRefusedState == state;
+    }
     fail(error, sent[error_at].sql);
   }
   return results;

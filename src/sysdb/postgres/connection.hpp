@@ -25,9 +25,21 @@
 #include <unordered_map>
 #include <vector>
 
+#include "keel/errors.hpp"
 #include "keel/sql.hpp"
 
 namespace keel::sysdb::postgres {
+
+// The SQLSTATE a deferred check raises when it refuses (keel.refuse_claim,
+// migrations.cpp).
+inline constexpr std::string_view kRefusedState = "KL001";
+
+// A deferred check refused (see Connection::defer_check). A DatabaseError, so
+// that paths unaware of it treat it as any failed statement.
+class CheckRefused : public DatabaseError {
+ public:
+  using DatabaseError::DatabaseError;
+};
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -71,12 +83,21 @@ class Connection {
   // deferred BEGIN fails on a dead connection, nothing has happened yet: the
   // connection is re-established and the pipeline sent once more.
   void defer(std::string_view statement);
+  // Queues a statement whose only answer is whether it succeeded: a check
+  // that raises kRefusedState when it refuses (a checkpoint's claim), sent
+  // like a deferred verb. Its failure throws CheckRefused from the call that
+  // sends it, and sets deferred_refused().
+  void defer_check(std::string_view sql, std::vector<SqlValue> params);
   // Ends the transaction opened by a deferred BEGIN: drops what was never
   // sent, or sends ROLLBACK.
   void rollback();
   // True once a deferred verb failed (or the connection was lost) since the
   // last ensure_open(): the transaction's savepoints cannot be trusted.
   bool deferred_failed() const { return deferred_failed_; }
+  // True once a deferred check refused since the last ensure_open(): the
+  // transaction is lost, but nothing is wrong with the connection or with
+  // the other statements sent with it.
+  bool deferred_refused() const { return deferred_refused_; }
   // Runs one statement with $1.. parameters bound by number.
   Result exec(std::string_view sql, const std::vector<SqlValue>& params = {});
   // Sends the deferred verbs, stmts and then tail (a parameterless statement
@@ -100,6 +121,7 @@ class Connection {
   struct Bound;
   void connect();
   bool idle_input_pending();
+  bool begin_deferred() const;  // the first deferred statement opens a transaction
   Bound bind(std::string_view sql, const std::vector<SqlValue>& params);
   std::vector<Result> run(const std::vector<const Bound*>& stmts, std::string_view tail, size_t& failed_at);
   std::vector<Result> run_pipeline(const std::vector<const Bound*>& stmts, std::string_view tail, size_t& failed_at);
@@ -111,8 +133,13 @@ class Connection {
   };
   std::unique_ptr<PGconn, ConnDeleter> conn_;
   std::atomic<int> backend_pid_{0};
-  std::vector<std::string> deferred_;
+  struct Deferred {
+    std::string sql;
+    std::vector<SqlValue> params;  // none: a verb, sent unprepared
+  };
+  std::vector<Deferred> deferred_;
   bool deferred_failed_ = false;
+  bool deferred_refused_ = false;
   // Placeholder numbers per SQL text, and prepared statement names per SQL
   // text + parameter types (this connection only).
   std::unordered_map<std::string, std::vector<size_t>> placeholders_;

@@ -143,10 +143,23 @@ CREATE TABLE keel.executors (
 );
 )sql";
 
+// A checkpoint's claim sent without waiting for its answer (a user
+// transaction's, in the pipeline of what follows it) calls this when it
+// inserted nothing: the position is taken, or the workflow is not PENDING
+// here. The SQLSTATE is Keel's own (kRefusedState), so the writer tells it
+// from any other failure and runs the batch's units again one by one.
+constexpr std::string_view kV5RefuseClaim = R"sql(
+CREATE FUNCTION keel.refuse_claim(workflow_id TEXT, function_id INTEGER) RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'keel: checkpoint % of workflow % refused (position taken, or the workflow is not running here)',
+    function_id, workflow_id USING ERRCODE = 'KL001';
+END $$;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors};
+  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim};
   return all;
 }
 

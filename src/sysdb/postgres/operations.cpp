@@ -162,19 +162,24 @@ Checkpoint PostgresSystemDatabase::record_operation(const std::string& id, const
 }
 
 namespace {
-// Thrown out of a transaction's unit to roll back the body's writes when its
-// claim found the position taken or the workflow not running here. Not a
-// std::exception: nothing in between may take it for the body's error.
-struct ClaimRefused {
-  Checkpoint cp;
-};
+// kClaimCte that raises (keel.refuse_claim, SQLSTATE kRefusedState) when it
+// inserted nothing, so that it can travel unanswered in a pipeline.
+const std::string& claim_or_raise_sql() {
+  static const std::string sql = std::string(kClaimCte) +
+                                 "SELECT keel.refuse_claim($1::text, $2::integer) FROM (SELECT 1) AS one "
+                                 "WHERE NOT EXISTS (SELECT 1 FROM ins)";
+  return sql;
+}
 }  // namespace
 
 // Without probe_first the body runs first and the checkpoint's claim (one
 // statement: the row lock, the fence, the insert) follows in the same
-// transaction: one round trip less than probing first. The savepoint verbs
-// travel with the body's first statement and with the claim
-// (Connection::defer).
+// transaction, unanswered: it travels with whatever the writer sends next (the
+// next unit of the batch, or COMMIT), so a transaction costs the writer one
+// round trip, its body's. A refused claim raises, which loses the transaction
+// (the writer then runs each unit of the batch alone); this one then probes,
+// in a transaction of its own, and reports what it found. The savepoint verbs
+// travel the same way (Connection::defer).
 Checkpoint PostgresSystemDatabase::run_transaction(const std::string& id, OperationRecord op,
                                                    const std::function<std::string(Sql&)>& body,
                                                    bool probe_first) {
@@ -182,6 +187,7 @@ Checkpoint PostgresSystemDatabase::run_transaction(const std::string& id, Operat
   try {
     write([&](Connection& c) {
       OperationRecord rec = op;  // a retried unit starts from the caller's op
+      cp = Checkpoint{};
       if (probe_first) {
         cp = probe(c, id, rec.function_id);
         if (!cp.workflow_active || cp.existing) return;
@@ -201,11 +207,12 @@ Checkpoint PostgresSystemDatabase::run_transaction(const std::string& id, Operat
         insert_operation(c, id, rec);
         return;
       }
-      cp = claim(c, id, rec);
-      if (!cp.workflow_active || cp.existing) throw ClaimRefused{cp};
+      cp.workflow_active = true;  // unless the claim raises
+      c.defer_check(claim_or_raise_sql(), claim_params(id, rec, executor_id_));
     });
-  } catch (const ClaimRefused& refused) {
-    return refused.cp;
+  } catch (const CheckRefused&) {
+    if (probe_first) throw;  // cannot happen: the probing path claims nothing unanswered
+    return run_transaction(id, std::move(op), body, true);
   }
   return cp;
 }

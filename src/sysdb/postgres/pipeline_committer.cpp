@@ -72,61 +72,58 @@ void PipelineCommitter::execute(std::vector<Pending*>& batch, Connection& conn) 
     }
     for (size_t i = 0; i < statements.size(); ++i) statements[i]->result.emplace(std::move(results[i]));
   } catch (...) {
-    auto err = std::current_exception();
     bool isolate = failed_at < list.size() && !conn.broken();
     try { conn.rollback(); } catch (...) {}
-    for (Pending* p : statements) p->result.reset();
-    if (isolate) {
-      // One statement failed: run each unit alone, so that only it fails.
-      for (Pending* p : batch) execute_alone(*p, conn);
-    } else {
-      for (Pending* p : batch) p->error = err;
-    }
+    fail_batch(batch, std::current_exception(), isolate, conn);
     return;
   }
-  if (!commit_now && run_general(generals, batch, conn)) {
-    try {
-      fault("checkpoint.before_commit", hooks);
-      commit(conn);
-      fault("checkpoint.after_commit", hooks);
-    } catch (...) {
-      auto err = std::current_exception();
-      try { conn.rollback(); } catch (...) {}
-      for (Pending* p : batch) {
-        p->error = err;
-        p->result.reset();
-      }
-    }
+  if (commit_now) return;
+  try {
+    run_general(generals, conn);
+    // A unit that swallowed the failure of a deferred statement: its
+    // transaction cannot be trusted.
+    if (conn.deferred_failed()) throw DatabaseError("a deferred statement failed: the batch is rolled back");
+    fault("checkpoint.before_commit", hooks);
+    commit(conn);
+    fault("checkpoint.after_commit", hooks);
+  } catch (...) {
+    // A refused deferred check (a claim sent unanswered) lost the batch, not
+    // the other units: each runs again alone, and the refused one learns it.
+    bool isolate = conn.deferred_refused() && !conn.broken();
+    try { conn.rollback(); } catch (...) {}
+    fail_batch(batch, std::current_exception(), isolate, conn);
   }
 }
 
-// Runs the general units of an open transaction, each in its own savepoint;
-// false when the transaction had to be rolled back (every unit failed).
-bool PipelineCommitter::run_general(std::vector<Pending*>& generals, std::vector<Pending*>& batch, Connection& conn) {
+// Runs the general units of an open transaction, each in its own savepoint.
+// Throws when the transaction is lost.
+void PipelineCommitter::run_general(std::vector<Pending*>& generals, Connection& conn) {
   for (Pending* p : generals) {
+    conn.defer("SAVEPOINT keel_unit");
     try {
-      conn.defer("SAVEPOINT keel_unit");
-      try {
-        (*p->unit)(conn);
-      } catch (...) {
-        // A deferred verb (an earlier unit's RELEASE) failed: rolling back to
-        // the savepoint could undo that earlier unit, so give up the batch.
-        if (conn.deferred_failed()) throw;
-        p->error = std::current_exception();
-        conn.exec("ROLLBACK TO SAVEPOINT keel_unit");
-      }
-      conn.defer("RELEASE SAVEPOINT keel_unit");
+      (*p->unit)(conn);
     } catch (...) {
-      auto err = std::current_exception();
-      try { conn.rollback(); } catch (...) {}
-      for (Pending* q : batch) {
-        q->error = err;
-        q->result.reset();
-      }
-      return false;
+      // A deferred statement (an earlier unit's RELEASE or claim) failed:
+      // rolling back to the savepoint could undo that earlier unit, so give up
+      // the batch.
+      if (conn.deferred_failed()) throw;
+      p->error = std::current_exception();
+      conn.exec("ROLLBACK TO SAVEPOINT keel_unit");
     }
+    conn.defer("RELEASE SAVEPOINT keel_unit");
   }
-  return true;
+}
+
+// The batch's transaction was rolled back: every unit fails with err, or
+// (isolate) runs again alone.
+void PipelineCommitter::fail_batch(std::vector<Pending*>& batch, std::exception_ptr err, bool isolate,
+                                   Connection& conn) {
+  for (Pending* p : batch) {
+    p->result.reset();
+    p->error = isolate ? nullptr : err;
+  }
+  if (isolate)
+    for (Pending* p : batch) execute_alone(*p, conn);
 }
 
 // A unit alone: a statement commits by itself; a general unit runs in a

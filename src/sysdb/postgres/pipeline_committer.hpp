@@ -15,7 +15,8 @@
 //    whole batch; general units then run one by one and COMMIT follows.
 // A statement that fails aborts the transaction: it is rolled back and every
 // unit of that batch runs again alone, so only the failing unit sees its
-// error. A failed COMMIT or a lost connection fails every unit of the batch
+// error. So does a refused deferred check (Connection::defer_check: a user
+// transaction's claim, sent unanswered with whatever follows it). A failed COMMIT or a lost connection fails every unit of the batch
 // (the outcome of a COMMIT whose answer was lost is unknown: the runtime's
 // claims read it back). The fault points "checkpoint.before_commit" and
 // "checkpoint.after_commit" fire around every commit, as in GroupCommitter.
@@ -68,7 +69,8 @@ class PipelineCommitter {
   void submit(Pending& me);
   void execute(std::vector<Pending*>& batch, Connection& conn);
   void execute_alone(Pending& p, Connection& conn);
-  bool run_general(std::vector<Pending*>& generals, std::vector<Pending*>& batch, Connection& conn);
+  void run_general(std::vector<Pending*>& generals, Connection& conn);
+  void fail_batch(std::vector<Pending*>& batch, std::exception_ptr err, bool isolate, Connection& conn);
   static void commit(Connection& conn);
   void fault(std::string_view point, bool on) const {
     if (on && hook_) hook_(point);
