@@ -61,19 +61,23 @@ sysdb::OperationRecord record(Execution& ex, sysdb::OperationRecord op) {
 }
 
 // The deadline of a timed wait: recorded at position fid once the wait
-// starts, so that after a crash the wait lasts only what is left.
+// starts, so that after a crash the wait lasts only what is left. The record
+// is deferred (Execution::defer_record): recv's consume writes it in its own
+// commit; otherwise it is written once the wait has lasted park_after, at
+// parking, or before the wait's own record.
 class DurableDeadline {
  public:
   DurableDeadline(Execution& ex, int fid, std::chrono::milliseconds timeout) : ex_(ex), fid_(fid), timeout_(timeout) {
     if (auto* r = ex.recorded(fid, kDeadline)) at_ = detail::replay_output(ex, *r).get<int64_t>();
   }
   bool passed() const { return at_ && now_ms() >= *at_; }
-  // The deadline, recording it on first use.
+  // The deadline, fixed (and its record deferred) on first use.
   int64_t get() {
     if (!at_) {
       auto op = ex_.make_op(fid_, kDeadline, now_ms());
-      op.output = std::to_string(now_ms() + timeout_.count());
-      at_ = detail::replay_output(ex_, record(ex_, op)).get<int64_t>();
+      at_ = op.completed_at_ms + timeout_.count();
+      op.output = std::to_string(*at_);
+      ex_.defer_record(std::move(op));
     }
     return *at_;
   }
@@ -87,6 +91,7 @@ class DurableDeadline {
 
 std::optional<Json> record_optional(Execution& ex, int fid, std::string_view name, const std::optional<std::string>& v,
                                     int64_t started) {
+  ex.flush_deferred();  // the deadline first
   auto op = ex.make_op(fid, name, started);
   op.output = v ? "[" + *v + "]" : "[]";
   return detail::replay_optional(ex, record(ex, op));
@@ -241,15 +246,17 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
   for (bool look_first = true;;) {
     if (!look_first || with_db_retry(exec_, [&] { return db.has_message(exec_.id(), t); })) {
       auto op = exec_.make_op(fid, "keel.recv", started);
-      auto res = with_db_retry(exec_, [&] { return db.consume_message(exec_.id(), t, op); });
+      const auto* deadline_record = exec_.deferred();  // goes in with the consume
+      auto res = with_db_retry(exec_, [&] { return db.consume_message(exec_.id(), t, op, deadline_record); });
       exec_.accept(res.checkpoint);
+      if (deadline_record) exec_.deferred_written(res.before_taken);
       if (res.checkpoint.existing) return detail::replay_optional(exec_, *res.checkpoint.existing);
       if (res.message) return parse_stored_json(*res.message, "message for workflow '" + exec_.id() + "'");
     }
     if (deadline.passed() || timeout.count() <= 0)
       return record_optional(exec_, fid, "keel.recv", std::nullopt, started);
     look_first = !exec_.wait(w, deadline.get(), started);
-    exec_.check_interrupt();
+    exec_.check_stop();  // the deadline's record may go in with the consume
   }
 }
 

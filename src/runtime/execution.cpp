@@ -33,7 +33,7 @@ void Execution::check_interrupt() {
   if (parked_) throw ExecutionParked{};  // workflow code swallowed it: keep unwinding
   // Waits that are no operation (a child's result) check here first, and
   // may park or be interrupted: the last step's checkpoint goes in before.
-  if (deferred_) write_deferred();
+  flush_deferred();
   if (engine_.stopping()) throw ExecutionInterrupted{"runtime shutting down"};
   if (cancelled_.load()) throw WorkflowCancelledError("workflow '" + id() + "' was cancelled");
   if (info_.deadline_epoch_ms && now_ms() >= *info_.deadline_epoch_ms) {
@@ -41,6 +41,12 @@ void Execution::check_interrupt() {
     cancelled_.store(true);
     throw WorkflowCancelledError("workflow '" + id() + "' passed its timeout and was cancelled");
   }
+}
+
+void Execution::check_stop() {
+  if (parked_) throw ExecutionParked{};
+  bool past_deadline = info_.deadline_epoch_ms && now_ms() >= *info_.deadline_epoch_ms;
+  if (engine_.stopping() || cancelled_.load() || past_deadline) check_interrupt();
 }
 
 std::chrono::steady_clock::time_point Execution::bound(int64_t until_epoch_ms) const {
@@ -56,6 +62,10 @@ bool Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::opti
   int64_t wake = until_epoch_ms;
   if (info_.deadline_epoch_ms) wake = std::min(wake, *info_.deadline_epoch_ms);
   if (parkable_since) park_if_due(waiter, wake, *parkable_since);
+  // A deferred deadline is written once the wait has lasted park_after (or
+  // at parking): a crash loses at most that much of the wait.
+  if (deferred_ && (!parkable_since || now_ms() - *parkable_since >= engine_.config().park_after.count()))
+    write_deferred();
   bool notified = waiter.wait_until(bound(until_epoch_ms));
   // A cancel from another process (CLI, admin of another executor) reaches
   // no in-process flag: re-read the status at most once per poll interval.
@@ -95,6 +105,7 @@ void Execution::park_if_due(Notifier::Waiter& waiter, int64_t wake_ms, int64_t s
 // notify that came before (since the waiter's last database read) cancels
 // the parking: the caller reads the database again instead.
 void Execution::park(Notifier::Waiter& waiter, int64_t wake_ms) {
+  flush_deferred();  // a replay resumes from the records
   if (!engine_.parking().begin(info_, waiter.key(), wake_ms)) return;
   if (waiter.notified()) {
     engine_.parking().abort(id());
@@ -119,10 +130,18 @@ void Execution::write_deferred() {
   accept(cp);
   // Found recorded: by this very write when a retry followed a lost answer
   // (the same outcome), else by another execution.
-  if (cp.existing && !same_outcome(*cp.existing, op))
-    throw ExecutionInterrupted{"step " + std::to_string(op.function_id) + " of workflow '" + id() +
-                                   "' was recorded by another execution; running again by replay",
-                               /*database_unavailable=*/true};
+  if (cp.existing && !same_outcome(*cp.existing, op)) throw recorded_elsewhere(op.function_id);
+}
+
+void Execution::deferred_written(bool taken) {
+  sysdb::OperationRecord op = *std::exchange(deferred_, std::nullopt);
+  if (taken) throw recorded_elsewhere(op.function_id);
+}
+
+ExecutionInterrupted Execution::recorded_elsewhere(int function_id) const {
+  return ExecutionInterrupted{"operation " + std::to_string(function_id) + " of workflow '" + id() +
+                                  "' was recorded by another execution; running again by replay",
+                              /*database_unavailable=*/true};
 }
 
 void Execution::accept(const sysdb::Checkpoint& cp) {

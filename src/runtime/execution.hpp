@@ -28,7 +28,7 @@ class Execution {
   // Every operation takes its position here, after the deferred record (if
   // any) is written.
   int next_function_id() {
-    if (deferred_) write_deferred();
+    flush_deferred();
     return ++function_id_;
   }
   int current_function_id() const { return function_id_; }
@@ -50,16 +50,26 @@ class Execution {
   void park_if_due(Notifier::Waiter& waiter, int64_t wake_ms, int64_t since_ms);
   // Adopt an outcome found at write time (another execution recorded it).
   void adopt(const sysdb::OperationRecord& op) { recorded_[op.function_id] = op; }
-  // The record of the step that returned last, not written yet: the next
-  // operation writes it before it takes its position (next_function_id), a
-  // wait before it may park (check_interrupt), and the workflow's end writes
-  // it in its own commit (finish_workflow's last_op), which saves a commit
-  // per workflow. Nothing reaches the world in
-  // between: workflow code is deterministic and acts only through
-  // operations. A crash in between runs the step again, as a crash before
-  // its checkpoint always did.
+  // The record of the step that returned last (or of a timed wait's
+  // deadline), not written yet: the next operation writes it before it
+  // takes its position (next_function_id), a wait before it may park
+  // (check_interrupt, park), and the workflow's end writes it in its own
+  // commit (finish_workflow's last_op), which saves a commit per workflow;
+  // recv's consume writes its deadline in its own commit too. Nothing reaches
+  // the world in between: workflow code is deterministic and acts only
+  // through operations. A crash in between runs the step again (or starts
+  // the deadline anew), as a crash before its checkpoint always did.
   void defer_record(sysdb::OperationRecord op) { deferred_ = std::move(op); }
   std::optional<sysdb::OperationRecord> take_deferred() { return std::exchange(deferred_, std::nullopt); }
+  const sysdb::OperationRecord* deferred() const { return deferred_ ? &*deferred_ : nullptr; }
+  // Writes the deferred record, if any, in a commit of its own.
+  void flush_deferred() {
+    if (deferred_) write_deferred();
+  }
+  // The deferred record went in with another write (taken: its position was
+  // found recorded by another execution, which ends this run as
+  // write_deferred does).
+  void deferred_written(bool taken);
 
   void cancel() { cancelled_.store(true); }
   bool cancelled() const { return cancelled_.load(); }
@@ -67,6 +77,9 @@ class Execution {
   // (cancelled, or past its deadline) or ExecutionInterrupted (shutdown).
   // Called before every operation and every wait.
   void check_interrupt();
+  // check_interrupt that writes the deferred record only when it is about to
+  // throw: for a wait that writes it itself otherwise (recv's consume).
+  void check_stop();
   // The earliest of `until` and the workflow deadline, as a steady time.
   std::chrono::steady_clock::time_point bound(int64_t until_epoch_ms) const;
   // Sleeps (interruptibly) until epoch ms, waking early on a notify of key.
@@ -94,6 +107,7 @@ class Execution {
   // possible if two executions ran it) ends this run with
   // ExecutionInterrupted: it runs again by replay, with the recorded outcome.
   void write_deferred();
+  ExecutionInterrupted recorded_elsewhere(int function_id) const;
 
   std::optional<sysdb::OperationRecord> deferred_;
   bool in_step_ = false;

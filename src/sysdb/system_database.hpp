@@ -92,6 +92,7 @@ struct DequeueRequest {
 struct ConsumeResult {
   Checkpoint checkpoint;
   std::optional<std::string> message;  // JSON text; nullopt when none waiting
+  bool before_taken = false;           // consume_message's `before` found its position taken
 };
 
 // A message waiting in an inbox, as the parking lot's polls see it.
@@ -162,8 +163,14 @@ class SystemDatabase {
   virtual bool has_message(const std::string& destination, const std::string& topic) = 0;
   // Consumes the oldest message for (destination, topic) and records op with
   // it as output, in one commit. With no message waiting, writes nothing.
+  // before (may be null): an earlier operation of the same workflow, not
+  // recorded yet (the wait's deadline, Execution::defer_record), recorded in
+  // the same commit, message or not. If its position is taken, nothing is
+  // written and before_taken is set. Unless op's position was recorded
+  // already (checkpoint.existing), an active workflow's call that returns
+  // without before_taken has recorded before.
   virtual ConsumeResult consume_message(const std::string& destination, const std::string& topic,
-                                        OperationRecord op) = 0;
+                                        OperationRecord op, const OperationRecord* before) = 0;
 
   // --- queues (sysdb/*/queues.cpp) ---
   // Inserts the workflow as ENQUEUED in q.queue_name unless its ID exists

@@ -1,10 +1,12 @@
 // Events, messages and durable sleep.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <thread>
 
 #include "support/runtime_fixture.hpp"
+#include "support/sample_workflows.hpp"
 
 using namespace std::chrono_literals;
 using keel::testing::RuntimeTest;
@@ -219,6 +221,70 @@ TEST_F(MessagingTest, DurableRecvTimeoutWaitsOnlyWhatIsLeftAfterRestart) {
   auto total = std::chrono::steady_clock::now() - t0;
   EXPECT_GE(total, 1400ms);
   EXPECT_LT(total, 2400ms);
+}
+
+// A recv that waits fixes its deadline (so that a restart waits only what is
+// left) but records it in the commit that consumes the message, not in one of
+// its own.
+TEST_F(MessagingTest, ARecvsDeadlineIsRecordedInTheCommitThatConsumesItsMessage) {
+  std::atomic<bool> counting{false};
+  std::atomic<int> commits{0}, waits{0};
+  auto config = keel::testing::test_config(dir);
+  config.fault_hook = [&](std::string_view point) {
+    if (point == "wait.begin") ++waits;
+    if (counting.load() && point == "checkpoint.after_commit") ++commits;
+  };
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+  auto wf = rt->register_workflow("inbox", [](keel::Context& ctx) { return ctx.recv<int>("x", 10s).value_or(-1); });
+  rt->launch();
+  counting = true;
+  auto h = rt->start(wf, {.workflow_id = "inbox-1"});
+  ASSERT_TRUE(keel::testing::eventually([&] { return waits.load() > 0; }, 5s));
+  rt->send("inbox-1", 42, "x");
+  EXPECT_EQ(h.result_for(10s), 42);
+  counting = false;
+  EXPECT_EQ(commits.load(), 4);  // the start, the send, the deadline with the consume, the end
+  auto steps = rt->list_steps("inbox-1");
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[0].name, "keel.deadline");
+  EXPECT_EQ(steps[1].name, "keel.recv");
+}
+
+// The deadline's position found taken when the consume would record it
+// (another execution recorded it; here a row written from outside while the
+// recv waits): the consume writes nothing, and the workflow runs again by
+// replay, taking the recorded deadline and the message once.
+TEST_F(MessagingTest, ARecvWhoseDeadlineWasRecordedElsewhereRunsAgainByReplay) {
+  std::atomic<int> waits{0};
+  auto config = keel::testing::test_config(dir);
+  config.fault_hook = [&](std::string_view point) {
+    if (point == "wait.begin") ++waits;
+  };
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+  auto wf = rt->register_workflow("inbox", [this](keel::Context& ctx) {
+    effects.hit("run");
+    return ctx.recv<int>("x", 10s).value_or(-1);
+  });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "inbox-2"});
+  ASSERT_TRUE(keel::testing::eventually([&] { return waits.load() > 0; }, 5s));
+  const std::string far = "4102444800000";  // 2100-01-01
+  rt->run_sql_write([&](keel::Sql& sql) {
+    std::string table = keel::testing::testing_on_postgres() ? "keel.operation_outputs" : "keel_operation_outputs";
+    sql.execute("INSERT INTO " + table +
+                    " (workflow_id, function_id, name, output, started_at, completed_at) "
+                    "VALUES ('inbox-2', 1, 'keel.deadline', $1, 0, 0)",
+                {far});
+  });
+  rt->send("inbox-2", 42, "x");
+  EXPECT_EQ(h.result_for(10s), 42);
+  EXPECT_GE(effects.count("run"), 2);  // ran again by replay
+  auto steps = rt->list_steps("inbox-2");
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[0].output->dump(), far);  // the deadline recorded first won
+  EXPECT_EQ(steps[1].output, keel::Json::array({42}));
 }
 
 TEST_F(MessagingTest, NowIsRecordedAndReplayed) {

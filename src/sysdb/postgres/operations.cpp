@@ -285,41 +285,68 @@ bool PostgresSystemDatabase::has_message(const std::string& destination, const s
   return found;
 }
 
-// One statement: lock the destination's row (consumers of one inbox are
-// serialised, and the takeover fence is checked as in kClaimCte), read what
-// is recorded at the position, lock the oldest unconsumed message, record it
-// at the position and mark it consumed, the latter only if the record went
-// in. All but the row lock read the statement's snapshot, taken before a
-// wait for that lock: a message consumed meanwhile is skipped (FOR UPDATE
-// re-checks `consumed` on its latest version), and a position recorded
-// meanwhile by another execution makes the INSERT do nothing (ON CONFLICT
-// sees it), in which case it is read again.
-ConsumeResult PostgresSystemDatabase::consume_message(const std::string& destination, const std::string& topic,
-                                                      OperationRecord op) {
-  static const std::string sql =
+namespace {
+// consume_message's statement, with or without `before` (parameters $8..$15,
+// inserted as dl once the fence holds and op's position is free; nothing is
+// consumed unless it went in).
+std::string consume_sql(bool with_before) {
+  std::string sql =
       "WITH wf AS (SELECT status, executor_id FROM keel.workflow_status WHERE workflow_id = $1::text "
       "FOR NO KEY UPDATE), "
-      "prior AS (" + std::string(kSelectOperation) + "::text AND function_id = $2::integer), "
-      "msg AS (SELECT message_id, message FROM keel.notifications WHERE destination_id = $1::text "
-      "AND topic = $4::text AND consumed = 0 "
-      "AND EXISTS (SELECT 1 FROM wf WHERE status = 'PENDING' AND executor_id = $7::text) "
-      "AND NOT EXISTS (SELECT 1 FROM prior) ORDER BY message_id LIMIT 1 FOR UPDATE), "
-      "ins AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, started_at, completed_at) "
-      "SELECT $1::text, $2::integer, $3::text, '[' || message || ']', $5::bigint, $6::bigint FROM msg "
-      "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), "
-      "upd AS (UPDATE keel.notifications SET consumed = 1 WHERE message_id = (SELECT message_id FROM msg) "
-      "AND EXISTS (SELECT 1 FROM ins)) "
-      "SELECT (SELECT status FROM wf), (SELECT executor_id FROM wf), (SELECT count(*) FROM ins), "
-      "(SELECT message FROM msg), p.* FROM (SELECT 1) AS one LEFT JOIN prior AS p ON true";
-  Result r = write_statement(sql, {destination, int64_t{op.function_id}, op.name, topic, op.started_at_ms,
-                                   op.completed_at_ms, executor_id_});
+      "prior AS (" + std::string(kSelectOperation) + "::text AND function_id = $2::integer), ";
+  if (with_before)
+    sql += "dl AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, "
+           "error_message, child_workflow_id, started_at, completed_at) SELECT $1::text, $8::integer, $9::text, "
+           "$10::text, $11::text, $12::text, $13::text, $14::bigint, $15::bigint FROM wf "
+           "WHERE wf.status = 'PENDING' AND wf.executor_id = $7::text AND NOT EXISTS (SELECT 1 FROM prior) "
+           "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), ";
+  sql += "msg AS (SELECT message_id, message FROM keel.notifications WHERE destination_id = $1::text "
+         "AND topic = $4::text AND consumed = 0 "
+         "AND EXISTS (SELECT 1 FROM wf WHERE status = 'PENDING' AND executor_id = $7::text) "
+         "AND NOT EXISTS (SELECT 1 FROM prior) ";
+  if (with_before) sql += "AND EXISTS (SELECT 1 FROM dl) ";
+  sql += "ORDER BY message_id LIMIT 1 FOR UPDATE), "
+         "ins AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, started_at, "
+         "completed_at) SELECT $1::text, $2::integer, $3::text, '[' || message || ']', $5::bigint, $6::bigint "
+         "FROM msg ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), "
+         "upd AS (UPDATE keel.notifications SET consumed = 1 WHERE message_id = (SELECT message_id FROM msg) "
+         "AND EXISTS (SELECT 1 FROM ins)) "
+         "SELECT (SELECT status FROM wf), (SELECT executor_id FROM wf), (SELECT count(*) FROM ins), "
+         "(SELECT message FROM msg), ";
+  sql += with_before ? "(SELECT count(*) FROM dl), " : "1, ";
+  sql += "p.* FROM (SELECT 1) AS one LEFT JOIN prior AS p ON true";
+  return sql;
+}
+}  // namespace
+
+// One statement: lock the destination's row (consumers of one inbox are
+// serialised, and the takeover fence is checked as in kClaimCte), read what
+// is recorded at the position, record `before` if given, lock the oldest
+// unconsumed message, record it at the position and mark it consumed, the
+// latter only if the record went in. All but the row lock read the
+// statement's snapshot, taken before a wait for that lock: a message consumed
+// meanwhile is skipped (FOR UPDATE re-checks `consumed` on its latest
+// version), and a position recorded meanwhile by another execution makes the
+// INSERT do nothing (ON CONFLICT sees it), in which case it is read again.
+ConsumeResult PostgresSystemDatabase::consume_message(const std::string& destination, const std::string& topic,
+                                                      OperationRecord op, const OperationRecord* before) {
+  static const std::string plain = consume_sql(false), with_before = consume_sql(true);
+  std::vector<SqlValue> params{destination,      int64_t{op.function_id}, op.name,      topic,
+                               op.started_at_ms, op.completed_at_ms,      executor_id_};
+  if (before) {
+    std::vector<SqlValue> b = operation_params(destination, *before);
+    params.insert(params.end(), b.begin() + 1, b.end());  // $8..$15: all but the workflow ID
+  }
+  Result r = write_statement(before ? with_before : plain, params);
   if (r.null(0, 0)) throw WorkflowNotFoundError("no workflow with ID '" + destination + "'");
   ConsumeResult res;
   res.checkpoint.workflow_active = r.text(0, 0) == "PENDING" && r.text(0, 1) == executor_id_;
   if (!res.checkpoint.workflow_active) return res;
-  constexpr int kPrior = 4;  // prior's columns follow
+  constexpr int kBefore = 4, kPrior = 5;  // dl's count, then prior's columns
   if (!r.null(0, kPrior)) {
     res.checkpoint.existing = read_operation_row(r, 0, kPrior);
+  } else if (r.integer(0, kBefore) == 0) {
+    res.before_taken = true;
   } else if (!r.null(0, 3) && r.integer(0, 2) == 1) {
     res.message = r.text(0, 3);
   } else if (!r.null(0, 3)) {

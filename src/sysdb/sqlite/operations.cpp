@@ -174,11 +174,16 @@ bool SqliteSystemDatabase::has_message(const std::string& destination, const std
 }
 
 ConsumeResult SqliteSystemDatabase::consume_message(const std::string& destination, const std::string& topic,
-                                                    OperationRecord op) {
+                                                    OperationRecord op, const OperationRecord* before) {
   ConsumeResult r;
   write([&](Connection& c) {
+    r = ConsumeResult{};
     r.checkpoint = probe(c, destination, op.function_id);
     if (!r.checkpoint.workflow_active || r.checkpoint.existing) return;
+    if (before && !insert_operation(c, destination, *before)) {
+      r.before_taken = true;  // the workflow is PENDING here (probed): the position is taken
+      return;
+    }
     auto st = c.prepare(
         "SELECT message_id, message FROM keel_notifications WHERE destination_id = $1 AND topic = $2 "
         "AND consumed = 0 ORDER BY message_id LIMIT 1",

@@ -45,8 +45,8 @@ class SqliteSystemDatabase final : public SystemDatabase {
                           const std::string& idempotency_key, const std::string& sender_id,
                           const OperationRecord* op) override;
   bool has_message(const std::string& destination, const std::string& topic) override;
-  ConsumeResult consume_message(const std::string& destination, const std::string& topic,
-                                OperationRecord op) override;
+  ConsumeResult consume_message(const std::string& destination, const std::string& topic, OperationRecord op,
+                                const OperationRecord* before) override;
 
   std::vector<MessageArrival> unconsumed_messages_after(int64_t after_message_id, int limit) override;
   std::vector<MessageArrival> unconsumed_messages_for(const std::vector<std::string>& destinations) override;
