@@ -55,41 +55,29 @@ void PipelineCommitter::execute(std::vector<Pending*>& batch, Connection& conn) 
       list.push_back({p->sql, p->params});
     }
   }
-  const bool commit_now = generals.empty();
   const bool hooks = std::any_of(batch.begin(), batch.end(), [](const Pending* p) { return p->fault_points; });
   size_t failed_at = Connection::kFailedDeferred;
   try {
     conn.ensure_open();
-    conn.defer("BEGIN");
-    if (commit_now) fault("checkpoint.before_commit", hooks);
-    // Only general units: BEGIN stays deferred and travels with their first statement.
-    std::vector<Result> results;
-    if (!list.empty()) results = conn.exec_pipeline(list, commit_now ? "COMMIT" : "", failed_at);
-    if (commit_now) {
-      check_commit_tag(results.back());
-      results.pop_back();
-      fault("checkpoint.after_commit", hooks);
-    }
-    for (size_t i = 0; i < statements.size(); ++i) statements[i]->result.emplace(std::move(results[i]));
-  } catch (...) {
-    bool isolate = failed_at < list.size() && !conn.broken();
-    try { conn.rollback(); } catch (...) {}
-    fail_batch(batch, std::current_exception(), isolate, conn);
-    return;
-  }
-  if (commit_now) return;
-  try {
+    conn.defer("BEGIN");  // travels with the first general unit's first statement, or with the pipeline
+    // General units first, one round trip per statement of theirs (their
+    // savepoint verbs and claims are deferred); then what they deferred,
+    // every statement unit and COMMIT in one pipeline: one round trip.
     run_general(generals, conn);
     // A unit that swallowed the failure of a deferred statement: its
     // transaction cannot be trusted.
     if (conn.deferred_failed()) throw DatabaseError("a deferred statement failed: the batch is rolled back");
     fault("checkpoint.before_commit", hooks);
-    commit(conn);
+    std::vector<Result> results = conn.exec_pipeline(list, "COMMIT", failed_at);
+    check_commit_tag(results.back());
+    results.pop_back();
     fault("checkpoint.after_commit", hooks);
+    for (size_t i = 0; i < statements.size(); ++i) statements[i]->result.emplace(std::move(results[i]));
   } catch (...) {
-    // A refused deferred check (a claim sent unanswered) lost the batch, not
-    // the other units: each runs again alone, and the refused one learns it.
-    bool isolate = conn.deferred_refused() && !conn.broken();
+    // A failed statement or a refused deferred check (a claim sent
+    // unanswered) lost the batch, not the other units: each runs again alone,
+    // and the failing one learns it.
+    bool isolate = (failed_at < list.size() || conn.deferred_refused()) && !conn.broken();
     try { conn.rollback(); } catch (...) {}
     fail_batch(batch, std::current_exception(), isolate, conn);
   }

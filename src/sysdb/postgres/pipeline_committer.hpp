@@ -10,15 +10,17 @@
 // A leader (batcher.hpp) takes every queued unit (up to max_batch) and
 //  * runs one statement unit alone as its own transaction (autocommit): one
 //    round trip, no BEGIN/COMMIT;
-//  * otherwise sends BEGIN, every statement unit's statement and (when there
-//    is no general unit) COMMIT in one libpq pipeline: one round trip for the
-//    whole batch; general units then run one by one and COMMIT follows.
+//  * otherwise runs the general units one by one (BEGIN and their savepoint
+//    verbs travel with their statements), then sends what they deferred,
+//    every statement unit's statement and COMMIT in one libpq pipeline: one
+//    round trip for all the statement units and the commit.
 // A statement that fails aborts the transaction: it is rolled back and every
 // unit of that batch runs again alone, so only the failing unit sees its
 // error. So does a refused deferred check (Connection::defer_check: a user
-// transaction's claim, sent unanswered with whatever follows it). A failed COMMIT or a lost connection fails every unit of the batch
-// (the outcome of a COMMIT whose answer was lost is unknown: the runtime's
-// claims read it back). The fault points "checkpoint.before_commit" and
+// transaction's claim, sent unanswered with whatever follows it). A failed
+// COMMIT or a lost connection fails every unit of the batch (the outcome of a
+// COMMIT whose answer was lost is unknown: the runtime's claims read it
+// back). The fault points "checkpoint.before_commit" and
 // "checkpoint.after_commit" fire around every commit, as in GroupCommitter.
 // Thread-safe.
 #pragma once
