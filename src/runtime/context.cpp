@@ -249,7 +249,10 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
       const auto* deadline_record = exec_.deferred();  // goes in with the consume
       auto res = with_db_retry(exec_, [&] { return db.consume_message(exec_.id(), t, op, deadline_record); });
       exec_.accept(res.checkpoint);
-      if (deadline_record) exec_.deferred_written(res.before_taken);
+      // The deadline went in with the message, or is recorded already along
+      // with the recv (existing); with no message it stays deferred.
+      if (deadline_record && (res.message || res.before_taken || res.checkpoint.existing))
+        exec_.deferred_written(res.before_taken);
       if (res.checkpoint.existing) return detail::replay_optional(exec_, *res.checkpoint.existing);
       if (res.message) return parse_stored_json(*res.message, "message for workflow '" + exec_.id() + "'");
     }

@@ -165,10 +165,9 @@ class SystemDatabase {
   // it as output, in one commit. With no message waiting, writes nothing.
   // before (may be null): an earlier operation of the same workflow, not
   // recorded yet (the wait's deadline, Execution::defer_record), recorded in
-  // the same commit, message or not. If its position is taken, nothing is
-  // written and before_taken is set. Unless op's position was recorded
-  // already (checkpoint.existing), an active workflow's call that returns
-  // without before_taken has recorded before.
+  // the same commit as the message: with no message, it is not written
+  // either. If its position is taken, nothing is written and before_taken
+  // is set.
   virtual ConsumeResult consume_message(const std::string& destination, const std::string& topic,
                                         OperationRecord op, const OperationRecord* before) = 0;
 

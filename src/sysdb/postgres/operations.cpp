@@ -287,28 +287,27 @@ bool PostgresSystemDatabase::has_message(const std::string& destination, const s
 
 namespace {
 // consume_message's statement, with or without `before` (parameters $8..$15,
-// inserted as dl once the fence holds and op's position is free; nothing is
-// consumed unless it went in).
+// inserted as dl when there is a message to consume; nothing is consumed
+// unless it went in).
 std::string consume_sql(bool with_before) {
   std::string sql =
       "WITH wf AS (SELECT status, executor_id FROM keel.workflow_status WHERE workflow_id = $1::text "
       "FOR NO KEY UPDATE), "
       "prior AS (" + std::string(kSelectOperation) + "::text AND function_id = $2::integer), ";
-  if (with_before)
-    sql += "dl AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, "
-           "error_message, child_workflow_id, started_at, completed_at) SELECT $1::text, $8::integer, $9::text, "
-           "$10::text, $11::text, $12::text, $13::text, $14::bigint, $15::bigint FROM wf "
-           "WHERE wf.status = 'PENDING' AND wf.executor_id = $7::text AND NOT EXISTS (SELECT 1 FROM prior) "
-           "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), ";
   sql += "msg AS (SELECT message_id, message FROM keel.notifications WHERE destination_id = $1::text "
          "AND topic = $4::text AND consumed = 0 "
          "AND EXISTS (SELECT 1 FROM wf WHERE status = 'PENDING' AND executor_id = $7::text) "
-         "AND NOT EXISTS (SELECT 1 FROM prior) ";
-  if (with_before) sql += "AND EXISTS (SELECT 1 FROM dl) ";
-  sql += "ORDER BY message_id LIMIT 1 FOR UPDATE), "
-         "ins AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, started_at, "
+         "AND NOT EXISTS (SELECT 1 FROM prior) ORDER BY message_id LIMIT 1 FOR UPDATE), ";
+  if (with_before)
+    sql += "dl AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, "
+           "error_message, child_workflow_id, started_at, completed_at) SELECT $1::text, $8::integer, $9::text, "
+           "$10::text, $11::text, $12::text, $13::text, $14::bigint, $15::bigint FROM msg "
+           "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), ";
+  sql += "ins AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, started_at, "
          "completed_at) SELECT $1::text, $2::integer, $3::text, '[' || message || ']', $5::bigint, $6::bigint "
-         "FROM msg ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), "
+         "FROM msg ";
+  if (with_before) sql += "WHERE EXISTS (SELECT 1 FROM dl) ";
+  sql += "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), "
          "upd AS (UPDATE keel.notifications SET consumed = 1 WHERE message_id = (SELECT message_id FROM msg) "
          "AND EXISTS (SELECT 1 FROM ins)) "
          "SELECT (SELECT status FROM wf), (SELECT executor_id FROM wf), (SELECT count(*) FROM ins), "
@@ -345,7 +344,7 @@ ConsumeResult PostgresSystemDatabase::consume_message(const std::string& destina
   constexpr int kBefore = 4, kPrior = 5;  // dl's count, then prior's columns
   if (!r.null(0, kPrior)) {
     res.checkpoint.existing = read_operation_row(r, 0, kPrior);
-  } else if (r.integer(0, kBefore) == 0) {
+  } else if (!r.null(0, 3) && r.integer(0, kBefore) == 0) {
     res.before_taken = true;
   } else if (!r.null(0, 3) && r.integer(0, 2) == 1) {
     res.message = r.text(0, 3);

@@ -180,15 +180,15 @@ ConsumeResult SqliteSystemDatabase::consume_message(const std::string& destinati
     r = ConsumeResult{};
     r.checkpoint = probe(c, destination, op.function_id);
     if (!r.checkpoint.workflow_active || r.checkpoint.existing) return;
-    if (before && !insert_operation(c, destination, *before)) {
-      r.before_taken = true;  // the workflow is PENDING here (probed): the position is taken
-      return;
-    }
     auto st = c.prepare(
         "SELECT message_id, message FROM keel_notifications WHERE destination_id = $1 AND topic = $2 "
         "AND consumed = 0 ORDER BY message_id LIMIT 1",
         {destination, topic});
     if (!st.step()) return;
+    if (before && !insert_operation(c, destination, *before)) {
+      r.before_taken = true;  // the workflow is PENDING here (probed): the position is taken
+      return;
+    }
     int64_t message_id = st.column_int(0);
     r.message = st.column_text(1);
     c.prepare("UPDATE keel_notifications SET consumed = 1 WHERE message_id = $1", {message_id}).step();
