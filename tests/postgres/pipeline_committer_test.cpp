@@ -72,6 +72,17 @@ class PipelineCommit : public ::testing::Test {
     holder.join();
   }
 
+  // A burst where even callers insert their i as a statement unit and odd
+  // callers run general(i).
+  void mixed_burst(int n, const std::function<void(int)>& general) {
+    burst(n, [&](int i) {
+      if (i % 2 == 0)
+        committer->run_statement("INSERT INTO t VALUES ($1)", {int64_t{i}});
+      else
+        general(i);
+    });
+  }
+
   keel::testing::TempDir dir;
   std::string url;
   std::unique_ptr<Connection> conn;
@@ -111,11 +122,7 @@ TEST_F(PipelineCommit, AFailingStatementFailsAloneAndTheOthersLand) {
 
 TEST_F(PipelineCommit, AFailingGeneralUnitIsRolledBackAloneBesideStatements) {
   std::atomic<int> failed{0};
-  burst(8, [&](int i) {
-    if (i % 2 == 0) {
-      committer->run_statement("INSERT INTO t VALUES ($1)", {int64_t{i}});
-      return;
-    }
+  mixed_burst(8, [&](int i) {
     try {
       committer->run([&](Connection& c) {
         c.exec("INSERT INTO t VALUES ($1)", {int64_t{i}});
@@ -140,11 +147,7 @@ TEST_F(PipelineCommit, ARefusedDeferredCheckFailsOnlyItsUnitAndTheOthersLand) {
       "CREATE FUNCTION refuse_if(b BOOLEAN) RETURNS INTEGER LANGUAGE plpgsql AS $$ BEGIN "
       "IF b THEN RAISE EXCEPTION 'refused (test)' USING ERRCODE = 'KL001'; END IF; RETURN 0; END $$");
   std::atomic<int> refused{0}, landed{0};
-  burst(8, [&](int i) {
-    if (i % 2 == 0) {
-      committer->run_statement("INSERT INTO t VALUES ($1)", {int64_t{i}});
-      return;
-    }
+  mixed_burst(8, [&](int i) {
     try {
       committer->run([&](Connection& c) {
         c.exec("INSERT INTO t VALUES ($1)", {int64_t{i}});
