@@ -281,7 +281,8 @@ std::vector<Result> Connection::exec_pipeline(const std::vector<Statement>& stmt
 std::vector<Result> Connection::run(const std::vector<const Bound*>& stmts, std::string_view tail,
                                     size_t& failed_at) {
   const bool opens = begin_deferred();
-  std::vector<Deferred> deferred = deferred_;
+  std::vector<Deferred> deferred;
+  if (opens) deferred = deferred_;  // kept only for the one retry below
   try {
     return run_pipeline(stmts, tail, failed_at);
   } catch (const DatabaseError&) {

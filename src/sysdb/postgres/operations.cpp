@@ -320,9 +320,10 @@ std::string consume_sql(bool with_before) {
 
 // One statement: lock the destination's row (consumers of one inbox are
 // serialised, and the takeover fence is checked as in kClaimCte), read what
-// is recorded at the position, record `before` if given, lock the oldest
-// unconsumed message, record it at the position and mark it consumed, the
-// latter only if the record went in. All but the row lock read the
+// is recorded at the position, lock the oldest unconsumed message, record
+// `before` (if given; nothing more if its position is taken), record the
+// message at the position and mark it consumed, the latter only if the
+// record went in. All but the row lock read the
 // statement's snapshot, taken before a wait for that lock: a message consumed
 // meanwhile is skipped (FOR UPDATE re-checks `consumed` on its latest
 // version), and a position recorded meanwhile by another execution makes the
