@@ -62,31 +62,37 @@ sysdb::OperationRecord record(Execution& ex, sysdb::OperationRecord op) {
 
 // The deadline of a timed wait: recorded at position fid once the wait
 // starts, so that after a crash the wait lasts only what is left. The record
-// is deferred (Execution::defer_record): recv's consume writes it in its own
-// commit; otherwise it is written once the wait has lasted park_after, at
-// parking, or before the wait's own record.
+// is deferred (Execution::defer_record): it goes in with a received
+// message's record, once the wait has lasted park_after, at parking, or
+// before the wait's own record.
 class DurableDeadline {
  public:
   DurableDeadline(Execution& ex, int fid, std::chrono::milliseconds timeout) : ex_(ex), fid_(fid), timeout_(timeout) {
-    if (auto* r = ex.recorded(fid, kDeadline)) at_ = detail::replay_output(ex, *r).get<int64_t>();
+    if (auto* r = ex.recorded(fid, kDeadline)) fix(detail::replay_output(ex, *r).get<int64_t>());
   }
-  bool passed() const { return at_ && now_ms() >= *at_; }
+  bool passed() const { return fixed_ && now_ms() >= at_; }
   // The deadline, fixed (and its record deferred) on first use.
   int64_t get() {
-    if (!at_) {
+    if (!fixed_) {
       auto op = ex_.make_op(fid_, kDeadline, now_ms());
-      at_ = op.completed_at_ms + timeout_.count();
-      op.output = std::to_string(*at_);
-      ex_.defer_record(std::move(op));
+      fix(op.completed_at_ms + timeout_.count());
+      op.output = std::to_string(at_);
+      ex_.defer_record(std::move(op), /*replayable=*/true);
     }
-    return *at_;
+    return at_;
   }
 
  private:
   Execution& ex_;
   int fid_;
   std::chrono::milliseconds timeout_;
-  std::optional<int64_t> at_;
+  // Not std::optional: GCC 12 warns (maybe-uninitialized) on it here.
+  bool fixed_ = false;
+  int64_t at_ = 0;
+  void fix(int64_t at) {
+    fixed_ = true;
+    at_ = at;
+  }
 };
 
 std::optional<Json> record_optional(Execution& ex, int fid, std::string_view name, const std::optional<std::string>& v,
@@ -110,9 +116,9 @@ Runtime& Context::runtime() { return exec_.engine().runtime(); }
 
 Json Context::run_step(std::string_view name, const StepOptions& options, const std::function<Json()>& body) {
   require_workflow_code(exec_, "step");
-  int fid = exec_.next_function_id();
+  int fid = exec_.next_step_function_id();
   if (auto* r = exec_.recorded(fid, name)) return detail::replay_output(exec_, *r);
-  exec_.check_interrupt();
+  exec_.check_stop();  // the replayable records deferred may wait through the body
   int64_t started = now_ms();
   exec_.engine().fault("step.before");
   std::optional<Json> out;
@@ -145,7 +151,7 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
   auto op = exec_.make_op(fid, name, started);
   if (out) op.output = out->dump();
   op.error = err;
-  exec_.defer_record(std::move(op));  // written by the next operation, or with the workflow's end
+  exec_.defer_record(std::move(op), /*replayable=*/false);  // written by the next operation, or with the end
   if (err) throw_recorded_error(err->type_name, err->message);
   return std::move(*out);
 }
@@ -240,26 +246,22 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
   std::string t(topic);
   auto& db = exec_.engine().db();
   detail::Notifier::Waiter w(exec_.engine().notifier(), Engine::message_key(exec_.id(), t));
-  // A read first: a recv that finds nothing (the usual first attempt) writes
-  // nothing; the write consumes (and locks) only when there is a message, or
-  // right away when a notify of this inbox woke the wait.
-  for (bool look_first = true;;) {
-    if (!look_first || with_db_retry(exec_, [&] { return db.has_message(exec_.id(), t); })) {
+  for (;;) {
+    // A read: the consume is deferred (Execution::defer_record). Its record,
+    // written with the next operation's, or the workflow's end, marks the
+    // message consumed; until then a crash leaves the message in the inbox,
+    // for the replay to receive again.
+    if (auto m = with_db_retry(exec_, [&] { return db.peek_message(exec_.id(), t); })) {
       auto op = exec_.make_op(fid, "keel.recv", started);
-      const auto* deadline_record = exec_.deferred();  // goes in with the consume
-      auto res = with_db_retry(exec_, [&] { return db.consume_message(exec_.id(), t, op, deadline_record); });
-      exec_.accept(res.checkpoint);
-      // The deadline went in with the message, or is recorded already along
-      // with the recv (existing); with no message it stays deferred.
-      if (deadline_record && (res.message || res.before_taken || res.checkpoint.existing))
-        exec_.deferred_written(res.before_taken);
-      if (res.checkpoint.existing) return detail::replay_optional(exec_, *res.checkpoint.existing);
-      if (res.message) return parse_stored_json(*res.message, "message for workflow '" + exec_.id() + "'");
+      op.output = "[" + m->message + "]";
+      op.consumes_message_id = m->message_id;
+      exec_.defer_record(std::move(op), /*replayable=*/true);
+      return parse_stored_json(m->message, "message for workflow '" + exec_.id() + "'");
     }
     if (deadline.passed() || timeout.count() <= 0)
       return record_optional(exec_, fid, "keel.recv", std::nullopt, started);
-    look_first = !exec_.wait(w, deadline.get(), started);
-    exec_.check_stop();  // the deadline's record may go in with the consume
+    exec_.wait(w, deadline.get(), started);
+    exec_.check_stop();  // the deadline's record may go in with the message's
   }
 }
 

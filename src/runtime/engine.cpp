@@ -247,21 +247,22 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
 }
 
 // False when the workflow stays PENDING and must run again by replay: the
-// database stayed unavailable, or the last step's position was taken.
+// database stayed unavailable, or a deferred record's position was taken.
 bool Engine::finish(Execution& exec, WorkflowStatus status, std::optional<Json> output,
                     const std::optional<RecordedErrorInfo>& error) {
   std::optional<std::string> stored;
   if (output) stored = output->dump();
-  // The last step's record, if not written yet, goes in the same commit.
-  std::optional<sysdb::OperationRecord> last_op = exec.take_deferred();
+  // The deferred records (the last step's, a recv's) go in the same commit.
+  std::vector<sysdb::OperationRecord> last_ops = exec.take_deferred();
   // A retry after a commit whose outcome was unknown finds the workflow no
   // longer PENDING and changes nothing: retrying is safe.
   for (int attempt = 1;; ++attempt) {
     try {
-      auto result = db_->finish_workflow(exec.id(), status, stored, error, now_ms(), last_op ? &*last_op : nullptr);
+      auto result = db_->finish_workflow(exec.id(), status, stored, error, now_ms(), last_ops);
       if (result == sysdb::FinishResult::PositionTaken) {
-        // Another execution recorded the last step: run again by replay.
-        spdlog::warn("[{}] the last step was recorded by another execution; running again by replay", exec.id());
+        // Another execution recorded a deferred record's position: run again by replay.
+        spdlog::warn("[{}] a deferred record's position was taken by another execution; running again by replay",
+                     exec.id());
         return false;
       }
       if (result == sysdb::FinishResult::Finished) {

@@ -64,7 +64,7 @@ bool Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::opti
   if (parkable_since) park_if_due(waiter, wake, *parkable_since);
   // A deferred deadline is written once the wait has lasted park_after (or
   // at parking): a crash loses at most that much of the wait.
-  if (deferred_ && (!parkable_since || now_ms() - *parkable_since >= engine_.config().park_after.count()))
+  if (has_deferred() && (!parkable_since || now_ms() - *parkable_since >= engine_.config().park_after.count()))
     write_deferred();
   bool notified = waiter.wait_until(bound(until_epoch_ms));
   // A cancel from another process (CLI, admin of another executor) reaches
@@ -125,17 +125,17 @@ sysdb::OperationRecord Execution::make_op(int function_id, std::string_view name
 }
 
 void Execution::write_deferred() {
-  sysdb::OperationRecord op = *std::exchange(deferred_, std::nullopt);
-  auto cp = with_db_retry(*this, [&] { return engine_.db().record_operation(id(), op); });
+  std::vector<sysdb::OperationRecord> ops = take_deferred();
+  auto cp = with_db_retry(*this, [&] { return engine_.db().record_operations(id(), ops); });
   accept(cp);
+  if (cp.taken.empty()) return;
   // Found recorded: by this very write when a retry followed a lost answer
-  // (the same outcome), else by another execution.
-  if (cp.existing && !same_outcome(*cp.existing, op)) throw recorded_elsewhere(op.function_id);
-}
-
-void Execution::deferred_written(bool taken) {
-  sysdb::OperationRecord op = *std::exchange(deferred_, std::nullopt);
-  if (taken) throw recorded_elsewhere(op.function_id);
+  // (every position, with the same outcomes), else by another execution.
+  bool all_mine = cp.taken.size() == ops.size();
+  for (size_t i = 0; all_mine && i < ops.size(); ++i)
+    all_mine = cp.taken[i].function_id == ops[i].function_id && same_outcome(cp.taken[i], ops[i]);
+  if (!all_mine) throw recorded_elsewhere(cp.taken.front().function_id);
+  for (const auto& op : cp.taken) adopt(op);
 }
 
 ExecutionInterrupted Execution::recorded_elsewhere(int function_id) const {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "runtime/engine.hpp"
 #include "sysdb/system_database.hpp"
@@ -25,10 +26,18 @@ class Execution {
   const WorkflowInfo& info() const { return info_; }
   const std::string& id() const { return info_.id; }
 
-  // Every operation takes its position here, after the deferred record (if
-  // any) is written.
+  // Every operation takes its position here, after the deferred records
+  // (if any) are written.
   int next_function_id() {
     flush_deferred();
+    return ++function_id_;
+  }
+  // A step's position: the deferred records go on waiting through its body
+  // when they are all replayable (defer_record), since a crash in the body
+  // replays them the same way; a step's own record never waits through
+  // another step's body (that step's effects would then repeat).
+  int next_step_function_id() {
+    if (!deferred_replayable_) flush_deferred();
     return ++function_id_;
   }
   int current_function_id() const { return function_id_; }
@@ -50,26 +59,31 @@ class Execution {
   void park_if_due(Notifier::Waiter& waiter, int64_t wake_ms, int64_t since_ms);
   // Adopt an outcome found at write time (another execution recorded it).
   void adopt(const sysdb::OperationRecord& op) { recorded_[op.function_id] = op; }
-  // The record of the step that returned last (or of a timed wait's
-  // deadline), not written yet: the next operation writes it before it
-  // takes its position (next_function_id), a wait before it may park
-  // (check_interrupt, park), and the workflow's end writes it in its own
-  // commit (finish_workflow's last_op), which saves a commit per workflow;
-  // recv's consume writes its deadline in its own commit too. Nothing reaches
-  // the world in between: workflow code is deterministic and acts only
-  // through operations. A crash in between runs the step again (or starts
-  // the deadline anew), as a crash before its checkpoint always did.
-  void defer_record(sysdb::OperationRecord op) { deferred_ = std::move(op); }
-  std::optional<sysdb::OperationRecord> take_deferred() { return std::exchange(deferred_, std::nullopt); }
-  const sysdb::OperationRecord* deferred() const { return deferred_ ? &*deferred_ : nullptr; }
-  // Writes the deferred record, if any, in a commit of its own.
-  void flush_deferred() {
-    if (deferred_) write_deferred();
+  // Records not written yet, in position order: the last step's, a timed
+  // wait's deadline, a recv's (whose consume goes in with it,
+  // consumes_message_id). The next operation writes them in one commit
+  // before it takes its position (next_function_id), a wait before it may
+  // park (check_interrupt, park), and the workflow's end in its own commit
+  // (finish_workflow's last_ops), which saves commits. Nothing reaches the
+  // world in between: workflow code is deterministic and acts only through
+  // operations. A crash in between runs the step again, starts the deadline
+  // anew, or receives the message again (it stays in the inbox until its
+  // record is written), as a crash before its checkpoint always did.
+  // replayable: the record's operation gives the same outcome when run again
+  // after a crash (a deadline, a recv), so it may wait through a step's body.
+  void defer_record(sysdb::OperationRecord op, bool replayable) {
+    deferred_replayable_ = (deferred_.empty() || deferred_replayable_) && replayable;
+    deferred_.push_back(std::move(op));
   }
-  // The deferred record went in with another write (taken: its position was
-  // found recorded by another execution, which ends this run as
-  // write_deferred does).
-  void deferred_written(bool taken);
+  std::vector<sysdb::OperationRecord> take_deferred() {
+    deferred_replayable_ = true;
+    return std::exchange(deferred_, {});
+  }
+  bool has_deferred() const { return !deferred_.empty(); }
+  // Writes the deferred records, if any, in one commit.
+  void flush_deferred() {
+    if (!deferred_.empty()) write_deferred();
+  }
 
   void cancel() { cancelled_.store(true); }
   bool cancelled() const { return cancelled_.load(); }
@@ -77,8 +91,9 @@ class Execution {
   // (cancelled, or past its deadline) or ExecutionInterrupted (shutdown).
   // Called before every operation and every wait.
   void check_interrupt();
-  // check_interrupt that writes the deferred record only when it is about to
-  // throw: for a wait that writes it itself otherwise (recv's consume).
+  // check_interrupt that writes the deferred records only when it is about
+  // to throw: for a wait whose deadline's record may go in with its own
+  // (recv's), and a step whose body the records wait through.
   void check_stop();
   // The earliest of `until` and the workflow deadline, as a steady time.
   std::chrono::steady_clock::time_point bound(int64_t until_epoch_ms) const;
@@ -109,7 +124,8 @@ class Execution {
   void write_deferred();
   ExecutionInterrupted recorded_elsewhere(int function_id) const;
 
-  std::optional<sysdb::OperationRecord> deferred_;
+  std::vector<sysdb::OperationRecord> deferred_;
+  bool deferred_replayable_ = true;  // every deferred record is replayable (or none is deferred)
   bool in_step_ = false;
   bool replaying_ = false;
   bool parked_ = false;

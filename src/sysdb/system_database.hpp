@@ -32,6 +32,9 @@ struct OperationRecord {
   std::string child_workflow_id;
   int64_t started_at_ms = 0;
   int64_t completed_at_ms = 0;
+  // > 0: a recv's record whose consume was deferred (it read the message
+  // with peek_message): recording it also marks that message consumed.
+  int64_t consumes_message_id = 0;
 };
 
 struct NewWorkflow {
@@ -52,8 +55,11 @@ struct InsertWorkflowResult {
 };
 
 struct Checkpoint {
-  std::optional<OperationRecord> existing;
+  std::optional<OperationRecord> existing;  // at the (first) op's position
   bool workflow_active = true;
+  // record_operations: what was found at the ops' positions when any was
+  // taken (then nothing was written).
+  std::vector<OperationRecord> taken;
 };
 
 // What finish_workflow did.
@@ -89,10 +95,10 @@ struct DequeueRequest {
   int max_batch = 100;
 };
 
-struct ConsumeResult {
-  Checkpoint checkpoint;
-  std::optional<std::string> message;  // JSON text; nullopt when none waiting
-  bool before_taken = false;           // consume_message's `before` found its position taken
+// The oldest unconsumed message of an inbox (peek_message).
+struct WaitingMessage {
+  int64_t message_id = 0;
+  std::string message;  // JSON text
 };
 
 // A message waiting in an inbox, as the parking lot's polls see it.
@@ -116,13 +122,13 @@ class SystemDatabase {
   virtual InsertWorkflowResult insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
                                                const OperationRecord* parent_op) = 0;
   // Moves a PENDING workflow owned by this executor to a terminal status.
-  // With last_op (the record of a step the workflow ran last, not yet
-  // written), the operation is recorded in the same commit, and the status
-  // moves only if the operation went in: both or neither.
+  // With last_ops (records the workflow deferred: its last step's, a recv's
+  // consume; see record_operations), they are recorded in the same commit,
+  // and the status moves only if they all went in: all or nothing.
   virtual FinishResult finish_workflow(const std::string& id, WorkflowStatus status,
                                        const std::optional<std::string>& output,
                                        const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
-                                       const OperationRecord* last_op) = 0;
+                                       const std::vector<OperationRecord>& last_ops) = 0;
   virtual std::optional<WorkflowInfo> get_workflow(const std::string& id) = 0;
   virtual std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) = 0;
   virtual std::vector<std::string> list_pending(const std::string& executor_id) = 0;
@@ -135,7 +141,16 @@ class SystemDatabase {
 
   // --- operations ---
   virtual std::vector<OperationRecord> load_operations(const std::string& id) = 0;
-  virtual Checkpoint record_operation(const std::string& id, const OperationRecord& op) = 0;
+  // Records ops (one or more, by increasing position) in one commit, all or
+  // nothing, while the workflow is PENDING here; an op with
+  // consumes_message_id marks that message consumed in the same commit.
+  // When any position is taken nothing is written, and `taken` holds what
+  // is recorded at the ops' positions (all of them the caller's own after a
+  // retry whose first answer was lost; else another execution got there).
+  virtual Checkpoint record_operations(const std::string& id, const std::vector<OperationRecord>& ops) = 0;
+  Checkpoint record_operation(const std::string& id, const OperationRecord& op) {
+    return record_operations(id, {op});
+  }
   // Runs body in a database transaction and records op in the same commit,
   // with body's result as output; if body throws, its writes are rolled back
   // and the error (type, message) is recorded instead.
@@ -160,16 +175,12 @@ class SystemDatabase {
   virtual Checkpoint send_message(const std::string& destination, const std::string& topic,
                                   const std::string& message, const std::string& idempotency_key,
                                   const std::string& sender_id, const OperationRecord* op) = 0;
-  virtual bool has_message(const std::string& destination, const std::string& topic) = 0;
-  // Consumes the oldest message for (destination, topic) and records op with
-  // it as output, in one commit. With no message waiting, writes nothing.
-  // before (may be null): an earlier operation of the same workflow, not
-  // recorded yet (the wait's deadline, Execution::defer_record), recorded in
-  // the same commit as the message: with no message, it is not written
-  // either. If its position is taken, nothing is written and before_taken
-  // is set.
-  virtual ConsumeResult consume_message(const std::string& destination, const std::string& topic,
-                                        OperationRecord op, const OperationRecord* before) = 0;
+  // The oldest unconsumed message for (destination, topic), read without
+  // writing: a recv consumes it later, by recording its operation with
+  // consumes_message_id (record_operations, finish_workflow). Only the
+  // destination workflow's recvs consume its inbox, so the message stays
+  // the oldest until then.
+  virtual std::optional<WaitingMessage> peek_message(const std::string& destination, const std::string& topic) = 0;
 
   // --- queues (sysdb/*/queues.cpp) ---
   // Inserts the workflow as ENQUEUED in q.queue_name unless its ID exists

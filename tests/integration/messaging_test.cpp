@@ -224,38 +224,53 @@ TEST_F(MessagingTest, DurableRecvTimeoutWaitsOnlyWhatIsLeftAfterRestart) {
   EXPECT_LT(total, 2400ms);
 }
 
-// A recv that waits fixes its deadline (so that a restart waits only what is
-// left) but records it in the commit that consumes the message, not in one of
-// its own.
-TEST_F(MessagingTest, ARecvsDeadlineIsRecordedInTheCommitThatConsumesItsMessage) {
+// Counts the commits of a runtime: a fresh one on the fixture's database,
+// with park_after long enough that a wait on a loaded machine does not write
+// its deadline early.
+struct CommitCounter {
   std::atomic<bool> counting{false};
   std::atomic<int> commits{0}, waits{0};
+  void install(keel::RuntimeConfig& config) {
+    config.park_after = 60s;
+    config.fault_hook = [this](std::string_view point) {
+      if (point == "wait.begin") ++waits;
+      if (counting.load() && point == "checkpoint.after_commit") ++commits;
+    };
+  }
+};
+
+// The transactions that wrote a workflow's records and its final status
+// (PostgreSQL): one when they all went in the workflow's end commit.
+std::string writing_transactions(const std::string& url, const std::string& id) {
+  return keel::testing::query_rows(url,
+                                   "SELECT count(DISTINCT x) FROM (SELECT xmin::text AS x FROM keel.operation_outputs "
+                                   "WHERE workflow_id = '" + id + "' UNION ALL SELECT xmin::text FROM "
+                                   "keel.workflow_status WHERE workflow_id = '" + id + "') AS t")
+      .at(0)
+      .at(0);
+}
+
+// A recv that waits fixes its deadline (so that a restart waits only what is
+// left) but records it, with the message's consume, in the workflow's end
+// commit: the recv writes nothing of its own.
+TEST_F(MessagingTest, ARecvsDeadlineAndConsumeGoInTheWorkflowsEndCommit) {
+  CommitCounter counter;
   auto config = keel::testing::test_config(dir);
-  config.park_after = 60s;  // else a wait that lasts park_after (a loaded machine) writes the deadline first
-  config.fault_hook = [&](std::string_view point) {
-    if (point == "wait.begin") ++waits;
-    if (counting.load() && point == "checkpoint.after_commit") ++commits;
-  };
+  counter.install(config);
   rt.reset();
   rt = std::make_unique<keel::Runtime>(config);
   auto wf = rt->register_workflow("inbox", [](keel::Context& ctx) { return ctx.recv<int>("x", 10s).value_or(-1); });
   rt->launch();
-  counting = true;
+  counter.counting = true;
   auto h = rt->start(wf, {.workflow_id = "inbox-1"});
-  ASSERT_TRUE(keel::testing::eventually([&] { return waits.load() > 0; }, 5s));
+  ASSERT_TRUE(keel::testing::eventually([&] { return counter.waits.load() > 0; }, 5s));
   rt->send("inbox-1", 42, "x");
   EXPECT_EQ(h.result_for(10s), 42);
-  counting = false;
+  counter.counting = false;
   if (keel::testing::testing_on_postgres()) {
-    // The LISTEN connection coming up may wake the recv once for nothing (a
-    // consume that finds no message: a commit that writes nothing), so look
-    // at the rows: both written by one transaction.
-    auto rows = keel::testing::query_rows(
-        config.database_url,
-        "SELECT count(DISTINCT xmin::text) FROM keel.operation_outputs WHERE workflow_id = 'inbox-1'");
-    EXPECT_EQ(rows.at(0).at(0), "1");
+    EXPECT_EQ(writing_transactions(config.database_url, "inbox-1"), "1");
   } else {
-    EXPECT_EQ(commits.load(), 4);  // the start, the send, the deadline with the consume, the end
+    EXPECT_EQ(counter.commits.load(), 3);  // the start, the send, the deadline and the consume with the end
   }
   auto steps = rt->list_steps("inbox-1");
   ASSERT_EQ(steps.size(), 2u);
@@ -263,10 +278,55 @@ TEST_F(MessagingTest, ARecvsDeadlineIsRecordedInTheCommitThatConsumesItsMessage)
   EXPECT_EQ(steps[1].name, "keel.recv");
 }
 
-// The deadline's position found taken when the consume would record it
-// (another execution recorded it; here a row written from outside while the
-// recv waits): the consume writes nothing, and the workflow runs again by
-// replay, taking the recorded deadline and the message once.
+// A step right after a recv runs before the recv's record is written (a
+// crash in its body replays the recv, which finds the message again: it
+// stays in the inbox until then), and both records go in one commit: here
+// the next recv's. That recv finds the first message consumed.
+TEST_F(MessagingTest, AStepAfterARecvRunsBeforeTheRecvsRecordAndSharesItsCommit) {
+  CommitCounter counter;
+  auto config = keel::testing::test_config(dir);
+  counter.install(config);
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+  std::atomic<int> records_seen_in_step{-1};
+  auto wf = rt->register_workflow("inbox_step", [&](keel::Context& ctx) {
+    int first = ctx.recv<int>("x", 10s).value_or(-1);
+    ctx.step("use", [&] {
+      records_seen_in_step = static_cast<int>(rt->list_steps("inbox-3").size());
+      return first;
+    });
+    int second = ctx.recv<int>("x", 10s).value_or(-1);
+    return first * 100 + second;
+  });
+  rt->launch();
+  counter.counting = true;
+  auto h = rt->start(wf, {.workflow_id = "inbox-3"});
+  ASSERT_TRUE(keel::testing::eventually([&] { return counter.waits.load() > 0; }, 5s));
+  rt->send("inbox-3", 7, "x");
+  rt->send("inbox-3", 8, "x");
+  EXPECT_EQ(h.result_for(10s), 708);
+  counter.counting = false;
+  EXPECT_EQ(records_seen_in_step.load(), 0);
+  auto steps = rt->list_steps("inbox-3");
+  ASSERT_EQ(steps.size(), 4u);  // the first recv's deadline and record, the step, the second recv
+  EXPECT_EQ(steps[1].output, keel::Json::array({7}));
+  EXPECT_EQ(steps[2].name, "use");
+  EXPECT_EQ(steps[3].output, keel::Json::array({8}));
+  if (keel::testing::testing_on_postgres()) {
+    auto rows = keel::testing::query_rows(
+        config.database_url,
+        "SELECT count(DISTINCT xmin::text) FROM keel.operation_outputs WHERE workflow_id = 'inbox-3'");
+    EXPECT_EQ(rows.at(0).at(0), "2");  // the first three records together; the last with the end
+  } else {
+    EXPECT_EQ(counter.commits.load(), 5);  // the start, two sends, the first three records, the end
+  }
+}
+
+// The deadline's position found taken when the workflow's end would record
+// it with the recv's (another execution recorded it; here a row written from
+// outside while the recv waits): the end writes nothing, the message stays
+// in the inbox, and the workflow runs again by replay, taking the recorded
+// deadline and the message once.
 TEST_F(MessagingTest, ARecvWhoseDeadlineWasRecordedElsewhereRunsAgainByReplay) {
   std::atomic<int> waits{0};
   auto config = keel::testing::test_config(dir);

@@ -113,27 +113,6 @@ Checkpoint PostgresSystemDatabase::claim(Connection& c, const std::string& id, c
   return claim_result(r, id, executor_id_, [&] { return find_operation(c, id, op.function_id); });
 }
 
-// The workflow's end and the record of its last step in one statement: the
-// claim (kClaimCte) and an UPDATE that runs only when the operation went in.
-// Both touch the row wf locked; the UPDATE finds it through ins, so it runs
-// after the claim.
-FinishResult PostgresSystemDatabase::finish_with_operation(const std::string& id, const OperationRecord& op,
-                                                           const std::vector<SqlValue>& finish_params) {
-  static const std::string sql = std::string(kClaimCte) +
-                                ", fin AS (UPDATE keel.workflow_status SET status = $11::text, output = $12::text, "
-                                "error_type = $13::text, error_message = $14::text, updated_at = $15::bigint "
-                                "WHERE workflow_id = $1::text AND EXISTS (SELECT 1 FROM ins) RETURNING 1) "
-                                "SELECT (SELECT status FROM wf), (SELECT count(*) FROM ins), "
-                                "(SELECT executor_id FROM wf), (SELECT count(*) FROM fin)";
-  std::vector<SqlValue> params = claim_params(id, op, executor_id_);
-  params.insert(params.end(), finish_params.begin(), finish_params.end());
-  Result r = write_statement(sql, params);
-  if (r.null(0, 0)) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
-  if (r.text(0, 0) != "PENDING" || r.text(0, 2) != executor_id_) return FinishResult::NotPending;
-  if (r.integer(0, 1) == 0) return FinishResult::PositionTaken;
-  return r.integer(0, 3) == 1 ? FinishResult::Finished : FinishResult::NotPending;
-}
-
 bool PostgresSystemDatabase::insert_operation(Connection& c, const std::string& id, const OperationRecord& op) {
   Result r = c.exec(kInsertOperation, operation_params(id, op));
   return r.changed() == 1;
@@ -155,10 +134,131 @@ std::optional<OperationRecord> PostgresSystemDatabase::lookup_operation(const st
   return op;
 }
 
-Checkpoint PostgresSystemDatabase::record_operation(const std::string& id, const OperationRecord& op) {
-  static const std::string sql = std::string(kClaimCte) + kClaimResult;
-  Result r = write_statement(sql, claim_params(id, op, executor_id_));
-  return claim_result(r, id, executor_id_, [&] { return lookup_operation(id, op.function_id); });
+namespace {
+
+// The claim of several records in one statement, all or nothing: as
+// kClaimCte, with the records as one JSON array ($2) and the owner $3.
+// `whole` is true when every record went in; the messages they consume are
+// marked consumed only then, and kRefusePartial raises (KL001, undoing the
+// statement's inserts) when only some went in: another execution took the
+// other positions.
+constexpr const char* kClaimManyCte =
+    "WITH wf AS (SELECT status, executor_id FROM keel.workflow_status WHERE workflow_id = $1::text "
+    "FOR NO KEY UPDATE), "
+    "ops AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS o(function_id integer, name text, output text, "
+    "error_type text, error_message text, child_workflow_id text, started_at bigint, completed_at bigint, "
+    "consumes bigint)), "
+    "ins AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
+    "child_workflow_id, started_at, completed_at) SELECT $1::text, o.function_id, o.name, o.output, o.error_type, "
+    "o.error_message, o.child_workflow_id, o.started_at, o.completed_at FROM ops AS o, wf "
+    "WHERE wf.status = 'PENDING' AND wf.executor_id = $3::text "
+    "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), "
+    "whole AS (SELECT (SELECT count(*) FROM ins) = (SELECT count(*) FROM ops) AS yes), "
+    "con AS (UPDATE keel.notifications SET consumed = 1 WHERE message_id IN (SELECT consumes FROM ops) "
+    "AND (SELECT yes FROM whole)) ";
+constexpr const char* kRefusePartial =
+    ", (SELECT keel.refuse_claim($1::text, (SELECT min(function_id) FROM ops)) "
+    "WHERE NOT (SELECT yes FROM whole) AND EXISTS (SELECT 1 FROM ins))";
+
+// One record that consumes no message (a step's: the common case) takes
+// kClaimCte, which parses no JSON; any other list kClaimManyCte.
+bool claims_many(const std::vector<OperationRecord>& ops) {
+  return ops.size() != 1 || ops.front().consumes_message_id > 0;
+}
+
+// The claim's CTEs, ending with `whole` in both forms.
+std::string claim_head(bool many) {
+  if (many) return kClaimManyCte;
+  return std::string(kClaimCte) + ", whole AS (SELECT EXISTS (SELECT 1 FROM ins) AS yes) ";
+}
+
+// The first parameter number free after the claim's.
+int first_free_param(bool many) { return many ? 4 : 11; }
+
+std::string ops_json(const std::vector<OperationRecord>& ops) {
+  auto opt = [](const std::optional<std::string>& v) { return v ? Json(*v) : Json(nullptr); };
+  Json list = Json::array();
+  for (const OperationRecord& op : ops)
+    list.push_back({{"function_id", op.function_id},
+                    {"name", op.name},
+                    {"output", opt(op.output)},
+                    {"error_type", op.error ? Json(op.error->type_name) : Json(nullptr)},
+                    {"error_message", op.error ? Json(op.error->message) : Json(nullptr)},
+                    {"child_workflow_id", op.child_workflow_id.empty() ? Json(nullptr) : Json(op.child_workflow_id)},
+                    {"started_at", op.started_at_ms},
+                    {"completed_at", op.completed_at_ms},
+                    {"consumes", op.consumes_message_id > 0 ? Json(op.consumes_message_id) : Json(nullptr)}});
+  // An error message need not be valid UTF-8 (e.what() of any exception).
+  return list.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::vector<SqlValue> claim_many_params(const std::string& id, const std::vector<OperationRecord>& ops,
+                                        const std::string& owner, bool many) {
+  if (!many) return claim_params(id, ops.front(), owner);
+  return {id, ops_json(ops), owner};
+}
+
+}  // namespace
+
+// What is recorded at the ops' positions, when a claim found any taken.
+Checkpoint PostgresSystemDatabase::taken_positions(const std::string& id, const std::vector<OperationRecord>& ops) {
+  Checkpoint cp;
+  for (const OperationRecord& op : ops)
+    if (auto found = lookup_operation(id, op.function_id)) cp.taken.push_back(std::move(*found));
+  if (!cp.taken.empty() && cp.taken.front().function_id == ops.front().function_id) cp.existing = cp.taken.front();
+  return cp;
+}
+
+Checkpoint PostgresSystemDatabase::record_operations(const std::string& id, const std::vector<OperationRecord>& ops) {
+  const bool many = claims_many(ops);
+  static const std::string one_sql = claim_head(false) + kClaimResult;
+  static const std::string many_sql = claim_head(true) + kClaimResult + kRefusePartial;
+  std::optional<Result> answer;
+  try {
+    answer.emplace(write_statement(many ? many_sql : one_sql, claim_many_params(id, ops, executor_id_, many)));
+  } catch (const CheckRefused&) {
+    return taken_positions(id, ops);  // some positions were free: the workflow was active
+  }
+  const Result& r = *answer;
+  if (r.null(0, 0)) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+  Checkpoint cp;
+  cp.workflow_active = r.text(0, 0) == "PENDING" && r.text(0, 2) == executor_id_;
+  if (cp.workflow_active && r.integer(0, 1) == 0) cp = taken_positions(id, ops);
+  return cp;
+}
+
+namespace {
+// finish_workflow's statement with records: the claim, then an UPDATE of
+// the status that runs only when every record went in. Both touch the row
+// wf locked; the UPDATE reads `whole`, so it runs after the claim.
+std::string finish_sql(bool many) {
+  int n = first_free_param(many);
+  auto p = [n](int k) { return "$" + std::to_string(n + k); };
+  return claim_head(many) + ", fin AS (UPDATE keel.workflow_status SET status = " + p(0) + "::text, output = " +
+         p(1) + "::text, error_type = " + p(2) + "::text, error_message = " + p(3) + "::text, updated_at = " + p(4) +
+         "::bigint WHERE workflow_id = $1::text AND (SELECT yes FROM whole) RETURNING 1) " + kClaimResult +
+         ", (SELECT count(*) FROM fin)" + (many ? kRefusePartial : "");
+}
+}  // namespace
+
+FinishResult PostgresSystemDatabase::finish_with_operations(const std::string& id,
+                                                            const std::vector<OperationRecord>& ops,
+                                                            const std::vector<SqlValue>& finish_params) {
+  const bool many = claims_many(ops);
+  static const std::string one_sql = finish_sql(false), many_sql = finish_sql(true);
+  std::vector<SqlValue> params = claim_many_params(id, ops, executor_id_, many);
+  params.insert(params.end(), finish_params.begin(), finish_params.end());
+  std::optional<Result> answer;
+  try {
+    answer.emplace(write_statement(many ? many_sql : one_sql, params));
+  } catch (const CheckRefused&) {
+    return FinishResult::PositionTaken;  // some positions were taken
+  }
+  const Result& r = *answer;
+  if (r.null(0, 0)) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+  if (r.text(0, 0) != "PENDING" || r.text(0, 2) != executor_id_) return FinishResult::NotPending;
+  if (r.integer(0, 1) == 0) return FinishResult::PositionTaken;
+  return r.integer(0, 3) == 1 ? FinishResult::Finished : FinishResult::NotPending;
 }
 
 namespace {
@@ -274,86 +374,18 @@ Checkpoint PostgresSystemDatabase::send_message(const std::string& destination, 
   return cp;
 }
 
-bool PostgresSystemDatabase::has_message(const std::string& destination, const std::string& topic) {
-  bool found = false;
+std::optional<WaitingMessage> PostgresSystemDatabase::peek_message(const std::string& destination,
+                                                                  const std::string& topic) {
+  std::optional<WaitingMessage> found;
   read_one([&](Connection& c) {
     Result r = c.exec(
-        "SELECT 1 FROM keel.notifications WHERE destination_id = $1 AND topic = $2 AND consumed = 0 LIMIT 1",
+        "SELECT message_id, message FROM keel.notifications WHERE destination_id = $1 AND topic = $2 "
+        "AND consumed = 0 ORDER BY message_id LIMIT 1",
         {destination, topic});
-    found = r.rows() > 0;
+    found.reset();
+    if (r.rows() > 0) found = WaitingMessage{r.integer(0, 0), r.text(0, 1)};
   });
   return found;
-}
-
-namespace {
-// consume_message's statement, with or without `before` (parameters $8..$15,
-// inserted as dl when there is a message to consume; nothing is consumed
-// unless it went in).
-std::string consume_sql(bool with_before) {
-  std::string sql =
-      "WITH wf AS (SELECT status, executor_id FROM keel.workflow_status WHERE workflow_id = $1::text "
-      "FOR NO KEY UPDATE), "
-      "prior AS (" + std::string(kSelectOperation) + "::text AND function_id = $2::integer), ";
-  sql += "msg AS (SELECT message_id, message FROM keel.notifications WHERE destination_id = $1::text "
-         "AND topic = $4::text AND consumed = 0 "
-         "AND EXISTS (SELECT 1 FROM wf WHERE status = 'PENDING' AND executor_id = $7::text) "
-         "AND NOT EXISTS (SELECT 1 FROM prior) ORDER BY message_id LIMIT 1 FOR UPDATE), ";
-  if (with_before)
-    sql += "dl AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, "
-           "error_message, child_workflow_id, started_at, completed_at) SELECT $1::text, $8::integer, $9::text, "
-           "$10::text, $11::text, $12::text, $13::text, $14::bigint, $15::bigint FROM msg "
-           "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), ";
-  sql += "ins AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, started_at, "
-         "completed_at) SELECT $1::text, $2::integer, $3::text, '[' || message || ']', $5::bigint, $6::bigint "
-         "FROM msg ";
-  if (with_before) sql += "WHERE EXISTS (SELECT 1 FROM dl) ";
-  sql += "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), "
-         "upd AS (UPDATE keel.notifications SET consumed = 1 WHERE message_id = (SELECT message_id FROM msg) "
-         "AND EXISTS (SELECT 1 FROM ins)) "
-         "SELECT (SELECT status FROM wf), (SELECT executor_id FROM wf), (SELECT count(*) FROM ins), "
-         "(SELECT message FROM msg), ";
-  sql += with_before ? "(SELECT count(*) FROM dl), " : "1, ";
-  sql += "p.* FROM (SELECT 1) AS one LEFT JOIN prior AS p ON true";
-  return sql;
-}
-}  // namespace
-
-// One statement: lock the destination's row (consumers of one inbox are
-// serialised, and the takeover fence is checked as in kClaimCte), read what
-// is recorded at the position, lock the oldest unconsumed message, record
-// `before` (if given; nothing more if its position is taken), record the
-// message at the position and mark it consumed, the latter only if the
-// record went in. All but the row lock read the
-// statement's snapshot, taken before a wait for that lock: a message consumed
-// meanwhile is skipped (FOR UPDATE re-checks `consumed` on its latest
-// version), and a position recorded meanwhile by another execution makes the
-// INSERT do nothing (ON CONFLICT sees it), in which case it is read again.
-ConsumeResult PostgresSystemDatabase::consume_message(const std::string& destination, const std::string& topic,
-                                                      OperationRecord op, const OperationRecord* before) {
-  static const std::string plain = consume_sql(false), with_before = consume_sql(true);
-  std::vector<SqlValue> params{destination,      int64_t{op.function_id}, op.name,      topic,
-                               op.started_at_ms, op.completed_at_ms,      executor_id_};
-  if (before) {
-    std::vector<SqlValue> b = operation_params(destination, *before);
-    params.insert(params.end(), b.begin() + 1, b.end());  // $8..$15: all but the workflow ID
-  }
-  Result r = write_statement(before ? with_before : plain, params);
-  if (r.null(0, 0)) throw WorkflowNotFoundError("no workflow with ID '" + destination + "'");
-  ConsumeResult res;
-  res.checkpoint.workflow_active = r.text(0, 0) == "PENDING" && r.text(0, 1) == executor_id_;
-  if (!res.checkpoint.workflow_active) return res;
-  constexpr int kBefore = 4, kPrior = 5;  // dl's count, then prior's columns
-  if (!r.null(0, kPrior)) {
-    res.checkpoint.existing = read_operation_row(r, 0, kPrior);
-  } else if (!r.null(0, 3) && r.integer(0, kBefore) == 0) {
-    res.before_taken = true;
-  } else if (!r.null(0, 3) && r.integer(0, 2) == 1) {
-    res.message = r.text(0, 3);
-  } else if (!r.null(0, 3)) {
-    // Another execution recorded this position after the snapshot.
-    res.checkpoint.existing = lookup_operation(destination, op.function_id);
-  }
-  return res;
 }
 
 }  // namespace keel::sysdb::postgres

@@ -37,7 +37,7 @@ class PostgresSystemDatabase final : public SystemDatabase {
                                        const OperationRecord* parent_op) override;
   FinishResult finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,
                                const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
-                               const OperationRecord* last_op) override;
+                               const std::vector<OperationRecord>& last_ops) override;
   std::optional<WorkflowInfo> get_workflow(const std::string& id) override;
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) override;
   std::vector<std::string> list_pending(const std::string& executor_id) override;
@@ -46,7 +46,7 @@ class PostgresSystemDatabase final : public SystemDatabase {
                   bool reset_recovery, const std::string& executor_id) override;
 
   std::vector<OperationRecord> load_operations(const std::string& id) override;
-  Checkpoint record_operation(const std::string& id, const OperationRecord& op) override;
+  Checkpoint record_operations(const std::string& id, const std::vector<OperationRecord>& ops) override;
   Checkpoint run_transaction(const std::string& id, OperationRecord op,
                              const std::function<std::string(Sql&)>& body, bool probe_first) override;
 
@@ -57,9 +57,7 @@ class PostgresSystemDatabase final : public SystemDatabase {
   Checkpoint send_message(const std::string& destination, const std::string& topic, const std::string& message,
                           const std::string& idempotency_key, const std::string& sender_id,
                           const OperationRecord* op) override;
-  bool has_message(const std::string& destination, const std::string& topic) override;
-  ConsumeResult consume_message(const std::string& destination, const std::string& topic, OperationRecord op,
-                                const OperationRecord* before) override;
+  std::optional<WaitingMessage> peek_message(const std::string& destination, const std::string& topic) override;
 
   std::vector<MessageArrival> unconsumed_messages_after(int64_t after_message_id, int limit) override;
   std::vector<MessageArrival> unconsumed_messages_for(const std::vector<std::string>& destinations) override;
@@ -94,10 +92,11 @@ class PostgresSystemDatabase final : public SystemDatabase {
   std::unique_ptr<Connection> take_reader();
   void return_reader(std::unique_ptr<Connection> conn);
   Checkpoint probe(Connection& c, const std::string& id, int function_id);
-  // finish_workflow with last_op; finish_params: status, output, error type
+  // finish_workflow with last_ops; finish_params: status, output, error type
   // and message, now.
-  FinishResult finish_with_operation(const std::string& id, const OperationRecord& op,
-                                     const std::vector<SqlValue>& finish_params);
+  FinishResult finish_with_operations(const std::string& id, const std::vector<OperationRecord>& ops,
+                                      const std::vector<SqlValue>& finish_params);
+  Checkpoint taken_positions(const std::string& id, const std::vector<OperationRecord>& ops);
   Checkpoint claim(Connection& c, const std::string& id, const OperationRecord& op);
   bool insert_operation(Connection& c, const std::string& id, const OperationRecord& op);
   std::optional<OperationRecord> lookup_operation(const std::string& id, int function_id);  // on a reader

@@ -99,11 +99,11 @@ InsertWorkflowResult PostgresSystemDatabase::insert_workflow(const NewWorkflow& 
 FinishResult PostgresSystemDatabase::finish_workflow(const std::string& id, WorkflowStatus status,
                                                      const std::optional<std::string>& output,
                                                      const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
-                                                     const OperationRecord* last_op) {
+                                                     const std::vector<OperationRecord>& last_ops) {
   std::vector<SqlValue> end{to_string(status), opt(output),
                             error ? SqlValue(error->type_name) : SqlValue(nullptr),
                             error ? SqlValue(error->message) : SqlValue(nullptr), now_ms};
-  if (last_op) return finish_with_operation(id, *last_op, end);
+  if (!last_ops.empty()) return finish_with_operations(id, last_ops, end);
   std::vector<SqlValue> params{id};
   params.insert(params.end(), end.begin(), end.end());
   params.emplace_back(executor_id_);

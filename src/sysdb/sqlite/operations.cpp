@@ -83,10 +83,32 @@ std::vector<OperationRecord> SqliteSystemDatabase::load_operations(const std::st
   return ops;
 }
 
-Checkpoint SqliteSystemDatabase::record_operation(const std::string& id, const OperationRecord& op) {
+// Under the write lock nothing changes between the reads and the inserts:
+// all of ops go in, or (a position taken) none.
+Checkpoint SqliteSystemDatabase::claim_all(Connection& c, const std::string& id,
+                                           const std::vector<OperationRecord>& ops) {
+  Checkpoint cp;
+  cp.workflow_active = workflow_pending(c, id, executor_id_);
+  if (!cp.workflow_active) return cp;
+  for (const OperationRecord& op : ops)
+    if (auto found = find_operation(c, id, op.function_id)) cp.taken.push_back(std::move(*found));
+  if (!cp.taken.empty()) {
+    if (cp.taken.front().function_id == ops.front().function_id) cp.existing = cp.taken.front();
+    return cp;
+  }
+  for (const OperationRecord& op : ops) {
+    insert_operation(c, id, op);
+    if (op.consumes_message_id > 0)
+      c.prepare("UPDATE keel_notifications SET consumed = 1 WHERE message_id = $1", {op.consumes_message_id}).step();
+  }
+  return cp;
+}
+
+Checkpoint SqliteSystemDatabase::record_operations(const std::string& id, const std::vector<OperationRecord>& ops) {
   Checkpoint cp;
   write([&](Connection& c) {
-    cp = claim(c, id, op);
+    // One record that consumes nothing (a step's): one statement.
+    cp = ops.size() == 1 && ops.front().consumes_message_id == 0 ? claim(c, id, ops.front()) : claim_all(c, id, ops);
   });
   return cp;
 }
@@ -162,40 +184,18 @@ Checkpoint SqliteSystemDatabase::send_message(const std::string& destination, co
   return cp;
 }
 
-bool SqliteSystemDatabase::has_message(const std::string& destination, const std::string& topic) {
-  bool found = false;
+std::optional<WaitingMessage> SqliteSystemDatabase::peek_message(const std::string& destination,
+                                                                const std::string& topic) {
+  std::optional<WaitingMessage> found;
   read([&](Connection& c) {
-    auto st = c.prepare(
-        "SELECT 1 FROM keel_notifications WHERE destination_id = $1 AND topic = $2 AND consumed = 0 LIMIT 1",
-        {destination, topic});
-    found = st.step();
-  });
-  return found;
-}
-
-ConsumeResult SqliteSystemDatabase::consume_message(const std::string& destination, const std::string& topic,
-                                                    OperationRecord op, const OperationRecord* before) {
-  ConsumeResult r;
-  write([&](Connection& c) {
-    r = ConsumeResult{};
-    r.checkpoint = probe(c, destination, op.function_id);
-    if (!r.checkpoint.workflow_active || r.checkpoint.existing) return;
     auto st = c.prepare(
         "SELECT message_id, message FROM keel_notifications WHERE destination_id = $1 AND topic = $2 "
         "AND consumed = 0 ORDER BY message_id LIMIT 1",
         {destination, topic});
-    if (!st.step()) return;
-    if (before && !insert_operation(c, destination, *before)) {
-      r.before_taken = true;  // the workflow is PENDING here (probed): the position is taken
-      return;
-    }
-    int64_t message_id = st.column_int(0);
-    r.message = st.column_text(1);
-    c.prepare("UPDATE keel_notifications SET consumed = 1 WHERE message_id = $1", {message_id}).step();
-    op.output = "[" + *r.message + "]";
-    insert_operation(c, destination, op);
+    found.reset();
+    if (st.step()) found = WaitingMessage{st.column_int(0), st.column_text(1)};
   });
-  return r;
+  return found;
 }
 
 }  // namespace keel::sysdb::sqlite

@@ -24,7 +24,7 @@ class SqliteSystemDatabase final : public SystemDatabase {
                                        const OperationRecord* parent_op) override;
   FinishResult finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,
                                const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
-                               const OperationRecord* last_op) override;
+                               const std::vector<OperationRecord>& last_ops) override;
   std::optional<WorkflowInfo> get_workflow(const std::string& id) override;
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) override;
   std::vector<std::string> list_pending(const std::string& executor_id) override;
@@ -33,7 +33,7 @@ class SqliteSystemDatabase final : public SystemDatabase {
                   bool reset_recovery, const std::string& executor_id) override;
 
   std::vector<OperationRecord> load_operations(const std::string& id) override;
-  Checkpoint record_operation(const std::string& id, const OperationRecord& op) override;
+  Checkpoint record_operations(const std::string& id, const std::vector<OperationRecord>& ops) override;
   Checkpoint run_transaction(const std::string& id, OperationRecord op,
                              const std::function<std::string(Sql&)>& body, bool probe_first) override;
 
@@ -44,9 +44,7 @@ class SqliteSystemDatabase final : public SystemDatabase {
   Checkpoint send_message(const std::string& destination, const std::string& topic, const std::string& message,
                           const std::string& idempotency_key, const std::string& sender_id,
                           const OperationRecord* op) override;
-  bool has_message(const std::string& destination, const std::string& topic) override;
-  ConsumeResult consume_message(const std::string& destination, const std::string& topic, OperationRecord op,
-                                const OperationRecord* before) override;
+  std::optional<WaitingMessage> peek_message(const std::string& destination, const std::string& topic) override;
 
   std::vector<MessageArrival> unconsumed_messages_after(int64_t after_message_id, int limit) override;
   std::vector<MessageArrival> unconsumed_messages_for(const std::vector<std::string>& destinations) override;
@@ -80,6 +78,8 @@ class SqliteSystemDatabase final : public SystemDatabase {
   // Inside a write unit: records op unless its position is taken (then
   // returns the recorded one) or the workflow is no longer PENDING.
   Checkpoint claim(Connection& c, const std::string& id, const OperationRecord& op);
+  // Records all of ops or, when a position is taken, none (record_operations).
+  Checkpoint claim_all(Connection& c, const std::string& id, const std::vector<OperationRecord>& ops);
   bool insert_operation(Connection& c, const std::string& id, const OperationRecord& op);
   void check_schema_version();
 

@@ -76,14 +76,14 @@ InsertWorkflowResult SqliteSystemDatabase::insert_workflow(const NewWorkflow& wf
 FinishResult SqliteSystemDatabase::finish_workflow(const std::string& id, WorkflowStatus status,
                                                    const std::optional<std::string>& output,
                                                    const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
-                                                   const OperationRecord* last_op) {
+                                                   const std::vector<OperationRecord>& last_ops) {
   FinishResult result = FinishResult::NotPending;
   write([&](Connection& c) {
     result = FinishResult::NotPending;  // a retried unit starts afresh
-    if (last_op) {
-      Checkpoint cp = claim(c, id, *last_op);
+    if (!last_ops.empty()) {
+      Checkpoint cp = claim_all(c, id, last_ops);
       if (!cp.workflow_active) return;
-      if (cp.existing) {
+      if (!cp.taken.empty()) {
         result = FinishResult::PositionTaken;
         return;
       }
