@@ -228,12 +228,12 @@ void Context::do_send(std::string_view destination_id, std::string_view topic, J
   exec_.check_interrupt();
   auto op = exec_.make_op(fid, "keel.send", now_ms());
   std::string dest(destination_id), t(topic);
-  auto cp = with_db_retry(exec_, [&] {
-    return exec_.engine().db().send_message(dest, t, message.dump(), exec_.id() + ":" + std::to_string(fid),
-                                            exec_.id(), &op);
+  std::string text = message.dump();
+  auto sent = with_db_retry(exec_, [&] {
+    return exec_.engine().db().send_message(dest, t, text, exec_.id() + ":" + std::to_string(fid), exec_.id(), &op);
   });
-  exec_.accept(cp);
-  exec_.engine().notifier().notify(Engine::message_key(dest, t));
+  exec_.accept(sent.checkpoint);
+  exec_.engine().notify_message(dest, t, sent.message_id, text);
 }
 
 std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::milliseconds timeout) {
@@ -246,12 +246,19 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
   std::string t(topic);
   auto& db = exec_.engine().db();
   detail::Notifier::Waiter w(exec_.engine().notifier(), Engine::message_key(exec_.id(), t));
-  for (;;) {
-    // A read: the consume is deferred (Execution::defer_record). Its record,
-    // written with the next operation's, or the workflow's end, marks the
-    // message consumed; until then a crash leaves the message in the inbox,
-    // for the replay to receive again.
-    if (auto m = with_db_retry(exec_, [&] { return db.peek_message(exec_.id(), t); })) {
+  // The consume is deferred (Execution::defer_record): the recv's record,
+  // written with the next operation's or the workflow's end, marks the
+  // message consumed; until then a crash leaves the message in the inbox,
+  // for the replay to receive again. The message comes from a read, or from
+  // the wake-up when the wait's only wake-up was its send in this process:
+  // the read before the wait found the inbox empty, so it is the oldest.
+  for (bool woken = false;;) {
+    std::optional<sysdb::WaitingMessage> m;
+    if (woken) {
+      if (auto p = w.sole_payload()) m = Engine::parse_message_payload(*p);
+    }
+    if (!m) m = with_db_retry(exec_, [&] { return db.peek_message(exec_.id(), t); });
+    if (m) {
       auto op = exec_.make_op(fid, "keel.recv", started);
       op.output = "[" + m->message + "]";
       op.consumes_message_id = m->message_id;
@@ -260,7 +267,7 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
     }
     if (deadline.passed() || timeout.count() <= 0)
       return record_optional(exec_, fid, "keel.recv", std::nullopt, started);
-    exec_.wait(w, deadline.get(), started);
+    woken = exec_.wait(w, deadline.get(), started);
     exec_.check_stop();  // the deadline's record may go in with the message's
   }
 }

@@ -45,6 +45,23 @@ std::string Engine::message_key(const std::string& dest, const std::string& topi
 std::string Engine::event_key(const std::string& id, const std::string& key) { return "evt:" + id + '\x1f' + key; }
 std::string Engine::done_key(const std::string& id) { return "done:" + id; }
 
+std::string Engine::message_payload(int64_t message_id, const std::string& message) {
+  return std::to_string(message_id) + '\x1f' + message;
+}
+
+void Engine::notify_message(const std::string& dest, const std::string& topic, int64_t message_id,
+                            const std::string& text) {
+  std::optional<std::string> payload;
+  if (message_id > 0) payload = message_payload(message_id, text);
+  notifier_.notify(message_key(dest, topic), std::move(payload));
+}
+
+std::optional<sysdb::WaitingMessage> Engine::parse_message_payload(const std::string& payload) {
+  size_t sep = payload.find('\x1f');
+  if (sep == std::string::npos) return std::nullopt;
+  return sysdb::WaitingMessage{std::stoll(payload.substr(0, sep)), payload.substr(sep + 1)};
+}
+
 void Engine::require_running() const {
   if (!launched_.load()) throw RuntimeStateError("the runtime is not launched: call launch() first");
   if (stopping_.load()) throw RuntimeStateError("the runtime is shutting down");

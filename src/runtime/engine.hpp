@@ -87,6 +87,13 @@ class Engine {
 
   static std::string message_key(const std::string& dest, const std::string& topic);
   static std::string event_key(const std::string& id, const std::string& key);
+  // A message's notify payload (its ID and JSON text), so that a recv woken
+  // by its send takes it without reading it back.
+  static std::string message_payload(int64_t message_id, const std::string& message);
+  static std::optional<sysdb::WaitingMessage> parse_message_payload(const std::string& payload);
+  // Wakes the recvs of (dest, topic); message_id > 0: the message inserted,
+  // carried along (message_payload).
+  void notify_message(const std::string& dest, const std::string& topic, int64_t message_id, const std::string& text);
   static std::string done_key(const std::string& id);
   // Notified when a queued workflow ends here or is enqueued here: the
   // dequeuer (runtime/queues.hpp) looks for free slots.

@@ -9,6 +9,7 @@ Notifier::Waiter::Waiter(Notifier& n, std::string key) : n_(n), key_(std::move(k
   seen_ = s.seq;
   seen_epoch_ = n_.epoch_;
   registered_seq_ = s.seq;
+  registered_epoch_ = n_.epoch_;
 }
 
 Notifier::Waiter::~Waiter() {
@@ -37,6 +38,15 @@ std::optional<std::string> Notifier::Waiter::payload() const {
   auto it = n_.slots_.find(key_);
   if (it == n_.slots_.end() || it->second.payload_seq <= registered_seq_) return std::nullopt;
   return it->second.payload;
+}
+
+std::optional<std::string> Notifier::Waiter::sole_payload() const {
+  std::lock_guard lock(n_.mu_);
+  auto it = n_.slots_.find(key_);
+  if (it == n_.slots_.end() || n_.epoch_ != registered_epoch_) return std::nullopt;
+  const Slot& s = it->second;
+  if (s.seq != registered_seq_ + 1 || s.payload_seq != s.seq) return std::nullopt;
+  return s.payload;
 }
 
 void Notifier::notify(const std::string& key, std::optional<std::string> payload) {

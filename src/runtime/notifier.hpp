@@ -41,6 +41,11 @@ class Notifier {
     bool notified() const;
     // The payload of the latest payload-carrying notify since construction.
     std::optional<std::string> payload() const;
+    // The payload of the only notify since construction, if it carried one
+    // (and no wake_all came): for a waiter that needs every notified write,
+    // not only the latest (a recv: two messages sent, the older must come
+    // first), and reads the database otherwise.
+    std::optional<std::string> sole_payload() const;
     const std::string& key() const { return key_; }
 
    private:
@@ -49,6 +54,7 @@ class Notifier {
     uint64_t seen_;
     uint64_t seen_epoch_;
     uint64_t registered_seq_;  // the key's sequence number at construction
+    uint64_t registered_epoch_;
   };
 
   void notify(const std::string& key, std::optional<std::string> payload = std::nullopt);

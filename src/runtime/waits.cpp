@@ -86,8 +86,9 @@ std::optional<Json> Engine::get_event(const std::string& id, const std::string& 
 
 void Engine::send(const std::string& dest, const std::string& topic, const Json& message, const std::string& key) {
   require_running();
-  db_->send_message(dest, topic, message.dump(), key, "", nullptr);
-  notifier_.notify(message_key(dest, topic));
+  std::string text = message.dump();
+  auto sent = db_->send_message(dest, topic, text, key, "", nullptr);
+  notify_message(dest, topic, sent.message_id, text);
 }
 
 }  // namespace keel::detail

@@ -95,6 +95,12 @@ struct DequeueRequest {
   int max_batch = 100;
 };
 
+// What send_message did.
+struct SendResult {
+  Checkpoint checkpoint;
+  int64_t message_id = 0;  // the message inserted; 0 when none was (a key seen before, the op recorded before)
+};
+
 // The oldest unconsumed message of an inbox (peek_message).
 struct WaitingMessage {
   int64_t message_id = 0;
@@ -172,7 +178,7 @@ class SystemDatabase {
   // the message is not inserted again if op was already recorded. With a
   // non-empty idempotency_key, a second send with that key does nothing.
   // Throws WorkflowNotFoundError when the destination does not exist.
-  virtual Checkpoint send_message(const std::string& destination, const std::string& topic,
+  virtual SendResult send_message(const std::string& destination, const std::string& topic,
                                   const std::string& message, const std::string& idempotency_key,
                                   const std::string& sender_id, const OperationRecord* op) = 0;
   // The oldest unconsumed message for (destination, topic), read without

@@ -51,6 +51,30 @@ TEST(Notifier, APayloadNotifiedWhileNobodyWaitsIsNotKept) {
   EXPECT_FALSE(w.notified());
 }
 
+// A recv may take a message from its wake-up only when that notify was the
+// only one since it registered: with two, the older message must come first,
+// and the latest payload is the newer one.
+TEST(Notifier, ASolePayloadIsTheOnlyNotifySinceRegistering) {
+  Notifier n;
+  Notifier::Waiter one(n, "msg");
+  Notifier::Waiter two(n, "msg");
+  EXPECT_EQ(one.sole_payload(), std::nullopt);
+  n.notify("msg", std::string("m1"));
+  EXPECT_EQ(one.sole_payload(), "m1");
+  Notifier::Waiter late(n, "msg");
+  n.notify("msg", std::string("m2"));
+  EXPECT_EQ(one.sole_payload(), std::nullopt);  // two notifies: read instead
+  EXPECT_EQ(late.sole_payload(), "m2");
+  Notifier::Waiter bare(n, "msg");
+  n.notify("msg");  // another process's write, or a poll: no payload
+  EXPECT_EQ(bare.sole_payload(), std::nullopt);
+  Notifier::Waiter woken(n, "msg");
+  n.wake_all();
+  n.notify("msg", std::string("m3"));
+  EXPECT_EQ(woken.sole_payload(), std::nullopt);  // a wake_all came too
+  (void)two;
+}
+
 TEST(Notifier, AWaiterInAnotherThreadWakesWithThePayload) {
   Notifier n;
   std::optional<std::string> got;

@@ -1,5 +1,7 @@
 // PostgreSQL backend: operation_outputs (checkpoints), events and messages.
+#include <stdexcept>
 #include <string>
+#include <variant>
 
 #include "keel/errors.hpp"
 #include "keel/serialization.hpp"
@@ -137,25 +139,26 @@ std::optional<OperationRecord> PostgresSystemDatabase::lookup_operation(const st
 namespace {
 
 // The claim of several records in one statement, all or nothing: as
-// kClaimCte, with the records as one JSON array ($2) and the owner $3.
-// `whole` is true when every record went in; the messages they consume are
-// marked consumed only then, and kRefusePartial raises (KL001, undoing the
-// statement's inserts) when only some went in: another execution took the
-// other positions.
+// kClaimCte, with the records as one JSON array ($2), the owner $3 and the
+// message a recv among them consumes ($4, or null; a recv's position is
+// taken after the earlier records are written, so a list holds one at most).
+// `whole` is true when every record went in; the message is marked consumed
+// only then, and kRefusePartial raises (KL001, undoing the statement's
+// inserts) when only some went in: another execution took the other
+// positions. The message is found by its key: a join with the JSON rows
+// would be planned for a hundred of them, and scan the table.
 constexpr const char* kClaimManyCte =
     "WITH wf AS (SELECT status, executor_id FROM keel.workflow_status WHERE workflow_id = $1::text "
     "FOR NO KEY UPDATE), "
     "ops AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS o(function_id integer, name text, output text, "
-    "error_type text, error_message text, child_workflow_id text, started_at bigint, completed_at bigint, "
-    "consumes bigint)), "
+    "error_type text, error_message text, child_workflow_id text, started_at bigint, completed_at bigint)), "
     "ins AS (INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
     "child_workflow_id, started_at, completed_at) SELECT $1::text, o.function_id, o.name, o.output, o.error_type, "
     "o.error_message, o.child_workflow_id, o.started_at, o.completed_at FROM ops AS o, wf "
     "WHERE wf.status = 'PENDING' AND wf.executor_id = $3::text "
     "ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), "
     "whole AS (SELECT (SELECT count(*) FROM ins) = (SELECT count(*) FROM ops) AS yes), "
-    "con AS (UPDATE keel.notifications SET consumed = 1 WHERE message_id IN (SELECT consumes FROM ops) "
-    "AND (SELECT yes FROM whole)) ";
+    "con AS (UPDATE keel.notifications SET consumed = 1 WHERE message_id = $4::bigint AND (SELECT yes FROM whole)) ";
 constexpr const char* kRefusePartial =
     ", (SELECT keel.refuse_claim($1::text, (SELECT min(function_id) FROM ops)) "
     "WHERE NOT (SELECT yes FROM whole) AND EXISTS (SELECT 1 FROM ins))";
@@ -173,7 +176,7 @@ std::string claim_head(bool many) {
 }
 
 // The first parameter number free after the claim's.
-int first_free_param(bool many) { return many ? 4 : 11; }
+int first_free_param(bool many) { return many ? 5 : 11; }
 
 std::string ops_json(const std::vector<OperationRecord>& ops) {
   auto opt = [](const std::optional<std::string>& v) { return v ? Json(*v) : Json(nullptr); };
@@ -186,8 +189,7 @@ std::string ops_json(const std::vector<OperationRecord>& ops) {
                     {"error_message", op.error ? Json(op.error->message) : Json(nullptr)},
                     {"child_workflow_id", op.child_workflow_id.empty() ? Json(nullptr) : Json(op.child_workflow_id)},
                     {"started_at", op.started_at_ms},
-                    {"completed_at", op.completed_at_ms},
-                    {"consumes", op.consumes_message_id > 0 ? Json(op.consumes_message_id) : Json(nullptr)}});
+                    {"completed_at", op.completed_at_ms}});
   // An error message need not be valid UTF-8 (e.what() of any exception).
   return list.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
@@ -195,7 +197,13 @@ std::string ops_json(const std::vector<OperationRecord>& ops) {
 std::vector<SqlValue> claim_many_params(const std::string& id, const std::vector<OperationRecord>& ops,
                                         const std::string& owner, bool many) {
   if (!many) return claim_params(id, ops.front(), owner);
-  return {id, ops_json(ops), owner};
+  SqlValue consumed(nullptr);
+  for (const OperationRecord& op : ops) {
+    if (op.consumes_message_id == 0) continue;
+    if (!std::holds_alternative<std::nullptr_t>(consumed)) throw std::logic_error("record_operations: two records consume a message");
+    consumed = SqlValue(op.consumes_message_id);
+  }
+  return {id, ops_json(ops), owner, consumed};
 }
 
 }  // namespace
@@ -341,10 +349,10 @@ std::optional<std::string> PostgresSystemDatabase::get_event(const std::string& 
   return value;
 }
 
-Checkpoint PostgresSystemDatabase::send_message(const std::string& destination, const std::string& topic,
+SendResult PostgresSystemDatabase::send_message(const std::string& destination, const std::string& topic,
                                                 const std::string& message, const std::string& idempotency_key,
                                                 const std::string& sender_id, const OperationRecord* op) {
-  Checkpoint cp;
+  SendResult sent;
   std::vector<SqlValue> message_params{destination, topic, message,
                                        idempotency_key.empty() ? SqlValue(nullptr) : SqlValue(idempotency_key),
                                        sender_id.empty() ? SqlValue(nullptr) : SqlValue(sender_id),
@@ -355,23 +363,26 @@ Checkpoint PostgresSystemDatabase::send_message(const std::string& destination, 
         "WITH d AS (SELECT 1 FROM keel.workflow_status WHERE workflow_id = $1::text), "
         "ins AS (INSERT INTO keel.notifications (destination_id, topic, message, idempotency_key, sender_id, "
         "created_at) SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint FROM d "
-        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1) SELECT count(*) FROM d",
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING message_id) "
+        "SELECT (SELECT count(*) FROM d), (SELECT message_id FROM ins)",
         message_params);
     if (r.integer(0, 0) == 0) throw WorkflowNotFoundError("cannot send to '" + destination + "': no such workflow");
-    return cp;
+    if (!r.null(0, 1)) sent.message_id = r.integer(0, 1);
+    return sent;
   }
   write([&](Connection& c) {
-    cp = Checkpoint{};
+    sent = SendResult{};
     Result exists = c.exec("SELECT 1 FROM keel.workflow_status WHERE workflow_id = $1", {destination});
     if (exists.rows() == 0) throw WorkflowNotFoundError("cannot send to '" + destination + "': no such workflow");
-    cp = claim(c, sender_id, *op);
-    if (!cp.workflow_active || cp.existing) return;
-    c.exec(
+    sent.checkpoint = claim(c, sender_id, *op);
+    if (!sent.checkpoint.workflow_active || sent.checkpoint.existing) return;
+    Result ins = c.exec(
         "INSERT INTO keel.notifications (destination_id, topic, message, idempotency_key, sender_id, created_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING message_id",
         message_params);
+    if (ins.rows() > 0) sent.message_id = ins.integer(0, 0);
   });
-  return cp;
+  return sent;
 }
 
 std::optional<WaitingMessage> PostgresSystemDatabase::peek_message(const std::string& destination,

@@ -161,27 +161,28 @@ std::optional<std::string> SqliteSystemDatabase::get_event(const std::string& id
   return value;
 }
 
-Checkpoint SqliteSystemDatabase::send_message(const std::string& destination, const std::string& topic,
+SendResult SqliteSystemDatabase::send_message(const std::string& destination, const std::string& topic,
                                               const std::string& message, const std::string& idempotency_key,
                                               const std::string& sender_id, const OperationRecord* op) {
-  Checkpoint cp;
+  SendResult sent;
   write([&](Connection& c) {
+    sent = SendResult{};
     {
       auto exists = c.prepare("SELECT 1 FROM keel_workflow_status WHERE workflow_id = $1", {destination});
       if (!exists.step()) throw WorkflowNotFoundError("cannot send to '" + destination + "': no such workflow");
     }
     if (op) {
-      cp = claim(c, sender_id, *op);
-      if (!cp.workflow_active || cp.existing) return;
+      sent.checkpoint = claim(c, sender_id, *op);
+      if (!sent.checkpoint.workflow_active || sent.checkpoint.existing) return;
     }
-    c.prepare(
-         "INSERT INTO keel_notifications (destination_id, topic, message, idempotency_key, sender_id, created_at) "
-         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
-         {destination, topic, message, idempotency_key.empty() ? SqlValue(nullptr) : SqlValue(idempotency_key),
-          sender_id.empty() ? SqlValue(nullptr) : SqlValue(sender_id), op ? now_from(*op) : int64_t{0}})
-        .step();
+    auto ins = c.prepare(
+        "INSERT INTO keel_notifications (destination_id, topic, message, idempotency_key, sender_id, created_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING message_id",
+        {destination, topic, message, idempotency_key.empty() ? SqlValue(nullptr) : SqlValue(idempotency_key),
+         sender_id.empty() ? SqlValue(nullptr) : SqlValue(sender_id), op ? now_from(*op) : int64_t{0}});
+    if (ins.step()) sent.message_id = ins.column_int(0);
   });
-  return cp;
+  return sent;
 }
 
 std::optional<WaitingMessage> SqliteSystemDatabase::peek_message(const std::string& destination,

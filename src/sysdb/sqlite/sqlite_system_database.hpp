@@ -41,7 +41,7 @@ class SqliteSystemDatabase final : public SystemDatabase {
                        const OperationRecord& op) override;
   std::optional<std::string> get_event(const std::string& id, const std::string& key) override;
 
-  Checkpoint send_message(const std::string& destination, const std::string& topic, const std::string& message,
+  SendResult send_message(const std::string& destination, const std::string& topic, const std::string& message,
                           const std::string& idempotency_key, const std::string& sender_id,
                           const OperationRecord* op) override;
   std::optional<WaitingMessage> peek_message(const std::string& destination, const std::string& topic) override;
