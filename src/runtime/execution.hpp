@@ -72,7 +72,7 @@ class Execution {
   // replayable: the record's operation gives the same outcome when run again
   // after a crash (a deadline, a recv), so it may wait through a step's body.
   void defer_record(sysdb::OperationRecord op, bool replayable) {
-    deferred_replayable_ = (deferred_.empty() || deferred_replayable_) && replayable;
+    deferred_replayable_ = deferred_replayable_ && replayable;
     deferred_.push_back(std::move(op));
   }
   std::vector<sysdb::OperationRecord> take_deferred() {

@@ -200,7 +200,8 @@ std::vector<SqlValue> claim_many_params(const std::string& id, const std::vector
   SqlValue consumed(nullptr);
   for (const OperationRecord& op : ops) {
     if (op.consumes_message_id == 0) continue;
-    if (!std::holds_alternative<std::nullptr_t>(consumed)) throw std::logic_error("record_operations: two records consume a message");
+    if (!std::holds_alternative<std::nullptr_t>(consumed))
+      throw std::logic_error("record_operations: two records consume a message");
     consumed = SqlValue(op.consumes_message_id);
   }
   return {id, ops_json(ops), owner, consumed};
