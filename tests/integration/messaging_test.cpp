@@ -230,12 +230,17 @@ TEST_F(MessagingTest, DurableRecvTimeoutWaitsOnlyWhatIsLeftAfterRestart) {
 struct CommitCounter {
   std::atomic<bool> counting{false};
   std::atomic<int> commits{0}, waits{0};
-  void install(keel::RuntimeConfig& config) {
+  // Replaces rt with a runtime on dir's database that counts; returns its config.
+  keel::RuntimeConfig restart(std::unique_ptr<keel::Runtime>& rt, const keel::testing::TempDir& dir) {
+    auto config = keel::testing::test_config(dir);
     config.park_after = 60s;
     config.fault_hook = [this](std::string_view point) {
       if (point == "wait.begin") ++waits;
       if (counting.load() && point == "checkpoint.after_commit") ++commits;
     };
+    rt.reset();
+    rt = std::make_unique<keel::Runtime>(config);
+    return config;
   }
 };
 
@@ -255,10 +260,7 @@ std::string writing_transactions(const std::string& url, const std::string& id) 
 // commit: the recv writes nothing of its own.
 TEST_F(MessagingTest, ARecvsDeadlineAndConsumeGoInTheWorkflowsEndCommit) {
   CommitCounter counter;
-  auto config = keel::testing::test_config(dir);
-  counter.install(config);
-  rt.reset();
-  rt = std::make_unique<keel::Runtime>(config);
+  auto config = counter.restart(rt, dir);
   auto wf = rt->register_workflow("inbox", [](keel::Context& ctx) { return ctx.recv<int>("x", 10s).value_or(-1); });
   rt->launch();
   counter.counting = true;
@@ -284,10 +286,7 @@ TEST_F(MessagingTest, ARecvsDeadlineAndConsumeGoInTheWorkflowsEndCommit) {
 // the next recv's. That recv finds the first message consumed.
 TEST_F(MessagingTest, AStepAfterARecvRunsBeforeTheRecvsRecordAndSharesItsCommit) {
   CommitCounter counter;
-  auto config = keel::testing::test_config(dir);
-  counter.install(config);
-  rt.reset();
-  rt = std::make_unique<keel::Runtime>(config);
+  auto config = counter.restart(rt, dir);
   std::atomic<int> records_seen_in_step{-1};
   auto wf = rt->register_workflow("inbox_step", [&](keel::Context& ctx) {
     int first = ctx.recv<int>("x", 10s).value_or(-1);
