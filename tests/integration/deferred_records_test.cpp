@@ -91,6 +91,10 @@ TEST_F(DeferredRecords, ARepeatedWriteFindsAllItsRecords) {
   EXPECT_EQ(again.taken[0].output, "[42]");
   EXPECT_EQ(again.taken[1].output, "1");
   EXPECT_EQ(db->load_operations(id).size(), 2u);
+  // A single record (a step's, written by its own statement) reports the same way.
+  auto single = db->record_operations(id, {op(2, "use", "2")});
+  ASSERT_EQ(single.taken.size(), 1u);
+  EXPECT_EQ(single.taken[0].output, "1");
 }
 
 TEST_F(DeferredRecords, TheEndWritesTheListAndTheStatusTogether) {

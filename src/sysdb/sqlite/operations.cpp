@@ -108,7 +108,12 @@ Checkpoint SqliteSystemDatabase::record_operations(const std::string& id, const 
   Checkpoint cp;
   write([&](Connection& c) {
     // One record that consumes nothing (a step's): one statement.
-    cp = ops.size() == 1 && ops.front().consumes_message_id == 0 ? claim(c, id, ops.front()) : claim_all(c, id, ops);
+    if (ops.size() != 1 || ops.front().consumes_message_id != 0) {
+      cp = claim_all(c, id, ops);
+      return;
+    }
+    cp = claim(c, id, ops.front());
+    if (cp.existing) cp.taken.push_back(*cp.existing);
   });
   return cp;
 }
