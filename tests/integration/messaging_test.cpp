@@ -288,10 +288,12 @@ TEST_F(MessagingTest, AStepAfterARecvRunsBeforeTheRecvsRecordAndSharesItsCommit)
   CommitCounter counter;
   auto config = counter.restart(rt, dir);
   std::atomic<int> records_seen_in_step{-1};
+  std::atomic<bool> second_sent{false};  // so the second recv never waits (a wait would record a deadline)
   auto wf = rt->register_workflow("inbox_step", [&](keel::Context& ctx) {
     int first = ctx.recv<int>("x", 10s).value_or(-1);
     ctx.step("use", [&] {
       records_seen_in_step = static_cast<int>(rt->list_steps("inbox-3").size());
+      keel::testing::eventually([&] { return second_sent.load(); }, 5s);
       return first;
     });
     int second = ctx.recv<int>("x", 10s).value_or(-1);
@@ -303,6 +305,7 @@ TEST_F(MessagingTest, AStepAfterARecvRunsBeforeTheRecvsRecordAndSharesItsCommit)
   ASSERT_TRUE(keel::testing::eventually([&] { return counter.waits.load() > 0; }, 5s));
   rt->send("inbox-3", 7, "x");
   rt->send("inbox-3", 8, "x");
+  second_sent = true;
   EXPECT_EQ(h.result_for(10s), 708);
   counter.counting = false;
   EXPECT_EQ(records_seen_in_step.load(), 0);
