@@ -45,11 +45,12 @@ void bind_all(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql, const std::
 
 }  // namespace
 
-BoundStatement::BoundStatement(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql,
+BoundStatement::BoundStatement(sqlite3* db, StatementPtr stmt, std::string_view sql, std::string owned_sql,
                                const std::vector<SqlValue>& params)
-    : db_(db), stmt_(stmt), sql_(sql) {
+    : db_(db), owner_(std::move(stmt)), stmt_(owner_.get()), owned_sql_(std::move(owned_sql)),
+      sql_(owned_sql_.empty() ? sql : std::string_view(owned_sql_)) {
   try {
-    bind_all(db, stmt, sql, params);
+    bind_all(db, stmt_, sql_, params);
   } catch (...) {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
@@ -104,16 +105,22 @@ Connection::Connection(const std::string& path, bool create, SqliteSync sync) {
   exec("PRAGMA foreign_keys=ON");
 }
 
+StatementPtr Connection::compile(std::string_view sql, bool persistent) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
+                              persistent ? SQLITE_PREPARE_PERSISTENT : 0, &raw, nullptr);
+  StatementPtr stmt(raw, sqlite3_finalize);
+  if (rc != SQLITE_OK) throw_sqlite_error(db_.get(), rc, "prepare: " + std::string(sql));
+  return stmt;
+}
+
 BoundStatement Connection::prepare(std::string_view sql, const std::vector<SqlValue>& params) {
   auto it = cache_.find(sql);
-  if (it == cache_.end()) {
-    sqlite3_stmt* raw = nullptr;
-    int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &raw,
-                                nullptr);
-    if (rc != SQLITE_OK) throw_sqlite_error(db_.get(), rc, "prepare: " + std::string(sql));
-    it = cache_.emplace(std::string(sql), StatementPtr(raw)).first;
-  }
-  return BoundStatement(db_.get(), it->second.get(), it->first, params);
+  if (it != cache_.end()) return BoundStatement(db_.get(), it->second, it->first, {}, params);
+  if (cache_.size() >= kMaxCachedStatements)
+    return BoundStatement(db_.get(), compile(sql, false), {}, std::string(sql), params);
+  it = cache_.emplace(std::string(sql), compile(sql, true)).first;
+  return BoundStatement(db_.get(), it->second, it->first, {}, params);
 }
 
 void Connection::exec(std::string_view sql) {

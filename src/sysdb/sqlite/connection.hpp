@@ -1,6 +1,10 @@
 // RAII wrappers over the SQLite C API: a connection with a cache of prepared
 // statements, and keel::Sql on top of it. Not thread-safe: one thread uses a
 // connection at a time (the owner serialises access).
+//
+// The cache holds the first kMaxCachedStatements distinct SQL texts (Keel's
+// own statements are a few dozen; user transactions may build texts without
+// bound): any text past that is prepared for its one use and finalized after.
 #pragma once
 
 #include <sqlite3.h>
@@ -18,10 +22,9 @@ namespace keel::sysdb::sqlite {
 
 [[noreturn]] void throw_sqlite_error(sqlite3* db, int rc, std::string_view context);
 
-struct StatementDeleter {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+// Shared by the cache and the statement in use: a statement that is not
+// cached is finalized when its use ends.
+using StatementPtr = std::shared_ptr<sqlite3_stmt>;
 
 struct DbDeleter {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -30,7 +33,9 @@ struct DbDeleter {
 // A prepared statement in use: bound on construction, reset on destruction.
 class BoundStatement {
  public:
-  BoundStatement(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql, const std::vector<SqlValue>& params);
+  // sql outlives the statement (the cache's key) unless owned_sql holds it.
+  BoundStatement(sqlite3* db, StatementPtr stmt, std::string_view sql, std::string owned_sql,
+                 const std::vector<SqlValue>& params);
   ~BoundStatement();
   BoundStatement(const BoundStatement&) = delete;
   BoundStatement& operator=(const BoundStatement&) = delete;
@@ -45,7 +50,9 @@ class BoundStatement {
 
  private:
   sqlite3* db_;
+  StatementPtr owner_;
   sqlite3_stmt* stmt_;
+  std::string owned_sql_;
   std::string_view sql_;
 };
 
@@ -60,8 +67,14 @@ class Connection {
   sqlite3* handle() const { return db_.get(); }
 
  private:
+  StatementPtr compile(std::string_view sql, bool persistent);
+
   std::unique_ptr<sqlite3, DbDeleter> db_;
   std::map<std::string, StatementPtr, std::less<>> cache_;
+
+ public:
+  static constexpr size_t kMaxCachedStatements = 512;
+  size_t cached_statements() const { return cache_.size(); }
 };
 
 // keel::Sql over a connection in an open transaction.
