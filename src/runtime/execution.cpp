@@ -36,7 +36,7 @@ void Execution::check_interrupt() {
   flush_deferred();
   if (engine_.stopping()) throw ExecutionInterrupted{"runtime shutting down"};
   if (cancelled_.load()) throw WorkflowCancelledError("workflow '" + id() + "' was cancelled");
-  if (info_.deadline_epoch_ms && now_ms() >= *info_.deadline_epoch_ms) {
+  if (past_deadline()) {
     engine_.db().transition(id(), {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false, "");
     cancelled_.store(true);
     throw WorkflowCancelledError("workflow '" + id() + "' passed its timeout and was cancelled");
@@ -45,9 +45,10 @@ void Execution::check_interrupt() {
 
 void Execution::check_stop() {
   if (parked_) throw ExecutionParked{};
-  bool past_deadline = info_.deadline_epoch_ms && now_ms() >= *info_.deadline_epoch_ms;
-  if (engine_.stopping() || cancelled_.load() || past_deadline) check_interrupt();
+  if (engine_.stopping() || cancelled_.load() || past_deadline()) check_interrupt();
 }
+
+bool Execution::past_deadline() const { return info_.deadline_epoch_ms && now_ms() >= *info_.deadline_epoch_ms; }
 
 std::chrono::steady_clock::time_point Execution::bound(int64_t until_epoch_ms) const {
   int64_t until = until_epoch_ms;

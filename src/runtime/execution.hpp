@@ -95,6 +95,7 @@ class Execution {
   // to throw: for a wait whose deadline's record may go in with its own
   // (recv's), and a step whose body the records wait through.
   void check_stop();
+  bool past_deadline() const;  // the workflow's timeout
   // The earliest of `until` and the workflow deadline, as a steady time.
   std::chrono::steady_clock::time_point bound(int64_t until_epoch_ms) const;
   // Sleeps (interruptibly) until epoch ms, waking early on a notify of key.
