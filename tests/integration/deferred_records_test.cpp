@@ -113,6 +113,22 @@ TEST_F(DeferredRecords, ACancelledWorkflowTakesNoRecord) {
   EXPECT_FALSE(cp.workflow_active);
   EXPECT_TRUE(db->load_operations(id).empty());
   EXPECT_TRUE(db->peek_message(id, "t"));
+  // A step's record alone (PostgreSQL: its own lock-free statement) likewise.
+  EXPECT_FALSE(db->record_operations(id, {op(1, "use", "1")}).workflow_active);
+  EXPECT_TRUE(db->load_operations(id).empty());
+}
+
+// A step's record for a workflow another executor now owns (taken over) is
+// refused; for an unknown workflow it is an error; neither writes anything.
+TEST_F(DeferredRecords, AStepsRecordIsRefusedElsewhereAndUnknownWorkflowsAreAnError) {
+  db->run_sql_write([&](keel::Sql& sql) {
+    std::string table = sql.dialect() == "sqlite" ? "keel_workflow_status" : "keel.workflow_status";
+    sql.execute("UPDATE " + table + " SET executor_id = 'someone-else' WHERE workflow_id = $1", {id});
+  });
+  EXPECT_FALSE(db->record_operations(id, {op(1, "use", "1")}).workflow_active);
+  EXPECT_TRUE(db->load_operations(id).empty());
+  EXPECT_THROW(db->record_operations("no-such-workflow", {op(1, "use", "1")}), keel::WorkflowNotFoundError);
+  EXPECT_TRUE(db->load_operations("no-such-workflow").empty());
 }
 
 }  // namespace

@@ -51,6 +51,25 @@ TEST_F(PostgresBackend, TablesLiveInTheKeelSchema) {
             std::to_string(keel::sysdb::postgres::migrations().size()));
 }
 
+// Migration 6: a step's claim reads the workflow's row without a lock, so
+// operation_outputs has no foreign key (its check would lock the row); a
+// trigger deletes a workflow's records with it, as ON DELETE CASCADE did.
+TEST_F(PostgresBackend, DeletingAWorkflowDeletesItsRecordsWithoutAForeignKey) {
+  auto wf = rt->register_workflow("two", [](keel::Context& ctx) {
+    ctx.step("a", [] { return 1; });
+    return ctx.step("b", [] { return 2; });
+  });
+  rt->launch();
+  EXPECT_EQ(rt->start(wf, {.workflow_id = "gone"}).result_for(30s), 2);
+  EXPECT_EQ(rt->start(wf, {.workflow_id = "kept"}).result_for(30s), 2);
+  EXPECT_EQ(admin("SELECT count(*) FROM pg_constraint WHERE conrelid = 'keel.operation_outputs'::regclass "
+                  "AND contype = 'f'"),
+            "0");
+  admin("DELETE FROM keel.workflow_status WHERE workflow_id = 'gone'");
+  EXPECT_EQ(admin("SELECT count(*) FROM keel.operation_outputs WHERE workflow_id = 'gone'"), "0");
+  EXPECT_EQ(admin("SELECT count(*) FROM keel.operation_outputs WHERE workflow_id = 'kept'"), "2");
+}
+
 TEST_F(PostgresBackend, SqlValuesRoundTripWithTheirTypes) {
   rt->launch();
   rt->run_sql_write([](keel::Sql& sql) {

@@ -156,10 +156,28 @@ BEGIN
 END $$;
 )sql";
 
+// A step's checkpoint no longer locks its workflow's row (docs/postgres.md,
+// "The step's claim"), so the foreign key of operation_outputs, whose check
+// locks that row (FOR KEY SHARE, a WAL record) on every insert, goes: every
+// insert of Keel's reads or locks the workflow's row in the same statement or
+// transaction, and finds it there. A trigger keeps ON DELETE CASCADE's effect
+// for an operator who deletes workflows (Keel itself deletes none).
+constexpr std::string_view kV6StepsWithoutForeignKey = R"sql(
+ALTER TABLE keel.operation_outputs DROP CONSTRAINT operation_outputs_workflow_id_fkey;
+CREATE FUNCTION keel.delete_operations() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM keel.operation_outputs WHERE workflow_id = OLD.workflow_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER delete_operations AFTER DELETE ON keel.workflow_status
+  FOR EACH ROW EXECUTE FUNCTION keel.delete_operations();
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim};
+  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim,
+                                                 kV6StepsWithoutForeignKey};
   return all;
 }
 

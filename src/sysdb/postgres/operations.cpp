@@ -39,6 +39,18 @@ constexpr const char* kClaimCte =
 constexpr const char* kClaimResult =
     "SELECT (SELECT status FROM wf), (SELECT count(*) FROM ins), (SELECT executor_id FROM wf)";
 
+// A step's claim (one record that consumes no message: the common case): the
+// insert happens only while the workflow is PENDING here, as its statement
+// reads the row. It takes no row lock, so it costs the floor's insert and an
+// index read (docs/postgres.md, "The step's claim"). Unlike kClaimCte it may
+// go in just after a takeover or cancel commits, when its snapshot predates
+// it: the body it records did run, and the new owner finds the record.
+constexpr const char* kClaimStep =
+    "INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
+    "child_workflow_id, started_at, completed_at) SELECT $1::text, $2::integer, $3::text, $4::text, $5::text, "
+    "$6::text, $7::text, $8::bigint, $9::bigint FROM keel.workflow_status WHERE workflow_id = $1::text "
+    "AND status = 'PENDING' AND executor_id = $10::text ON CONFLICT (workflow_id, function_id) DO NOTHING";
+
 constexpr const char* kInsertOperation =
     "INSERT INTO keel.operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
     "child_workflow_id, started_at, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
@@ -218,13 +230,33 @@ Checkpoint PostgresSystemDatabase::taken_positions(const std::string& id, const 
   return cp;
 }
 
+// Why kClaimStep inserted nothing: the workflow is not PENDING here, or the
+// position is taken (read after the claim: that row no longer changes).
+Checkpoint PostgresSystemDatabase::step_refused(const std::string& id, const std::vector<OperationRecord>& ops) {
+  auto info = get_workflow(id);
+  if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+  Checkpoint cp;
+  cp.workflow_active = info->status == WorkflowStatus::Pending && info->executor_id == executor_id_;
+  if (!cp.workflow_active) return cp;
+  cp = taken_positions(id, ops);
+  // Not PENDING when the claim read it, PENDING here again now (resumed):
+  // the caller's retry claims again.
+  if (cp.taken.empty())
+    throw DatabaseError("the checkpoint of operation " + std::to_string(ops.front().function_id) + " of workflow '" +
+                        id + "' was refused, but the workflow is running here again: retrying");
+  return cp;
+}
+
 Checkpoint PostgresSystemDatabase::record_operations(const std::string& id, const std::vector<OperationRecord>& ops) {
   const bool many = claims_many(ops);
-  static const std::string one_sql = claim_head(false) + kClaimResult;
+  if (!many) {
+    if (write_statement(kClaimStep, claim_params(id, ops.front(), executor_id_)).changed() == 1) return {};
+    return step_refused(id, ops);
+  }
   static const std::string many_sql = claim_head(true) + kClaimResult + kRefusePartial;
   std::optional<Result> answer;
   try {
-    answer.emplace(write_statement(many ? many_sql : one_sql, claim_many_params(id, ops, executor_id_, many)));
+    answer.emplace(write_statement(many_sql, claim_many_params(id, ops, executor_id_, many)));
   } catch (const CheckRefused&) {
     return taken_positions(id, ops);  // some positions were free: the workflow was active
   }

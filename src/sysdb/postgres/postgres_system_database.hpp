@@ -97,6 +97,7 @@ class PostgresSystemDatabase final : public SystemDatabase {
   FinishResult finish_with_operations(const std::string& id, const std::vector<OperationRecord>& ops,
                                       const std::vector<SqlValue>& finish_params);
   Checkpoint taken_positions(const std::string& id, const std::vector<OperationRecord>& ops);
+  Checkpoint step_refused(const std::string& id, const std::vector<OperationRecord>& ops);
   Checkpoint claim(Connection& c, const std::string& id, const OperationRecord& op);
   bool insert_operation(Connection& c, const std::string& id, const OperationRecord& op);
   std::optional<OperationRecord> lookup_operation(const std::string& id, int function_id);  // on a reader
