@@ -1,0 +1,2 @@
+\set k random(1, 2000000000)
+INSERT INTO pgb.ops_nofk (workflow_id, function_id, name, output, error_type, error_message, child_workflow_id, started_at, completed_at) SELECT 'w' || :client_id, :k, 'noop', 'null', NULL, NULL, NULL, 1764000000000, 1764000000000 FROM pgb.status s WHERE s.workflow_id = 'w' || :client_id AND s.status = 'PENDING' AND s.executor_id = 'exec-1' ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1;
