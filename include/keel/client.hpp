@@ -34,6 +34,7 @@
 
 #include "keel/config.hpp"
 #include "keel/errors.hpp"
+#include "keel/messaging.hpp"
 #include "keel/queue.hpp"
 #include "keel/serialization.hpp"
 #include "keel/status.hpp"
@@ -77,7 +78,7 @@ class ClientHandle {
   std::string id_;
 };
 
-class Client {
+class Client : public detail::TypedMessaging<Client> {
  public:
   explicit Client(ClientConfig config);
   explicit Client(std::string database_url) : Client(ClientConfig{std::move(database_url)}) {}
@@ -110,19 +111,8 @@ class Client {
     return ClientHandle<R>(*this, workflow_id);
   }
 
-  template <class T>
-  void send(const std::string& destination_id, const T& message, const std::string& topic = "",
-            const std::string& idempotency_key = "") {
-    send_erased(destination_id, topic, to_json_value(message), idempotency_key);
-  }
-
-  template <class T>
-  std::optional<T> get_event(const std::string& workflow_id, const std::string& key,
-                             std::chrono::milliseconds timeout) {
-    auto v = get_event_erased(workflow_id, key, timeout);
-    if (!v) return std::nullopt;
-    return from_json_value<T>(*v);
-  }
+  // send<T> and get_event<T> come from detail::TypedMessaging
+  // (keel/messaging.hpp), shared with Runtime.
 
   std::optional<WorkflowInfo> get_workflow(const std::string& workflow_id);
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& query = {});
@@ -135,6 +125,7 @@ class Client {
   Json await_result(const std::string& workflow_id, std::optional<std::chrono::milliseconds> timeout);
 
  private:
+  friend class detail::TypedMessaging<Client>;
   struct State;
   std::string enqueue_erased(const std::string& queue, const std::string& name, const EnqueueOptions& options,
                              Json inputs);

@@ -5,6 +5,7 @@
 #include "keel/context.hpp"
 #include "keel/errors.hpp"
 #include "keel/handle.hpp"
+#include "keel/messaging.hpp"
 #include "keel/queue.hpp"
 #include "keel/runtime.hpp"
 #include "keel/serialization.hpp"

@@ -41,6 +41,7 @@
 #include "keel/context.hpp"
 #include "keel/errors.hpp"
 #include "keel/handle.hpp"
+#include "keel/messaging.hpp"
 #include "keel/queue.hpp"
 #include "keel/serialization.hpp"
 #include "keel/sql.hpp"
@@ -78,7 +79,7 @@ struct LaunchReport {
   std::vector<RecoveryFailure> not_recovered;  // left PENDING, e.g. unknown name
 };
 
-class Runtime {
+class Runtime : public detail::TypedMessaging<Runtime> {
  public:
   explicit Runtime(RuntimeConfig config);
   ~Runtime();
@@ -128,23 +129,8 @@ class Runtime {
     return Handle<R>(*this, workflow_id);
   }
 
-  // Sends a message from outside any workflow. With an idempotency key, the
-  // message is delivered once however often it is sent. Throws
-  // WorkflowNotFoundError when the destination does not exist.
-  template <class T>
-  void send(const std::string& destination_id, const T& message, const std::string& topic = "",
-            const std::string& idempotency_key = "") {
-    send_erased(destination_id, topic, to_json_value(message), idempotency_key);
-  }
-
-  // Waits up to `timeout` for the event to be set; nullopt when it is not.
-  template <class T>
-  std::optional<T> get_event(const std::string& workflow_id, const std::string& key,
-                             std::chrono::milliseconds timeout) {
-    auto v = get_event_erased(workflow_id, key, timeout);
-    if (!v) return std::nullopt;
-    return from_json_value<T>(*v);
-  }
+  // send<T> and get_event<T> come from detail::TypedMessaging
+  // (keel/messaging.hpp), shared with Client.
 
   // Cancel: a PENDING or ENQUEUED workflow becomes CANCELLED; a running one
   // stops at its next operation. Returns false when it was already terminal.
@@ -170,6 +156,7 @@ class Runtime {
   detail::Engine& engine() { return *engine_; }
 
  private:
+  friend class detail::TypedMessaging<Runtime>;
   void register_erased(const std::string& name, detail::ErasedWorkflow fn);
   std::string start_erased(const std::string& name, const StartOptions& options, Json inputs);
   std::string enqueue_erased(const std::string& name, const std::string& queue, const EnqueueOptions& options,

@@ -68,6 +68,19 @@ class ParkingTest : public keel::testing::RuntimeTest {
     rt->send(child_id.value_or("none"), 20, "in");
     return h.result_for(30s);
   }
+  // Workflow `id` waits in recv("go") and then hits effect "after", which the
+  // cancellation tests count to prove it never ran further. The caller
+  // asserts that it parked: an ASSERT cannot sit in a function returning a value.
+  keel::Handle<int> start_waiting_for_go(const std::string& id) {
+    use_config(2);
+    auto wf = rt->register_workflow("wait", [this](keel::Context& ctx) {
+      auto m = ctx.recv<int>("go", 60s);
+      ctx.step("after", [&] { effects.hit("after"); });
+      return m.value_or(-1);
+    });
+    rt->launch();
+    return rt->start(wf, {.workflow_id = id});
+  }
 };
 
 TEST_F(ParkingTest, ThousandsParkedInRecvOnFourThreadsAllCompleteWithTheirOwnMessages) {
@@ -134,14 +147,7 @@ TEST_F(ParkingTest, SleepParksAndWakesAfterItsDuration) {
 }
 
 TEST_F(ParkingTest, ParkedWorkflowCancelledInProcessDoesNotRunFurther) {
-  use_config(2);
-  auto wf = rt->register_workflow("wait", [this](keel::Context& ctx) {
-    auto m = ctx.recv<int>("go", 60s);
-    ctx.step("after", [&] { effects.hit("after"); });
-    return m.value_or(-1);
-  });
-  rt->launch();
-  auto h = rt->start(wf, {.workflow_id = "x"});
+  auto h = start_waiting_for_go("x");
   ASSERT_TRUE(parked_soon(1));
   EXPECT_TRUE(rt->cancel("x"));
   EXPECT_EQ(parked(), 0u);
@@ -153,14 +159,7 @@ TEST_F(ParkingTest, ParkedWorkflowCancelledInProcessDoesNotRunFurther) {
 }
 
 TEST_F(ParkingTest, ParkedWorkflowCancelledByAnotherProcessIsDropped) {
-  use_config(2);
-  auto wf = rt->register_workflow("wait", [this](keel::Context& ctx) {
-    auto m = ctx.recv<int>("go", 60s);
-    ctx.step("after", [&] { effects.hit("after"); });
-    return m.value_or(-1);
-  });
-  rt->launch();
-  auto h = rt->start(wf, {.workflow_id = "y"});
+  auto h = start_waiting_for_go("y");
   ASSERT_TRUE(parked_soon(1));
   {
     // Another process (another executor) cancels it through the database:

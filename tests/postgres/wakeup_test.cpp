@@ -24,6 +24,16 @@ using Clock = std::chrono::steady_clock;
 // Far below the 30 s poll interval: only a notification explains it.
 constexpr auto kPromptly = 10s;
 
+// A workflow that receives on "t1", then on "t2"; `stage` tells which recv
+// a wait belongs to.
+int receive_twice(keel::Context& ctx, std::atomic<int>& stage) {
+  stage = 1;
+  int x = ctx.recv<int>("t1", 60s).value_or(-1000);
+  ctx.set_event("first", x);
+  stage = 2;
+  return x + ctx.recv<int>("t2", 60s).value_or(-1000);
+}
+
 class Wakeups : public keel::testing::RuntimeTest {
  protected:
   void SetUp() override {
@@ -39,6 +49,14 @@ class Wakeups : public keel::testing::RuntimeTest {
       if (point == "wait.begin") ++waits;
     };
     return std::make_unique<keel::Runtime>(c);
+  }
+  // Both register it: either executor may run it (each must know every
+  // workflow it may take over).
+  void launch_both_with_receive_twice(std::atomic<int>& stage) {
+    for (auto* r : {a.get(), b.get()})
+      r->register_workflow("twice", [&stage](keel::Context& ctx) { return receive_twice(ctx, stage); });
+    a->launch();
+    b->launch();
   }
   // Returns once the backend has exited.
   void kill_backend(const std::string& pid) { pg_query(url, "SELECT pg_terminate_backend(" + pid + ", 10000)"); }
@@ -101,24 +119,11 @@ TEST_F(Wakeups, GetEventAndResultWaitsAreWokenAcrossProcesses) {
   EXPECT_LT(Clock::now() - t0, kPromptly);
 }
 
-// A workflow that receives on "t1", then on "t2"; `stage` tells which recv
-// a wait belongs to.
-int receive_twice(keel::Context& ctx, std::atomic<int>& stage) {
-  stage = 1;
-  int x = ctx.recv<int>("t1", 60s).value_or(-1000);
-  ctx.set_event("first", x);
-  stage = 2;
-  return x + ctx.recv<int>("t2", 60s).value_or(-1000);
-}
-
 TEST_F(Wakeups, ALostListenConnectionFallsBackToPollingAndComesBack) {
   a = make("a", 500ms, a_waits);
   b = make("b", 500ms, b_waits);
   std::atomic<int> stage{0};
-  for (auto* r : {a.get(), b.get()})
-    r->register_workflow("twice", [&stage](keel::Context& ctx) { return receive_twice(ctx, stage); });
-  a->launch();
-  b->launch();
+  launch_both_with_receive_twice(stage);
   std::string pid;
   ASSERT_TRUE(eventually([&] { return !(pid = listener_pid(url, "a")).empty(); }));
   auto h = a->start(keel::Workflow<int>("twice"), {.workflow_id = "w1"});
@@ -144,10 +149,7 @@ TEST_F(Wakeups, NotificationsWorkAgainAfterTheListenConnectionIsReestablished) {
   };
   a = std::make_unique<keel::Runtime>(c);
   b = make("b", 30s, b_waits);
-  for (auto* r : {a.get(), b.get()})
-    r->register_workflow("twice", [&stage](keel::Context& ctx) { return receive_twice(ctx, stage); });
-  a->launch();
-  b->launch();
+  launch_both_with_receive_twice(stage);
   std::string pid;
   ASSERT_TRUE(eventually([&] { return !(pid = listener_pid(url, "a")).empty(); }));
   auto h = a->start(keel::Workflow<int>("twice"), {.workflow_id = "w2"});
