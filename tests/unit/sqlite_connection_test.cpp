@@ -4,26 +4,22 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <string>
 
 #include "keel/errors.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
-namespace fs = std::filesystem;
 using keel::sysdb::sqlite::Connection;
 using keel::sysdb::sqlite::SqliteSql;
 
 class SqliteConnection : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir = fs::temp_directory_path() / ("keel-sqlite-conn-" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-  fs::path dir;
+  void SetUp() override { c.exec("CREATE TABLE t (v INTEGER NOT NULL)"); }
+  keel::testing::TempDir dir;
+  Connection c{dir.file("db.sqlite"), true, keel::SqliteSync::Full};
+  SqliteSql sql{c};
 };
 
 int64_t count_rows(Connection& c) {
@@ -33,9 +29,6 @@ int64_t count_rows(Connection& c) {
 }
 
 TEST_F(SqliteConnection, TheStatementCacheStopsGrowingAndLaterTextsStillRun) {
-  Connection c((dir / "db.sqlite").string(), true, keel::SqliteSync::Full);
-  c.exec("CREATE TABLE t (v INTEGER NOT NULL)");
-  SqliteSql sql(c);
   const int distinct = static_cast<int>(Connection::kMaxCachedStatements) + 100;
   for (int i = 0; i < distinct; ++i)
     EXPECT_EQ(sql.execute("INSERT INTO t (v) VALUES (" + std::to_string(i) + ")", {}), 1);
@@ -53,9 +46,6 @@ TEST_F(SqliteConnection, TheStatementCacheStopsGrowingAndLaterTextsStillRun) {
 }
 
 TEST_F(SqliteConnection, ABadTextPastTheBoundIsAClearErrorAndChangesNothing) {
-  Connection c((dir / "db.sqlite").string(), true, keel::SqliteSync::Full);
-  c.exec("CREATE TABLE t (v INTEGER NOT NULL)");
-  SqliteSql sql(c);
   for (size_t i = 0; i < Connection::kMaxCachedStatements; ++i) sql.query("SELECT " + std::to_string(i), {});
   EXPECT_THROW(sql.execute("INSERT INTO nowhere VALUES (1)", {}), keel::DatabaseError);
   EXPECT_THROW(sql.execute("INSERT INTO t (v) VALUES ($1)", {}), keel::UsageError);  // $1 has no value
