@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "keel/keel.hpp"
-#include "runtime/engine.hpp"
+#include "runtime/runtime_access.hpp"
 
 namespace {
 
@@ -191,17 +191,17 @@ int main(int argc, char** argv) {
       return paid.value_or(false);
     });
     rt.launch();
-    auto& engine = rt.engine();
+    auto& engine = keel::detail::RuntimeAccess::engine(rt);
 
     auto t0 = Clock::now();
-    in_parallel(o.starters, 0, o.workflows, [&](int i) { rt.start(checkout, {.workflow_id = id_of(i)}, i); });
+    in_parallel(o.starters, 0, o.workflows, [&](int i) { (void)rt.start(checkout, {.workflow_id = id_of(i)}, i); });
     auto started = Clock::now();
-    wait_until([&] { return engine.parked_count() == static_cast<size_t>(o.workflows); }, "all parked");
+    wait_until([&] { return engine.counters().parked == static_cast<size_t>(o.workflows); }, "all parked");
     auto parked = Clock::now();
     std::printf("  park   %d started in %.2f s, all parked after %.2f s (%.0f workflows/s); pool threads %zu\n",
                 o.workflows, std::chrono::duration<double>(started - t0).count(),
                 std::chrono::duration<double>(parked - t0).count(),
-                o.workflows / std::chrono::duration<double>(parked - t0).count(), engine.pool_threads());
+                o.workflows / std::chrono::duration<double>(parked - t0).count(), engine.counters().pool_threads);
     print_memory("all parked");
     std::fflush(stdout);
 
@@ -228,9 +228,9 @@ int main(int argc, char** argv) {
     std::printf("  burst  %d messages sent in %.2f s\n", o.workflows - o.paced,
                 std::chrono::duration<double>(sent_all - b0).count());
     report_latency("burst", timing, o.paced, o.workflows, b1 - b0);
-    wait_until([&] { return engine.parked_count() == 0; }, "lot empty");
+    wait_until([&] { return engine.counters().parked == 0; }, "lot empty");
     print_memory("all woken");
-    std::printf("  pool threads used: %zu (limit %d)\n", engine.pool_threads(), o.threads);
+    std::printf("  pool threads used: %zu (limit %d)\n", engine.counters().pool_threads, o.threads);
     rt.shutdown();
   }
   if (!dir.empty() && !o.keep) std::filesystem::remove_all(dir);

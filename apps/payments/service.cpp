@@ -229,7 +229,7 @@ void PaymentService::restart_missing_deliveries() {
   for (const auto& [event_id, job_text] : pending) {
     if (rt_->get_workflow(event_id)) continue;
     spdlog::warn("[{}] event has no delivery workflow: starting it", event_id);
-    rt_->start(deliver_wf_, with_id(event_id), Json::parse(job_text).get<DeliveryJob>());
+    (void)rt_->start(deliver_wf_, with_id(event_id), Json::parse(job_text).get<DeliveryJob>());
   }
 }
 
@@ -346,7 +346,7 @@ Json PaymentService::status_workflow(Context& ctx, const std::string& session_id
     // final; an interrupted workflow resumes here after restart.
     const std::string& wf_id = ctx.workflow_id();
     ctx.step("start_webhook_delivery", StepOptions{.max_attempts = 20, .interval = milliseconds(100)}, [&] {
-      rt_->start(deliver_wf_, with_id(job.event_id), job);
+      (void)rt_->start(deliver_wf_, with_id(job.event_id), job);
       spdlog::info("[{}] session {} is now {}{}; event {} ({}) to deliver", wf_id, session_id,
                    r["payment_status"].get<std::string>(),
                    r.contains("charge_id") ? " (charge " + r["charge_id"].get<std::string>() + ")" : "",
@@ -462,7 +462,7 @@ HttpResponse PaymentService::handle_create(const HttpRequest& req) {
   const std::string id = "create:" + key;
   auto info = rt_->get_workflow(id);
   if (!info) {
-    rt_->start(create_wf_, with_id(id), in);
+    (void)rt_->start(create_wf_, with_id(id), in);
     info = rt_->get_workflow(id);
     if (!info) throw std::runtime_error("workflow " + id + " vanished after its start");
   }

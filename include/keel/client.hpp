@@ -21,6 +21,8 @@
 //  * send, get_event, get_workflow, cancel behave as the Runtime's methods.
 //  * Waits (ClientHandle::result, get_event) re-read the database every
 //    poll_interval; on PostgreSQL a NOTIFY from the writer ends them sooner.
+//  * Called inside a transaction body (Context::transaction), every method
+//    throws UsageError at once, as the Runtime's do.
 // Thread-safety: all methods are thread-safe. A ClientHandle stays valid as
 // long as the Client that made it.
 #pragma once
@@ -51,6 +53,10 @@ struct ClientConfig {
   // Recorded as the executor of enqueued workflows until one dequeues them.
   std::string executor_id = "client";
 };
+
+// Throws ConfigError naming the first invalid value (a bad URL, a poll
+// interval that is not positive, an empty executor id).
+void validate(const ClientConfig& config);
 
 class Client;
 
@@ -89,7 +95,7 @@ class Client : public detail::TypedMessaging<Client> {
   // Enqueues the workflow registered (in some Runtime) as workflow_name.
   // R is the result type the handle decodes (Json by default).
   template <class R = Json, class... A>
-  ClientHandle<R> enqueue(const std::string& queue, const std::string& workflow_name, const EnqueueOptions& options,
+  [[nodiscard]] ClientHandle<R> enqueue(const std::string& queue, const std::string& workflow_name, const EnqueueOptions& options,
                           A&&... args) {
     Json inputs = Json::array();
     (inputs.push_back(to_json_value(args)), ...);
@@ -98,7 +104,7 @@ class Client : public detail::TypedMessaging<Client> {
   // The same with a typed name (keel::Workflow<R, Args...>{"name"}): the
   // arguments are converted to the declared parameter types.
   template <class R, class... Args, class... A>
-  ClientHandle<R> enqueue(const std::string& queue, const Workflow<R, Args...>& wf, const EnqueueOptions& options,
+  [[nodiscard]] ClientHandle<R> enqueue(const std::string& queue, const Workflow<R, Args...>& wf, const EnqueueOptions& options,
                           A&&... args) {
     Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
     return ClientHandle<R>(*this, enqueue_erased(queue, wf.name(), options, std::move(inputs)));
@@ -106,7 +112,7 @@ class Client : public detail::TypedMessaging<Client> {
 
   // A handle to an existing workflow; throws WorkflowNotFoundError.
   template <class R = Json>
-  ClientHandle<R> retrieve(const std::string& workflow_id) {
+  [[nodiscard]] ClientHandle<R> retrieve(const std::string& workflow_id) {
     if (!get_workflow(workflow_id)) throw WorkflowNotFoundError("no workflow with ID '" + workflow_id + "'");
     return ClientHandle<R>(*this, workflow_id);
   }
@@ -118,7 +124,7 @@ class Client : public detail::TypedMessaging<Client> {
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& query = {});
   // As Runtime::cancel; a workflow running in another process stops at its
   // next operation.
-  bool cancel(const std::string& workflow_id);
+  [[nodiscard]] bool cancel(const std::string& workflow_id);
 
   // Waits for the workflow to be terminal and returns its output as JSON (or
   // throws its error, as Handle::result); TimeoutError when timeout passes.

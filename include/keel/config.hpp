@@ -2,8 +2,11 @@
 //
 // Contract:
 //  * database_url selects the system database: "sqlite:PATH" (PATH may be
-//    relative; the file is created if absent) or, later, "postgresql://...".
-//    Anything else throws keel::ConfigError from the Runtime constructor.
+//    relative; the file is created if absent) or "postgresql://..." (a libpq
+//    URL; docs/postgres.md). Anything else throws keel::ConfigError.
+//  * validate(config) checks every value and throws keel::ConfigError naming
+//    the first invalid one; the Runtime constructor calls it before it opens
+//    anything, and an application may call it earlier (after parsing flags).
 //  * executor_id names this process in the system database: recovery at launch
 //    resumes the PENDING workflows recorded under this executor id. Two live
 //    processes must not share one executor id. Each Runtime holds a lease on
@@ -75,5 +78,8 @@ struct RuntimeConfig {
   // from here. Must be cheap and must not call back into the Runtime.
   std::function<void(std::string_view point)> fault_hook;
 };
+
+// Throws ConfigError naming the first invalid value (see the contract above).
+void validate(const RuntimeConfig& config);
 
 }  // namespace keel

@@ -13,8 +13,12 @@
 //    retries and recoveries: use it for external calls.
 //  * transaction: the body's SQL and the checkpoint commit in one database
 //    transaction: exactly once. On an exception the body's writes are rolled
-//    back and the error is recorded. The body may run on another thread (it is
-//    batched with other commits); it must not call back into the Context.
+//    back and the error is recorded — except a serialization failure or
+//    deadlock, which runs the body again (keel/transaction_options.hpp). The
+//    body may run on another thread (it is batched with other commits) and
+//    may run more than once; it may use only the keel::Sql it is given: a
+//    Context, Runtime, Handle or Client call from the body throws UsageError
+//    naming the call (it would wait for the commit that waits for the body).
 //  * set_event: last writer wins; readers see the latest value.
 //  * send: delivered exactly once. recv: consumes each message exactly once,
 //    oldest first; returns nullopt when the timeout passes. The deadline is
@@ -38,6 +42,7 @@
 #include "keel/serialization.hpp"
 #include "keel/sql.hpp"
 #include "keel/step_options.hpp"
+#include "keel/transaction_options.hpp"
 #include "keel/workflow.hpp"
 
 namespace keel {
@@ -78,8 +83,13 @@ class Context {
 
   template <class F>
   auto transaction(std::string_view name, F&& fn) {
+    return transaction(name, TransactionOptions{}, std::forward<F>(fn));
+  }
+
+  template <class F>
+  auto transaction(std::string_view name, const TransactionOptions& options, F&& fn) {
     using R = std::invoke_result_t<F&, Sql&>;
-    Json out = run_transaction(name, [&](Sql& sql) -> Json {
+    Json out = run_transaction(name, options, [&](Sql& sql) -> Json {
       if constexpr (std::is_void_v<R>) {
         fn(sql);
         return nullptr;
@@ -119,7 +129,7 @@ class Context {
 
   // Starts a child workflow (ID "<parent id>-<function id>") exactly once.
   template <class R, class... Args, class... A>
-  Handle<R> start_child(const Workflow<R, Args...>& wf, A&&... args) {
+  [[nodiscard]] Handle<R> start_child(const Workflow<R, Args...>& wf, A&&... args) {
     Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
     return Handle<R>(runtime(), do_start_child(wf.name(), std::move(inputs)));
   }
@@ -129,7 +139,8 @@ class Context {
 
  private:
   Json run_step(std::string_view name, const StepOptions& options, const std::function<Json()>& body);
-  Json run_transaction(std::string_view name, const std::function<Json(Sql&)>& body);
+  Json run_transaction(std::string_view name, const TransactionOptions& options,
+                       const std::function<Json(Sql&)>& body);
   void do_set_event(std::string_view key, Json value);
   std::optional<Json> do_get_event(std::string_view workflow_id, std::string_view key,
                                    std::chrono::milliseconds timeout);

@@ -34,6 +34,23 @@ class DatabaseError : public Error {
   using Error::Error;
 };
 
+// A statement broke an integrity constraint (unique, foreign key, check, not
+// null): SQLite's SQLITE_CONSTRAINT, PostgreSQL's SQLSTATE class 23.
+class ConstraintError : public DatabaseError {
+ public:
+  using DatabaseError::DatabaseError;
+};
+
+// The database rolled the transaction back because it conflicted with a
+// concurrent one: PostgreSQL's serialization failure (SQLSTATE 40001) or
+// deadlock (40P01). Nothing of the transaction took effect and running it
+// again may succeed. Inside Context::transaction Keel does that itself
+// (bounded, with backoff) and never records it as the transaction's error.
+class TransientDatabaseError : public DatabaseError {
+ public:
+  using DatabaseError::DatabaseError;
+};
+
 // The file is not a database, is corrupt, or holds a Keel schema newer than
 // this build understands. Nothing was written to it.
 class IncompatibleDatabaseError : public DatabaseError {

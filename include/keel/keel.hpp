@@ -12,4 +12,5 @@
 #include "keel/sql.hpp"
 #include "keel/status.hpp"
 #include "keel/step_options.hpp"
+#include "keel/transaction_options.hpp"
 #include "keel/workflow.hpp"

@@ -31,8 +31,9 @@
 //    again in its queue; it runs when the queue's limits allow, from its last
 //    checkpoint.
 // Non-guarantees: no fairness between executors; a crashed executor's
-// dequeued workflows keep their slots (PENDING) until that executor is
-// launched again and recovers them. Limits count workflows, not threads.
+// dequeued workflows keep their slots (PENDING) until it is relaunched or a
+// live executor takes its workflows over (its lease expired: lease_timeout,
+// keel/config.hpp). Limits count workflows, not threads.
 // Thread-safety: value types.
 #pragma once
 
@@ -54,6 +55,10 @@ struct QueueOptions {
   std::optional<RateLimit> rate_limit;
   bool priority_enabled = false;
 };
+
+// Throws UsageError for an empty name, ConfigError for a limit that is not
+// positive (or a worker_concurrency above concurrency).
+void validate(const QueueOptions& options);
 
 struct EnqueueOptions {
   // As StartOptions::workflow_id: the idempotency key; empty: a fresh UUID.

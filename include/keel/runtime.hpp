@@ -25,6 +25,9 @@
 //    checkpoints when its message/event arrives or its deadline passes. A
 //    workflow blocked inside a step (user code) does hold its thread: with
 //    every pool thread blocked so, queued workflows wait.
+//  * Inside a transaction body (Context::transaction) every method but
+//    config() throws UsageError at once: the body runs inside a commit that
+//    would wait for the call.
 // Thread-safety: all methods are thread-safe once launched, except
 // register_workflow and launch, which are for start-up.
 #pragma once
@@ -53,6 +56,7 @@ namespace keel {
 namespace detail {
 class Engine;
 class Queues;
+struct RuntimeAccess;
 using ErasedWorkflow = std::function<Json(Context&, const Json& inputs)>;
 
 template <class Args, class F, size_t... I>
@@ -107,7 +111,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   void shutdown();
 
   template <class R, class... Args, class... A>
-  Handle<R> start(const Workflow<R, Args...>& wf, const StartOptions& options, A&&... args) {
+  [[nodiscard]] Handle<R> start(const Workflow<R, Args...>& wf, const StartOptions& options, A&&... args) {
     Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
     return Handle<R>(*this, start_erased(wf.name(), options, std::move(inputs)));
   }
@@ -116,7 +120,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   // Throws UnknownQueueError, UnknownWorkflowError, UsageError (bad
   // options), DeduplicatedError; WorkflowConflictError as start().
   template <class R, class... Args, class... A>
-  Handle<R> enqueue(const Workflow<R, Args...>& wf, const std::string& queue_name, const EnqueueOptions& options,
+  [[nodiscard]] Handle<R> enqueue(const Workflow<R, Args...>& wf, const std::string& queue_name, const EnqueueOptions& options,
                     A&&... args) {
     Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
     return Handle<R>(*this, enqueue_erased(wf.name(), queue_name, options, std::move(inputs)));
@@ -124,7 +128,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
 
   // A handle to an existing workflow; throws WorkflowNotFoundError.
   template <class R = Json>
-  Handle<R> retrieve(const std::string& workflow_id) {
+  [[nodiscard]] Handle<R> retrieve(const std::string& workflow_id) {
     (void)detail::describe_workflow(*this, workflow_id);
     return Handle<R>(*this, workflow_id);
   }
@@ -134,11 +138,11 @@ class Runtime : public detail::TypedMessaging<Runtime> {
 
   // Cancel: a PENDING or ENQUEUED workflow becomes CANCELLED; a running one
   // stops at its next operation. Returns false when it was already terminal.
-  bool cancel(const std::string& workflow_id);
+  [[nodiscard]] bool cancel(const std::string& workflow_id);
   // Resume: a CANCELLED or dead-lettered workflow becomes PENDING again and
   // runs in this process from its last checkpoint. A workflow of a queue goes
   // back to its queue instead (ENQUEUED; keel/queue.hpp). Returns false otherwise.
-  bool resume(const std::string& workflow_id);
+  [[nodiscard]] bool resume(const std::string& workflow_id);
 
   std::optional<WorkflowInfo> get_workflow(const std::string& workflow_id);
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& query = {});
@@ -153,11 +157,12 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   void run_sql_read(const std::function<void(Sql&)>& fn);
 
   const RuntimeConfig& config() const;
-  detail::Engine& engine() { return *engine_; }
 
  private:
   friend class detail::TypedMessaging<Runtime>;
+  friend struct detail::RuntimeAccess;  // the engine, for Keel's own tests and benchmarks
   void register_erased(const std::string& name, detail::ErasedWorkflow fn);
+  void stop();  // shutdown() without its misuse check (the destructor's)
   std::string start_erased(const std::string& name, const StartOptions& options, Json inputs);
   std::string enqueue_erased(const std::string& name, const std::string& queue, const EnqueueOptions& options,
                              Json inputs);

@@ -9,7 +9,9 @@
 //  * Parameters are written $1, $2, ... on every backend and bound by number;
 //    values are never spliced into SQL text.
 //  * Errors throw keel::DatabaseError with the SQL and the database's message.
-//  * Constraint violations throw keel::ConstraintError.
+//  * Constraint violations throw keel::ConstraintError (errors.hpp); a
+//    serialization failure or deadlock (PostgreSQL) throws
+//    keel::TransientDatabaseError.
 // Thread-safety: a Sql object is valid only inside the callback that received
 // it, and only on that callback's thread. Do not keep it.
 #pragma once
@@ -24,11 +26,6 @@
 #include "keel/errors.hpp"
 
 namespace keel {
-
-class ConstraintError : public DatabaseError {
- public:
-  using DatabaseError::DatabaseError;
-};
 
 using SqlValue = std::variant<std::nullptr_t, int64_t, double, std::string>;
 

@@ -210,7 +210,7 @@ struct AdminServer::Impl {
                          "server of the application that registers it";
       if (before.status == WorkflowStatus::Cancelled) {
         try {
-          rt.cancel(id);
+          (void)rt.cancel(id);
         } catch (const std::exception& undo) {
           spdlog::error("admin: cannot restore workflow '{}' to CANCELLED: {}", id, undo.what());
         }

@@ -1,23 +1,25 @@
 // keel::Client: the system database seam without an engine (no registry, no
 // recovery, no dequeuer, no thread). Waits poll; their wake-up keys are the
-// engine's, so the database's wake-up sink (LISTEN/NOTIFY on PostgreSQL)
-// feeds `notifier` and ends them early.
+// engine's (common/wake_key.hpp), so the database's wake-up sink
+// (LISTEN/NOTIFY on PostgreSQL) feeds `notifier` and ends them early.
 #include "keel/client.hpp"
 
 #include <algorithm>
 
-#include "runtime/clock.hpp"
-#include "runtime/engine.hpp"
+#include "common/clock.hpp"
+#include "common/wake_key.hpp"
 #include "runtime/notifier.hpp"
 #include "runtime/queues.hpp"
 #include "runtime/results.hpp"
+#include "runtime/transaction_body.hpp"
 #include "runtime/uuid.hpp"
 #include "sysdb/system_database.hpp"
 
 namespace keel {
 
-using detail::Engine;
+using detail::forbid_in_transaction_body;
 using detail::Notifier;
+using detail::WakeKey;
 
 struct Client::State {
   ClientConfig config;
@@ -45,8 +47,7 @@ RuntimeConfig database_config(const ClientConfig& c) {
 }  // namespace
 
 Client::Client(ClientConfig config) : state_(std::make_unique<State>()) {
-  if (config.poll_interval.count() <= 0) throw ConfigError("poll_interval must be positive");
-  if (config.executor_id.empty()) throw ConfigError("executor_id must not be empty");
+  validate(config);
   state_->db = sysdb::open_system_database(database_config(config));
   state_->db->require_current_schema();  // a client never migrates
   state_->config = std::move(config);
@@ -66,6 +67,7 @@ Client::~Client() { state_->db->set_wakeup_sink(nullptr); }
 
 std::string Client::enqueue_erased(const std::string& queue, const std::string& name, const EnqueueOptions& options,
                                    Json inputs) {
+  forbid_in_transaction_body("Client::enqueue");
   if (name.empty()) throw UsageError("a workflow name must not be empty");
   sysdb::QueuedFields fields = detail::queued_fields(queue, options);
   detail::validate_enqueue_options(options);
@@ -86,13 +88,15 @@ std::string Client::enqueue_erased(const std::string& queue, const std::string& 
 }
 
 void Client::send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key) {
-  state_->db->send_message(dest, topic, message.dump(), key, "", nullptr);
+  forbid_in_transaction_body("Client::send");
+  (void)state_->db->send_message(dest, topic, message.dump(), key, "", nullptr);
 }
 
 std::optional<Json> Client::get_event_erased(const std::string& id, const std::string& key,
                                              std::chrono::milliseconds timeout) {
+  forbid_in_transaction_body("Client::get_event");
   auto until = std::chrono::steady_clock::now() + timeout;
-  Notifier::Waiter w(state_->notifier, Engine::event_key(id, key));
+  Notifier::Waiter w(state_->notifier, WakeKey::event(id, key));
   for (;;) {
     if (auto v = state_->db->get_event(id, key))
       return parse_stored_json(*v, "event '" + key + "' of workflow '" + id + "'");
@@ -102,8 +106,9 @@ std::optional<Json> Client::get_event_erased(const std::string& id, const std::s
 }
 
 Json Client::await_result(const std::string& id, std::optional<std::chrono::milliseconds> timeout) {
+  forbid_in_transaction_body("Client::await_result");
   auto until = timeout ? std::chrono::steady_clock::now() + *timeout : std::chrono::steady_clock::time_point::max();
-  Notifier::Waiter w(state_->notifier, Engine::done_key(id));
+  Notifier::Waiter w(state_->notifier, WakeKey::done(id));
   for (;;) {
     auto info = state_->db->get_workflow(id);
     if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
@@ -114,13 +119,18 @@ Json Client::await_result(const std::string& id, std::optional<std::chrono::mill
   }
 }
 
-std::optional<WorkflowInfo> Client::get_workflow(const std::string& id) { return state_->db->get_workflow(id); }
+std::optional<WorkflowInfo> Client::get_workflow(const std::string& id) {
+  forbid_in_transaction_body("Client::get_workflow");
+  return state_->db->get_workflow(id);
+}
 
 std::vector<WorkflowInfo> Client::list_workflows(const ListWorkflowsQuery& query) {
+  forbid_in_transaction_body("Client::list_workflows");
   return state_->db->list_workflows(query);
 }
 
 bool Client::cancel(const std::string& id) {
+  forbid_in_transaction_body("Client::cancel");
   return state_->db->transition(id, {WorkflowStatus::Pending, WorkflowStatus::Enqueued}, WorkflowStatus::Cancelled,
                                 detail::now_ms(), false, "");
 }

@@ -5,16 +5,17 @@
 #include <cmath>
 #include <utility>
 
-#include "runtime/clock.hpp"
+#include "common/clock.hpp"
+#include "common/wake_key.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/operations.hpp"
+#include "runtime/transaction_body.hpp"
 
 namespace keel {
 
-using detail::Engine;
 using detail::Execution;
 using detail::now_ms;
-using detail::with_db_retry;
+using detail::WakeKey;
 
 namespace {
 
@@ -29,8 +30,10 @@ class InStep {
   Execution& ex_;
 };
 
-void require_workflow_code(Execution& ex, std::string_view what) {
-  if (ex.in_step()) throw UsageError(std::string(what) + " called inside a step of workflow '" + ex.id() + "'");
+// Every operation is workflow code's: not a step's body, not a transaction's.
+void require_workflow_code(Execution& ex, std::string_view call) {
+  detail::forbid_in_transaction_body(call);
+  if (ex.in_step()) throw UsageError(std::string(call) + " called inside a step of workflow '" + ex.id() + "'");
 }
 
 std::chrono::milliseconds retry_delay(const StepOptions& o, int failed_attempt) {
@@ -43,7 +46,7 @@ std::chrono::milliseconds retry_delay(const StepOptions& o, int failed_attempt) 
 // sleep may park; a retry delay inside a step may not (its attempt count
 // lives only on this stack).
 void interruptible_sleep_until(Execution& ex, int64_t wake_ms, bool parkable) {
-  detail::Notifier::Waiter w(ex.engine().notifier(), "sleep:" + ex.id());
+  detail::Notifier::Waiter w(ex.notifier(), WakeKey::sleep(ex.id()));
   std::optional<int64_t> since;
   if (parkable) since = now_ms();
   while (now_ms() < wake_ms) {
@@ -51,13 +54,6 @@ void interruptible_sleep_until(Execution& ex, int64_t wake_ms, bool parkable) {
     ex.wait(w, wake_ms, since);
   }
   ex.check_interrupt();
-}
-
-// Records op with the given output; returns the outcome actually recorded.
-sysdb::OperationRecord record(Execution& ex, sysdb::OperationRecord op) {
-  auto cp = with_db_retry(ex, [&] { return ex.engine().db().record_operation(ex.id(), op); });
-  ex.accept(cp);
-  return cp.existing ? *cp.existing : op;
 }
 
 // The deadline of a timed wait: recorded at position fid once the wait
@@ -95,12 +91,22 @@ class DurableDeadline {
   }
 };
 
+// The message a recv's wake-up carried, when that wake-up was the only one
+// since the recv began (Notifier::Waiter::sole_payload).
+std::optional<sysdb::WaitingMessage> taken_from_wake_up(const detail::Notifier::Waiter& w) {
+  auto payload = w.sole_payload();
+  if (!payload) return std::nullopt;
+  auto m = detail::MessagePayload::decode(*payload);
+  if (!m) return std::nullopt;
+  return sysdb::WaitingMessage{m->message_id, std::move(m->message)};
+}
+
 std::optional<Json> record_optional(Execution& ex, int fid, std::string_view name, const std::optional<std::string>& v,
                                     int64_t started) {
   ex.flush_deferred();  // the deadline first
   auto op = ex.make_op(fid, name, started);
   op.output = v ? "[" + *v + "]" : "[]";
-  return detail::replay_optional(ex, record(ex, op));
+  return detail::replay_optional(ex, ex.record(op));
 }
 
 }  // namespace
@@ -112,15 +118,15 @@ std::string Context::idempotency_key() const {
   return exec_.id() + ":" + std::to_string(fid);
 }
 
-Runtime& Context::runtime() { return exec_.engine().runtime(); }
+Runtime& Context::runtime() { return exec_.runtime(); }
 
 Json Context::run_step(std::string_view name, const StepOptions& options, const std::function<Json()>& body) {
-  require_workflow_code(exec_, "step");
+  require_workflow_code(exec_, "ctx.step");
   int fid = exec_.next_step_function_id();
   if (auto* r = exec_.recorded(fid, name)) return detail::replay_output(exec_, *r);
   exec_.check_stop();  // the replayable records deferred may wait through the body
   int64_t started = now_ms();
-  exec_.engine().fault("step.before");
+  exec_.fault("step.before");
   std::optional<Json> out;
   std::optional<RecordedErrorInfo> err;
   const int max_attempts = std::max(1, options.max_attempts);
@@ -147,7 +153,7 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
       interruptible_sleep_until(exec_, now_ms() + retry_delay(options, attempt).count(), false);
     }
   }
-  exec_.engine().fault("step.after");
+  exec_.fault("step.after");
   auto op = exec_.make_op(fid, name, started);
   if (out) op.output = out->dump();
   op.error = err;
@@ -156,20 +162,25 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
   return std::move(*out);
 }
 
-Json Context::run_transaction(std::string_view name, const std::function<Json(Sql&)>& body) {
-  require_workflow_code(exec_, "transaction");
+Json Context::run_transaction(std::string_view name, const TransactionOptions& options,
+                              const std::function<Json(Sql&)>& body) {
+  require_workflow_code(exec_, "ctx.transaction");
   int fid = exec_.next_function_id();
   if (auto* r = exec_.recorded(fid, name)) return detail::replay_output(exec_, *r);
   exec_.check_interrupt();
   auto op = exec_.make_op(fid, name, now_ms());
   std::optional<Json> result;
   std::optional<RecordedErrorInfo> err;
-  bool retrying = false;  // a retry probes first (sysdb/system_database.hpp)
-  auto cp = with_db_retry(exec_, [&] {
+  sysdb::TransactionMode mode{/*probe_first=*/false, options.isolation};
+  // A retry (a lost connection, a serialization failure or deadlock) runs
+  // the body again; it probes first (sysdb/system_database.hpp).
+  auto cp = exec_.with_db([&](sysdb::SystemDatabase& db) {
     result.reset();
     err.reset();
-    bool probe_first = std::exchange(retrying, true);
-    return exec_.engine().db().run_transaction(exec_.id(), op, [&](Sql& sql) -> std::string {
+    sysdb::TransactionMode attempt = mode;
+    mode.probe_first = true;
+    return db.run_transaction(exec_.id(), op, [&](Sql& sql) -> std::string {
+      detail::TransactionBodyScope scope(exec_.id(), name);
       try {
         result = body(sql);
         return result->dump();
@@ -177,7 +188,7 @@ Json Context::run_transaction(std::string_view name, const std::function<Json(Sq
         err = detail::describe_exception(e);
         throw;
       }
-    }, probe_first);
+    }, attempt);
   });
   exec_.accept(cp);
   if (cp.existing) return detail::replay_output(exec_, *cp.existing);
@@ -186,35 +197,35 @@ Json Context::run_transaction(std::string_view name, const std::function<Json(Sq
 }
 
 void Context::do_set_event(std::string_view key, Json value) {
-  require_workflow_code(exec_, "set_event");
+  require_workflow_code(exec_, "ctx.set_event");
   int fid = exec_.next_function_id();
   if (exec_.recorded(fid, "keel.set_event")) return;
   exec_.check_interrupt();
   auto op = exec_.make_op(fid, "keel.set_event", now_ms());
   std::string k(key);
   std::string stored = value.dump();
-  auto cp = with_db_retry(exec_, [&] { return exec_.engine().db().set_event(exec_.id(), k, stored, op); });
+  auto cp = exec_.with_db([&](sysdb::SystemDatabase& db) { return db.set_event(exec_.id(), k, stored, op); });
   exec_.accept(cp);
   // The value goes with the wake-up only when this call wrote it (a position
   // recorded before, by another run, may have set another value).
   std::optional<std::string> payload;
   if (!cp.existing) payload = std::move(stored);
-  exec_.engine().notifier().notify(Engine::event_key(exec_.id(), k), std::move(payload));
+  exec_.notifier().notify(WakeKey::event(exec_.id(), k), std::move(payload));
 }
 
 std::optional<Json> Context::do_get_event(std::string_view workflow_id, std::string_view key,
                                           std::chrono::milliseconds timeout) {
-  require_workflow_code(exec_, "get_event");
+  require_workflow_code(exec_, "ctx.get_event");
   DurableDeadline deadline(exec_, exec_.next_function_id(), timeout);
   int fid = exec_.next_function_id();
   if (auto* r = exec_.recorded(fid, "keel.get_event")) return detail::replay_optional(exec_, *r);
   exec_.check_interrupt();
   int64_t started = now_ms();
   std::string target(workflow_id), k(key);
-  detail::Notifier::Waiter w(exec_.engine().notifier(), Engine::event_key(target, k));
+  detail::Notifier::Waiter w(exec_.notifier(), WakeKey::event(target, k));
   for (;;) {
     auto v = w.payload();  // set here during this call: no read
-    if (!v) v = with_db_retry(exec_, [&] { return exec_.engine().db().get_event(target, k); });
+    if (!v) v = exec_.with_db([&](sysdb::SystemDatabase& db) { return db.get_event(target, k); });
     if (v || deadline.passed() || timeout.count() <= 0) return record_optional(exec_, fid, "keel.get_event", v, started);
     exec_.wait(w, deadline.get(), started);
     exec_.check_interrupt();
@@ -222,30 +233,29 @@ std::optional<Json> Context::do_get_event(std::string_view workflow_id, std::str
 }
 
 void Context::do_send(std::string_view destination_id, std::string_view topic, Json message) {
-  require_workflow_code(exec_, "send");
+  require_workflow_code(exec_, "ctx.send");
   int fid = exec_.next_function_id();
   if (exec_.recorded(fid, "keel.send")) return;
   exec_.check_interrupt();
   auto op = exec_.make_op(fid, "keel.send", now_ms());
   std::string dest(destination_id), t(topic);
   std::string text = message.dump();
-  auto sent = with_db_retry(exec_, [&] {
-    return exec_.engine().db().send_message(dest, t, text, exec_.id() + ":" + std::to_string(fid), exec_.id(), &op);
+  auto sent = exec_.with_db([&](sysdb::SystemDatabase& db) {
+    return db.send_message(dest, t, text, exec_.id() + ":" + std::to_string(fid), exec_.id(), &op);
   });
   exec_.accept(sent.checkpoint);
-  exec_.engine().notify_message(dest, t, sent.message_id, text);
+  exec_.notifier().notify_message(dest, t, sent.message_id, text);
 }
 
 std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::milliseconds timeout) {
-  require_workflow_code(exec_, "recv");
+  require_workflow_code(exec_, "ctx.recv");
   DurableDeadline deadline(exec_, exec_.next_function_id(), timeout);
   int fid = exec_.next_function_id();
   if (auto* r = exec_.recorded(fid, "keel.recv")) return detail::replay_optional(exec_, *r);
   exec_.check_interrupt();
   int64_t started = now_ms();
   std::string t(topic);
-  auto& db = exec_.engine().db();
-  detail::Notifier::Waiter w(exec_.engine().notifier(), Engine::message_key(exec_.id(), t));
+  detail::Notifier::Waiter w(exec_.notifier(), WakeKey::message(exec_.id(), t));
   // The consume is deferred (Execution::defer_record): the recv's record,
   // written with the next operation's or the workflow's end, marks the
   // message consumed; until then a crash leaves the message in the inbox,
@@ -254,10 +264,8 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
   // the read before the wait found the inbox empty, so it is the oldest.
   for (bool woken = false;;) {
     std::optional<sysdb::WaitingMessage> m;
-    if (woken) {
-      if (auto p = w.sole_payload()) m = Engine::parse_message_payload(*p);
-    }
-    if (!m) m = with_db_retry(exec_, [&] { return db.peek_message(exec_.id(), t); });
+    if (woken) m = taken_from_wake_up(w);
+    if (!m) m = exec_.with_db([&](sysdb::SystemDatabase& db) { return db.peek_message(exec_.id(), t); });
     if (m) {
       auto op = exec_.make_op(fid, "keel.recv", started);
       op.output = "[" + m->message + "]";
@@ -273,7 +281,7 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
 }
 
 void Context::sleep(std::chrono::milliseconds duration) {
-  require_workflow_code(exec_, "sleep");
+  require_workflow_code(exec_, "ctx.sleep");
   int fid = exec_.next_function_id();
   int64_t wake = 0;
   if (auto* r = exec_.recorded(fid, "keel.sleep")) {
@@ -282,28 +290,28 @@ void Context::sleep(std::chrono::milliseconds duration) {
     exec_.check_interrupt();
     auto op = exec_.make_op(fid, "keel.sleep", now_ms());
     op.output = std::to_string(now_ms() + duration.count());
-    wake = detail::replay_output(exec_, record(exec_, op)).get<int64_t>();
+    wake = detail::replay_output(exec_, exec_.record(op)).get<int64_t>();
   }
   interruptible_sleep_until(exec_, wake, true);
 }
 
 std::chrono::system_clock::time_point Context::now() {
-  require_workflow_code(exec_, "now");
+  require_workflow_code(exec_, "ctx.now");
   int fid = exec_.next_function_id();
   if (auto* r = exec_.recorded(fid, "keel.now"))
     return detail::from_epoch_ms(detail::replay_output(exec_, *r).get<int64_t>());
   exec_.check_interrupt();
   auto op = exec_.make_op(fid, "keel.now", now_ms());
   op.output = std::to_string(op.started_at_ms);
-  return detail::from_epoch_ms(detail::replay_output(exec_, record(exec_, op)).get<int64_t>());
+  return detail::from_epoch_ms(detail::replay_output(exec_, exec_.record(op)).get<int64_t>());
 }
 
 std::string Context::do_start_child(const std::string& name, Json inputs) {
-  require_workflow_code(exec_, "start_child");
+  require_workflow_code(exec_, "ctx.start_child");
   int fid = exec_.next_function_id();
   if (auto* r = exec_.recorded(fid, "keel.start_child:" + name)) return r->child_workflow_id;
   exec_.check_interrupt();
-  return exec_.engine().start_child(exec_, fid, name, std::move(inputs));
+  return exec_.start_child(fid, name, std::move(inputs));
 }
 
 }  // namespace keel

@@ -5,7 +5,9 @@
 
 #include <thread>
 
-#include "runtime/clock.hpp"
+#include "common/clock.hpp"
+#include "common/retry_policy.hpp"
+#include "common/wake_key.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/executor_lease.hpp"
 #include "runtime/operations.hpp"
@@ -14,16 +16,7 @@
 namespace keel::detail {
 
 Engine::Engine(RuntimeConfig config) : config_(std::move(config)) {
-  if (config_.executor_id.empty()) throw ConfigError("executor_id must not be empty");
-  if (config_.max_recovery_attempts < 1) throw ConfigError("max_recovery_attempts must be at least 1");
-  if (config_.poll_interval.count() <= 0) throw ConfigError("poll_interval must be positive");
-  if (config_.max_workflow_threads < 1) throw ConfigError("max_workflow_threads must be at least 1");
-  if (config_.park_after.count() < 0) throw ConfigError("park_after must not be negative");
-  if (config_.heartbeat_interval.count() <= 0) throw ConfigError("heartbeat_interval must be positive");
-  if (config_.lease_timeout <= 2 * config_.heartbeat_interval)
-    throw ConfigError("lease_timeout (" + std::to_string(config_.lease_timeout.count()) +
-                      " ms) must exceed twice heartbeat_interval (" +
-                      std::to_string(config_.heartbeat_interval.count()) + " ms)");
+  validate(config_);
   db_ = sysdb::open_system_database(config_);
   pool_ = std::make_unique<WorkerPool>(static_cast<size_t>(config_.max_workflow_threads));
   // Parked waits are swept (statuses, inboxes) every 25 poll intervals.
@@ -38,30 +31,6 @@ Engine::Engine(RuntimeConfig config) : config_(std::move(config)) {
 
 Engine::~Engine() { shutdown(); }
 
-// The PostgreSQL wake-up triggers build these same strings (src/sysdb/postgres/migrations.cpp, v2).
-std::string Engine::message_key(const std::string& dest, const std::string& topic) {
-  return "msg:" + dest + '\x1f' + topic;
-}
-std::string Engine::event_key(const std::string& id, const std::string& key) { return "evt:" + id + '\x1f' + key; }
-std::string Engine::done_key(const std::string& id) { return "done:" + id; }
-
-std::string Engine::message_payload(int64_t message_id, const std::string& message) {
-  return std::to_string(message_id) + '\x1f' + message;
-}
-
-void Engine::notify_message(const std::string& dest, const std::string& topic, int64_t message_id,
-                            const std::string& text) {
-  std::optional<std::string> payload;
-  if (message_id > 0) payload = message_payload(message_id, text);
-  notifier_.notify(message_key(dest, topic), std::move(payload));
-}
-
-std::optional<sysdb::WaitingMessage> Engine::parse_message_payload(const std::string& payload) {
-  size_t sep = payload.find('\x1f');
-  if (sep == std::string::npos) return std::nullopt;
-  return sysdb::WaitingMessage{std::stoll(payload.substr(0, sep)), payload.substr(sep + 1)};
-}
-
 void Engine::require_running() const {
   if (!launched_.load()) throw RuntimeStateError("the runtime is not launched: call launch() first");
   if (stopping_.load()) throw RuntimeStateError("the runtime is shutting down");
@@ -74,6 +43,17 @@ void Engine::register_workflow(const std::string& name, ErasedWorkflow fn) {
   if (!registry_.emplace(name, std::move(fn)).second)
     throw UsageError("workflow '" + name + "' is registered twice");
 }
+
+void Engine::require_registered(const std::string& name) { (void)lookup(name); }
+
+std::vector<std::string> Engine::registered_names() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, fn] : registry_) names.push_back(name);
+  return names;
+}
+
+EngineCounters Engine::counters() const { return {pool_->threads(), parking_->size()}; }
 
 ErasedWorkflow Engine::lookup(const std::string& name) {
   std::lock_guard lock(mu_);
@@ -113,7 +93,7 @@ std::string Engine::start_child(Execution& parent, int function_id, const std::s
                         config_.application_version, parent.id(), std::nullopt, now_ms()};
   auto op = parent.make_op(function_id, "keel.start_child:" + name, wf.now_ms);
   op.child_workflow_id = wf.id;
-  auto result = with_db_retry(parent, [&] { return db_->insert_workflow(wf, parent.id(), &op); });
+  auto result = parent.with_db([&](sysdb::SystemDatabase& db) { return db.insert_workflow(wf, parent.id(), &op); });
   if (result.parent_op_existing) {
     // Started by an earlier attempt whose commit was reported as failed, or
     // by an execution that crashed: make sure the child runs.
@@ -137,9 +117,6 @@ std::string Engine::start_child(Execution& parent, int function_id, const std::s
   return wf.id;
 }
 
-// A PENDING workflow of this executor that does not run here (its start
-// was committed but reported as failed, or it is a child of a crashed
-// execution) is run now, replaying its checkpoints.
 void Engine::ensure_running(const WorkflowInfo& info) {
   if (info.status != WorkflowStatus::Pending || info.executor_id != config_.executor_id) return;
   {
@@ -179,20 +156,18 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
 // Loads the recorded operations of a replaying execution, retrying a failing
 // database; false when it stays unavailable (the workflow stays PENDING).
 bool Engine::load_recorded(Execution& exec) {
-  for (int attempt = 1;; ++attempt) {
-    try {
-      std::map<int, sysdb::OperationRecord> recorded;
-      for (auto& op : db_->load_operations(exec.id())) recorded.emplace(op.function_id, std::move(op));
-      exec.set_recorded(std::move(recorded));
-      return true;
-    } catch (const DatabaseError& e) {
-      if (attempt >= 6 || stopping_.load()) {
+  return with_retries(
+      kDatabaseRetry, [this] { return stopping(); },
+      [&] {
+        std::map<int, sysdb::OperationRecord> recorded;
+        for (auto& op : db_->load_operations(exec.id())) recorded.emplace(op.function_id, std::move(op));
+        exec.set_recorded(std::move(recorded));
+        return true;
+      },
+      [&](const DatabaseError& e) {
         spdlog::error("[{}] cannot load the checkpoints, the workflow stays PENDING: {}", exec.id(), e.what());
         return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25 << attempt));
-    }
-  }
+      });
 }
 
 // The execution leaves running_ and the gate.
@@ -221,7 +196,7 @@ void Engine::leave_parked(Execution& exec) {
 // not run it twice). False at shutdown: it is recovered at the next launch.
 bool Engine::park_for_retry(Execution& exec) {
   int64_t delay = std::max<int64_t>(1000, 5 * config_.poll_interval.count());
-  if (!parking_->begin(exec.info(), "retry:" + exec.id(), now_ms() + delay)) return false;
+  if (!parking_->begin(exec.info(), WakeKey::retry(exec.id()).encode(), now_ms() + delay)) return false;
   spdlog::warn("[{}] system database unavailable: the workflow runs again in {} ms", exec.id(), delay);
   leave_parked(exec);
   return true;
@@ -258,8 +233,8 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   set_current_execution(nullptr);
   if (exec->parked()) return leave_parked(*exec);
   if (retry && !stopping_.load() && park_for_retry(*exec)) return;
-  notifier_.notify(done_key(id));
-  if (!exec->info().queue_name.empty()) notifier_.notify(queue_key());  // a slot is free
+  notifier_.notify(WakeKey::done(id));
+  if (!exec->info().queue_name.empty()) notifier_.notify(WakeKey::queues());  // a slot is free
   release(*exec);
 }
 
@@ -273,33 +248,30 @@ bool Engine::finish(Execution& exec, WorkflowStatus status, std::optional<Json> 
   std::vector<sysdb::OperationRecord> last_ops = exec.take_deferred();
   // A retry after a commit whose outcome was unknown finds the workflow no
   // longer PENDING and changes nothing: retrying is safe.
-  for (int attempt = 1;; ++attempt) {
-    try {
-      auto result = db_->finish_workflow(exec.id(), status, stored, error, now_ms(), last_ops);
-      if (result == sysdb::FinishResult::PositionTaken) {
-        // Another execution recorded a deferred record's position: run again by replay.
-        spdlog::warn("[{}] a deferred record's position was taken by another execution; running again by replay",
-                     exec.id());
-        return false;
-      }
-      if (result == sysdb::FinishResult::Finished) {
-        // This commit recorded the outcome: result() may take it from here.
-        WorkflowInfo done;
-        done.id = exec.id();
-        done.status = status;
-        done.output = std::move(output);
-        done.error = error;
-        outcomes_.put(std::move(done));
-      }
-      return true;
-    } catch (const DatabaseError& e) {
-      if (attempt >= 6 || stopping_.load()) {
+  auto result = with_retries(
+      kDatabaseRetry, [this] { return stopping(); },
+      [&] { return std::optional(db_->finish_workflow(exec.id(), status, stored, error, now_ms(), last_ops)); },
+      [&](const DatabaseError& e) -> std::optional<sysdb::FinishResult> {
         spdlog::error("[{}] cannot record the workflow's end, it stays PENDING: {}", exec.id(), e.what());
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25 << attempt));
-    }
+        return std::nullopt;
+      });
+  if (!result) return false;
+  if (*result == sysdb::FinishResult::PositionTaken) {
+    // Another execution recorded a deferred record's position: run again by replay.
+    spdlog::warn("[{}] a deferred record's position was taken by another execution; running again by replay",
+                 exec.id());
+    return false;
   }
+  if (*result == sysdb::FinishResult::Finished) {
+    // This commit recorded the outcome: result() may take it from here.
+    WorkflowInfo done;
+    done.id = exec.id();
+    done.status = status;
+    done.output = std::move(output);
+    done.error = error;
+    outcomes_.put(std::move(done));
+  }
+  return true;
 }
 
 bool Engine::runs_here(const std::string& id) {
@@ -319,7 +291,7 @@ bool Engine::cancel(const std::string& id) {
   }
   parking_->drop(id);  // a parked workflow has nothing left to run
   notifier_.wake_all();
-  notifier_.notify(done_key(id));
+  notifier_.notify(WakeKey::done(id));
   return changed;
 }
 
@@ -327,12 +299,7 @@ bool Engine::resume(const std::string& id) {
   require_running();
   // A cancelled execution may still be unwinding here; let it leave first so
   // that it cannot race with the new one.
-  for (;;) {
-    std::unique_lock lock(mu_);
-    if (!running_.count(id)) break;
-    lock.unlock();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  wait_until_gone(id);
   // Refuse before changing anything when this process cannot run it.
   auto before = db_->get_workflow(id);
   if (!before) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
@@ -357,8 +324,18 @@ bool Engine::requeue(const std::string& id) {
   } catch (const ConstraintError&) {
     throw DeduplicatedError("workflow '" + id + "' cannot resume: its deduplication ID is held by another workflow");
   }
-  if (changed) notifier_.notify(queue_key());
+  if (changed) notifier_.notify(WakeKey::queues());
   return changed;
+}
+
+void Engine::wait_until_gone(const std::string& id) {
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (!running_.count(id)) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 void Engine::shutdown() {

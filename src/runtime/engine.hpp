@@ -6,6 +6,12 @@
 // to reach zero (steps in flight finish; no new operation starts). A waiting
 // execution may park (parking.hpp): it leaves the pool and the gate, and is
 // resumed by replay.
+//
+// Who calls what: Runtime the lifecycle, start/cancel/resume and the waits;
+// Queues the registry and run_dequeued; ExecutorLease recover and
+// interrupt_all; executions only the ExecutionHost interface.
+// Thread-safety: thread-safe once launched; register_workflow and launch are
+// for start-up.
 #pragma once
 
 #include <atomic>
@@ -14,11 +20,14 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "keel/runtime.hpp"
+#include "runtime/execution_host.hpp"
 #include "runtime/notifier.hpp"
 #include "runtime/outcomes.hpp"
 #include "runtime/parking.hpp"
+#include "runtime/unwinding.hpp"
 #include "runtime/worker_pool.hpp"
 #include "sysdb/system_database.hpp"
 
@@ -27,47 +36,45 @@ namespace keel::detail {
 class Execution;
 class ExecutorLease;
 
-// Thrown through a workflow's stack to stop it without changing its status
-// (shutdown, or the system database failing). Deliberately not a
-// std::exception, so that `catch (const std::exception&)` in workflow code
-// does not swallow it.
-struct ExecutionInterrupted {
-  std::string reason;
-  bool database_unavailable = false;  // the engine retries it later (park_for_retry)
+// What the engine holds right now (tests, benchmarks, and later metrics).
+struct EngineCounters {
+  size_t pool_threads = 0;  // pool threads created so far
+  size_t parked = 0;        // workflows parked
 };
 
-// Thrown through a workflow's stack when it parks (Execution::wait): the
-// thread is given back, the workflow stays PENDING and is resumed by replay.
-// Not a std::exception either.
-struct ExecutionParked {};
-
-class Engine {
+class Engine final : public ExecutionHost {
  public:
   explicit Engine(RuntimeConfig config);
   ~Engine();
 
+  // --- lifecycle ---
   void register_workflow(const std::string& name, ErasedWorkflow fn);
   LaunchReport launch(Runtime& rt);
   void shutdown();
+  // Throws RuntimeStateError unless launched and not stopping.
+  void require_running() const;
 
+  // --- workflows ---
   std::string start(const std::string& name, const StartOptions& options, Json inputs);
-  // Starts a child inside a parent execution (see Context::start_child).
-  std::string start_child(Execution& parent, int function_id, const std::string& name, Json inputs);
-  bool cancel(const std::string& id);
-  bool resume(const std::string& id);
-
+  [[nodiscard]] bool cancel(const std::string& id);
+  [[nodiscard]] bool resume(const std::string& id);
   Json await_result(const std::string& id, std::optional<std::chrono::milliseconds> timeout);
   std::optional<Json> get_event(const std::string& id, const std::string& key, std::chrono::milliseconds timeout);
   void send(const std::string& dest, const std::string& topic, const Json& message, const std::string& key);
 
-  sysdb::SystemDatabase& db() { return *db_; }
-  Notifier& notifier() { return notifier_; }
-  const RuntimeConfig& config() const { return config_; }
-  Runtime& runtime() { return *runtime_; }
-  bool stopping() const { return stopping_.load(); }
-  void fault(std::string_view point) const {
-    if (config_.fault_hook) config_.fault_hook(point);
-  }
+  // --- for the queues (runtime/queues.hpp) ---
+  // Throws UnknownWorkflowError when name is not registered here.
+  void require_registered(const std::string& name);
+  std::vector<std::string> registered_names();
+  // Runs a workflow a dequeue moved to PENDING under this executor (from its
+  // checkpoints: a resumed one comes back through its queue with some).
+  void run_dequeued(const WorkflowInfo& info) { spawn(info, /*replay=*/true); }
+  // A PENDING workflow of this executor that does not run here (its start
+  // was committed but reported as failed, or it is a child of a crashed
+  // execution) is run now, replaying its checkpoints.
+  void ensure_running(const WorkflowInfo& info);
+
+  // --- for the executor lease (runtime/executor_lease.hpp) ---
   // Recovers PENDING workflows this executor owns (launch, takeover): counts
   // a recovery attempt, dead-letters past max_recovery_attempts, replays the
   // rest. Workflows already running here are left alone.
@@ -75,39 +82,23 @@ class Engine {
   // Stops every execution running here at its next operation without
   // changing its status (another process now holds this executor id).
   void interrupt_all();
-  // Throws RuntimeStateError unless launched and not stopping.
-  void require_running() const;
 
-  ParkingLot& parking() { return *parking_; }
-  // Workflows queued for a pool thread (parking is preferred when > 0).
-  size_t run_queue_backlog() const { return pool_->backlog(); }
-  // Test hooks: pool threads created so far, workflows parked now.
-  size_t pool_threads() const { return pool_->threads(); }
-  size_t parked_count() const { return parking_->size(); }
+  [[nodiscard]] EngineCounters counters() const;
 
-  static std::string message_key(const std::string& dest, const std::string& topic);
-  static std::string event_key(const std::string& id, const std::string& key);
-  // A message's notify payload (its ID and JSON text), so that a recv woken
-  // by its send takes it without reading it back.
-  static std::string message_payload(int64_t message_id, const std::string& message);
-  static std::optional<sysdb::WaitingMessage> parse_message_payload(const std::string& payload);
-  // Wakes the recvs of (dest, topic); message_id > 0: the message inserted,
-  // carried along (message_payload).
-  void notify_message(const std::string& dest, const std::string& topic, int64_t message_id, const std::string& text);
-  static std::string done_key(const std::string& id);
-  // Notified when a queued workflow ends here or is enqueued here: the
-  // dequeuer (runtime/queues.hpp) looks for free slots.
-  static std::string queue_key() { return "queues"; }
+  // --- ExecutionHost ---
+  sysdb::SystemDatabase& db() override { return *db_; }
+  Notifier& notifier() override { return notifier_; }
+  const RuntimeConfig& config() const override { return config_; }
+  bool stopping() const override { return stopping_.load(); }
+  bool threads_scarce() const override { return pool_->backlog() > 0; }
+  ParkingLot& parking() override { return *parking_; }
+  std::string start_child(Execution& parent, int function_id, const std::string& name, Json inputs) override;
+  Runtime& runtime() override { return *runtime_; }
 
  private:
-  friend class Queues;  // dequeued workflows are spawned like started ones
-  struct Running {
-    std::shared_ptr<Execution> execution;
-  };
   // Queues the workflow on the pool unless it already runs (or is parked)
   // here; replay loads its recorded operations first (on the pool thread).
   void spawn(const WorkflowInfo& info, bool replay);
-  void ensure_running(const WorkflowInfo& info);
   bool requeue(const std::string& id);
   bool load_recorded(Execution& exec);
   void release(Execution& exec);
@@ -120,6 +111,8 @@ class Engine {
   bool runs_here(const std::string& id);
   ErasedWorkflow lookup(const std::string& name);
   void recover_one(const std::string& id, LaunchReport& report);
+  // Polls until no execution of id runs here (a cancelled one unwinding).
+  void wait_until_gone(const std::string& id);
 
   RuntimeConfig config_;
   std::unique_ptr<sysdb::SystemDatabase> db_;
@@ -128,7 +121,7 @@ class Engine {
   std::atomic<bool> launched_{false};
   std::atomic<bool> stopping_{false};
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable idle_cv_;
   std::map<std::string, ErasedWorkflow> registry_;            // guarded by mu_
   std::map<std::string, std::shared_ptr<Execution>> running_;  // guarded by mu_

@@ -2,8 +2,7 @@
 
 #include <algorithm>
 
-#include "runtime/clock.hpp"
-#include "runtime/operations.hpp"
+#include "common/clock.hpp"
 
 namespace keel::detail {
 
@@ -34,10 +33,10 @@ void Execution::check_interrupt() {
   // Waits that are no operation (a child's result) check here first, and
   // may park or be interrupted: the last step's checkpoint goes in before.
   flush_deferred();
-  if (engine_.stopping()) throw ExecutionInterrupted{"runtime shutting down"};
+  if (host_.stopping()) throw ExecutionInterrupted{"runtime shutting down"};
   if (cancelled_.load()) throw WorkflowCancelledError("workflow '" + id() + "' was cancelled");
   if (past_deadline()) {
-    engine_.db().transition(id(), {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false, "");
+    (void)host_.db().transition(id(), {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false, "");
     cancelled_.store(true);
     throw WorkflowCancelledError("workflow '" + id() + "' passed its timeout and was cancelled");
   }
@@ -45,7 +44,7 @@ void Execution::check_interrupt() {
 
 void Execution::check_stop() {
   if (parked_) throw ExecutionParked{};
-  if (engine_.stopping() || cancelled_.load() || past_deadline()) check_interrupt();
+  if (host_.stopping() || cancelled_.load() || past_deadline()) check_interrupt();
 }
 
 bool Execution::past_deadline() const { return info_.deadline_epoch_ms && now_ms() >= *info_.deadline_epoch_ms; }
@@ -53,30 +52,30 @@ bool Execution::past_deadline() const { return info_.deadline_epoch_ms && now_ms
 std::chrono::steady_clock::time_point Execution::bound(int64_t until_epoch_ms) const {
   int64_t until = until_epoch_ms;
   if (info_.deadline_epoch_ms) until = std::min(until, *info_.deadline_epoch_ms);
-  int64_t poll = engine_.config().poll_interval.count();
+  int64_t poll = host_.config().poll_interval.count();
   int64_t delta = std::clamp<int64_t>(until - now_ms(), 0, poll);
   return std::chrono::steady_clock::now() + std::chrono::milliseconds(delta);
 }
 
 bool Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since) {
-  engine_.fault("wait.begin");
+  fault("wait.begin");
   int64_t wake = until_epoch_ms;
   if (info_.deadline_epoch_ms) wake = std::min(wake, *info_.deadline_epoch_ms);
   if (parkable_since) park_if_due(waiter, wake, *parkable_since);
   // A deferred deadline is written once the wait has lasted park_after (or
   // at parking): a crash loses at most that much of the wait.
-  if (has_deferred() && (!parkable_since || now_ms() - *parkable_since >= engine_.config().park_after.count()))
+  if (has_deferred() && (!parkable_since || now_ms() - *parkable_since >= host_.config().park_after.count()))
     write_deferred();
   bool notified = waiter.wait_until(bound(until_epoch_ms));
   // A cancel from another process (CLI, admin of another executor) reaches
   // no in-process flag: re-read the status at most once per poll interval.
   auto now = std::chrono::steady_clock::now();
-  if (now - last_status_check_ >= engine_.config().poll_interval) {
+  if (now - last_status_check_ >= host_.config().poll_interval) {
     last_status_check_ = now;
     try {
-      auto info = engine_.db().get_workflow(id());
+      auto info = host_.db().get_workflow(id());
       // Cancelled, or taken over by another executor (this one lost its lease): stop.
-      if (info && (info->status != WorkflowStatus::Pending || info->executor_id != engine_.config().executor_id))
+      if (info && (info->status != WorkflowStatus::Pending || info->executor_id != host_.config().executor_id))
         cancelled_.store(true);
     } catch (const DatabaseError&) {
       // The server is away: the wait goes on, its next read retries, and a
@@ -91,11 +90,11 @@ bool Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::opti
 // waited before, or is part of a recovery burst), workflows are queued for a
 // thread, or it has waited park_after in its thread already.
 bool Execution::should_park(int64_t since_ms, int64_t wake_ms) const {
-  const auto& c = engine_.config();
+  const auto& c = host_.config();
   if (!c.park_waiting_workflows || in_step_) return false;
   int64_t now = now_ms();
   if (wake_ms <= now) return false;
-  return replaying_ || now - since_ms >= c.park_after.count() || engine_.run_queue_backlog() > 0;
+  return replaying_ || now - since_ms >= c.park_after.count() || host_.threads_scarce();
 }
 
 void Execution::park_if_due(Notifier::Waiter& waiter, int64_t wake_ms, int64_t since_ms) {
@@ -107,9 +106,9 @@ void Execution::park_if_due(Notifier::Waiter& waiter, int64_t wake_ms, int64_t s
 // the parking: the caller reads the database again instead.
 void Execution::park(Notifier::Waiter& waiter, int64_t wake_ms) {
   flush_deferred();  // a replay resumes from the records
-  if (!engine_.parking().begin(info_, waiter.key(), wake_ms)) return;
+  if (!host_.parking().begin(info_, waiter.key(), wake_ms)) return;
   if (waiter.notified()) {
-    engine_.parking().abort(id());
+    host_.parking().abort(id());
     return;
   }
   parked_ = true;
@@ -127,7 +126,7 @@ sysdb::OperationRecord Execution::make_op(int function_id, std::string_view name
 
 void Execution::write_deferred() {
   std::vector<sysdb::OperationRecord> ops = take_deferred();
-  auto cp = with_db_retry(*this, [&] { return engine_.db().record_operations(id(), ops); });
+  auto cp = with_db([&](sysdb::SystemDatabase& db) { return db.record_operations(id(), ops); });
   accept(cp);
   if (cp.taken.empty()) return;
   // Found recorded: by this very write when a retry followed a lost answer
@@ -143,6 +142,16 @@ ExecutionInterrupted Execution::recorded_elsewhere(int function_id) const {
   return ExecutionInterrupted{"operation " + std::to_string(function_id) + " of workflow '" + id() +
                                   "' was recorded by another execution; running again by replay",
                               /*database_unavailable=*/true};
+}
+
+sysdb::OperationRecord Execution::record(const sysdb::OperationRecord& op) {
+  auto cp = with_db([&](sysdb::SystemDatabase& db) { return db.record_operation(id(), op); });
+  accept(cp);
+  return cp.existing ? *cp.existing : op;
+}
+
+ExecutionInterrupted Execution::unavailable(const DatabaseError& e) const {
+  return ExecutionInterrupted{std::string("system database unavailable: ") + e.what(), !host_.stopping()};
 }
 
 void Execution::accept(const sysdb::Checkpoint& cp) {

@@ -1,7 +1,10 @@
 // One run of one workflow in this process: its position counter, its
-// recorded operations (loaded once when it is recovered) and its interrupt
-// state. Used by Context on the workflow's own thread; cancel() may be
-// called from any thread.
+// recorded operations (loaded once when it is recovered), its deferred
+// records and its interrupt state — and everything the Context's operations
+// (context.cpp) need of the engine, through ExecutionHost: the system
+// database with the runtime's retry policy, the notifier, child starts.
+// Used by Context on the workflow's own thread; cancel() may be called from
+// any thread.
 #pragma once
 
 #include <atomic>
@@ -12,19 +15,47 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/engine.hpp"
+#include "common/retry_policy.hpp"
+#include "runtime/execution_host.hpp"
+#include "runtime/unwinding.hpp"
 #include "sysdb/system_database.hpp"
 
 namespace keel::detail {
 
 class Execution {
  public:
-  Execution(Engine& engine, WorkflowInfo info, std::map<int, sysdb::OperationRecord> recorded)
-      : engine_(engine), info_(std::move(info)), recorded_(std::move(recorded)) {}
+  Execution(ExecutionHost& host, WorkflowInfo info, std::map<int, sysdb::OperationRecord> recorded)
+      : host_(host), info_(std::move(info)), recorded_(std::move(recorded)) {}
 
-  Engine& engine() { return engine_; }
   const WorkflowInfo& info() const { return info_; }
   const std::string& id() const { return info_.id; }
+
+  // --- the engine, as the operations see it ---
+  // Calls call(db) on the system database, retrying a DatabaseError under
+  // kDatabaseRetry; when the database stays unavailable, stops this
+  // execution (ExecutionInterrupted: it stays PENDING and runs again by
+  // replay later). Nothing is recorded as the operation's outcome.
+  template <class F>
+  auto with_db(F&& call) -> decltype(call(std::declval<sysdb::SystemDatabase&>())) {
+    using R = decltype(call(std::declval<sysdb::SystemDatabase&>()));
+    return with_retries(
+        kDatabaseRetry, [this] { return host_.stopping(); }, [&]() -> R { return call(host_.db()); },
+        [this](const DatabaseError& e) -> R { throw unavailable(e); });
+  }
+  // Records op unless its position is taken (then the outcome found there
+  // is adopted); returns the outcome recorded. Throws WorkflowCancelledError
+  // when the workflow no longer runs here.
+  sysdb::OperationRecord record(const sysdb::OperationRecord& op);
+  Notifier& notifier() { return host_.notifier(); }
+  // The config's fault hook (crash tests) at a named point.
+  void fault(std::string_view point) const {
+    if (host_.config().fault_hook) host_.config().fault_hook(point);
+  }
+  // Starts a child at this execution's position function_id (ExecutionHost).
+  std::string start_child(int function_id, const std::string& name, Json inputs) {
+    return host_.start_child(*this, function_id, name, std::move(inputs));
+  }
+  Runtime& runtime() { return host_.runtime(); }
 
   // Every operation takes its position here, after the deferred records
   // (if any) are written.
@@ -112,7 +143,9 @@ class Execution {
   void accept(const sysdb::Checkpoint& cp);
 
  private:
-  Engine& engine_;
+  ExecutionInterrupted unavailable(const DatabaseError& e) const;
+
+  ExecutionHost& host_;
   WorkflowInfo info_;
   std::map<int, sysdb::OperationRecord> recorded_;
   int function_id_ = 0;

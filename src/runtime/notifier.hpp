@@ -12,6 +12,9 @@
 // (set_event gives the event's value). A waiter may take a payload notified
 // after it registered instead of reading the database: that value was the
 // committed one at an instant within the waiter's call.
+// Keys are WakeKey texts (common/wake_key.hpp): the overloads taking a
+// WakeKey encode it; the string forms are for keys that arrive encoded (the
+// PostgreSQL wake-up sink) and for the notifier's own tests.
 // Thread-safe.
 #pragma once
 
@@ -24,6 +27,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/wake_key.hpp"
+
 namespace keel::detail {
 
 class Notifier {
@@ -31,6 +36,7 @@ class Notifier {
   class Waiter {
    public:
     Waiter(Notifier& n, std::string key);
+    Waiter(Notifier& n, const WakeKey& key) : Waiter(n, key.encode()) {}
     ~Waiter();
     Waiter(const Waiter&) = delete;
     Waiter& operator=(const Waiter&) = delete;
@@ -58,6 +64,17 @@ class Notifier {
   };
 
   void notify(const std::string& key, std::optional<std::string> payload = std::nullopt);
+  void notify(const WakeKey& key, std::optional<std::string> payload = std::nullopt) {
+    notify(key.encode(), std::move(payload));
+  }
+  // Wakes the recvs of (destination, topic). message_id > 0: the message
+  // just inserted, carried along (MessagePayload) for a recv woken by it.
+  void notify_message(const std::string& destination, const std::string& topic, int64_t message_id,
+                      const std::string& message) {
+    std::optional<std::string> payload;
+    if (message_id > 0) payload = MessagePayload{message_id, message}.encode();
+    notify(WakeKey::message(destination, topic), std::move(payload));
+  }
   // Called with every notified key, after the waiters are woken, outside the
   // notifier's lock. Set once, before any thread uses the notifier.
   void set_listener(std::function<void(const std::string&)> listener) { listener_ = std::move(listener); }

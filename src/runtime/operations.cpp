@@ -1,7 +1,5 @@
 #include "runtime/operations.hpp"
 
-#include <thread>
-
 namespace keel::detail {
 
 namespace {
@@ -28,13 +26,6 @@ std::optional<Json> replay_optional(const Execution& ex, const sysdb::OperationR
 RecordedErrorInfo describe_exception(const std::exception& e) {
   if (auto* rec = dynamic_cast<const RecordedError*>(&e)) return {rec->type_name(), rec->what()};
   return {demangle(typeid(e).name()), e.what()};
-}
-
-void backoff_or_interrupt(Execution& ex, int attempt, const std::exception& e) {
-  constexpr int kMaxAttempts = 6;
-  if (attempt >= kMaxAttempts || ex.engine().stopping())
-    throw ExecutionInterrupted{std::string("system database unavailable: ") + e.what(), !ex.engine().stopping()};
-  std::this_thread::sleep_for(std::chrono::milliseconds(25 << attempt));
 }
 
 }  // namespace keel::detail

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "runtime/clock.hpp"
-#include "runtime/engine.hpp"
+#include "common/clock.hpp"
+#include "common/wake_key.hpp"
 
 namespace keel::detail {
 
@@ -14,8 +14,17 @@ namespace {
 constexpr int kPollBatch = 1000;    // messages read per cursor query
 constexpr size_t kSweepBatch = 500;  // workflows per status / inbox query
 
-bool is_message_wait(const std::string& key) { return key.rfind("msg:", 0) == 0; }
-bool is_polled_wait(const std::string& key) { return key.rfind("evt:", 0) == 0 || key.rfind("done:", 0) == 0; }
+std::optional<WakeKey::Kind> kind_of(const std::string& key) {
+  auto k = WakeKey::decode(key);
+  if (!k) return std::nullopt;
+  return k->kind;
+}
+bool is_message_wait(const std::string& key) { return kind_of(key) == WakeKey::Kind::Message; }
+// Waits on another workflow's writes: re-read at every sweep.
+bool is_polled_wait(const std::string& key) {
+  auto kind = kind_of(key);
+  return kind == WakeKey::Kind::Event || kind == WakeKey::Kind::Done;
+}
 
 }  // namespace
 
@@ -150,7 +159,7 @@ void ParkingLot::poll_messages() {
     auto batch = db_.unconsumed_messages_after(message_cursor_, kPollBatch);
     for (const auto& m : batch) {
       message_cursor_ = std::max(message_cursor_, m.message_id);
-      notifier_.notify(Engine::message_key(m.destination_id, m.topic));
+      notifier_.notify(WakeKey::message(m.destination_id, m.topic));
     }
     if (static_cast<int>(batch.size()) < kPollBatch) return;
   }
@@ -180,7 +189,7 @@ void ParkingLot::sweep() {
       const auto& [id, key] = parked[i];
       if (!pending.count(id)) {  // cancelled (or finished) elsewhere: nothing left to run here
         drop(id);
-        notifier_.notify(Engine::done_key(id));
+        notifier_.notify(WakeKey::done(id));
       } else if (is_message_wait(key)) {
         receivers.push_back(id);
       } else if (is_polled_wait(key)) {
@@ -189,7 +198,7 @@ void ParkingLot::sweep() {
     }
     if (!receivers.empty())
       for (const auto& m : db_.unconsumed_messages_for(receivers))
-        notifier_.notify(Engine::message_key(m.destination_id, m.topic));
+        notifier_.notify(WakeKey::message(m.destination_id, m.topic));
     for (const auto& key : polled) on_notify(key);
   }
 }

@@ -4,7 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include "keel/errors.hpp"
-#include "runtime/clock.hpp"
+#include "common/clock.hpp"
+#include "common/wake_key.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/uuid.hpp"
 
@@ -31,18 +32,6 @@ sysdb::QueueSpec spec_of(const QueueOptions& q) {
 
 }  // namespace
 
-void validate_queue_options(const QueueOptions& q) {
-  if (q.name.empty()) throw UsageError("a queue name must not be empty");
-  if (q.concurrency && *q.concurrency < 1)
-    throw ConfigError("queue '" + q.name + "': concurrency must be at least 1");
-  if (q.worker_concurrency && *q.worker_concurrency < 1)
-    throw ConfigError("queue '" + q.name + "': worker_concurrency must be at least 1");
-  if (q.concurrency && q.worker_concurrency && *q.worker_concurrency > *q.concurrency)
-    throw ConfigError("queue '" + q.name + "': worker_concurrency must not exceed concurrency");
-  if (q.rate_limit && (q.rate_limit->limit < 1 || q.rate_limit->period.count() < 1))
-    throw ConfigError("queue '" + q.name + "': a rate limit needs limit >= 1 and a period of at least 1 ms");
-}
-
 void validate_enqueue_options(const EnqueueOptions& o) {
   if (o.priority < 0) throw UsageError("a queue priority must not be negative");
   if (o.timeout && o.timeout->count() <= 0) throw UsageError("a workflow timeout must be positive");
@@ -56,7 +45,7 @@ sysdb::QueuedFields queued_fields(const std::string& queue, const EnqueueOptions
 }
 
 void Queues::add(const QueueOptions& options) {
-  validate_queue_options(options);
+  validate(options);
   if (started_.load()) throw UsageError("register_queue('" + options.name + "') after launch()");
   for (const auto& q : queues_)
     if (q.name == options.name) throw UsageError("queue '" + options.name + "' is registered twice");
@@ -74,7 +63,7 @@ std::string Queues::enqueue(const std::string& name, const std::string& queue, c
   engine_.require_running();
   sysdb::QueuedFields fields = queued_fields(queue, options);
   const QueueOptions& q = find(queue);
-  (void)engine_.lookup(name);
+  engine_.require_registered(name);
   validate_enqueue_options(options);
   if (options.priority != 0 && !q.priority_enabled)
     throw UsageError("queue '" + queue + "' does not use priorities (QueueOptions::priority_enabled)");
@@ -83,7 +72,7 @@ std::string Queues::enqueue(const std::string& name, const std::string& queue, c
                         config.executor_id, config.application_version, "", std::nullopt, now_ms()};
   auto result = engine_.db().enqueue_workflow(wf, fields);
   if (result.created) {
-    engine_.notifier().notify(Engine::queue_key());
+    engine_.notifier().notify(WakeKey::queues());
   } else if (result.existing && result.existing->name != name) {
     throw WorkflowConflictError("workflow ID '" + wf.id + "' already belongs to workflow '" + result.existing->name +
                                 "', not '" + name + "'");
@@ -91,13 +80,6 @@ std::string Queues::enqueue(const std::string& name, const std::string& queue, c
     engine_.ensure_running(*result.existing);
   }
   return wf.id;
-}
-
-std::vector<std::string> Queues::registered_names() {
-  std::lock_guard lock(engine_.mu_);
-  std::vector<std::string> names;
-  for (const auto& [name, fn] : engine_.registry_) names.push_back(name);
-  return names;
 }
 
 void Queues::start() {
@@ -109,7 +91,7 @@ void Queues::start() {
 
 void Queues::stop() {
   stopping_.store(true);
-  engine_.notifier().notify(Engine::queue_key());
+  engine_.notifier().notify(WakeKey::queues());
   std::lock_guard lock(thread_mu_);
   if (thread_.joinable()) thread_.join();
 }
@@ -117,8 +99,8 @@ void Queues::stop() {
 void Queues::loop() {
   // Registered before the first dequeue: a wake-up between a dequeue and the
   // sleep is not lost (see Notifier).
-  Notifier::Waiter wake(engine_.notifier(), Engine::queue_key());
-  const std::vector<std::string> names = registered_names();
+  Notifier::Waiter wake(engine_.notifier(), WakeKey::queues());
+  const std::vector<std::string> names = engine_.registered_names();
   while (!stopping_.load()) {
     bool again = false;
     for (const auto& q : queues_) {
@@ -139,8 +121,7 @@ bool Queues::dequeue_once(const QueueOptions& q, const std::vector<std::string>&
   auto taken = engine_.db().dequeue(request);
   for (const auto& info : taken) {
     try {
-      // replay: a resumed workflow comes back through its queue with checkpoints.
-      engine_.spawn(info, /*replay=*/true);
+      engine_.run_dequeued(info);
     } catch (const std::exception& e) {
       // It stays PENDING under this executor and is recovered at the next launch.
       spdlog::error("[{}] dequeued but not started: {}", info.id, e.what());

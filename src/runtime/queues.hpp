@@ -5,7 +5,7 @@
 // at least one queue is registered; stop() (before the engine's shutdown, and
 // in the destructor) ends and joins it, so no dequeue can move a workflow to
 // PENDING that the stopping engine would then refuse to run. The dequeuer
-// sleeps on the engine's notifier (Engine::queue_key(): a local enqueue, a
+// sleeps on the engine's notifier (WakeKey::queues(): a local enqueue, a
 // local queued workflow ending, stop) and otherwise re-reads the database
 // every poll_interval, which is how it sees other processes' work.
 #pragma once
@@ -24,8 +24,6 @@ namespace keel::detail {
 
 class Engine;
 
-// Throws UsageError / ConfigError when the options are invalid.
-void validate_queue_options(const QueueOptions& options);
 // Throws UsageError when the options are invalid (for a Client, which does
 // not know the queue's declaration: priority is only checked to be >= 0).
 void validate_enqueue_options(const EnqueueOptions& options);
@@ -48,7 +46,6 @@ class Queues {
   void loop();
   // One dequeue of one queue; true when it took a full batch (look again now).
   bool dequeue_once(const QueueOptions& q, const std::vector<std::string>& names);
-  std::vector<std::string> registered_names();
 
   Engine& engine_;
   std::vector<QueueOptions> queues_;  // fixed once started

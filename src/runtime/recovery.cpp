@@ -3,7 +3,7 @@
 // how a takeover (executor_lease.cpp) runs the workflows it claimed.
 #include <spdlog/spdlog.h>
 
-#include "runtime/clock.hpp"
+#include "common/clock.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/executor_lease.hpp"
@@ -57,7 +57,8 @@ void Engine::recover_one(const std::string& id, LaunchReport& report) {
   auto attempts = db_->count_recovery(id, now_ms());
   if (!attempts) return;
   if (*attempts > config_.max_recovery_attempts) {
-    db_->transition(id, {WorkflowStatus::Pending}, WorkflowStatus::MaxRecoveryAttemptsExceeded, now_ms(), false, "");
+    (void)db_->transition(id, {WorkflowStatus::Pending}, WorkflowStatus::MaxRecoveryAttemptsExceeded, now_ms(), false,
+                          "");
     spdlog::error("[{}] recovered {} times, moved to MAX_RECOVERY_ATTEMPTS_EXCEEDED", id, *attempts - 1);
     report.dead_lettered.push_back(id);
     return;

@@ -3,6 +3,8 @@
 
 #include "runtime/engine.hpp"
 #include "runtime/queues.hpp"
+#include "runtime/runtime_access.hpp"
+#include "runtime/transaction_body.hpp"
 
 namespace keel {
 
@@ -15,10 +17,12 @@ void check_arity(const Json& inputs, size_t expected) {
 }
 
 Json await_workflow_result(Runtime& rt, const std::string& id, std::optional<std::chrono::milliseconds> timeout) {
-  return rt.engine().await_result(id, timeout);
+  forbid_in_transaction_body("Handle::result");
+  return RuntimeAccess::engine(rt).await_result(id, timeout);
 }
 
 WorkflowInfo describe_workflow(Runtime& rt, const std::string& id) {
+  forbid_in_transaction_body("Handle::info");
   auto info = rt.get_workflow(id);
   if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
   return *info;
@@ -26,49 +30,80 @@ WorkflowInfo describe_workflow(Runtime& rt, const std::string& id) {
 
 }  // namespace detail
 
+namespace {
+using detail::forbid_in_transaction_body;
+}  // namespace
+
 Runtime::Runtime(RuntimeConfig config)
     : engine_(std::make_unique<detail::Engine>(std::move(config))),
       queues_(std::make_unique<detail::Queues>(*engine_)) {}
-Runtime::~Runtime() { shutdown(); }
+Runtime::~Runtime() { stop(); }
 
 void Runtime::register_erased(const std::string& name, detail::ErasedWorkflow fn) {
+  forbid_in_transaction_body("Runtime::register_workflow");
   engine_->register_workflow(name, std::move(fn));
 }
-void Runtime::register_queue(const QueueOptions& options) { queues_->add(options); }
+void Runtime::register_queue(const QueueOptions& options) {
+  forbid_in_transaction_body("Runtime::register_queue");
+  queues_->add(options);
+}
 LaunchReport Runtime::launch() {
+  forbid_in_transaction_body("Runtime::launch");
   LaunchReport report = engine_->launch(*this);
   queues_->start();
   return report;
 }
 void Runtime::shutdown() {
+  forbid_in_transaction_body("Runtime::shutdown");  // it would wait for the body's own thread
+  stop();
+}
+void Runtime::stop() {
   queues_->stop();  // no dequeue may start a workflow the engine would refuse
   engine_->shutdown();
 }
 std::string Runtime::enqueue_erased(const std::string& name, const std::string& queue, const EnqueueOptions& options,
                                     Json inputs) {
+  forbid_in_transaction_body("Runtime::enqueue");
   return queues_->enqueue(name, queue, options, std::move(inputs));
 }
 
 std::string Runtime::start_erased(const std::string& name, const StartOptions& options, Json inputs) {
+  forbid_in_transaction_body("Runtime::start");
   return engine_->start(name, options, std::move(inputs));
 }
 void Runtime::send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key) {
+  forbid_in_transaction_body("Runtime::send");
   engine_->send(dest, topic, message, key);
 }
 std::optional<Json> Runtime::get_event_erased(const std::string& id, const std::string& key,
                                               std::chrono::milliseconds timeout) {
+  forbid_in_transaction_body("Runtime::get_event");
   return engine_->get_event(id, key, timeout);
 }
 
-bool Runtime::cancel(const std::string& id) { return engine_->cancel(id); }
-bool Runtime::resume(const std::string& id) { return engine_->resume(id); }
+bool Runtime::cancel(const std::string& id) {
+  forbid_in_transaction_body("Runtime::cancel");
+  return engine_->cancel(id);
+}
+bool Runtime::resume(const std::string& id) {
+  forbid_in_transaction_body("Runtime::resume");
+  return engine_->resume(id);
+}
 
-std::optional<WorkflowInfo> Runtime::get_workflow(const std::string& id) { return engine_->db().get_workflow(id); }
+std::optional<WorkflowInfo> Runtime::get_workflow(const std::string& id) {
+  forbid_in_transaction_body("Runtime::get_workflow");
+  return engine_->db().get_workflow(id);
+}
 std::vector<WorkflowInfo> Runtime::list_workflows(const ListWorkflowsQuery& query) {
+  forbid_in_transaction_body("Runtime::list_workflows");
   return engine_->db().list_workflows(query);
 }
-std::vector<ExecutorInfo> Runtime::list_executors() { return engine_->db().list_executors(); }
+std::vector<ExecutorInfo> Runtime::list_executors() {
+  forbid_in_transaction_body("Runtime::list_executors");
+  return engine_->db().list_executors();
+}
 std::vector<StepInfo> Runtime::list_steps(const std::string& id) {
+  forbid_in_transaction_body("Runtime::list_steps");
   std::vector<StepInfo> steps;
   for (auto& op : engine_->db().load_operations(id)) {
     StepInfo s;
@@ -85,8 +120,14 @@ std::vector<StepInfo> Runtime::list_steps(const std::string& id) {
   return steps;
 }
 
-void Runtime::run_sql_write(const std::function<void(Sql&)>& fn) { engine_->db().run_sql_write(fn); }
-void Runtime::run_sql_read(const std::function<void(Sql&)>& fn) { engine_->db().run_sql_read(fn); }
+void Runtime::run_sql_write(const std::function<void(Sql&)>& fn) {
+  forbid_in_transaction_body("Runtime::run_sql_write");
+  engine_->db().run_sql_write(fn);
+}
+void Runtime::run_sql_read(const std::function<void(Sql&)>& fn) {
+  forbid_in_transaction_body("Runtime::run_sql_read");
+  engine_->db().run_sql_read(fn);
+}
 const RuntimeConfig& Runtime::config() const { return engine_->config(); }
 
 }  // namespace keel

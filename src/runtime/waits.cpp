@@ -1,7 +1,8 @@
 // Waits from outside any workflow: results, events, and sending messages.
 #include <thread>
 
-#include "runtime/clock.hpp"
+#include "common/clock.hpp"
+#include "common/wake_key.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/results.hpp"
@@ -47,7 +48,7 @@ Json result_of(const WorkflowInfo& info) {
 
 Json Engine::await_result(const std::string& id, std::optional<std::chrono::milliseconds> timeout) {
   auto until = timeout ? std::chrono::steady_clock::now() + *timeout : std::chrono::steady_clock::time_point::max();
-  Notifier::Waiter w(notifier_, done_key(id));
+  Notifier::Waiter w(notifier_, WakeKey::done(id));
   std::optional<int64_t> parkable_since;
   if (!timeout) parkable_since = now_ms();
   // A workflow running here records its outcome here before it leaves:
@@ -74,7 +75,7 @@ std::optional<Json> Engine::get_event(const std::string& id, const std::string& 
                                       std::chrono::milliseconds timeout) {
   require_running();
   auto until = std::chrono::steady_clock::now() + timeout;
-  Notifier::Waiter w(notifier_, event_key(id, key));
+  Notifier::Waiter w(notifier_, WakeKey::event(id, key));
   for (;;) {
     auto v = w.payload();  // set here during this call: no read
     if (!v) v = db_->get_event(id, key);
@@ -88,7 +89,7 @@ void Engine::send(const std::string& dest, const std::string& topic, const Json&
   require_running();
   std::string text = message.dump();
   auto sent = db_->send_message(dest, topic, text, key, "", nullptr);
-  notify_message(dest, topic, sent.message_id, text);
+  notifier_.notify_message(dest, topic, sent.message_id, text);
 }
 
 }  // namespace keel::detail

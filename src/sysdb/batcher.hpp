@@ -21,6 +21,11 @@
 // it may lead: no caller wakes only to sleep again (with one shared
 // condition variable, every batch woke all of them).
 //
+// A unit that submits to the batcher running it (a transaction body calling
+// back into Keel) would wait for its own batch forever: submit() refuses it
+// with UsageError instead (runtime/transaction_body.hpp names the call
+// first; this is the backstop).
+//
 // Thread-safe. Items live on their callers' stacks until done.
 #pragma once
 
@@ -30,9 +35,17 @@
 #include <list>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
+#include "keel/errors.hpp"
+
 namespace keel::sysdb {
+
+namespace batcher_detail {
+// The batcher whose batch this thread is executing, if any.
+inline thread_local const void* t_executing = nullptr;
+}  // namespace batcher_detail
 
 template <class Item>
 class Batcher {
@@ -50,6 +63,9 @@ class Batcher {
   // records failures in the items).
   template <class Execute>
   void submit(Item& item, Execute&& execute) {
+    if (batcher_detail::t_executing == this)
+      throw UsageError("a system database write from inside a unit of the batch that runs it (a transaction body "
+                       "calling back into Keel?) would wait for itself");
     Ticket me{&item};
     std::unique_lock lock(mu_);
     queue_.push_back(&me);
@@ -101,7 +117,11 @@ class Batcher {
       it = queue_.erase(it);
     }
     lock.unlock();
-    execute(batch, lane);
+    {
+      const void* outer = std::exchange(batcher_detail::t_executing, this);
+      execute(batch, lane);  // must not throw
+      batcher_detail::t_executing = outer;
+    }
     lock.lock();
     // Notified under the lock: a woken caller returns (and its ticket dies)
     // only after it has seen `done`, which needs the lock.

@@ -1,8 +1,8 @@
 // The system database seam: everything the runtime persists goes through this
-// interface, one method per durable unit. Backends (sqlite/, later postgres/)
-// decide how units reach the disk; the SQLite backend batches concurrent units
-// into one commit (group commit), each caller returning only once its own unit
-// is durable.
+// interface, one method per durable unit. Backends (sqlite/, postgres/)
+// decide how units reach the disk; both batch concurrent units into one
+// commit (group commit), each caller returning only once its own unit is
+// durable.
 //
 // Every method that checkpoints an operation returns a Checkpoint telling the
 // caller whether the position was already recorded (another execution got
@@ -21,6 +21,7 @@
 #include "keel/config.hpp"
 #include "keel/sql.hpp"
 #include "keel/status.hpp"
+#include "keel/transaction_options.hpp"
 
 namespace keel::sysdb {
 
@@ -48,13 +49,13 @@ struct NewWorkflow {
   int64_t now_ms = 0;
 };
 
-struct InsertWorkflowResult {
+struct [[nodiscard]] InsertWorkflowResult {
   bool created = false;
   std::optional<WorkflowInfo> existing;  // when !created
   bool parent_op_existing = false;       // the parent's op was already recorded
 };
 
-struct Checkpoint {
+struct [[nodiscard]] Checkpoint {
   std::optional<OperationRecord> existing;  // at the (first) op's position
   bool workflow_active = true;
   // record_operations: what was found at the ops' positions when any was
@@ -63,7 +64,7 @@ struct Checkpoint {
 };
 
 // What finish_workflow did.
-enum class FinishResult {
+enum class [[nodiscard]] FinishResult {
   Finished,       // this commit moved the workflow to its terminal status
   NotPending,     // not PENDING here (ended before, cancelled, taken over): nothing changed
   PositionTaken,  // last_op's position was already recorded: nothing changed
@@ -96,7 +97,7 @@ struct DequeueRequest {
 };
 
 // What send_message did.
-struct SendResult {
+struct [[nodiscard]] SendResult {
   Checkpoint checkpoint;
   int64_t message_id = 0;  // the message inserted; 0 when none was (a key seen before, the op recorded before)
 };
@@ -113,6 +114,17 @@ struct MessageArrival {
   std::string destination_id;
   std::string topic;
 };
+// How run_transaction runs a user's transaction.
+struct TransactionMode {
+  // Check the workflow and the op's position before the body runs (see
+  // run_transaction).
+  bool probe_first = false;
+  // Unset: the backend's default, batched with other units. Set: a database
+  // transaction of its own at that level (PostgreSQL; SQLite is always
+  // serializable).
+  std::optional<IsolationLevel> isolation;
+};
+
 // One row of the executors table: a process's lease on its executor id.
 using ExecutorRecord = ExecutorInfo;
 
@@ -142,7 +154,7 @@ class SystemDatabase {
   // nullopt when the workflow is not PENDING.
   virtual std::optional<int> count_recovery(const std::string& id, int64_t now_ms) = 0;
   // Moves the workflow from one of `from` to `to`; false when it was in none of them.
-  virtual bool transition(const std::string& id, const std::vector<WorkflowStatus>& from, WorkflowStatus to,
+  [[nodiscard]] virtual bool transition(const std::string& id, const std::vector<WorkflowStatus>& from, WorkflowStatus to,
                           int64_t now_ms, bool reset_recovery, const std::string& executor_id) = 0;
 
   // --- operations ---
@@ -159,14 +171,18 @@ class SystemDatabase {
   }
   // Runs body in a database transaction and records op in the same commit,
   // with body's result as output; if body throws, its writes are rolled back
-  // and the error (type, message) is recorded instead.
-  // probe_first: check the workflow and op's position before the body runs.
-  // Without it a backend may run the body first and fence afterwards: if the
-  // position is taken or the workflow no longer runs here, the body's writes
-  // are rolled back (its code ran for nothing). A retry after a failure of
-  // unknown outcome probes first, so a committed body does not run again.
+  // and the error (type, message) is recorded instead — except a
+  // TransientDatabaseError (a serialization failure or deadlock, also one
+  // the body caught and swallowed), which rolls everything back, records
+  // nothing and is thrown for the caller to run the transaction again.
+  // mode.probe_first: check the workflow and op's position before the body
+  // runs. Without it a backend may run the body first and fence afterwards:
+  // if the position is taken or the workflow no longer runs here, the body's
+  // writes are rolled back (its code ran for nothing). A retry after a
+  // failure of unknown outcome probes first, so a committed body does not
+  // run again.
   virtual Checkpoint run_transaction(const std::string& id, OperationRecord op,
-                                     const std::function<std::string(Sql&)>& body, bool probe_first) = 0;
+                                     const std::function<std::string(Sql&)>& body, TransactionMode mode) = 0;
 
   // --- events ---
   virtual Checkpoint set_event(const std::string& id, const std::string& key, const std::string& value,
@@ -241,7 +257,7 @@ class SystemDatabase {
   // --- wake-ups caused by other processes ---
   // Installs the sink for wake-ups that the backend learns of (PostgreSQL:
   // LISTEN/NOTIFY): sink(key) wakes the waiters of one notifier key
-  // (Engine::message_key / event_key / done_key), sink("") wakes every waiter
+  // (an encoded WakeKey, common/wake_key.hpp), sink("") wakes every waiter
   // (wake-ups may have been lost). Called on a backend thread. An empty sink
   // stops delivery; once set_wakeup_sink returns, the previous sink is no
   // longer called. Default: none (waits poll).
@@ -249,7 +265,8 @@ class SystemDatabase {
 };
 
 // Opens the backend named by config.database_url. Throws ConfigError for an
-// unknown scheme, DatabaseError / IncompatibleDatabaseError when unusable.
+// invalid config (keel::validate), DatabaseError / IncompatibleDatabaseError
+// when the database is unusable.
 std::unique_ptr<SystemDatabase> open_system_database(const RuntimeConfig& config);
 
 }  // namespace keel::sysdb

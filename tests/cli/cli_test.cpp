@@ -79,7 +79,7 @@ class CliTest : public ::testing::Test {
   }
 
   void start_waiter(const std::string& id) {
-    rt_->start(wf_->waiter, {.workflow_id = id});
+    (void)rt_->start(wf_->waiter, {.workflow_id = id});
     ASSERT_TRUE(eventually([&] { return !rt_->list_steps(id).empty(); }));
   }
 
@@ -102,7 +102,7 @@ TEST_F(CliTest, ListPrintsTheWorkflowsAsJson) {
 
 TEST_F(CliTest, ListShowsTheQueueOfAnEnqueuedWorkflow) {
   // A queue no process registers: the workflow stays ENQUEUED.
-  keel::Client(keel::ClientConfig{.database_url = dir_.db_url()}).enqueue("later", "greet", {.workflow_id = "q-1"}, "cy");
+  (void)keel::Client(keel::ClientConfig{.database_url = dir_.db_url()}).enqueue("later", "greet", {.workflow_id = "q-1"}, "cy");
   auto r = keel_cli(with_db({"workflow", "list", "--status", "enqueued"}));
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   Json list = stdout_json(r).at("workflows");

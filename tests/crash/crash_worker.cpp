@@ -271,7 +271,7 @@ constexpr auto kResultTimeout = std::chrono::milliseconds(120s);
 template <class R, class... Args, class... A>
 void get_or_start(keel::Runtime& rt, const keel::Workflow<R, Args...>& wf, const std::string& id, A&&... args) {
   if (rt.get_workflow(id)) return;
-  rt.start(wf, {.workflow_id = id}, std::forward<A>(args)...);
+  (void)rt.start(wf, {.workflow_id = id}, std::forward<A>(args)...);
 }
 
 bool await_results(keel::Runtime& rt, const std::vector<std::string>& ids) {
@@ -308,16 +308,16 @@ bool run_scenario(keel::Runtime& rt, const Workflows& w, const Options& o) {
     return await_results(rt, {"steps-1"});
   }
   if (s == "parallel") {
-    for (int i = 1; i <= 3; ++i) rt.start(w.steps, {.workflow_id = "par-" + std::to_string(i)}, i);
+    for (int i = 1; i <= 3; ++i) (void)rt.start(w.steps, {.workflow_id = "par-" + std::to_string(i)}, i);
     return await_results(rt, {"par-1", "par-2", "par-3"});
   }
   if (s == "messages") {
-    rt.start(w.msg_recv, {.workflow_id = "msg-recv"});
+    (void)rt.start(w.msg_recv, {.workflow_id = "msg-recv"});
     if (!rt.get_event<bool>("msg-recv", "ready1", kResultTimeout)) throw std::runtime_error("ready1 never set");
     // Sent again by every run: the idempotency key makes it one message.
     rt.send("msg-recv", std::string("hello-1"), "inbox", "msg-recv:hello-1");
     if (!rt.get_event<bool>("msg-recv", "ready2", kResultTimeout)) throw std::runtime_error("ready2 never set");
-    rt.start(w.msg_send, {.workflow_id = "msg-send"}, std::string("msg-recv"));
+    (void)rt.start(w.msg_send, {.workflow_id = "msg-send"}, std::string("msg-recv"));
     return await_results(rt, {"msg-send", "msg-recv"});
   }
   if (s == "sleep") {
@@ -334,8 +334,8 @@ bool run_scenario(keel::Runtime& rt, const Workflows& w, const Options& o) {
     return await_results(rt, {"late-1"});
   }
   if (s == "events") {
-    rt.start(w.ev_sub, {.workflow_id = "ev-sub"}, std::string("ev-pub"));
-    rt.start(w.ev_pub, {.workflow_id = "ev-pub"});
+    (void)rt.start(w.ev_sub, {.workflow_id = "ev-sub"}, std::string("ev-pub"));
+    (void)rt.start(w.ev_pub, {.workflow_id = "ev-pub"});
     auto answer = rt.get_event<int>("ev-pub", "answer", kResultTimeout);
     emit({{"kind", "event"}, {"workflow", "ev-pub"}, {"key", "answer"}, {"value", answer ? Json(*answer) : Json()}});
     auto stage = rt.get_event<std::string>("ev-pub", "stage", kResultTimeout);

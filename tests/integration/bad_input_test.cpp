@@ -110,8 +110,8 @@ TEST_F(CorruptData, MalformedStoredOutputFailsThatWorkflowClearlyAndOthersRecove
   };
   make(*rt);
   rt->launch();
-  rt->start(keel::Workflow<int>("w"), {.workflow_id = "good"});
-  rt->start(keel::Workflow<int>("w"), {.workflow_id = "bad"});
+  (void)rt->start(keel::Workflow<int>("w"), {.workflow_id = "good"});
+  (void)rt->start(keel::Workflow<int>("w"), {.workflow_id = "bad"});
   for (int i = 0; i < 300 && (rt->list_steps("good").size() < 2 || rt->list_steps("bad").size() < 2); ++i)
     std::this_thread::sleep_for(10ms);
   rt.reset();
@@ -137,7 +137,7 @@ TEST_F(CorruptData, MalformedStoredOutputFailsThatWorkflowClearlyAndOthersRecove
 TEST_F(CorruptData, AnUnregisteredNameAtRecoveryIsReportedAndLeftPending) {
   rt->register_workflow("old_name", [](keel::Context& ctx) { return ctx.recv<int>("x", 30s).value_or(0); });
   rt->launch();
-  rt->start(keel::Workflow<int>("old_name"), {.workflow_id = "orphan"});
+  (void)rt->start(keel::Workflow<int>("old_name"), {.workflow_id = "orphan"});
   for (int i = 0; i < 300 && rt->list_steps("orphan").empty(); ++i) std::this_thread::sleep_for(10ms);
   restart();
   rt->register_workflow("new_name", [](keel::Context&) { return 0; });
@@ -154,7 +154,7 @@ TEST_F(CorruptData, AnUnregisteredNameAtRecoveryIsReportedAndLeftPending) {
 TEST_F(CorruptData, MalformedInputsAreReportedAtRecovery) {
   rt->register_workflow("in", [](keel::Context& ctx, int x) { return x + ctx.recv<int>("x", 30s).value_or(0); });
   rt->launch();
-  rt->start(keel::Workflow<int, int>("in"), {.workflow_id = "mangled"}, 1);
+  (void)rt->start(keel::Workflow<int, int>("in"), {.workflow_id = "mangled"}, 1);
   for (int i = 0; i < 300 && rt->list_steps("mangled").empty(); ++i) std::this_thread::sleep_for(10ms);
   rt.reset();
   raw_sql(dir.file("keel.db"), "UPDATE keel_workflow_status SET inputs = '[1,' WHERE workflow_id = 'mangled'");

@@ -59,7 +59,7 @@ TEST_F(ClientTest, MessagesEventsAndStatus) {
   });
   rt->launch();
   auto client = make_client();
-  rt->start(keel::Workflow<std::string>("greeter"), {.workflow_id = "g"});
+  (void)rt->start(keel::Workflow<std::string>("greeter"), {.workflow_id = "g"});
   EXPECT_EQ(client.get_event<std::string>("g", "state", 10s), "waiting");
   EXPECT_EQ(client.get_workflow("g")->status, keel::WorkflowStatus::Pending);
   client.send("g", std::string("ada"), "name", "once");
@@ -101,7 +101,7 @@ TEST_F(ClientTest, AQueueNoProcessRegistersKeepsItsWorkflowsEnqueued) {
 TEST_F(ClientTest, DeduplicationAndBadInput) {
   rt->launch();  // migrates; no queue is dequeued here
   auto client = make_client();
-  client.enqueue("q", "work", {.workflow_id = "a", .deduplication_id = "k"});
+  (void)client.enqueue("q", "work", {.workflow_id = "a", .deduplication_id = "k"});
   EXPECT_THROW(client.enqueue("q", "work", {.workflow_id = "b", .deduplication_id = "k"}), keel::DeduplicatedError);
   EXPECT_FALSE(client.get_workflow("b"));
   EXPECT_THROW(client.enqueue("q", "other-name", {.workflow_id = "a"}), keel::WorkflowConflictError);

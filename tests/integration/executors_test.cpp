@@ -45,7 +45,7 @@ TEST_F(ExecutorsTest, AStoppedExecutorsWorkflowIsTakenOverAndFinishedByALiveOne)
   make(*b);
   a->launch();
   b->launch();
-  a->start(wa, {.workflow_id = "w1"});
+  (void)a->start(wa, {.workflow_id = "w1"});
   ASSERT_TRUE(eventually([&] { return effects.count("before") == 1; }));
   a.reset();  // a clean shutdown releases a's lease: b takes w1 over at its next heartbeat
   ASSERT_TRUE(eventually([&] { return b->get_workflow("w1")->executor_id == "b"; }));

@@ -32,7 +32,7 @@ TEST_F(LifecycleTest, RecoveryResumesPendingWorkflowsWithoutRerunningSteps) {
   };
   make(*rt);
   rt->launch();
-  rt->start(keel::Workflow<int, int>("order"), {.workflow_id = "o1"}, 3);
+  (void)rt->start(keel::Workflow<int, int>("order"), {.workflow_id = "o1"}, 3);
   wait_for_steps(*rt, "o1", 1);
   restart();
   make(*rt);
@@ -51,7 +51,7 @@ TEST_F(LifecycleTest, RecoveryOnlyTakesThisExecutorsWorkflows) {
   };
   make(*rt);
   rt->launch();
-  rt->start(keel::Workflow<int>("park"), {.workflow_id = "mine"});
+  (void)rt->start(keel::Workflow<int>("park"), {.workflow_id = "mine"});
   wait_for_steps(*rt, "mine", 1);
   restart("another-executor");
   make(*rt);
@@ -153,7 +153,7 @@ TEST_F(LifecycleTest, TooManyRecoveriesMoveTheWorkflowToDeadLetter) {
   {
     auto r = make_rt();
     r->launch();
-    r->start(keel::Workflow<int>("poison"), {.workflow_id = "dl"});
+    (void)r->start(keel::Workflow<int>("poison"), {.workflow_id = "dl"});
     wait_for_steps(*r, "dl", 1);
   }
   for (int i = 1; i <= 2; ++i) {
@@ -177,7 +177,7 @@ TEST_F(LifecycleTest, ChangedCodeFailsWithANonDeterminismErrorNamingBoth) {
     return ctx.recv<int>("x", 30s).value_or(0);
   });
   rt->launch();
-  rt->start(keel::Workflow<int>("evolving"), {.workflow_id = "nd"});
+  (void)rt->start(keel::Workflow<int>("evolving"), {.workflow_id = "nd"});
   wait_for_steps(*rt, "nd", 1);
   restart();
   rt->register_workflow("evolving", [](keel::Context& ctx) {
@@ -211,7 +211,7 @@ TEST_F(LifecycleTest, ShutdownWaitsForTheStepInFlightAndKeepsItsResult) {
   };
   make(*rt);
   rt->launch();
-  rt->start(keel::Workflow<int>("inflight"), {.workflow_id = "f1"});
+  (void)rt->start(keel::Workflow<int>("inflight"), {.workflow_id = "f1"});
   while (!in_step) std::this_thread::sleep_for(1ms);
   restart();  // shutdown waits for 'slow', records it, stops before 'second'
   EXPECT_EQ(effects.count("slow"), 1);
@@ -240,7 +240,7 @@ TEST_F(LifecycleTest, CancelFromAnotherProcessInterruptsAWait) {
   EXPECT_THROW(h.result_for(10s), keel::WorkflowCancelledError);
   // The owner notices within a poll interval or so, not after the 60 s timeout:
   // resume must not wait for the old execution.
-  rt->resume("remote");
+  (void)rt->resume("remote");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
   rt->send("remote", 3, "x");
   EXPECT_EQ(h.result_for(10s), 3);
@@ -249,12 +249,12 @@ TEST_F(LifecycleTest, CancelFromAnotherProcessInterruptsAWait) {
 TEST_F(LifecycleTest, ResumeOfAnUnregisteredNameChangesNothing) {
   rt->register_workflow("known", [](keel::Context& ctx) { return ctx.recv<int>("x", 60s).value_or(0); });
   rt->launch();
-  rt->start(keel::Workflow<int>("known"), {.workflow_id = "u1"});
+  (void)rt->start(keel::Workflow<int>("known"), {.workflow_id = "u1"});
   wait_for_steps(*rt, "u1", 1);
-  rt->cancel("u1");
+  (void)rt->cancel("u1");
   keel::Runtime other(keel::testing::test_config(dir, "no-code"));
   other.launch();
-  EXPECT_THROW(other.resume("u1"), keel::UnknownWorkflowError);
+  EXPECT_THROW((void)other.resume("u1"), keel::UnknownWorkflowError);
   auto info = other.get_workflow("u1");
   EXPECT_EQ(info->status, keel::WorkflowStatus::Cancelled);
   EXPECT_EQ(info->executor_id, "test");

@@ -78,7 +78,7 @@ TEST_F(MessagingTest, GetEventInsideAWorkflowWaitsAndTimesOut) {
   });
   rt->launch();
   auto g = rt->start(getter, {.workflow_id = "getter-1"});
-  rt->start(setter, {.workflow_id = "setter-1"});
+  (void)rt->start(setter, {.workflow_id = "setter-1"});
   EXPECT_EQ(g.result_for(10s), std::make_pair(42, false));
 }
 
@@ -145,7 +145,7 @@ TEST_F(MessagingTest, ManySendersOneReceiverEachMessageOnce) {
   rt->launch();
   auto h = rt->start(receiver, {.workflow_id = "rcv"});
   std::vector<std::thread> outside;
-  for (int s = 0; s < kSenders / 2; ++s) rt->start(sender, {}, s * 1000);
+  for (int s = 0; s < kSenders / 2; ++s) (void)rt->start(sender, {}, s * 1000);
   for (int s = kSenders / 2; s < kSenders; ++s)
     outside.emplace_back([&, s] {
       for (int i = 0; i < kPerSender; ++i) rt->send("rcv", s * 1000 + i, "t");
@@ -194,7 +194,7 @@ TEST_F(MessagingTest, DurableSleepWaitsOnlyWhatIsLeftAfterRestart) {
   make(*rt);
   rt->launch();
   auto t0 = std::chrono::steady_clock::now();
-  rt->start(keel::Workflow<int>("sleeper"), {.workflow_id = "zz"});
+  (void)rt->start(keel::Workflow<int>("sleeper"), {.workflow_id = "zz"});
   std::this_thread::sleep_for(700ms);
   restart();  // interrupts the sleep; the workflow stays PENDING
   EXPECT_EQ(rt->get_workflow("zz")->status, keel::WorkflowStatus::Pending);
@@ -213,7 +213,7 @@ TEST_F(MessagingTest, DurableRecvTimeoutWaitsOnlyWhatIsLeftAfterRestart) {
   make(*rt);
   rt->launch();
   auto t0 = std::chrono::steady_clock::now();
-  rt->start(keel::Workflow<bool>("patient"), {.workflow_id = "pp"});
+  (void)rt->start(keel::Workflow<bool>("patient"), {.workflow_id = "pp"});
   std::this_thread::sleep_for(700ms);
   restart();
   make(*rt);

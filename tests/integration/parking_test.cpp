@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/engine.hpp"
+#include "runtime/runtime_access.hpp"
 #include "support/runtime_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -47,7 +47,7 @@ class ParkingTest : public keel::testing::RuntimeTest {
     rt.reset();
     rt = std::make_unique<keel::Runtime>(cfg);
   }
-  size_t parked() { return rt->engine().parked_count(); }
+  size_t parked() { return keel::detail::RuntimeAccess::engine(*rt).counters().parked; }
   bool parked_soon(size_t n) {
     return eventually([&] { return parked() == n; });
   }
@@ -100,7 +100,7 @@ TEST_F(ParkingTest, ThousandsParkedInRecvOnFourThreadsAllCompleteWithTheirOwnMes
   std::vector<keel::Handle<std::vector<int>>> hs;
   for (int i = 0; i < kWorkflows; ++i) hs.push_back(rt->start(wf, {.workflow_id = "c" + std::to_string(i)}, i));
   ASSERT_TRUE(parked_soon(kWorkflows)) << parked() << " parked";
-  EXPECT_LE(rt->engine().pool_threads(), static_cast<size_t>(kThreads));
+  EXPECT_LE(keel::detail::RuntimeAccess::engine(*rt).counters().pool_threads, static_cast<size_t>(kThreads));
   // main + pool + the parking lot's timer thread; a little slack for the test framework.
   EXPECT_LE(process_threads(), kThreads + 4) << "threads while " << kWorkflows << " workflows wait";
   for (int i = kWorkflows - 1; i >= 0; --i) rt->send("c" + std::to_string(i), i * 10, "payment");
@@ -109,7 +109,7 @@ TEST_F(ParkingTest, ThousandsParkedInRecvOnFourThreadsAllCompleteWithTheirOwnMes
     ASSERT_EQ(hs[static_cast<size_t>(i)].result_for(120s), (std::vector<int>{i, i * 10, i * 10 + 1})) << i;
   EXPECT_EQ(effects.count("reserve"), kWorkflows);  // replays do not run recorded steps again
   EXPECT_EQ(effects.count("ship"), kWorkflows);
-  EXPECT_LE(rt->engine().pool_threads(), static_cast<size_t>(kThreads));
+  EXPECT_LE(keel::detail::RuntimeAccess::engine(*rt).counters().pool_threads, static_cast<size_t>(kThreads));
   EXPECT_EQ(parked(), 0u);
 }
 
@@ -245,7 +245,7 @@ TEST_F(ParkingTest, ParkedWorkflowsStayPendingAtShutdownAndResumeAfterRestart) {
   use_config(2);
   reg();
   rt->launch();
-  for (int i = 0; i < 20; ++i) rt->start(keel::Workflow<int>("wait"), {.workflow_id = "r" + std::to_string(i)});
+  for (int i = 0; i < 20; ++i) (void)rt->start(keel::Workflow<int>("wait"), {.workflow_id = "r" + std::to_string(i)});
   ASSERT_TRUE(parked_soon(20));
   use_config(2);  // shutdown, then a new runtime on the same database
   reg();
@@ -271,7 +271,7 @@ TEST_F(ParkingTest, AFreshStartIsNoReplayItWaitsInItsThreadBeforeParking) {
   use_config(2, /*park_after=*/10min);
   reg();
   rt->launch();
-  rt->start(keel::Workflow<int>("fresh"), {.workflow_id = "f"});
+  (void)rt->start(keel::Workflow<int>("fresh"), {.workflow_id = "f"});
   ASSERT_TRUE(eventually([&] { return effects.count("before") == 1; }));
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(parked(), 0u) << "a fresh start parked at once, as only a replay does";

@@ -72,12 +72,12 @@ TEST_F(QueueTest, LowerPriorityRunsFirstThenFifo) {
   rt->register_queue({.name = "serial", .concurrency = 1, .priority_enabled = true});
   auto wf = register_recorder();
   rt->launch();
-  rt->enqueue(wf, "serial", {.workflow_id = "block"}, "block");
+  (void)rt->enqueue(wf, "serial", {.workflow_id = "block"}, "block");
   wait_pending("block");
-  rt->enqueue(wf, "serial", {.workflow_id = "e-p5", .priority = 5}, "p5");
-  rt->enqueue(wf, "serial", {.workflow_id = "b-p1", .priority = 1}, "p1-first");
-  rt->enqueue(wf, "serial", {.workflow_id = "d-p3", .priority = 3}, "p3");
-  rt->enqueue(wf, "serial", {.workflow_id = "c-p1", .priority = 1}, "p1-second");
+  (void)rt->enqueue(wf, "serial", {.workflow_id = "e-p5", .priority = 5}, "p5");
+  (void)rt->enqueue(wf, "serial", {.workflow_id = "b-p1", .priority = 1}, "p1-first");
+  (void)rt->enqueue(wf, "serial", {.workflow_id = "d-p3", .priority = 3}, "p3");
+  (void)rt->enqueue(wf, "serial", {.workflow_id = "c-p1", .priority = 1}, "p1-second");
   auto last = rt->enqueue(wf, "serial", {.workflow_id = "a-p0"}, "p0");
   rt->send("block", 1, "go");
   rt->retrieve<int>("e-p5").result_for(20s);
@@ -91,12 +91,12 @@ TEST_F(QueueTest, WithoutPrioritiesTheQueueIsFifo) {
   rt->register_queue({.name = "fifo", .worker_concurrency = 1});
   auto wf = register_recorder();
   rt->launch();
-  rt->enqueue(wf, "fifo", {.workflow_id = "block"}, "block");
+  (void)rt->enqueue(wf, "fifo", {.workflow_id = "block"}, "block");
   wait_pending("block");
   std::vector<std::string> expected{"block"};
   for (int i = 0; i < 6; ++i) {
     std::string tag = "f" + std::to_string(i);
-    rt->enqueue(wf, "fifo", {.workflow_id = tag}, tag);
+    (void)rt->enqueue(wf, "fifo", {.workflow_id = tag}, tag);
     expected.push_back(tag);
     std::this_thread::sleep_for(2ms);  // distinct created_at
   }
@@ -118,7 +118,7 @@ TEST_F(QueueTest, DuplicateDeduplicationIdThrowsAndWritesNothing) {
   rt->register_queue({.name = "other"});
   auto wf = register_recorder();
   rt->launch();
-  rt->enqueue(wf, "dedup", {.workflow_id = "block"}, "block");
+  (void)rt->enqueue(wf, "dedup", {.workflow_id = "block"}, "block");
   wait_pending("block");
   auto first = rt->enqueue(wf, "dedup", {.workflow_id = "first", .deduplication_id = "order-7"}, "first");
   EXPECT_THROW(rt->enqueue(wf, "dedup", {.workflow_id = "second", .deduplication_id = "order-7"}, "second"),
@@ -147,7 +147,7 @@ TEST_F(QueueTest, EnqueueingTheSameIdTwiceRunsOneWorkflow) {
   auto b = rt->enqueue(wf, "q", {.workflow_id = "same"});
   EXPECT_EQ(a.result_for(20s), 1);
   EXPECT_EQ(b.result_for(20s), 1);
-  rt->enqueue(wf, "q", {.workflow_id = "same"});
+  (void)rt->enqueue(wf, "q", {.workflow_id = "same"});
   EXPECT_EQ(runs.load(), 1);
   EXPECT_EQ(rt->list_workflows().size(), 1u);
 }
@@ -156,9 +156,9 @@ TEST_F(QueueTest, CancelledWhileEnqueuedNeverRunsAndResumeRequeues) {
   rt->register_queue({.name = "serial", .concurrency = 1});
   auto wf = register_recorder();
   rt->launch();
-  rt->enqueue(wf, "serial", {.workflow_id = "block"}, "block");
+  (void)rt->enqueue(wf, "serial", {.workflow_id = "block"}, "block");
   wait_pending("block");
-  rt->enqueue(wf, "serial", {.workflow_id = "victim"}, "victim");
+  (void)rt->enqueue(wf, "serial", {.workflow_id = "victim"}, "victim");
   EXPECT_EQ(rt->get_workflow("victim")->status, keel::WorkflowStatus::Enqueued);
   EXPECT_TRUE(rt->cancel("victim"));
   EXPECT_EQ(rt->get_workflow("victim")->status, keel::WorkflowStatus::Cancelled);
@@ -177,12 +177,12 @@ TEST_F(QueueTest, ResumeIsRefusedWhileItsDeduplicationIdIsTaken) {
   rt->register_queue({.name = "serial", .concurrency = 1});
   auto wf = register_recorder();
   rt->launch();
-  rt->enqueue(wf, "serial", {.workflow_id = "block"}, "block");
+  (void)rt->enqueue(wf, "serial", {.workflow_id = "block"}, "block");
   wait_pending("block");
-  rt->enqueue(wf, "serial", {.workflow_id = "old", .deduplication_id = "k"}, "old");
+  (void)rt->enqueue(wf, "serial", {.workflow_id = "old", .deduplication_id = "k"}, "old");
   EXPECT_TRUE(rt->cancel("old"));  // frees "k"
-  rt->enqueue(wf, "serial", {.workflow_id = "new", .deduplication_id = "k"}, "new");
-  EXPECT_THROW(rt->resume("old"), keel::DeduplicatedError);
+  (void)rt->enqueue(wf, "serial", {.workflow_id = "new", .deduplication_id = "k"}, "new");
+  EXPECT_THROW((void)rt->resume("old"), keel::DeduplicatedError);
   EXPECT_EQ(rt->get_workflow("old")->status, keel::WorkflowStatus::Cancelled);
   rt->send("block", 1, "go");
   rt->retrieve<int>("new").result_for(20s);
@@ -280,7 +280,7 @@ TEST_F(QueueTest, TimeoutCountsFromTheDequeue) {
     return 1;
   });
   rt->launch();
-  rt->enqueue(wf, "serial", {.workflow_id = "block"}, "block");
+  (void)rt->enqueue(wf, "serial", {.workflow_id = "block"}, "block");
   wait_pending("block");
   auto quick = rt->enqueue(wf, "serial", {.workflow_id = "patient", .timeout = 300ms}, "patient");
   auto doomed = rt->enqueue(sleeper, "serial", {.workflow_id = "doomed", .timeout = 300ms});
@@ -294,7 +294,7 @@ TEST_F(QueueTest, ADequeuedWorkflowIsRecoveredLikeAnyPendingOne) {
   rt->register_queue({.name = "serial", .concurrency = 1});
   register_recorder();
   rt->launch();
-  rt->enqueue(keel::Workflow<int, std::string>("recorder"), "serial", {.workflow_id = "block"}, "block");
+  (void)rt->enqueue(keel::Workflow<int, std::string>("recorder"), "serial", {.workflow_id = "block"}, "block");
   wait_pending("block");
   restart();  // "block" is PENDING under this executor, holding the queue's only slot
   rt->register_queue({.name = "serial", .concurrency = 1});

@@ -108,7 +108,7 @@ TEST_F(StepTest, StepErrorIsRecordedAndRethrownIdenticallyOnReplay) {
   make(*rt);
   rt->launch();
   auto wf = keel::Workflow<std::string>("reserve");
-  rt->start(wf, {.workflow_id = "r1"});
+  (void)rt->start(wf, {.workflow_id = "r1"});
   // Wait until the step is recorded.
   for (int i = 0; i < 200 && rt->list_steps("r1").empty(); ++i) std::this_thread::sleep_for(10ms);
   ASSERT_GE(rt->list_steps("r1").size(), 1u);

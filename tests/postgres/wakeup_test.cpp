@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/wake_key.hpp"
 #include "postgres/pg_test_support.hpp"
 #include "support/runtime_fixture.hpp"
 #include "sysdb/postgres/listener.hpp"
@@ -16,6 +17,7 @@
 using namespace std::chrono_literals;
 using keel::testing::eventually;
 using keel::testing::listener_pid;
+using keel::detail::WakeKey;
 using keel::testing::pg_query;
 
 namespace {
@@ -97,7 +99,7 @@ TEST_F(Wakeups, GetEventAndResultWaitsAreWokenAcrossProcesses) {
   }
   a->launch();
   b->launch();
-  a->start(keel::Workflow<int>("setter"), {.workflow_id = "s1"});
+  (void)a->start(keel::Workflow<int>("setter"), {.workflow_id = "s1"});
   auto getter = b->start(keel::Workflow<int, std::string>("getter"), {.workflow_id = "g1"}, std::string("s1"));
   ASSERT_TRUE(eventually([&] { return a_waits.load() > 0 && b_waits.load() > 0; }));
   // B's workflow waits in get_event for an event that A's workflow sets once
@@ -213,7 +215,7 @@ TEST_F(Wakeups, TriggersNotifyTheRuntimesKeysOnCommitOnly) {
   keel::sysdb::postgres::Listener listener(url, "keel_listen probe", [&](const std::string& k) { log.add(k); });
   size_t at = log.await("");  // listening
   auto h = rt->start(wf, {.workflow_id = "e1"});
-  at = log.await("evt:e1\x1f" "ready", at);
+  at = log.await(WakeKey::event("e1", "ready").encode(), at);
   // A rolled-back write notifies nobody; notifications arrive in commit order.
   EXPECT_THROW(rt->run_sql_write([](keel::Sql& sql) {
                  sql.execute("INSERT INTO keel.notifications (destination_id, topic, message, created_at) "
@@ -222,8 +224,8 @@ TEST_F(Wakeups, TriggersNotifyTheRuntimesKeysOnCommitOnly) {
                }),
                std::runtime_error);
   rt->send("e1", 9, "in");
-  at = log.await("msg:e1\x1f" "in", at);
-  at = log.await("done:e1", at);
+  at = log.await(WakeKey::message("e1", "in").encode(), at);
+  at = log.await(WakeKey::done("e1").encode(), at);
   EXPECT_EQ(h.result_for(10s), 9);
   for (const auto& k : log.snapshot()) EXPECT_EQ(k.find("rolled-back"), std::string::npos);
   // A key too long for a NOTIFY payload (8000 bytes) wakes everyone instead.
@@ -235,7 +237,55 @@ TEST_F(Wakeups, TriggersNotifyTheRuntimesKeysOnCommitOnly) {
   kill_backend(pid);
   at = log.await("", at + 1);
   rt->send("e1", 2, "later");
-  log.await("msg:e1\x1f" "later", at);
+  log.await(WakeKey::message("e1", "later").encode(), at);
+}
+
+// The PL/pgSQL triggers (migration 3) build the wake-up keys in SQL; the
+// runtime builds them with WakeKey::encode. They must agree to the byte, for
+// awkward IDs and names too, on every trigger: a message, an event inserted
+// and updated, each terminal status. Each key also decodes back.
+TEST_F(Wakeups, TriggersProduceExactlyWhatWakeKeyEncodes) {
+  rt = std::make_unique<keel::Runtime>(keel::testing::test_config(dir));
+  const std::string id = "order 'ü' \"x\" / 42";
+  const std::string topic = "pay:ment ✓";
+  auto wf = rt->register_workflow("agree", [&](keel::Context& ctx, int fail) {
+    ctx.set_event(topic, 1);
+    ctx.set_event(topic, 2);  // an update fires the trigger again
+    ctx.set_event("", 3);     // an empty key
+    int got = ctx.recv<int>(topic, 60s).value_or(-1);
+    if (fail) throw std::runtime_error("fails");
+    return got + ctx.recv<int>("", 60s).value_or(-1);
+  });
+  rt->launch();
+  KeyLog log;
+  keel::sysdb::postgres::Listener listener(url, "keel_listen probe", [&](const std::string& k) { log.add(k); });
+  size_t at = log.await("");
+  auto expect_key = [&](const WakeKey& key) {
+    at = log.await(key.encode(), at);
+    auto decoded = WakeKey::decode(log.snapshot().at(at));
+    ASSERT_TRUE(decoded.has_value());
+    EXPECT_EQ(*decoded, key);
+    ++at;
+  };
+  auto ok = rt->start(wf, {.workflow_id = id}, 0);
+  expect_key(WakeKey::event(id, topic));
+  expect_key(WakeKey::event(id, topic));
+  expect_key(WakeKey::event(id, ""));
+  rt->send(id, 1, topic);
+  expect_key(WakeKey::message(id, topic));
+  rt->send(id, 2, "");
+  expect_key(WakeKey::message(id, ""));
+  expect_key(WakeKey::done(id));
+  EXPECT_EQ(ok.result_for(10s), 3);
+
+  auto failing = rt->start(wf, {.workflow_id = id + " e"}, 1);
+  rt->send(failing.id(), 1, topic);
+  at = log.await(WakeKey::done(failing.id()).encode(), at);
+  EXPECT_THROW(failing.result_for(10s), keel::RecordedError);
+
+  auto cancelled = rt->start(wf, {.workflow_id = id + " c"}, 0);
+  EXPECT_TRUE(rt->cancel(cancelled.id()));
+  log.await(WakeKey::done(cancelled.id()).encode(), at);
 }
 
 }  // namespace

@@ -87,8 +87,8 @@ TEST_F(QueueProcesses, LimitsHoldAcrossProcessesAndEveryWorkflowRunsOnce) {
   {
     keel::Client client(keel::ClientConfig{.database_url = url, .poll_interval = 20ms});
     for (int i = 0; i < kCapped || i < kRated; ++i) {
-      if (i < kCapped) client.enqueue("capped", "job", {}, std::string("capped"));
-      if (i < kRated) client.enqueue("rated", "job", {}, std::string("rated"));
+      if (i < kCapped) (void)client.enqueue("capped", "job", {}, std::string("capped"));
+      if (i < kRated) (void)client.enqueue("rated", "job", {}, std::string("rated"));
     }
   }
   for (auto& t : workers) t.join();

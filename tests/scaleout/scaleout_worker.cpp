@@ -124,7 +124,7 @@ int run() {
     emit({{"kind", "result"}, {"value", handle.result()}});
     return 0;
   }
-  for (int i = 0; i < g_opt.start; ++i) rt.start(w.parked, {.workflow_id = g_opt.prefix + std::to_string(i)});
+  for (int i = 0; i < g_opt.start; ++i) (void)rt.start(w.parked, {.workflow_id = g_opt.prefix + std::to_string(i)});
   emit({{"kind", "ready"}});
   while (!std::filesystem::exists(path("stop"))) std::this_thread::sleep_for(20ms);
   return 0;

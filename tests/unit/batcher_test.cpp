@@ -112,3 +112,36 @@ TEST(Batcher, BatchesRespectMaxBatch) {
 }
 
 }  // namespace
+
+namespace {
+
+// A unit that submits to the batcher running it would wait for its own
+// batch: submit refuses at once with UsageError (the backstop behind the
+// runtime's transaction-body check). Another batcher stays usable.
+TEST(Batcher, ASubmitFromInsideItsOwnBatchIsAUsageErrorNotAHang) {
+  Batcher<Item> b(8), other(8);
+  Item outer, inner, elsewhere;
+  bool refused = false;
+  b.submit(outer, [&](std::vector<Item*>& batch, size_t) {
+    for (Item* it : batch) ++it->runs;
+    try {
+      b.submit(inner, [](std::vector<Item*>&, size_t) {});
+    } catch (const keel::UsageError&) {
+      refused = true;
+    }
+    other.submit(elsewhere, [](std::vector<Item*>& batch2, size_t) {
+      for (Item* it : batch2) ++it->runs;
+    });
+  });
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(outer.runs, 1);
+  EXPECT_EQ(inner.runs, 0);
+  EXPECT_EQ(elsewhere.runs, 1);
+  // Outside any batch, submitting works again.
+  b.submit(inner, [](std::vector<Item*>& batch, size_t) {
+    for (Item* it : batch) ++it->runs;
+  });
+  EXPECT_EQ(inner.runs, 1);
+}
+
+}  // namespace

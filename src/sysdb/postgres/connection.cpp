@@ -19,6 +19,10 @@ namespace {
 constexpr Oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kText = 25, kOid = 26, kFloat4 = 700, kFloat8 = 701,
               kNumeric = 1700;
 
+// A serialization failure or a deadlock: the server rolled the transaction
+// (or the savepoint) back, and running it again may succeed.
+bool is_transient_state(std::string_view state) { return state == "40001" || state == "40P01"; }
+
 // Statements cached per connection; beyond this (an application issuing
 // ever new SQL texts) statements run unnamed, parsed on each call.
 constexpr size_t kMaxCachedStatements = 512;
@@ -192,6 +196,10 @@ void Connection::fail(PGresult* r, std::string_view sql) {
   if (broken()) full += " [connection lost]";
   if (state.rfind("23", 0) == 0) throw ConstraintError(full);
   if (state == kRefusedState) throw CheckRefused(full);
+  if (is_transient_state(state)) {
+    ++transient_failures_;
+    throw TransientDatabaseError(full);
+  }
   throw DatabaseError(full);
 }
 

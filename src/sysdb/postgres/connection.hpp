@@ -10,8 +10,10 @@
 // and everything deferred before it thus cost one round trip.
 //
 // Errors: SQLSTATE class 23 (integrity constraint) throws ConstraintError;
-// anything else, including a lost server connection, throws DatabaseError. A
-// connection found broken is re-established on the next ensure_open().
+// 40001 (serialization failure) and 40P01 (deadlock) throw
+// TransientDatabaseError; anything else, including a lost server connection,
+// throws DatabaseError. A connection found broken is re-established on the
+// next ensure_open().
 #pragma once
 
 #include <libpq-fe.h>
@@ -116,6 +118,10 @@ class Connection {
   // The server process of the current session (0 before the first connect).
   // Readable from any thread: the LISTEN thread skips this session's NOTIFYs.
   int backend_pid() const { return backend_pid_.load(std::memory_order_relaxed); }
+  // How many TransientDatabaseErrors this connection has thrown: a user's
+  // transaction that caught one and went on is still lost (run_transaction
+  // compares the count before and after the body).
+  uint64_t transient_failures() const { return transient_failures_; }
 
  private:
   struct Bound;
@@ -145,6 +151,7 @@ class Connection {
   std::unordered_map<std::string, std::vector<size_t>> placeholders_;
   std::unordered_map<std::string, std::string> prepared_;
   uint64_t next_statement_ = 0;
+  uint64_t transient_failures_ = 0;
 };
 
 // keel::Sql over a connection in an open transaction.

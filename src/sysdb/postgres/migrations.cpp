@@ -88,8 +88,9 @@ CREATE UNIQUE INDEX workflow_status_dedup ON keel.workflow_status (queue_name, d
 // Wake-ups (docs/postgres.md, "Wake-ups"): NOTIFY on channel keel_wake in
 // the transaction of every write that can make a waiter runnable, so it is
 // delivered on COMMIT and never for a rolled-back write. The payload is the
-// runtime's notifier key, built exactly as Engine::message_key / event_key /
-// done_key build it (src/runtime/engine.cpp). A payload must be shorter than
+// runtime's wake-up key, exactly as WakeKey::encode builds it
+// (src/common/wake_key.hpp; the test Wakeups.TriggersProduceExactlyWhatWakeKeyEncodes
+// holds them together). A payload must be shorter than
 // 8000 bytes: a longer key sends '*' (wake every waiter) instead. Triggers keep
 // the write path's SQL unchanged; ON CONFLICT DO NOTHING inserts fire nothing.
 constexpr std::string_view kV3Wake = R"sql(
@@ -130,7 +131,7 @@ CREATE TRIGGER wake_on_finish AFTER UPDATE OF status ON keel.workflow_status
   EXECUTE FUNCTION keel.wake_on_finish();
 )sql";
 
-// V2: executor leases (scale-out). One row per live (or not yet taken over)
+// V4: executor leases (scale-out). One row per live (or not yet taken over)
 // executor; holder names the process ("host:pid"); heartbeat_at is renewed
 // every heartbeat_interval, in epoch ms of the backend's clock.
 constexpr std::string_view kV4Executors = R"sql(

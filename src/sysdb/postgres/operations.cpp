@@ -313,6 +313,21 @@ const std::string& claim_or_raise_sql() {
 }
 }  // namespace
 
+namespace {
+
+// The BEGIN of a transaction at `level`, or empty: the batch's READ COMMITTED.
+std::string_view begin_statement(std::optional<IsolationLevel> level) {
+  if (!level) return {};
+  switch (*level) {
+    case IsolationLevel::ReadCommitted: return "BEGIN ISOLATION LEVEL READ COMMITTED";
+    case IsolationLevel::RepeatableRead: return "BEGIN ISOLATION LEVEL REPEATABLE READ";
+    case IsolationLevel::Serializable: return "BEGIN ISOLATION LEVEL SERIALIZABLE";
+  }
+  return {};
+}
+
+}  // namespace
+
 // Without probe_first the body runs first and the checkpoint's claim (one
 // statement: the row lock, the fence, the insert) follows in the same
 // transaction, unanswered: it travels with whatever the writer sends next (the
@@ -321,41 +336,60 @@ const std::string& claim_or_raise_sql() {
 // (the writer then runs each unit of the batch alone); this one then probes,
 // in a transaction of its own, and reports what it found. The savepoint verbs
 // travel the same way (Connection::defer).
+// A serialization failure or deadlock in the body — also one the body caught
+// and went on from, which leaves the transaction unusable — is thrown, not
+// recorded: the unit rolls back and the caller runs the transaction again.
 Checkpoint PostgresSystemDatabase::run_transaction(const std::string& id, OperationRecord op,
                                                    const std::function<std::string(Sql&)>& body,
-                                                   bool probe_first) {
+                                                   TransactionMode mode) {
   Checkpoint cp;
   try {
-    write([&](Connection& c) {
-      OperationRecord rec = op;  // a retried unit starts from the caller's op
-      cp = Checkpoint{};
-      if (probe_first) {
-        cp = probe(c, id, rec.function_id);
-        if (!cp.workflow_active || cp.existing) return;
-      }
-      c.defer("SAVEPOINT keel_user_tx");
-      try {
-        PgSql sql(c);
-        rec.output = body(sql);
-        c.defer("RELEASE SAVEPOINT keel_user_tx");
-      } catch (const std::exception& e) {
-        c.exec("ROLLBACK TO SAVEPOINT keel_user_tx");
-        c.defer("RELEASE SAVEPOINT keel_user_tx");
-        rec.output.reset();
-        rec.error = RecordedErrorInfo{detail::demangle(typeid(e).name()), e.what()};
-      }
-      if (probe_first) {
-        insert_operation(c, id, rec);
-        return;
-      }
-      cp.workflow_active = true;  // unless the claim raises
-      c.defer_check(claim_or_raise_sql(), claim_params(id, rec, executor_id_));
-    });
+    write(
+        [&](Connection& c) {
+          OperationRecord rec = op;  // a retried unit starts from the caller's op
+          cp = Checkpoint{};
+          if (mode.probe_first) {
+            cp = probe(c, id, rec.function_id);
+            if (!cp.workflow_active || cp.existing) return;
+          }
+          run_body(c, body, rec);
+          if (mode.probe_first) {
+            (void)insert_operation(c, id, rec);
+            return;
+          }
+          cp.workflow_active = true;  // unless the claim raises
+          c.defer_check(claim_or_raise_sql(), claim_params(id, rec, executor_id_));
+        },
+        /*fault_points=*/true, begin_statement(mode.isolation));
   } catch (const CheckRefused&) {
-    if (probe_first) throw;  // cannot happen: the probing path claims nothing unanswered
-    return run_transaction(id, std::move(op), body, true);
+    if (mode.probe_first) throw;  // cannot happen: the probing path claims nothing unanswered
+    mode.probe_first = true;
+    return run_transaction(id, std::move(op), body, mode);
   }
   return cp;
+}
+
+// The body in a savepoint of its own: its result, or its error recorded in
+// rec; a conflict (TransientDatabaseError) is thrown instead.
+void PostgresSystemDatabase::run_body(Connection& c, const std::function<std::string(Sql&)>& body,
+                                      OperationRecord& rec) {
+  const uint64_t conflicts = c.transient_failures();
+  c.defer("SAVEPOINT keel_user_tx");
+  try {
+    PgSql sql(c);
+    rec.output = body(sql);
+  } catch (const std::exception& e) {
+    if (c.transient_failures() != conflicts) throw;  // the unit's rollback undoes it all
+    c.exec("ROLLBACK TO SAVEPOINT keel_user_tx");
+    c.defer("RELEASE SAVEPOINT keel_user_tx");
+    rec.output.reset();
+    rec.error = RecordedErrorInfo{detail::demangle(typeid(e).name()), e.what()};
+    return;
+  }
+  if (c.transient_failures() != conflicts)
+    throw TransientDatabaseError("transaction '" + rec.name +
+                                 "': its body went on after a serialization failure or deadlock; running it again");
+  c.defer("RELEASE SAVEPOINT keel_user_tx");
 }
 
 Checkpoint PostgresSystemDatabase::set_event(const std::string& id, const std::string& key, const std::string& value,

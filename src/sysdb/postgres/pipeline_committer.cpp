@@ -26,10 +26,11 @@ Result PipelineCommitter::run_statement(std::string_view sql, const std::vector<
   return std::move(*me.result);
 }
 
-void PipelineCommitter::run(const Unit& unit, bool fault_points) {
+void PipelineCommitter::run(const Unit& unit, bool fault_points, std::string_view begin) {
   Pending me;
   me.unit = &unit;
   me.fault_points = fault_points;
+  me.begin = begin;
   submit(me);
 }
 
@@ -40,7 +41,17 @@ void PipelineCommitter::submit(Pending& me) {
 
 void PipelineCommitter::commit(Connection& conn) { check_commit_tag(conn.exec("COMMIT")); }
 
-void PipelineCommitter::execute(std::vector<Pending*>& batch, Connection& conn) {
+void PipelineCommitter::execute(std::vector<Pending*>& all, Connection& conn) {
+  // A unit with an isolation level of its own commits alone.
+  std::vector<Pending*> batch;
+  for (Pending* p : all) {
+    if (p->begin.empty()) {
+      batch.push_back(p);
+    } else {
+      execute_alone(*p, conn);
+    }
+  }
+  if (batch.empty()) return;
   if (batch.size() == 1) {
     execute_alone(*batch.front(), conn);
     return;
@@ -126,7 +137,7 @@ void PipelineCommitter::execute_alone(Pending& p, Connection& conn) {
       fault("checkpoint.after_commit", p.fault_points);
       return;
     }
-    conn.defer("BEGIN");
+    conn.defer(p.begin.empty() ? std::string_view("BEGIN") : p.begin);
     try {
       (*p.unit)(conn);
     } catch (...) {

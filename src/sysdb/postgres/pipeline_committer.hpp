@@ -6,7 +6,9 @@
 //  * a statement unit (run_statement): one SQL statement; the caller gets its
 //    result once committed and reads anything more on a connection of its own;
 //  * a general unit (run): a function running statements one at a time on the
-//    writer connection, inside its own savepoint.
+//    writer connection, inside its own savepoint; or, when it names a BEGIN
+//    statement of its own (an isolation level), alone in a transaction
+//    opened with that statement.
 // A leader (batcher.hpp) takes every queued unit (up to max_batch) and
 //  * runs one statement unit alone as its own transaction (autocommit): one
 //    round trip, no BEGIN/COMMIT;
@@ -57,7 +59,9 @@ class PipelineCommitter {
   Result run_statement(std::string_view sql, const std::vector<SqlValue>& params);
   // Runs unit in a batch (in its own savepoint) and returns once committed.
   // fault_points: as GroupCommitter::run (false for the lease's heartbeats).
-  void run(const Unit& unit, bool fault_points = true);
+  // begin: empty, or the statement that opens a transaction of the unit's
+  // own ("BEGIN ISOLATION LEVEL SERIALIZABLE"): then it shares no commit.
+  void run(const Unit& unit, bool fault_points = true, std::string_view begin = {});
 
  private:
   struct Pending {
@@ -67,6 +71,7 @@ class PipelineCommitter {
     std::optional<Result> result;
     std::exception_ptr error;
     bool fault_points = true;
+    std::string_view begin;  // a general unit's own BEGIN; empty: it shares the batch's
   };
   void submit(Pending& me);
   void execute(std::vector<Pending*>& batch, Connection& conn);

@@ -35,7 +35,6 @@ std::string redact(const std::string& url) {
 
 PostgresSystemDatabase::PostgresSystemDatabase(std::string url, const RuntimeConfig& config)
     : url_(std::move(url)), executor_id_(config.executor_id) {
-  if (config.postgres_writer_connections < 1) throw ConfigError("postgres_writer_connections must be at least 1");
   writer_ = std::make_unique<Connection>(url_);
   std::vector<Connection*> lanes{writer_.get()};
   for (int i = 1; i < config.postgres_writer_connections; ++i) {
@@ -88,8 +87,9 @@ void PostgresSystemDatabase::migrate_once() {
   });
 }
 
-void PostgresSystemDatabase::write(const std::function<void(Connection&)>& fn, bool fault_points) {
-  committer_->run(fn, fault_points);
+void PostgresSystemDatabase::write(const std::function<void(Connection&)>& fn, bool fault_points,
+                                   std::string_view begin) {
+  committer_->run(fn, fault_points, begin);
 }
 
 Result PostgresSystemDatabase::write_statement(std::string_view sql, const std::vector<SqlValue>& params) {

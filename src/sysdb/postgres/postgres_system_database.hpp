@@ -48,7 +48,7 @@ class PostgresSystemDatabase final : public SystemDatabase {
   std::vector<OperationRecord> load_operations(const std::string& id) override;
   Checkpoint record_operations(const std::string& id, const std::vector<OperationRecord>& ops) override;
   Checkpoint run_transaction(const std::string& id, OperationRecord op,
-                             const std::function<std::string(Sql&)>& body, bool probe_first) override;
+                             const std::function<std::string(Sql&)>& body, TransactionMode mode) override;
 
   Checkpoint set_event(const std::string& id, const std::string& key, const std::string& value,
                        const OperationRecord& op) override;
@@ -83,8 +83,9 @@ class PostgresSystemDatabase final : public SystemDatabase {
   void set_wakeup_sink(std::function<void(const std::string& key)> sink) override;
 
  private:
-  // fault_points = false: the lease's own writes (GroupCommitter::run).
-  void write(const std::function<void(Connection&)>& fn, bool fault_points = true);
+  // fault_points = false: the lease's own writes (GroupCommitter::run);
+  // begin: a transaction of fn's own (PipelineCommitter::run).
+  void write(const std::function<void(Connection&)>& fn, bool fault_points = true, std::string_view begin = {});
   // One statement as a unit of its own; its result once committed.
   Result write_statement(std::string_view sql, const std::vector<SqlValue>& params);
   void read(const std::function<void(Connection&)>& fn);
@@ -99,6 +100,7 @@ class PostgresSystemDatabase final : public SystemDatabase {
   Checkpoint taken_positions(const std::string& id, const std::vector<OperationRecord>& ops);
   Checkpoint step_refused(const std::string& id, const std::vector<OperationRecord>& ops);
   Checkpoint claim(Connection& c, const std::string& id, const OperationRecord& op);
+  void run_body(Connection& c, const std::function<std::string(Sql&)>& body, OperationRecord& rec);
   bool insert_operation(Connection& c, const std::string& id, const OperationRecord& op);
   std::optional<OperationRecord> lookup_operation(const std::string& id, int function_id);  // on a reader
   void check_schema_version();

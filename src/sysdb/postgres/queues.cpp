@@ -13,7 +13,7 @@
 #include <string>
 
 #include "keel/errors.hpp"
-#include "runtime/clock.hpp"
+#include "common/clock.hpp"
 #include "sysdb/postgres/migrations.hpp"
 #include "sysdb/postgres/postgres_system_database.hpp"
 #include "sysdb/queue_sql.hpp"

@@ -2,7 +2,7 @@
 // executor's PENDING workflows. Every unit runs under the single writer lock
 // (BEGIN IMMEDIATE), so a conditional DELETE decides which live executor wins
 // a dead one, even across processes sharing the file.
-#include "runtime/clock.hpp"
+#include "common/clock.hpp"
 #include "sysdb/sqlite/sqlite_system_database.hpp"
 
 namespace keel::sysdb::sqlite {

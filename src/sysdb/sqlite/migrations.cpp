@@ -85,7 +85,7 @@ CREATE UNIQUE INDEX keel_workflow_status_dedup ON keel_workflow_status (queue_na
   WHERE deduplication_id IS NOT NULL AND status IN ('ENQUEUED', 'PENDING');
 )sql";
 
-// V2: executor leases (scale-out). One row per live (or not yet taken over)
+// V3: executor leases (scale-out). One row per live (or not yet taken over)
 // executor; holder names the process ("host:pid"); heartbeat_at is renewed
 // every heartbeat_interval, in epoch ms of the backend's clock.
 constexpr std::string_view kV3Executors = R"sql(

@@ -121,7 +121,8 @@ Checkpoint SqliteSystemDatabase::record_operations(const std::string& id, const 
 // SQLite probes always: the probe costs no round trip here.
 Checkpoint SqliteSystemDatabase::run_transaction(const std::string& id, OperationRecord op,
                                                  const std::function<std::string(Sql&)>& body,
-                                                 bool /*probe_first*/) {
+                                                 TransactionMode /*mode: one writer, always serializable; the
+                                                                   probe is one indexed read, made always*/) {
   Checkpoint cp;
   write([&](Connection& c) {
     cp = probe(c, id, op.function_id);

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "keel/errors.hpp"
-#include "runtime/clock.hpp"
+#include "common/clock.hpp"
 #include "sysdb/queue_sql.hpp"
 #include "sysdb/sqlite/migrations.hpp"
 #include "sysdb/sqlite/sqlite_system_database.hpp"

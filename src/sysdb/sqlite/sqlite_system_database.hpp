@@ -35,7 +35,7 @@ class SqliteSystemDatabase final : public SystemDatabase {
   std::vector<OperationRecord> load_operations(const std::string& id) override;
   Checkpoint record_operations(const std::string& id, const std::vector<OperationRecord>& ops) override;
   Checkpoint run_transaction(const std::string& id, OperationRecord op,
-                             const std::function<std::string(Sql&)>& body, bool probe_first) override;
+                             const std::function<std::string(Sql&)>& body, TransactionMode mode) override;
 
   Checkpoint set_event(const std::string& id, const std::string& key, const std::string& value,
                        const OperationRecord& op) override;

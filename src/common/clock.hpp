@@ -1,3 +1,6 @@
+// Epoch milliseconds of the system clock: the time unit of every timestamp
+// Keel records (created_at, deadlines, step start/end). A leaf utility shared
+// by the runtime, the backends and the Client.
 #pragma once
 
 #include <chrono>

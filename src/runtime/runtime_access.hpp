@@ -1,0 +1,15 @@
+// The engine behind a Runtime, for Keel's own tests and benchmarks (counters
+// of pool threads and parked workflows). Not part of the public API:
+// Runtime::engine() is gone, and applications cannot reach the engine.
+#pragma once
+
+#include "keel/runtime.hpp"
+#include "runtime/engine.hpp"
+
+namespace keel::detail {
+
+struct RuntimeAccess {
+  static Engine& engine(Runtime& rt) { return *rt.engine_; }
+};
+
+}  // namespace keel::detail

@@ -1,0 +1,22 @@
+// What the engine throws through a workflow's stack to stop running it
+// without ending it. Neither is a std::exception, so that workflow code's
+// `catch (const std::exception&)` does not swallow them (its `catch (...)`
+// must rethrow: docs/guarantees.md).
+#pragma once
+
+#include <string>
+
+namespace keel::detail {
+
+// Stops the execution without changing its status (shutdown, the system
+// database failing, another execution recorded its position).
+struct ExecutionInterrupted {
+  std::string reason;
+  bool database_unavailable = false;  // the engine runs it again later (Engine::park_for_retry)
+};
+
+// The execution parked (Execution::wait): the thread is given back, the
+// workflow stays PENDING and is resumed by replay.
+struct ExecutionParked {};
+
+}  // namespace keel::detail
