@@ -29,6 +29,15 @@ TEST(RetryPolicy, DelaysDoubleUpToTheCapLessAtMostTheJitter) {
 
 RetryPolicy quick(int attempts) { return {.max_attempts = attempts, .first_delay = 1ms, .max_delay = 2ms}; }
 
+// An attempt that counts its calls and always throws E.
+template <class E>
+auto always_throwing(int& calls) {
+  return [&calls]() -> int {
+    ++calls;
+    throw E("fails");
+  };
+}
+
 TEST(WithRetries, RetriesDatabaseErrorsUntilTheAttemptSucceeds) {
   int calls = 0;
   int out = with_retries(
@@ -45,11 +54,7 @@ TEST(WithRetries, RetriesDatabaseErrorsUntilTheAttemptSucceeds) {
 TEST(WithRetries, GivesUpAfterTheLastAttempt) {
   int calls = 0;
   int out = with_retries(
-      quick(4), [] { return false; },
-      [&]() -> int {
-        ++calls;
-        throw keel::DatabaseError("down");
-      },
+      quick(4), [] { return false; }, always_throwing<keel::DatabaseError>(calls),
       [](const keel::DatabaseError&) { return -1; });
   EXPECT_EQ(out, -1);
   EXPECT_EQ(calls, 4);
@@ -57,27 +62,18 @@ TEST(WithRetries, GivesUpAfterTheLastAttempt) {
 
 TEST(WithRetries, StopEndsTheRetriesAtOnce) {
   int calls = 0;
-  EXPECT_THROW(with_retries(
-                   quick(100), [] { return true; },
-                   [&]() -> int {
-                     ++calls;
-                     throw keel::DatabaseError("down");
-                   },
-                   [](const keel::DatabaseError& e) -> int { throw keel::RuntimeStateError(e.what()); }),
+  auto give_up = [](const keel::DatabaseError& e) -> int { throw keel::RuntimeStateError(e.what()); };
+  EXPECT_THROW(with_retries(quick(100), [] { return true; }, always_throwing<keel::DatabaseError>(calls), give_up),
                keel::RuntimeStateError);
   EXPECT_EQ(calls, 1);
 }
 
 TEST(WithRetries, OtherErrorsPassThroughUntried) {
   int calls = 0;
-  EXPECT_THROW(with_retries(
-                   quick(5), [] { return false; },
-                   [&]() -> int {
-                     ++calls;
-                     throw keel::WorkflowNotFoundError("gone");
-                   },
-                   [](const keel::DatabaseError&) { return -1; }),
-               keel::WorkflowNotFoundError);
+  auto give_up = [](const keel::DatabaseError&) { return -1; };
+  EXPECT_THROW(
+      with_retries(quick(5), [] { return false; }, always_throwing<keel::WorkflowNotFoundError>(calls), give_up),
+      keel::WorkflowNotFoundError);
   EXPECT_EQ(calls, 1);
 }
 

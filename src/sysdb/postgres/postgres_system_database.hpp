@@ -23,9 +23,18 @@
 #include "sysdb/postgres/connection.hpp"
 #include "sysdb/postgres/listener.hpp"
 #include "sysdb/postgres/pipeline_committer.hpp"
+#include "sysdb/postgres/statement.hpp"
 #include "sysdb/system_database.hpp"
 
 namespace keel::sysdb::postgres {
+
+// A workflow's end, as finish_workflow writes it.
+struct FinalStatus {
+  WorkflowStatus status;
+  const std::optional<std::string>& output;
+  const std::optional<RecordedErrorInfo>& error;
+  int64_t now_ms;
+};
 
 class PostgresSystemDatabase final : public SystemDatabase {
  public:
@@ -88,15 +97,15 @@ class PostgresSystemDatabase final : public SystemDatabase {
   void write(const std::function<void(Connection&)>& fn, bool fault_points = true, std::string_view begin = {});
   // One statement as a unit of its own; its result once committed.
   Result write_statement(std::string_view sql, const std::vector<SqlValue>& params);
+  Result write_statement(const Statement& s) { return write_statement(s.sql(), s.params()); }
   void read(const std::function<void(Connection&)>& fn);
   void read_one(const std::function<void(Connection&)>& fn);  // fn runs one SELECT
   std::unique_ptr<Connection> take_reader();
   void return_reader(std::unique_ptr<Connection> conn);
   Checkpoint probe(Connection& c, const std::string& id, int function_id);
-  // finish_workflow with last_ops; finish_params: status, output, error type
-  // and message, now.
+  // finish_workflow with last_ops (operations.cpp).
   FinishResult finish_with_operations(const std::string& id, const std::vector<OperationRecord>& ops,
-                                      const std::vector<SqlValue>& finish_params);
+                                      const FinalStatus& end);
   Checkpoint taken_positions(const std::string& id, const std::vector<OperationRecord>& ops);
   Checkpoint step_refused(const std::string& id, const std::vector<OperationRecord>& ops);
   Checkpoint claim(Connection& c, const std::string& id, const OperationRecord& op);
@@ -128,6 +137,9 @@ class PostgresSystemDatabase final : public SystemDatabase {
 // The columns read_workflow_row expects, in its order (comma-separated).
 const char* workflow_columns();
 WorkflowInfo read_workflow_row(const Result& r, int row);
+// "status = $a::text, output = ..., updated_at = $e::bigint": the columns a
+// workflow's end sets (workflows.cpp).
+void bind_final_status(Statement& s, const FinalStatus& end);
 OperationRecord read_operation_row(const Result& r, int row, int first_column = 0);
 
 }  // namespace keel::sysdb::postgres

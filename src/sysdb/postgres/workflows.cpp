@@ -5,6 +5,7 @@
 #include "keel/errors.hpp"
 #include "keel/serialization.hpp"
 #include "sysdb/postgres/postgres_system_database.hpp"
+#include "sysdb/postgres/statement.hpp"
 
 namespace keel::sysdb::postgres {
 
@@ -46,23 +47,33 @@ WorkflowInfo read_workflow_row(const Result& r, int row) {
   return w;
 }
 
+namespace {
+
+// The insert and, when the ID exists, its row in one statement (a duplicate
+// start costs one round trip). The main SELECT does not see the CTE's
+// insert, only a row committed before the statement began.
+Statement insert_or_read(const NewWorkflow& wf) {
+  Statement s;
+  std::string id = s.bind(wf.id, "text");
+  std::string now = s.bind(wf.now_ms, "bigint");
+  s << "WITH ins AS (INSERT INTO keel.workflow_status (workflow_id, name, status, inputs, executor_id, "
+       "application_version, parent_id, deadline_epoch_ms, created_at, updated_at) VALUES ("
+    << id << ", " << s.bind(wf.name, "text") << ", 'PENDING', " << s.bind(wf.inputs, "text") << ", "
+    << s.bind(wf.executor_id, "text") << ", " << s.bind(wf.application_version, "text") << ", "
+    << s.bind(wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), "text") << ", "
+    << s.bind(wf.deadline_epoch_ms ? SqlValue(*wf.deadline_epoch_ms) : SqlValue(nullptr), "bigint") << ", " << now
+    << ", " << now << ") ON CONFLICT (workflow_id) DO NOTHING RETURNING 1) SELECT " << kWorkflowColumns
+    << ", (SELECT count(*) FROM ins) FROM (VALUES (1)) AS one LEFT JOIN keel.workflow_status ON workflow_id = "
+    << id;
+  return s;
+}
+
+}  // namespace
+
 InsertWorkflowResult PostgresSystemDatabase::insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
                                                              const OperationRecord* parent_op) {
   InsertWorkflowResult result;
-  SqlValue deadline = nullptr;
-  if (wf.deadline_epoch_ms) deadline = *wf.deadline_epoch_ms;
-  std::vector<SqlValue> params{wf.id, wf.name, wf.inputs, wf.executor_id, wf.application_version,
-                               wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), deadline, wf.now_ms};
-  // The insert and, when the ID exists, its row in one statement (a duplicate
-  // start costs one round trip). The main SELECT does not see the CTE's
-  // insert, only a row committed before the statement began.
-  static const std::string insert_sql =
-      "WITH ins AS (INSERT INTO keel.workflow_status (workflow_id, name, status, inputs, executor_id, "
-      "application_version, parent_id, deadline_epoch_ms, created_at, updated_at) VALUES ($1::text, $2::text, "
-      "'PENDING', $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $8::bigint) "
-      "ON CONFLICT (workflow_id) DO NOTHING RETURNING 1) "
-      "SELECT " + std::string(kWorkflowColumns) + ", (SELECT count(*) FROM ins) "
-      "FROM (VALUES (1)) AS one LEFT JOIN keel.workflow_status ON workflow_id = $1::text";
+  const Statement insert = insert_or_read(wf);
   auto interpret = [&](const Result& r, const std::function<std::optional<WorkflowInfo>()>& reread) {
     result.created = r.integer(0, r.columns() - 1) == 1;  // the count after kWorkflowColumns
     if (result.created) return;
@@ -75,7 +86,7 @@ InsertWorkflowResult PostgresSystemDatabase::insert_workflow(const NewWorkflow& 
     }
   };
   if (!parent_op) {
-    Result r = write_statement(insert_sql, params);
+    Result r = write_statement(insert);
     interpret(r, [&] { return get_workflow(wf.id); });
     return result;
   }
@@ -86,7 +97,7 @@ InsertWorkflowResult PostgresSystemDatabase::insert_workflow(const NewWorkflow& 
       result.parent_op_existing = true;
       return;  // the child was started by an earlier execution
     }
-    Result r = c.exec(insert_sql, params);
+    Result r = c.exec(insert.sql(), insert.params());
     interpret(r, [&]() -> std::optional<WorkflowInfo> {
       Result sel = c.exec(select_workflows("WHERE workflow_id = $1"), {wf.id});
       if (sel.rows() == 0) return std::nullopt;
@@ -96,22 +107,24 @@ InsertWorkflowResult PostgresSystemDatabase::insert_workflow(const NewWorkflow& 
   return result;
 }
 
+void bind_final_status(Statement& s, const FinalStatus& end) {
+  s << "status = " << s.bind(to_string(end.status), "text") << ", output = " << s.bind(opt(end.output), "text")
+    << ", error_type = " << s.bind(end.error ? SqlValue(end.error->type_name) : SqlValue(nullptr), "text")
+    << ", error_message = " << s.bind(end.error ? SqlValue(end.error->message) : SqlValue(nullptr), "text")
+    << ", updated_at = " << s.bind(end.now_ms, "bigint");
+}
+
 FinishResult PostgresSystemDatabase::finish_workflow(const std::string& id, WorkflowStatus status,
                                                      const std::optional<std::string>& output,
                                                      const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
                                                      const std::vector<OperationRecord>& last_ops) {
-  std::vector<SqlValue> end{to_string(status), opt(output),
-                            error ? SqlValue(error->type_name) : SqlValue(nullptr),
-                            error ? SqlValue(error->message) : SqlValue(nullptr), now_ms};
+  const FinalStatus end{status, output, error, now_ms};
   if (!last_ops.empty()) return finish_with_operations(id, last_ops, end);
-  std::vector<SqlValue> params{id};
-  params.insert(params.end(), end.begin(), end.end());
-  params.emplace_back(executor_id_);
-  Result r = write_statement(
-      "UPDATE keel.workflow_status SET status = $2, output = $3, error_type = $4, error_message = $5, "
-      "updated_at = $6 WHERE workflow_id = $1 AND status = 'PENDING' AND executor_id = $7",
-      params);
-  return r.changed() == 1 ? FinishResult::Finished : FinishResult::NotPending;
+  Statement s;
+  s << "UPDATE keel.workflow_status SET ";
+  bind_final_status(s, end);
+  s << " WHERE workflow_id = " << s.bind(id) << " AND status = 'PENDING' AND executor_id = " << s.bind(executor_id_);
+  return write_statement(s).changed() == 1 ? FinishResult::Finished : FinishResult::NotPending;
 }
 
 std::optional<WorkflowInfo> PostgresSystemDatabase::get_workflow(const std::string& id) {
