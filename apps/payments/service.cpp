@@ -45,7 +45,7 @@
 #include "common/webhook_signature.hpp"
 #include "payments/schema.hpp"
 
-#ifdef KEEL_PAYMENTS_WITH_ADMIN
+#ifdef KEEL_APPS_WITH_ADMIN
 #include "keel/admin_server.hpp"
 #endif
 
@@ -181,7 +181,7 @@ void PaymentService::start() {
 
   int admin_port = config_.admin_port == -2 ? (config_.port == 0 ? 0 : config_.port + 1) : config_.admin_port;
   int bound_admin = -1;
-#ifdef KEEL_PAYMENTS_WITH_ADMIN
+#ifdef KEEL_APPS_WITH_ADMIN
   if (admin_port >= 0) {
     auto admin = std::make_shared<AdminServer>(*rt_, config_.host, admin_port);
     admin->start();

@@ -16,7 +16,7 @@
 #include "shop/settings.hpp"
 #include "shop/store.hpp"
 
-#ifdef SHOP_HAVE_KEEL_ADMIN
+#ifdef KEEL_APPS_WITH_ADMIN
 #include "keel/admin_server.hpp"
 #endif
 
@@ -86,7 +86,7 @@ int start(const shop::Settings& s) {
   api.add_routes(http);
   http.start(s.host, s.port);
 
-#ifdef SHOP_HAVE_KEEL_ADMIN
+#ifdef KEEL_APPS_WITH_ADMIN
   keel::AdminServer admin(rt, s.host, s.effective_admin_port());
   admin.start();
   const int admin_port = admin.port();
