@@ -1,5 +1,7 @@
 #include "shop/settings.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -27,6 +29,73 @@ std::string require_http_url(std::string v, const std::string& what) {
     throw SettingsError(what + ": expected an http:// URL, got '" + v + "'");
   while (!v.empty() && v.back() == '/') v.pop_back();
   return v;
+}
+
+// Every setting's flag (without "--") and environment variable.
+struct Source {
+  const char* flag;
+  const char* env;
+  const char* value_name;  // as usage_text() shows it
+};
+constexpr Source kSources[] = {
+    {"db", "SHOP_DB", "URL"},
+    {"port", "SHOP_PORT", "N"},
+    {"host", "SHOP_HOST", "H"},
+    {"admin-port", "SHOP_ADMIN_PORT", "N"},
+    {"public-url", "SHOP_PUBLIC_URL", "URL"},
+    {"payments-url", "PAYMENTS_URL", "URL"},
+    {"webhook-secret", "WEBHOOK_SECRET", "S"},
+    {"checkout-timeout", "CHECKOUT_TIMEOUT", "D"},
+    {"executor-id", "SHOP_EXECUTOR_ID", "ID"},
+};
+
+// CLI11 reads "--flag=" as a flag still waiting for its value; the shop has
+// always read it as an empty value (`--host=` binds what an empty host binds).
+std::vector<std::string> split_empty_values(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const std::string& a : args) {
+    bool empty_value = std::any_of(std::begin(kSources), std::end(kSources),
+                                   [&](const Source& s) { return a == "--" + std::string(s.flag) + "="; });
+    out.push_back(empty_value ? a.substr(0, a.size() - 1) : a);
+    if (empty_value) out.emplace_back();
+  }
+  return out;
+}
+
+struct CommandLine {
+  std::string command;                       // "migrate", "start" or "help"
+  std::map<std::string, std::string> flags;  // flag (without "--") -> its text, for the flags given
+};
+
+// Both commands take every flag; a repeated flag: the last wins.
+CommandLine parse_command_line(const std::vector<std::string>& args) {
+  CLI::App app{"shop"};
+  app.require_subcommand(1);
+  app.add_subcommand("help")->allow_extras();  // `shop help ...`: the usage, whatever follows
+  std::vector<std::pair<std::string, CLI::Option*>> options;
+  for (const char* name : {"migrate", "start"}) {
+    CLI::App* command = app.add_subcommand(name);
+    for (const Source& s : kSources)
+      options.emplace_back(s.flag, command->add_option(std::string("--") + s.flag)
+                                       ->type_name(s.value_name)
+                                       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast));
+  }
+  std::vector<std::string> last_first = split_empty_values(args);
+  std::reverse(last_first.begin(), last_first.end());  // the order CLI11 takes them in
+  try {
+    app.parse(last_first);
+  } catch (const CLI::CallForHelp&) {
+    return {"help", {}};
+  } catch (const CLI::RequiredError&) {  // the one requirement: a command
+    throw SettingsError((args.empty() ? "missing command" : "unknown command '" + args[0] + "'") + "\n" +
+                        usage_text());
+  } catch (const CLI::ParseError& e) {
+    throw SettingsError(e.what() + std::string("\n") + usage_text());
+  }
+  CommandLine parsed{app.get_subcommands().front()->get_name(), {}};
+  for (const auto& [flag, option] : options)
+    if (option->count() > 0) parsed.flags[flag] = option->as<std::string>();
+  return parsed;
 }
 
 }  // namespace
@@ -69,53 +138,15 @@ std::chrono::milliseconds parse_duration(std::string_view text) {
 
 Settings parse_settings(const std::vector<std::string>& args, const GetEnv& getenv) {
   Settings s;
-  if (args.empty()) throw SettingsError("missing command\n" + usage_text());
-  s.command = args[0];
-  if (s.command == "help" || s.command == "--help" || s.command == "-h") {
-    s.command = "help";
-    return s;
-  }
-  if (s.command != "migrate" && s.command != "start")
-    throw SettingsError("unknown command '" + s.command + "'\n" + usage_text());
+  CommandLine command_line = parse_command_line(args);
+  s.command = command_line.command;
+  if (s.command == "help") return s;
 
   // Environment first, flags override.
   std::map<std::string, std::string> values;
-  const std::pair<const char*, const char*> env_names[] = {
-      {"SHOP_DB", "db"},
-      {"SHOP_PORT", "port"},
-      {"SHOP_HOST", "host"},
-      {"SHOP_ADMIN_PORT", "admin-port"},
-      {"SHOP_PUBLIC_URL", "public-url"},
-      {"PAYMENTS_URL", "payments-url"},
-      {"WEBHOOK_SECRET", "webhook-secret"},
-      {"CHECKOUT_TIMEOUT", "checkout-timeout"},
-      {"SHOP_EXECUTOR_ID", "executor-id"},
-  };
-  for (auto [env, key] : env_names)
-    if (const char* v = getenv(env); v && *v) values[key] = v;
-
-  const std::vector<std::string> known = {"db",         "port",         "host",           "admin-port",
-                                          "public-url", "payments-url", "webhook-secret", "checkout-timeout",
-                                          "executor-id"};
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string a = args[i];
-    if (a == "--help" || a == "-h") {
-      s.command = "help";
-      return s;
-    }
-    if (a.rfind("--", 0) != 0) throw SettingsError("unexpected argument '" + a + "'\n" + usage_text());
-    std::string key = a.substr(2), value;
-    if (auto eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
-    } else {
-      if (i + 1 >= args.size()) throw SettingsError("option --" + key + " needs a value");
-      value = args[++i];
-    }
-    if (std::find(known.begin(), known.end(), key) == known.end())
-      throw SettingsError("unknown option --" + key + "\n" + usage_text());
-    values[key] = value;
-  }
+  for (const Source& source : kSources)
+    if (const char* v = getenv(source.env); v && *v) values[source.flag] = v;
+  for (const auto& [flag, text] : command_line.flags) values[flag] = text;
 
   if (auto it = values.find("db"); it != values.end()) s.db = it->second;
   if (s.db.empty()) throw SettingsError("--db must not be empty");

@@ -1,4 +1,5 @@
-// shop/settings.hpp — the command line and environment of the `shop` binary.
+// shop/settings.hpp — the command line (parsed with CLI11) and environment
+// of the `shop` binary.
 //
 //   shop migrate --db URL
 //   shop start   --db URL --port 8082 --payments-url http://127.0.0.1:8086
@@ -7,7 +8,10 @@
 //
 // Every setting may also come from the environment (SHOP_DB, SHOP_PORT,
 // SHOP_HOST, SHOP_ADMIN_PORT, SHOP_PUBLIC_URL, PAYMENTS_URL, WEBHOOK_SECRET,
-// CHECKOUT_TIMEOUT, SHOP_EXECUTOR_ID); a flag wins over its variable.
+// CHECKOUT_TIMEOUT, SHOP_EXECUTOR_ID); a flag wins over its variable, an
+// empty variable counts as unset. Both commands take every flag; a repeated
+// flag: the last wins. `shop help`, and -h / --help before or after the
+// command, ask for the usage.
 // Thread-safety: plain values and pure functions.
 #pragma once
 
