@@ -18,8 +18,9 @@
 // exactly one value under the event kSessionEvent, read by the HTTP handler:
 // either {order_id, session_id, payment_url, amount_cents, payments_url} or
 // {error: "out_of_stock" | "unknown_product" | "payment_unavailable", message}.
-// Thread-safety: the Checkout object is shared by every running checkout;
-// it holds only immutable settings and a thread-safe PaymentsApi.
+// Thread-safety: every running checkout shares the PaymentsApi and the
+// CheckoutSettings given to register_checkout, by reference: the settings are
+// only read, and PaymentsApi is thread-safe.
 #pragma once
 
 #include <chrono>
