@@ -5,7 +5,7 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: deps build test run asan tsan bench crash-long torture-long clean
+.PHONY: deps build test run asan tsan bench crash-long torture-long package clean
 
 deps:
 	@scripts/install-deps.sh
@@ -45,6 +45,10 @@ torture-long: deps
 	cmake --build $(BUILD) -j$(JOBS) --target shop payments shop_torture
 	KEEL_TORTURE_KILLS=$${KEEL_TORTURE_KILLS:-160} KEEL_TORTURE_CHECKOUTS=$${KEEL_TORTURE_CHECKOUTS:-400} \
 	KEEL_TORTURE_CLIENTS=$${KEEL_TORTURE_CLIENTS:-8} $(BUILD)/bin/shop_torture
+
+# The Debian packages (libkeel0.x, libkeel-dev, keel-tools) in $(BUILD)/packages/.
+package: build
+	cd $(BUILD) && cpack -G DEB -B packages > /dev/null && ls packages/*.deb
 
 clean:
 	rm -rf build build-asan build-tsan

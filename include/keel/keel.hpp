@@ -13,4 +13,5 @@
 #include "keel/status.hpp"
 #include "keel/step_options.hpp"
 #include "keel/transaction_options.hpp"
+#include "keel/version.hpp"
 #include "keel/workflow.hpp"

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "json_views.hpp"
+#include "keel/version.hpp"
 #include "keel/keel.hpp"
 
 namespace {
@@ -207,7 +208,7 @@ int main(int argc, char** argv) {
                "Results are JSON on stdout. Exit status: 0 ok, 1 internal error, 2 no such workflow,\n"
                "3 database missing or unusable, 4 not possible from the command line, 64 usage error."};
   app.name("keel");
-  app.set_version_flag("--version", "keel 0.1.0");
+  app.set_version_flag("--version", std::string("keel ") + keel::version());
   app.add_flag("-v,--verbose", verbose, "Log the library's informational messages to stderr");
   app.require_subcommand(1);
 

@@ -1,0 +1,41 @@
+// fan-out: ten tasks through a queue that runs at most two at a time, then
+// the results gathered. The limit holds across every process that dequeues
+// the queue (it is enforced in the database), and an enqueued task survives a
+// crash: it runs when a process with the queue is back.
+//
+//   ./fan-out fan-out.db
+#include <keel/keel.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+int main(int argc, char** argv) {
+  std::string db = argc > 1 ? argv[1] : "fan-out.db";
+  keel::Runtime rt({.database_url = "sqlite:" + db, .executor_id = "fan-out"});
+  rt.register_queue({.name = "resize", .concurrency = 2});
+
+  std::atomic<int> running{0}, most{0};
+  auto resize = rt.register_workflow("resize", [&](keel::Context& ctx, int image) {
+    return ctx.step("resize", [&] {
+      int now = ++running;
+      int seen = most.load();
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {}
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the work
+      --running;
+      return image * 10;
+    });
+  });
+  rt.launch();
+
+  std::vector<keel::Handle<int>> tasks;
+  for (int image = 1; image <= 10; ++image)
+    tasks.push_back(rt.enqueue(resize, "resize", {.workflow_id = "resize-" + std::to_string(image)}, image));
+  int total = 0;
+  for (auto& t : tasks) total += t.result();
+  std::cout << tasks.size() << " tasks done, total " << total << ", at most " << most.load() << " at once"
+            << std::endl;
+}

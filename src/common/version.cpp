@@ -1,0 +1,7 @@
+#include "keel/version.hpp"
+
+namespace keel {
+
+const char* version() noexcept { return KEEL_VERSION_STRING; }
+
+}  // namespace keel
