@@ -37,6 +37,16 @@ tsan: deps
 bench: build
 	$(BUILD)/bin/keel_bench
 
+# The API reference, Doxygen over include/keel/, in $(BUILD)/docs/html; fails on
+# any warning (a public name without a `///` comment is one), as the
+# docs.reference test does. Configures $(BUILD) first: it generates headers
+# (keel/version.hpp) that the reference documents too.
+.PHONY: docs
+docs: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_WERROR=ON $(CMAKE_ARGS) > /dev/null
+	cmake -D DOXYGEN="$$(command -v doxygen)" -D SOURCE_DIR="$(CURDIR)" -D OUTPUT_DIR="$(abspath $(BUILD))/docs" \
+	      -D EXTRA_INPUT="$(abspath $(BUILD))/include/keel" -P tests/docs/reference.cmake
+
 # The long crash torture run of the checkout (tests/torture): 400 checkouts,
 # 160 SIGKILLs of the shop and the payment service. Override the seed with
 # KEEL_TORTURE_SEED=N (printed by every run, so failures can be repeated).

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages Keel needs to build and test. Idempotent:
 # does nothing when everything is already present.
 set -euo pipefail
-pkgs=(g++ cmake make pkg-config sqlite3 libsqlite3-dev nlohmann-json3-dev
+pkgs=(g++ cmake make pkg-config sqlite3 libsqlite3-dev nlohmann-json3-dev doxygen
       libcpp-httplib-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev
       libgtest-dev libgmock-dev libbenchmark-dev curl postgresql libpq-dev dpkg-dev)
 missing=()

@@ -1,30 +1,32 @@
-// keel/client.hpp — a client of a Keel system database, for a process that
-// runs no workflows: it enqueues them, sends them messages, reads their
-// events, status and results.
-//
-// Contract:
-//  * A Client opens the database named by its URL but does not migrate it,
-//    recover anything or dequeue, and runs no thread of its own except, on
-//    PostgreSQL, one LISTEN connection's (wake-ups): the schema must already be
-//    at this build's version (a Runtime of this version has launched on it),
-//    else the constructor throws IncompatibleDatabaseError. Bad URL:
-//    ConfigError; unreachable database: DatabaseError.
-//  * enqueue records the workflow as ENQUEUED in the named queue (see
-//    keel/queue.hpp); a Runtime that registered that queue and that workflow
-//    name runs it. The client cannot know the queue's declaration: a queue
-//    no process registers leaves the workflow ENQUEUED, and a priority on a
-//    queue without priorities is ignored. The arguments are converted to JSON
-//    as Runtime::start does; they must match the workflow's parameters
-//    (checked when it runs: a mismatch ends it in ERROR). Same idempotency
-//    (workflow ID), deduplication (DeduplicatedError) and bad-input errors
-//    (UsageError) as Runtime::enqueue.
-//  * send, get_event, get_workflow, cancel behave as the Runtime's methods.
-//  * Waits (ClientHandle::result, get_event) re-read the database every
-//    poll_interval; on PostgreSQL a NOTIFY from the writer ends them sooner.
-//  * Called inside a transaction body (Context::transaction), every method
-//    throws UsageError at once, as the Runtime's do.
-// Thread-safety: all methods are thread-safe. A ClientHandle stays valid as
-// long as the Client that made it.
+/// @file
+/// keel/client.hpp — a client of a Keel system database, for a process that
+/// runs no workflows: it enqueues them, sends them messages, reads their
+/// events, status and results.
+///
+/// Contract:
+///  * A Client opens the database named by its URL but does not migrate it,
+///    recover anything or dequeue, and runs no thread of its own except, on
+///    PostgreSQL, one LISTEN connection's (wake-ups): the schema must already be
+///    at this build's version (a Runtime of this version has launched on it),
+///    else the constructor throws IncompatibleDatabaseError. Bad URL:
+///    ConfigError; unreachable database: DatabaseError.
+///  * enqueue records the workflow as ENQUEUED in the named queue (see
+///    keel/queue.hpp); a Runtime that registered that queue and that workflow
+///    name runs it. The client cannot know the queue's declaration: a queue
+///    no process registers leaves the workflow ENQUEUED, and a priority on a
+///    queue without priorities is ignored. The arguments are converted to JSON
+///    as Runtime::start does; they must match the workflow's parameters
+///    (checked when it runs: a mismatch ends it in ERROR). Same idempotency
+///    (workflow ID), deduplication (DeduplicatedError) and bad-input errors
+///    (UsageError) as Runtime::enqueue.
+///  * send, get_event, get_workflow, cancel behave as the Runtime's methods.
+///  * Waits (ClientHandle::result, get_event) re-read the database every
+///    poll_interval; on PostgreSQL a NOTIFY from the writer ends them sooner.
+///  * Called inside a transaction body (Context::transaction), every method
+///    throws UsageError at once, as the Runtime's do.
+///
+/// Thread-safety: all methods are thread-safe. A ClientHandle stays valid as
+/// long as the Client that made it.
 #pragma once
 
 #include <chrono>
@@ -44,31 +46,42 @@
 
 namespace keel {
 
+/// How a Client is configured.
 struct ClientConfig {
+  /// The system database, as RuntimeConfig::database_url.
   std::string database_url;
+  /// Waits re-read the database at least this often (keel/client.hpp).
   std::chrono::milliseconds poll_interval{200};
+  /// As RuntimeConfig::sqlite_synchronous, for this client's writes.
   SqliteSync sqlite_synchronous = SqliteSync::Full;
-  // Recorded with the workflows this client enqueues.
+  /// Recorded with the workflows this client enqueues.
   std::string application_version = "0";
-  // Recorded as the executor of enqueued workflows until one dequeues them.
+  /// Recorded as the executor of enqueued workflows until one dequeues them.
   std::string executor_id = "client";
 };
 
-// Throws ConfigError naming the first invalid value (a bad URL, a poll
-// interval that is not positive, an empty executor id).
+/// Throws ConfigError naming the first invalid value (a bad URL, a poll
+/// interval that is not positive, an empty executor id).
 void validate(const ClientConfig& config);
 
 class Client;
 
+/// A handle to a workflow, through a Client (Client::enqueue, Client::retrieve):
+/// the Handle of a process that runs no workflows. R is the type result() decodes.
 template <class R>
 class ClientHandle {
  public:
+  /// Names the workflow `id`; checks nothing (Client::retrieve does).
   ClientHandle(Client& client, std::string id) : client_(&client), id_(std::move(id)) {}
+  /// The workflow ID this handle names.
   const std::string& id() const { return id_; }
+  /// The workflow's status now; throws WorkflowNotFoundError when it does not exist.
   WorkflowStatus status() const { return info().status; }
+  /// The workflow's row now; throws WorkflowNotFoundError when it does not exist.
   WorkflowInfo info() const;
-  // As Handle::result / result_for (keel/handle.hpp).
+  /// As Handle::result / result_for (keel/handle.hpp).
   R result() const { return decode(wait(std::nullopt)); }
+  /// As Handle::result_for: throws TimeoutError when `timeout` passes first.
   R result_for(std::chrono::milliseconds timeout) const { return decode(wait(timeout)); }
 
  private:
@@ -84,16 +97,21 @@ class ClientHandle {
   std::string id_;
 };
 
+/// A client of a Keel system database for a process that runs no workflows
+/// (the contract of keel/client.hpp).
 class Client : public detail::TypedMessaging<Client> {
  public:
+  /// Opens the database named by config.database_url, which must be migrated
+  /// already; throws ConfigError, DatabaseError or IncompatibleDatabaseError.
   explicit Client(ClientConfig config);
+  /// The same, with every other setting at its default.
   explicit Client(std::string database_url) : Client(ClientConfig{std::move(database_url)}) {}
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Enqueues the workflow registered (in some Runtime) as workflow_name.
-  // R is the result type the handle decodes (Json by default).
+  /// Enqueues the workflow registered (in some Runtime) as workflow_name.
+  /// R is the result type the handle decodes (Json by default).
   template <class R = Json, class... A>
   [[nodiscard]] ClientHandle<R> enqueue(const std::string& queue, const std::string& workflow_name, const EnqueueOptions& options,
                           A&&... args) {
@@ -101,8 +119,8 @@ class Client : public detail::TypedMessaging<Client> {
     (inputs.push_back(to_json_value(args)), ...);
     return ClientHandle<R>(*this, enqueue_erased(queue, workflow_name, options, std::move(inputs)));
   }
-  // The same with a typed name (keel::Workflow<R, Args...>{"name"}): the
-  // arguments are converted to the declared parameter types.
+  /// The same with a typed name (keel::Workflow<R, Args...>{"name"}): the
+  /// arguments are converted to the declared parameter types.
   template <class R, class... Args, class... A>
   [[nodiscard]] ClientHandle<R> enqueue(const std::string& queue, const Workflow<R, Args...>& wf, const EnqueueOptions& options,
                           A&&... args) {
@@ -110,7 +128,7 @@ class Client : public detail::TypedMessaging<Client> {
     return ClientHandle<R>(*this, enqueue_erased(queue, wf.name(), options, std::move(inputs)));
   }
 
-  // A handle to an existing workflow; throws WorkflowNotFoundError.
+  /// A handle to an existing workflow; throws WorkflowNotFoundError.
   template <class R = Json>
   [[nodiscard]] ClientHandle<R> retrieve(const std::string& workflow_id) {
     if (!get_workflow(workflow_id)) throw WorkflowNotFoundError("no workflow with ID '" + workflow_id + "'");
@@ -120,14 +138,16 @@ class Client : public detail::TypedMessaging<Client> {
   // send<T> and get_event<T> come from detail::TypedMessaging
   // (keel/messaging.hpp), shared with Runtime.
 
+  /// The workflow's row, or nullopt when no workflow has this ID.
   std::optional<WorkflowInfo> get_workflow(const std::string& workflow_id);
+  /// The workflows that match `query`, newest first, at most query.limit.
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& query = {});
-  // As Runtime::cancel; a workflow running in another process stops at its
-  // next operation.
+  /// As Runtime::cancel; a workflow running in another process stops at its
+  /// next operation.
   [[nodiscard]] bool cancel(const std::string& workflow_id);
 
-  // Waits for the workflow to be terminal and returns its output as JSON (or
-  // throws its error, as Handle::result); TimeoutError when timeout passes.
+  /// Waits for the workflow to be terminal and returns its output as JSON (or
+  /// throws its error, as Handle::result); TimeoutError when timeout passes.
   Json await_result(const std::string& workflow_id, std::optional<std::chrono::milliseconds> timeout);
 
  private:

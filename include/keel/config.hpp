@@ -1,29 +1,31 @@
-// keel/config.hpp — how a Runtime is configured.
-//
-// Contract:
-//  * database_url selects the system database: "sqlite:PATH" (PATH may be
-//    relative; the file is created if absent) or "postgresql://..." (a libpq
-//    URL; docs/postgres.md). Anything else throws keel::ConfigError.
-//  * validate(config) checks every value and throws keel::ConfigError naming
-//    the first invalid one; the Runtime constructor calls it before it opens
-//    anything, and an application may call it earlier (after parsing flags).
-//  * executor_id names this process in the system database: recovery at launch
-//    resumes the PENDING workflows recorded under this executor id. Two live
-//    processes must not share one executor id. Each Runtime holds a lease on
-//    its executor id (renewed every heartbeat_interval); launch() throws
-//    ConfigError when another live process holds it. The default "local"
-//    suits one process per database; running several processes on one
-//    database (scale-out) needs a distinct executor_id per process (see
-//    docs/postgres.md).
-//    launch() decides a holder is dead at once when it is a process of this
-//    host that no longer exists (a restart after a crash); otherwise it
-//    watches the holder's heartbeat for up to lease_timeout.
-//  * heartbeat_interval / lease_timeout: an executor whose lease is not
-//    renewed for lease_timeout is dead; one live executor takes over its
-//    PENDING workflows. lease_timeout must exceed 2 * heartbeat_interval
-//    (else ConfigError).
-//  * application_version is recorded with every workflow.
-// Thread-safety: a plain value type.
+/// @file
+/// keel/config.hpp — how a Runtime is configured.
+///
+/// Contract:
+///  * database_url selects the system database: "sqlite:PATH" (PATH may be
+///    relative; the file is created if absent) or "postgresql://..." (a libpq
+///    URL; docs/postgres.md). Anything else throws keel::ConfigError.
+///  * validate(config) checks every value and throws keel::ConfigError naming
+///    the first invalid one; the Runtime constructor calls it before it opens
+///    anything, and an application may call it earlier (after parsing flags).
+///  * executor_id names this process in the system database: recovery at launch
+///    resumes the PENDING workflows recorded under this executor id. Two live
+///    processes must not share one executor id. Each Runtime holds a lease on
+///    its executor id (renewed every heartbeat_interval); launch() throws
+///    ConfigError when another live process holds it. The default "local"
+///    suits one process per database; running several processes on one
+///    database (scale-out) needs a distinct executor_id per process (see
+///    docs/postgres.md).
+///    launch() decides a holder is dead at once when it is a process of this
+///    host that no longer exists (a restart after a crash); otherwise it
+///    watches the holder's heartbeat for up to lease_timeout.
+///  * heartbeat_interval / lease_timeout: an executor whose lease is not
+///    renewed for lease_timeout is dead; one live executor takes over its
+///    PENDING workflows. lease_timeout must exceed 2 * heartbeat_interval
+///    (else ConfigError).
+///  * application_version is recorded with every workflow.
+///
+/// Thread-safety: a plain value type.
 #pragma once
 
 #include <chrono>
@@ -33,53 +35,66 @@
 
 namespace keel {
 
-enum class SqliteSync { Normal, Full };
+/// How SQLite makes a commit durable (PRAGMA synchronous).
+enum class SqliteSync {
+  Normal,  ///< NORMAL: survives a process crash; may lose the last commits on power loss
+  Full     ///< FULL: survives power loss
+};
 
+/// How a Runtime is configured (the contract of keel/config.hpp).
 struct RuntimeConfig {
+  /// The system database: "sqlite:PATH" or a "postgresql://..." URL.
   std::string database_url = "sqlite:keel.db";
+  /// This process's name in the system database; one per live process.
   std::string executor_id = "local";
+  /// Recorded with every workflow.
   std::string application_version = "0";
-  // Durability of a commit on SQLite: FULL survives power loss, NORMAL (in WAL
-  // mode) survives a process crash but may lose the last commits on power loss.
+  /// Durability of a commit on SQLite: FULL survives power loss, NORMAL (in WAL
+  /// mode) survives a process crash but may lose the last commits on power loss.
   SqliteSync sqlite_synchronous = SqliteSync::Full;
-  // A workflow is recovered at most this many times before it is moved to the
-  // MAX_RECOVERY_ATTEMPTS_EXCEEDED status (dead letter).
+  /// A workflow is recovered at most this many times before it is moved to the
+  /// MAX_RECOVERY_ATTEMPTS_EXCEEDED status (dead letter).
   int max_recovery_attempts = 50;
-  // Waits (recv, get_event, handle.result) re-read the database at least this
-  // often, so writes by other processes are seen even without a wake-up.
+  /// Waits (recv, get_event, handle.result) re-read the database at least this
+  /// often, so writes by other processes are seen even without a wake-up.
   std::chrono::milliseconds poll_interval{200};
-  // Running workflows execute on a pool of at most this many threads, with a
-  // run queue (at least 1). A workflow blocked inside a step (user code)
-  // holds its thread: with all threads blocked, queued workflows wait.
+  /// Running workflows execute on a pool of at most this many threads, with a
+  /// run queue (at least 1). A workflow blocked inside a step (user code)
+  /// holds its thread: with all threads blocked, queued workflows wait.
   int max_workflow_threads = 64;
-  // Parking: a workflow waiting in recv, sleep, get_event or a child's
-  // result gives its thread back and is resumed by replay (like recovery)
-  // when its message/event arrives, its deadline passes or a poll finds the
-  // condition true. It first waits in its thread up to park_after (so that
-  // quick replies cost no replay), unless threads are scarce (workflows
-  // queued) or it is itself a replay; then it parks. Zero parks at once.
+  /// Parking: a workflow waiting in recv, sleep, get_event or a child's
+  /// result gives its thread back and is resumed by replay (like recovery)
+  /// when its message/event arrives, its deadline passes or a poll finds the
+  /// condition true. It first waits in its thread up to park_after (so that
+  /// quick replies cost no replay), unless threads are scarce (workflows
+  /// queued) or it is itself a replay; then it parks. Zero parks at once.
   bool park_waiting_workflows = true;
+  /// How long a waiting workflow keeps its thread before it parks (see
+  /// park_waiting_workflows).
   std::chrono::milliseconds park_after{500};
-  // PostgreSQL: connections that commit checkpoints (at least 1). Each runs
-  // one group commit at a time; with more, one batch executes while another
-  // waits for its WAL flush, at the cost of smaller batches (more commits).
-  // On 2 cores that bought no throughput (docs/performance.md); it may where
-  // the server has cores to spare. Ignored on SQLite.
+  /// PostgreSQL: connections that commit checkpoints (at least 1). Each runs
+  /// one group commit at a time; with more, one batch executes while another
+  /// waits for its WAL flush, at the cost of smaller batches (more commits).
+  /// On 2 cores that bought no throughput (docs/performance.md); it may where
+  /// the server has cores to spare. Ignored on SQLite.
   int postgres_writer_connections = 1;
-  // Executor leases (see the contract above and docs/postgres.md).
+  /// Executor leases (see the contract above and docs/postgres.md).
+  /// The lease is renewed this often.
   std::chrono::milliseconds heartbeat_interval{1000};
+  /// An executor whose lease is not renewed for this long is dead; must
+  /// exceed 2 * heartbeat_interval.
   std::chrono::milliseconds lease_timeout{10000};
-  // false: this Runtime holds no lease and takes over no dead executor (for
-  // tools that run no workflows of their own, such as the keel CLI).
+  /// false: this Runtime holds no lease and takes over no dead executor (for
+  /// tools that run no workflows of their own, such as the keel CLI).
   bool executor_lease = true;
-  // Testing seam, in the spirit of LevelDB's Env: called at named points of
-  // the engine ("checkpoint.before_commit", "checkpoint.after_commit",
-  // "step.before", "step.after", "wait.begin"). A crash test raises SIGKILL
-  // from here. Must be cheap and must not call back into the Runtime.
+  /// Testing seam, in the spirit of LevelDB's Env: called at named points of
+  /// the engine ("checkpoint.before_commit", "checkpoint.after_commit",
+  /// "step.before", "step.after", "wait.begin"). A crash test raises SIGKILL
+  /// from here. Must be cheap and must not call back into the Runtime.
   std::function<void(std::string_view point)> fault_hook;
 };
 
-// Throws ConfigError naming the first invalid value (see the contract above).
+/// Throws ConfigError naming the first invalid value (see the contract above).
 void validate(const RuntimeConfig& config);
 
 }  // namespace keel

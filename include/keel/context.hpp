@@ -1,34 +1,36 @@
-// keel/context.hpp — what a workflow does durably.
-//
-// Contract (docs/guarantees.md has the full list):
-//  * Every operation below takes the next position (function id) in the
-//    workflow. Its outcome is checkpointed; on recovery the workflow re-runs
-//    from the top and each recorded operation returns its recorded outcome
-//    without running again. If the code now calls an operation whose name
-//    differs from the one recorded at that position, NonDeterminismError
-//    names both.
-//  * step: runs at least once, and never again once its result is recorded.
-//    Its exception is recorded and rethrown (see errors.hpp) on first run and
-//    on replay alike. idempotency_key() inside the step is stable across
-//    retries and recoveries: use it for external calls.
-//  * transaction: the body's SQL and the checkpoint commit in one database
-//    transaction: exactly once. On an exception the body's writes are rolled
-//    back and the error is recorded — except a serialization failure or
-//    deadlock, which runs the body again (keel/transaction_options.hpp). The
-//    body may run on another thread (it is batched with other commits) and
-//    may run more than once; it may use only the keel::Sql it is given: a
-//    Context, Runtime, Handle or Client call from the body throws UsageError
-//    naming the call (it would wait for the commit that waits for the body).
-//  * set_event: last writer wins; readers see the latest value.
-//  * send: delivered exactly once. recv: consumes each message exactly once,
-//    oldest first; returns nullopt when the timeout passes. The deadline is
-//    recorded, so a recv interrupted by a crash waits only what is left.
-//  * sleep: durable; a recovered sleep waits only what is left.
-//  * Cancellation (Runtime::cancel, or the workflow timeout) is observed at
-//    each operation: it throws WorkflowCancelledError, which the workflow
-//    should not swallow.
-// Thread-safety: a Context belongs to one workflow execution and one thread;
-// do not share it or use it after the workflow function returns.
+/// @file
+/// keel/context.hpp — what a workflow does durably.
+///
+/// Contract (docs/guarantees.md has the full list):
+///  * Every operation below takes the next position (function id) in the
+///    workflow. Its outcome is checkpointed; on recovery the workflow re-runs
+///    from the top and each recorded operation returns its recorded outcome
+///    without running again. If the code now calls an operation whose name
+///    differs from the one recorded at that position, NonDeterminismError
+///    names both.
+///  * step: runs at least once, and never again once its result is recorded.
+///    Its exception is recorded and rethrown (see errors.hpp) on first run and
+///    on replay alike. idempotency_key() inside the step is stable across
+///    retries and recoveries: use it for external calls.
+///  * transaction: the body's SQL and the checkpoint commit in one database
+///    transaction: exactly once. On an exception the body's writes are rolled
+///    back and the error is recorded — except a serialization failure or
+///    deadlock, which runs the body again (keel/transaction_options.hpp). The
+///    body may run on another thread (it is batched with other commits) and
+///    may run more than once; it may use only the keel::Sql it is given: a
+///    Context, Runtime, Handle or Client call from the body throws UsageError
+///    naming the call (it would wait for the commit that waits for the body).
+///  * set_event: last writer wins; readers see the latest value.
+///  * send: delivered exactly once. recv: consumes each message exactly once,
+///    oldest first; returns nullopt when the timeout passes. The deadline is
+///    recorded, so a recv interrupted by a crash waits only what is left.
+///  * sleep: durable; a recovered sleep waits only what is left.
+///  * Cancellation (Runtime::cancel, or the workflow timeout) is observed at
+///    each operation: it throws WorkflowCancelledError, which the workflow
+///    should not swallow.
+///
+/// Thread-safety: a Context belongs to one workflow execution and one thread;
+/// do not share it or use it after the workflow function returns.
 #pragma once
 
 #include <chrono>
@@ -51,22 +53,31 @@ namespace detail {
 class Execution;
 }
 
+/// The durable operations of one workflow execution, handed to the workflow
+/// function (the contract of keel/context.hpp).
 class Context {
  public:
+  /// Made by the engine for each execution; applications never construct one.
   explicit Context(detail::Execution& exec) : exec_(exec) {}
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
+  /// The ID of the workflow being executed.
   const std::string& workflow_id() const;
-  // Inside a step: "<workflow id>:<step's function id>", stable across
-  // retries and recoveries. Outside: the key the next operation will have.
+  /// Inside a step: "<workflow id>:<step's function id>", stable across
+  /// retries and recoveries. Outside: the key the next operation will have.
   std::string idempotency_key() const;
 
+  /// step(name, options, fn) with the default StepOptions: a single attempt.
   template <class F>
   auto step(std::string_view name, F&& fn) {
     return step(name, StepOptions{}, std::forward<F>(fn));
   }
 
+  /// Runs fn() as the step `name`, retried as `options` says, and returns its
+  /// result (converted through JSON); a replay returns the recorded result or
+  /// error without running fn. Inside fn, the durable operations of this
+  /// Context throw UsageError; idempotency_key() is the one to use there.
   template <class F>
   auto step(std::string_view name, const StepOptions& options, F&& fn) {
     using R = std::invoke_result_t<F&>;
@@ -81,11 +92,16 @@ class Context {
     if constexpr (!std::is_void_v<R>) return from_json_value<R>(out);
   }
 
+  /// transaction(name, options, fn) with the default TransactionOptions: the
+  /// backend's default isolation level.
   template <class F>
   auto transaction(std::string_view name, F&& fn) {
     return transaction(name, TransactionOptions{}, std::forward<F>(fn));
   }
 
+  /// Runs fn(sql) and commits its writes with the checkpoint, exactly once, and
+  /// returns fn's result (converted through JSON); a replay returns the
+  /// recorded result or error without running fn.
   template <class F>
   auto transaction(std::string_view name, const TransactionOptions& options, F&& fn) {
     using R = std::invoke_result_t<F&, Sql&>;
@@ -100,11 +116,14 @@ class Context {
     if constexpr (!std::is_void_v<R>) return from_json_value<R>(out);
   }
 
+  /// Sets this workflow's event `key` to `value`, for get_event readers.
   template <class T>
   void set_event(std::string_view key, const T& value) {
     do_set_event(key, to_json_value(value));
   }
 
+  /// Waits up to `timeout` for the event `key` of workflow `workflow_id`;
+  /// nullopt when it is not set by then. The outcome is recorded.
   template <class T>
   std::optional<T> get_event(std::string_view workflow_id, std::string_view key,
                              std::chrono::milliseconds timeout) {
@@ -113,11 +132,14 @@ class Context {
     return from_json_value<T>(*v);
   }
 
+  /// Sends `message` to the workflow `destination_id` on `topic`, exactly once.
   template <class T>
   void send(std::string_view destination_id, const T& message, std::string_view topic = "") {
     do_send(destination_id, topic, to_json_value(message));
   }
 
+  /// Consumes the oldest message to this workflow on `topic`, waiting up to
+  /// `timeout`; nullopt when none arrives in time.
   template <class T>
   std::optional<T> recv(std::string_view topic, std::chrono::milliseconds timeout) {
     auto v = do_recv(topic, timeout);
@@ -125,16 +147,17 @@ class Context {
     return from_json_value<T>(*v);
   }
 
+  /// Sleeps for `duration`, durably: the wake-up time is recorded.
   void sleep(std::chrono::milliseconds duration);
 
-  // Starts a child workflow (ID "<parent id>-<function id>") exactly once.
+  /// Starts a child workflow (ID "<parent id>-<function id>") exactly once.
   template <class R, class... Args, class... A>
   [[nodiscard]] Handle<R> start_child(const Workflow<R, Args...>& wf, A&&... args) {
     Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
     return Handle<R>(runtime(), do_start_child(wf.name(), std::move(inputs)));
   }
 
-  // The current time, recorded: the same value on replay.
+  /// The current time, recorded: the same value on replay.
   std::chrono::system_clock::time_point now();
 
  private:

@@ -1,18 +1,20 @@
-// keel/errors.hpp — the exception vocabulary of Keel.
-//
-// Contract:
-//  * Every error Keel raises derives from keel::Error (itself a
-//    std::runtime_error), so `catch (const keel::Error&)` catches them all.
-//  * Each class names one problem; the message says which workflow, step,
-//    file or value is concerned.
-//  * Errors thrown by user code inside a step or transaction are recorded in
-//    the system database as (type name, message) and rethrown identically on
-//    first execution and on replay: as the original C++ type when that type
-//    was registered with keel::register_error_type<T>(), otherwise as
-//    keel::RecordedError. This keeps `catch` branches in workflows
-//    deterministic across crashes.
-// Thread-safety: register_error_type is safe to call from any thread, but is
-// meant to be called at start-up, before workflows run.
+/// @file
+/// keel/errors.hpp — the exception vocabulary of Keel.
+///
+/// Contract:
+///  * Every error Keel raises derives from keel::Error (itself a
+///    std::runtime_error), so `catch (const keel::Error&)` catches them all.
+///  * Each class names one problem; the message says which workflow, step,
+///    file or value is concerned.
+///  * Errors thrown by user code inside a step or transaction are recorded in
+///    the system database as (type name, message) and rethrown identically on
+///    first execution and on replay: as the original C++ type when that type
+///    was registered with keel::register_error_type<T>(), otherwise as
+///    keel::RecordedError. This keeps `catch` branches in workflows
+///    deterministic across crashes.
+///
+/// Thread-safety: register_error_type is safe to call from any thread, but is
+/// meant to be called at start-up, before workflows run.
 #pragma once
 
 #include <functional>
@@ -21,149 +23,154 @@
 
 namespace keel {
 
+/// The base of every error Keel raises (keel/errors.hpp).
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// Database could not be opened, read or written (I/O error, locked too long,
-// server unreachable). The operation did not take effect, or its effect is
-// unknown and will be resolved by reading back.
+/// Database could not be opened, read or written (I/O error, locked too long,
+/// server unreachable). The operation did not take effect, or its effect is
+/// unknown and will be resolved by reading back.
 class DatabaseError : public Error {
  public:
   using Error::Error;
 };
 
-// A statement broke an integrity constraint (unique, foreign key, check, not
-// null): SQLite's SQLITE_CONSTRAINT, PostgreSQL's SQLSTATE class 23.
+/// A statement broke an integrity constraint (unique, foreign key, check, not
+/// null): SQLite's SQLITE_CONSTRAINT, PostgreSQL's SQLSTATE class 23.
 class ConstraintError : public DatabaseError {
  public:
   using DatabaseError::DatabaseError;
 };
 
-// The database rolled the transaction back because it conflicted with a
-// concurrent one: PostgreSQL's serialization failure (SQLSTATE 40001) or
-// deadlock (40P01). Nothing of the transaction took effect and running it
-// again may succeed. Inside Context::transaction Keel does that itself
-// (bounded, with backoff) and never records it as the transaction's error.
+/// The database rolled the transaction back because it conflicted with a
+/// concurrent one: PostgreSQL's serialization failure (SQLSTATE 40001) or
+/// deadlock (40P01). Nothing of the transaction took effect and running it
+/// again may succeed. Inside Context::transaction Keel does that itself
+/// (bounded, with backoff) and never records it as the transaction's error.
 class TransientDatabaseError : public DatabaseError {
  public:
   using DatabaseError::DatabaseError;
 };
 
-// The file is not a database, is corrupt, or holds a Keel schema newer than
-// this build understands. Nothing was written to it.
+/// The file is not a database, is corrupt, or holds a Keel schema newer than
+/// this build understands. Nothing was written to it.
 class IncompatibleDatabaseError : public DatabaseError {
  public:
   using DatabaseError::DatabaseError;
 };
 
-// A configuration value (database URL, option) is invalid.
+/// A configuration value (database URL, option) is invalid.
 class ConfigError : public Error {
  public:
   using Error::Error;
 };
 
-// A workflow ID already exists under a different workflow name.
+/// A workflow ID already exists under a different workflow name.
 class WorkflowConflictError : public Error {
  public:
   using Error::Error;
 };
 
-// A workflow name is not registered in this process.
+/// A workflow name is not registered in this process.
 class UnknownWorkflowError : public Error {
  public:
   using Error::Error;
 };
 
-// No workflow exists with the given ID.
+/// No workflow exists with the given ID.
 class WorkflowNotFoundError : public Error {
  public:
   using Error::Error;
 };
 
-// On replay, the code called a different operation than the one recorded at
-// the same position: the workflow's code changed while it was in flight.
+/// On replay, the code called a different operation than the one recorded at
+/// the same position: the workflow's code changed while it was in flight.
 class NonDeterminismError : public Error {
  public:
   using Error::Error;
 };
 
-// The workflow was cancelled (explicitly or because its timeout passed).
+/// The workflow was cancelled (explicitly or because its timeout passed).
 class WorkflowCancelledError : public Error {
  public:
   using Error::Error;
 };
 
-// The workflow was recovered more times than allowed and was moved to the
-// MAX_RECOVERY_ATTEMPTS_EXCEEDED (dead-letter) status.
+/// The workflow was recovered more times than allowed and was moved to the
+/// MAX_RECOVERY_ATTEMPTS_EXCEEDED (dead-letter) status.
 class DeadLetterError : public Error {
  public:
   using Error::Error;
 };
 
-// An enqueue's deduplication ID is already held by an ENQUEUED or PENDING
-// workflow of the same queue. Nothing was written.
+/// An enqueue's deduplication ID is already held by an ENQUEUED or PENDING
+/// workflow of the same queue. Nothing was written.
 class DeduplicatedError : public Error {
  public:
   using Error::Error;
 };
 
-// A queue name is not registered in this process (Runtime::enqueue).
+/// A queue name is not registered in this process (Runtime::enqueue).
 class UnknownQueueError : public Error {
  public:
   using Error::Error;
 };
 
-// A wait outside a workflow (handle.wait_for) ran out of time.
+/// A wait outside a workflow (Handle::result_for) ran out of time.
 class TimeoutError : public Error {
  public:
   using Error::Error;
 };
 
-// A step failed on every one of its allowed attempts.
+/// A step failed on every one of its allowed attempts.
 class MaxRetriesExceededError : public Error {
  public:
   using Error::Error;
 };
 
-// A value could not be serialized, or a stored value could not be parsed.
+/// A value could not be serialized, or a stored value could not be parsed.
 class SerializationError : public Error {
  public:
   using Error::Error;
 };
 
-// The runtime is not launched yet, or is shutting down.
+/// The runtime is not launched yet, or is shutting down.
 class RuntimeStateError : public Error {
  public:
   using Error::Error;
 };
 
-// A misuse of the API (e.g. a step called outside a workflow, an empty name).
+/// A misuse of the API (e.g.\ a step called outside a workflow, an empty name).
 class UsageError : public Error {
  public:
   using Error::Error;
 };
 
-// An error recorded in the system database whose C++ type is not registered in
-// this process. type_name() is the demangled name of the original type.
+/// An error recorded in the system database whose C++ type is not registered in
+/// this process. type_name() is the demangled name of the original type.
 class RecordedError : public Error {
  public:
+  /// The error recorded as (type_name, message); what() is the message.
   RecordedError(std::string type_name, const std::string& message)
       : Error(message), type_name_(std::move(type_name)) {}
+  /// The demangled name of the original C++ type.
   const std::string& type_name() const noexcept { return type_name_; }
 
  private:
   std::string type_name_;
 };
 
+/// @cond
 namespace detail {
 using ErrorFactory = std::function<void(const std::string& message)>;
 void register_error_factory(const std::string& type_name, ErrorFactory factory);
 std::string demangle(const char* mangled);
 }  // namespace detail
+/// @endcond
 
-// Make recorded errors of type T rethrow as T (constructed from the message).
+/// Make recorded errors of type T rethrow as T (constructed from the message).
 template <class T>
 void register_error_type() {
   static_assert(std::is_constructible_v<T, std::string>,
@@ -172,8 +179,8 @@ void register_error_type() {
                                  [](const std::string& msg) { throw T(msg); });
 }
 
-// Throw the exception recorded as (type_name, message): the registered type
-// if any, else RecordedError. Never returns.
+/// Throw the exception recorded as (type_name, message): the registered type
+/// if any, else RecordedError. Never returns.
 [[noreturn]] void throw_recorded_error(const std::string& type_name, const std::string& message);
 
 }  // namespace keel

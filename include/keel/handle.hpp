@@ -1,15 +1,17 @@
-// keel/handle.hpp — a handle to a started workflow.
-//
-// Contract:
-//  * A Handle names a workflow by ID; it holds no lock and no thread. It stays
-//    valid as long as the Runtime that made it.
-//  * result() waits until the workflow is terminal and returns its output, or
-//    throws: the workflow's recorded error (see errors.hpp),
-//    WorkflowCancelledError, DeadLetterError. result_for(t) throws
-//    keel::TimeoutError when t passes first; the workflow goes on.
-//  * Inside a workflow, waiting on a child's handle is deterministic: the
-//    child's final result is durable.
-// Thread-safety: thread-safe; many threads may wait on the same workflow.
+/// @file
+/// keel/handle.hpp — a handle to a started workflow.
+///
+/// Contract:
+///  * A Handle names a workflow by ID; it holds no lock and no thread. It stays
+///    valid as long as the Runtime that made it.
+///  * result() waits until the workflow is terminal and returns its output, or
+///    throws: the workflow's recorded error (see errors.hpp),
+///    WorkflowCancelledError, DeadLetterError. result_for(t) throws
+///    keel::TimeoutError when t passes first; the workflow goes on.
+///  * Inside a workflow, waiting on a child's handle is deterministic: the
+///    child's final result is durable.
+///
+/// Thread-safety: thread-safe; many threads may wait on the same workflow.
 #pragma once
 
 #include <chrono>
@@ -23,22 +25,34 @@ namespace keel {
 
 class Runtime;
 
+/// @cond
 namespace detail {
 // Compiled in the runtime; see runtime.cpp.
 Json await_workflow_result(Runtime& rt, const std::string& id, std::optional<std::chrono::milliseconds> timeout);
 WorkflowInfo describe_workflow(Runtime& rt, const std::string& id);
 }  // namespace detail
+/// @endcond
 
+/// A handle to a started workflow (the contract of keel/handle.hpp); R is the
+/// type result() decodes.
 template <class R>
 class Handle {
  public:
+  /// Names the workflow `id`; checks nothing (Runtime::retrieve does).
   Handle(Runtime& rt, std::string id) : rt_(&rt), id_(std::move(id)) {}
 
+  /// The workflow ID this handle names.
   const std::string& id() const { return id_; }
+  /// The workflow's status now; throws WorkflowNotFoundError when it does not exist.
   WorkflowStatus status() const { return info().status; }
+  /// The workflow's row now; throws WorkflowNotFoundError when it does not exist.
   WorkflowInfo info() const { return detail::describe_workflow(*rt_, id_); }
 
+  /// Waits until the workflow is terminal and returns its output, or throws
+  /// its recorded error, WorkflowCancelledError or DeadLetterError.
   R result() const { return decode(detail::await_workflow_result(*rt_, id_, std::nullopt)); }
+  /// As result(), but throws TimeoutError when `timeout` passes first; the
+  /// workflow goes on.
   R result_for(std::chrono::milliseconds timeout) const {
     return decode(detail::await_workflow_result(*rt_, id_, timeout));
   }

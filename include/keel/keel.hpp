@@ -1,5 +1,10 @@
-// keel/keel.hpp — the whole public API of Keel in one include.
+/// @file
+/// keel/keel.hpp — the whole public API of Keel in one include.
 #pragma once
+
+/// @namespace keel
+/// Keel's public API. Names in keel::detail are internal.
+
 #include "keel/client.hpp"
 #include "keel/config.hpp"
 #include "keel/context.hpp"

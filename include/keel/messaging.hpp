@@ -1,15 +1,17 @@
-// keel/messaging.hpp — the typed send / get_event that Runtime and Client
-// share, over each one's JSON-level send_erased / get_event_erased.
-//
-// Contract:
-//  * send converts the message with to_json_value and passes it, with the
-//    topic and idempotency key, to the owner's send_erased unchanged.
-//  * get_event returns nullopt when the owner's get_event_erased finds no
-//    event within the timeout, else the value decoded with from_json_value
-//    (SerializationError on a wrong shape).
-//  * What delivery, waiting and errors mean is the owner's: see
-//    keel/runtime.hpp and keel/client.hpp. Not meant to be used on its own.
-// Thread-safety: as the owner's erased methods; the mixin holds no state.
+/// @file
+/// keel/messaging.hpp — the typed send / get_event that Runtime and Client
+/// share, over each one's JSON-level send_erased / get_event_erased.
+///
+/// Contract:
+///  * send converts the message with to_json_value and passes it, with the
+///    topic and idempotency key, to the owner's send_erased unchanged.
+///  * get_event returns nullopt when the owner's get_event_erased finds no
+///    event within the timeout, else the value decoded with from_json_value
+///    (SerializationError on a wrong shape).
+///  * What delivery, waiting and errors mean is the owner's: see
+///    keel/runtime.hpp and keel/client.hpp. Not meant to be used on its own.
+///
+/// Thread-safety: as the owner's erased methods; the mixin holds no state.
 #pragma once
 
 #include <chrono>
@@ -20,22 +22,23 @@
 
 namespace keel::detail {
 
-// CRTP rather than free functions so the typed API keeps its member-call
-// syntax while the erased calls stay private to each owner, which befriends
-// this base.
+/// The typed send / get_event of Runtime and Client (keel/messaging.hpp).
+/// CRTP rather than free functions so the typed API keeps its member-call
+/// syntax while the erased calls stay private to each owner, which befriends
+/// this base.
 template <class Owner>
 class TypedMessaging {
  public:
-  // Sends a message from outside any workflow. With an idempotency key, the
-  // message is delivered once however often it is sent. Throws
-  // WorkflowNotFoundError when the destination does not exist.
+  /// Sends a message from outside any workflow. With an idempotency key, the
+  /// message is delivered once however often it is sent. Throws
+  /// WorkflowNotFoundError when the destination does not exist.
   template <class T>
   void send(const std::string& destination_id, const T& message, const std::string& topic = "",
             const std::string& idempotency_key = "") {
     owner().send_erased(destination_id, topic, to_json_value(message), idempotency_key);
   }
 
-  // Waits up to `timeout` for the event to be set; nullopt when it is not.
+  /// Waits up to `timeout` for the event to be set; nullopt when it is not.
   template <class T>
   std::optional<T> get_event(const std::string& workflow_id, const std::string& key,
                              std::chrono::milliseconds timeout) {
@@ -45,7 +48,7 @@ class TypedMessaging {
   }
 
  protected:
-  // Protected so an owner is never destroyed through this base.
+  /// Protected so an owner is never destroyed through this base.
   ~TypedMessaging() = default;
 
  private:

@@ -1,40 +1,45 @@
-// keel/queue.hpp — named queues: declared limits, and how a workflow is enqueued.
-//
-// Contract:
-//  * A queue is declared in each process that should run its workflows, with
-//    Runtime::register_queue before launch(). Every process declaring a queue
-//    must declare the same limits (they are not stored in the database).
-//  * Runtime::enqueue (or Client::enqueue) records the workflow as ENQUEUED.
-//    A dequeuer thread of each launched Runtime moves ENQUEUED workflows of
-//    the queues registered there, whose workflow names are registered there,
-//    to PENDING under its executor id and runs them. A workflow of a queue no
-//    process registers stays ENQUEUED.
-//  * Order: lower `priority` first when the queue has priority_enabled
-//    (otherwise priorities are ignored), then FIFO by creation time (epoch
-//    milliseconds), ties broken by workflow ID.
-//  * Limits, across all processes on one system database:
-//      concurrency         at no instant are more than this many of the
-//                          queue's workflows PENDING (running or waiting to
-//                          be recovered), over all executors;
-//      worker_concurrency  nor more than this many under one executor id;
-//      rate_limit          within any window of `period`, at most `limit`
-//                          workflows are dequeued (started).
-//    Dequeuers of one queue are serialised in the database, so the limits hold
-//    however many processes dequeue (docs/queues.md has the argument).
-//  * A deduplication ID is exclusive among a queue's ENQUEUED and PENDING
-//    workflows: enqueueing another one throws DeduplicatedError and writes
-//    nothing. Once the holder finishes, the ID may be used again.
-//  * The workflow ID is the idempotency key, as for Runtime::start: enqueueing
-//    an ID that exists returns a handle to that workflow, enqueues nothing.
-//  * The timeout counts from the dequeue (the time spent ENQUEUED is free).
-//  * Resuming a cancelled (or dead-lettered) workflow of a queue enqueues it
-//    again in its queue; it runs when the queue's limits allow, from its last
-//    checkpoint.
-// Non-guarantees: no fairness between executors; a crashed executor's
-// dequeued workflows keep their slots (PENDING) until it is relaunched or a
-// live executor takes its workflows over (its lease expired: lease_timeout,
-// keel/config.hpp). Limits count workflows, not threads.
-// Thread-safety: value types.
+/// @file
+/// keel/queue.hpp — named queues: declared limits, and how a workflow is enqueued.
+///
+/// Contract:
+///  * A queue is declared in each process that should run its workflows, with
+///    Runtime::register_queue before launch(). Every process declaring a queue
+///    must declare the same limits (they are not stored in the database).
+///  * Runtime::enqueue (or Client::enqueue) records the workflow as ENQUEUED.
+///    A dequeuer thread of each launched Runtime moves ENQUEUED workflows of
+///    the queues registered there, whose workflow names are registered there,
+///    to PENDING under its executor id and runs them. A workflow of a queue no
+///    process registers stays ENQUEUED.
+///  * Order: lower `priority` first when the queue has priority_enabled
+///    (otherwise priorities are ignored), then FIFO by creation time (epoch
+///    milliseconds), ties broken by workflow ID.
+///  * Limits, across all processes on one system database:
+///    ~~~{.unparsed}
+///      concurrency         at no instant are more than this many of the
+///                          queue's workflows PENDING (running or waiting to
+///                          be recovered), over all executors;
+///      worker_concurrency  nor more than this many under one executor id;
+///      rate_limit          within any window of `period`, at most `limit`
+///                          workflows are dequeued (started).
+///    ~~~
+///    Dequeuers of one queue are serialised in the database, so the limits hold
+///    however many processes dequeue (docs/queues.md has the argument).
+///  * A deduplication ID is exclusive among a queue's ENQUEUED and PENDING
+///    workflows: enqueueing another one throws DeduplicatedError and writes
+///    nothing. Once the holder finishes, the ID may be used again.
+///  * The workflow ID is the idempotency key, as for Runtime::start: enqueueing
+///    an ID that exists returns a handle to that workflow, enqueues nothing.
+///  * The timeout counts from the dequeue (the time spent ENQUEUED is free).
+///  * Resuming a cancelled (or dead-lettered) workflow of a queue enqueues it
+///    again in its queue; it runs when the queue's limits allow, from its last
+///    checkpoint.
+///
+/// Non-guarantees: no fairness between executors; a crashed executor's
+/// dequeued workflows keep their slots (PENDING) until it is relaunched or a
+/// live executor takes its workflows over (its lease expired: lease_timeout,
+/// keel/config.hpp). Limits count workflows, not threads.
+///
+/// Thread-safety: value types.
 #pragma once
 
 #include <chrono>
@@ -43,32 +48,35 @@
 
 namespace keel {
 
+/// A queue's rate limit (QueueOptions::rate_limit).
 struct RateLimit {
-  int limit = 0;                     // at most this many starts ...
-  std::chrono::milliseconds period{0};  // ... within any window this long
+  int limit = 0;                     ///< at most this many starts ...
+  std::chrono::milliseconds period{0};  ///< ... within any window this long
 };
 
+/// A queue's declaration (Runtime::register_queue); unset limits do not limit.
 struct QueueOptions {
-  std::string name;
-  std::optional<int> concurrency;         // global limit, over all executors
-  std::optional<int> worker_concurrency;  // limit per executor (process)
-  std::optional<RateLimit> rate_limit;
-  bool priority_enabled = false;
+  std::string name;                       ///< the queue's name; not empty
+  std::optional<int> concurrency;         ///< global limit, over all executors
+  std::optional<int> worker_concurrency;  ///< limit per executor (process)
+  std::optional<RateLimit> rate_limit;    ///< dequeues per window, over all executors
+  bool priority_enabled = false;          ///< order by EnqueueOptions::priority
 };
 
-// Throws UsageError for an empty name, ConfigError for a limit that is not
-// positive (or a worker_concurrency above concurrency).
+/// Throws UsageError for an empty name, ConfigError for a limit that is not
+/// positive (or a worker_concurrency above concurrency).
 void validate(const QueueOptions& options);
 
+/// How a workflow is enqueued (Runtime::enqueue, Client::enqueue).
 struct EnqueueOptions {
-  // As StartOptions::workflow_id: the idempotency key; empty: a fresh UUID.
+  /// As StartOptions::workflow_id: the idempotency key; empty: a fresh UUID.
   std::string workflow_id;
-  // Lower runs first; 0 (the default) is the most urgent. Must be 0 unless
-  // the queue has priority_enabled; never negative.
+  /// Lower runs first; 0 (the default) is the most urgent. Must be 0 unless
+  /// the queue has priority_enabled; never negative.
   int priority = 0;
-  // Empty: none. See the contract above.
+  /// Empty: none. See the contract above.
   std::string deduplication_id;
-  // Cancel the workflow when it still runs this long after its dequeue.
+  /// Cancel the workflow when it still runs this long after its dequeue.
   std::optional<std::chrono::milliseconds> timeout;
 };
 

@@ -1,35 +1,37 @@
-// keel/runtime.hpp — the entry point: one Runtime per process and database.
-//
-// Contract:
-//  * Construction opens (creating if needed) the system database named by the
-//    config and checks it is usable: a file that is not a database, a
-//    database with a newer Keel schema, or an unwritable path throws
-//    DatabaseError / IncompatibleDatabaseError and writes nothing.
-//  * register_workflow must be called before launch(), once per name.
-//  * launch() migrates the schema (numbered, idempotent migrations) and
-//    recovers: every PENDING workflow recorded under this executor id runs
-//    again from the top. A workflow whose name is not registered is left
-//    untouched (PENDING, inputs intact) and reported in the LaunchReport.
-//  * start() with an ID that exists returns a handle to that workflow and runs
-//    nothing twice, also when many threads start the ID at once; the same ID
-//    under another workflow name throws WorkflowConflictError.
-//  * shutdown() (also run by the destructor) refuses new work, interrupts
-//    waits (recv, sleep, get_event) and waits for the steps and transactions in
-//    flight; interrupted workflows stay PENDING and resume at the next launch.
-//  * register_queue / enqueue: see keel/queue.hpp. A launched Runtime with
-//    queues runs one dequeuer thread, stopped first by shutdown().
-//  * Running workflows execute on a pool of at most
-//    config.max_workflow_threads threads (a run queue holds the rest). A
-//    workflow waiting in recv, sleep, get_event or a child's result() parks
-//    (config.park_after): it holds no thread and is resumed by replay from its
-//    checkpoints when its message/event arrives or its deadline passes. A
-//    workflow blocked inside a step (user code) does hold its thread: with
-//    every pool thread blocked so, queued workflows wait.
-//  * Inside a transaction body (Context::transaction) every method but
-//    config() throws UsageError at once: the body runs inside a commit that
-//    would wait for the call.
-// Thread-safety: all methods are thread-safe once launched, except
-// register_workflow and launch, which are for start-up.
+/// @file
+/// keel/runtime.hpp — the entry point: one Runtime per process and database.
+///
+/// Contract:
+///  * Construction opens (creating if needed) the system database named by the
+///    config and checks it is usable: a file that is not a database, a
+///    database with a newer Keel schema, or an unwritable path throws
+///    DatabaseError / IncompatibleDatabaseError and writes nothing.
+///  * register_workflow must be called before launch(), once per name.
+///  * launch() migrates the schema (numbered, idempotent migrations) and
+///    recovers: every PENDING workflow recorded under this executor id runs
+///    again from the top. A workflow whose name is not registered is left
+///    untouched (PENDING, inputs intact) and reported in the LaunchReport.
+///  * start() with an ID that exists returns a handle to that workflow and runs
+///    nothing twice, also when many threads start the ID at once; the same ID
+///    under another workflow name throws WorkflowConflictError.
+///  * shutdown() (also run by the destructor) refuses new work, interrupts
+///    waits (recv, sleep, get_event) and waits for the steps and transactions in
+///    flight; interrupted workflows stay PENDING and resume at the next launch.
+///  * register_queue / enqueue: see keel/queue.hpp. A launched Runtime with
+///    queues runs one dequeuer thread, stopped first by shutdown().
+///  * Running workflows execute on a pool of at most
+///    config.max_workflow_threads threads (a run queue holds the rest). A
+///    workflow waiting in recv, sleep, get_event or a child's result() parks
+///    (config.park_after): it holds no thread and is resumed by replay from its
+///    checkpoints when its message/event arrives or its deadline passes. A
+///    workflow blocked inside a step (user code) does hold its thread: with
+///    every pool thread blocked so, queued workflows wait.
+///  * Inside a transaction body (Context::transaction) every method but
+///    config() throws UsageError at once: the body runs inside a commit that
+///    would wait for the call.
+///
+/// Thread-safety: all methods are thread-safe once launched, except
+/// register_workflow and launch, which are for start-up.
 #pragma once
 
 #include <chrono>
@@ -53,6 +55,7 @@
 
 namespace keel {
 
+/// @cond
 namespace detail {
 class Engine;
 class Queues;
@@ -71,25 +74,40 @@ Json invoke_with_json(F& fn, Context& ctx, const Json& in, std::index_sequence<I
 }
 void check_arity(const Json& inputs, size_t expected);
 }  // namespace detail
+/// @endcond
 
+/// A PENDING workflow that launch() could not recover, and why.
 struct RecoveryFailure {
+  /// The workflow's ID; it stays PENDING, inputs intact.
   std::string workflow_id;
+  /// The message of the error that stopped its recovery (e.g.\ an unregistered name).
   std::string reason;
 };
 
+/// What launch() did with the PENDING workflows recorded under this executor id.
 struct LaunchReport {
-  std::vector<std::string> recovered;          // resumed in this process
-  std::vector<std::string> dead_lettered;      // moved to MAX_RECOVERY_ATTEMPTS_EXCEEDED
-  std::vector<RecoveryFailure> not_recovered;  // left PENDING, e.g. unknown name
+  std::vector<std::string> recovered;          ///< resumed in this process
+  std::vector<std::string> dead_lettered;      ///< moved to MAX_RECOVERY_ATTEMPTS_EXCEEDED
+  std::vector<RecoveryFailure> not_recovered;  ///< left PENDING, e.g.\ unknown name
 };
 
+/// The entry point: one per process and database (the contract of
+/// keel/runtime.hpp).
 class Runtime : public detail::TypedMessaging<Runtime> {
  public:
+  /// Checks `config` (ConfigError) and opens the system database, creating it
+  /// if needed; throws DatabaseError / IncompatibleDatabaseError when it is not
+  /// usable, and then writes nothing.
   explicit Runtime(RuntimeConfig config);
+  /// Shuts down as shutdown() does.
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
+  /// Registers `fn`, of the shape R fn(keel::Context&, Args...), as the
+  /// workflow `name`, and returns its typed name (keel::Workflow<R, Args...>).
+  /// Before launch(); throws UsageError for an empty or duplicate name or a
+  /// call after launch.
   template <class F>
   auto register_workflow(std::string name, F fn) -> typename detail::workflow_traits<F>::workflow {
     using Traits = detail::workflow_traits<F>;
@@ -101,24 +119,34 @@ class Runtime : public detail::TypedMessaging<Runtime> {
     return typename Traits::workflow(std::move(name));
   }
 
-  // Declares a queue (keel/queue.hpp) whose workflows this process runs.
-  // Before launch(); throws UsageError for an empty or duplicate name or a
-  // call after launch, ConfigError for a limit that is not positive (or a
-  // worker_concurrency above concurrency).
+  /// Declares a queue (keel/queue.hpp) whose workflows this process runs.
+  /// Before launch(); throws UsageError for an empty or duplicate name or a
+  /// call after launch, ConfigError for a limit that is not positive (or a
+  /// worker_concurrency above concurrency).
   void register_queue(const QueueOptions& options);
 
+  /// Migrates the schema, takes this executor id's lease (unless
+  /// config.executor_lease is false; ConfigError when a live process holds it)
+  /// and recovers its PENDING workflows; throws RuntimeStateError when called twice.
   LaunchReport launch();
+  /// Refuses new work, interrupts waits and waits for the steps and
+  /// transactions in flight; interrupted workflows stay PENDING.
   void shutdown();
 
+  /// Starts the workflow with `args`, converted to its parameter types, and
+  /// returns its handle; an existing ID is not started again (under another
+  /// workflow name: WorkflowConflictError). Throws UnknownWorkflowError for a
+  /// name not registered here, RuntimeStateError unless launched and not
+  /// shutting down.
   template <class R, class... Args, class... A>
   [[nodiscard]] Handle<R> start(const Workflow<R, Args...>& wf, const StartOptions& options, A&&... args) {
     Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
     return Handle<R>(*this, start_erased(wf.name(), options, std::move(inputs)));
   }
 
-  // Enqueues the workflow in a queue registered here (see keel/queue.hpp).
-  // Throws UnknownQueueError, UnknownWorkflowError, UsageError (bad
-  // options), DeduplicatedError; WorkflowConflictError as start().
+  /// Enqueues the workflow in a queue registered here (see keel/queue.hpp).
+  /// Throws UnknownQueueError, UnknownWorkflowError, UsageError (bad
+  /// options), DeduplicatedError; WorkflowConflictError as start().
   template <class R, class... Args, class... A>
   [[nodiscard]] Handle<R> enqueue(const Workflow<R, Args...>& wf, const std::string& queue_name, const EnqueueOptions& options,
                     A&&... args) {
@@ -126,7 +154,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
     return Handle<R>(*this, enqueue_erased(wf.name(), queue_name, options, std::move(inputs)));
   }
 
-  // A handle to an existing workflow; throws WorkflowNotFoundError.
+  /// A handle to an existing workflow; throws WorkflowNotFoundError.
   template <class R = Json>
   [[nodiscard]] Handle<R> retrieve(const std::string& workflow_id) {
     (void)detail::describe_workflow(*this, workflow_id);
@@ -136,26 +164,32 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   // send<T> and get_event<T> come from detail::TypedMessaging
   // (keel/messaging.hpp), shared with Client.
 
-  // Cancel: a PENDING or ENQUEUED workflow becomes CANCELLED; a running one
-  // stops at its next operation. Returns false when it was already terminal.
+  /// Cancel: a PENDING or ENQUEUED workflow becomes CANCELLED; a running one
+  /// stops at its next operation. Returns false when it was already terminal.
   [[nodiscard]] bool cancel(const std::string& workflow_id);
-  // Resume: a CANCELLED or dead-lettered workflow becomes PENDING again and
-  // runs in this process from its last checkpoint. A workflow of a queue goes
-  // back to its queue instead (ENQUEUED; keel/queue.hpp). Returns false otherwise.
+  /// Resume: a CANCELLED or dead-lettered workflow becomes PENDING again and
+  /// runs in this process from its last checkpoint. A workflow of a queue goes
+  /// back to its queue instead (ENQUEUED; keel/queue.hpp). Returns false otherwise.
   [[nodiscard]] bool resume(const std::string& workflow_id);
 
+  /// The workflow's row, or nullopt when no workflow has this ID.
   std::optional<WorkflowInfo> get_workflow(const std::string& workflow_id);
+  /// The workflows that match `query`, newest first, at most query.limit.
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& query = {});
+  /// The workflow's recorded operations in function-id order; empty for an unknown ID.
   std::vector<StepInfo> list_steps(const std::string& workflow_id);
-  // The executors' leases on this database (live and not yet taken over).
+  /// The executors' leases on this database (live and not yet taken over).
   std::vector<ExecutorInfo> list_executors();
 
-  // The application's own SQL on the system database, outside any workflow
-  // (migrations, reads for HTTP handlers). run_sql_write is one transaction,
-  // committed when fn returns, rolled back when it throws.
+  /// The application's own SQL on the system database, outside any workflow
+  /// (migrations, reads for HTTP handlers). run_sql_write is one transaction,
+  /// committed when fn returns, rolled back when it throws.
   void run_sql_write(const std::function<void(Sql&)>& fn);
+  /// Runs fn in one read-only transaction: all its statements see one snapshot.
   void run_sql_read(const std::function<void(Sql&)>& fn);
 
+  /// The configuration this Runtime was constructed with; callable anywhere,
+  /// also inside a transaction body.
   const RuntimeConfig& config() const;
 
  private:

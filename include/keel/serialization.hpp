@@ -1,14 +1,16 @@
-// keel/serialization.hpp — how values cross the system database.
-//
-// Contract:
-//  * Workflow inputs, outputs, step results, events and messages are stored as
-//    JSON text produced by nlohmann::json; each stored row names its
-//    serialization format ("json"). Any type with nlohmann's to_json/from_json
-//    (ADL or adl_serializer) can be used.
-//  * std::optional<T> maps to null / the value; void results are stored as null.
-//  * Decoding a value of the wrong shape throws keel::SerializationError naming
-//    the expected type; nothing is ever silently defaulted.
-// Thread-safety: all functions are pure and thread-safe.
+/// @file
+/// keel/serialization.hpp — how values cross the system database.
+///
+/// Contract:
+///  * Workflow inputs, outputs, step results, events and messages are stored as
+///    JSON text produced by nlohmann::json; each stored row names its
+///    serialization format ("json"). Any type with nlohmann's to_json/from_json
+///    (ADL or adl_serializer) can be used.
+///  * std::optional<T> maps to null / the value; void results are stored as null.
+///  * Decoding a value of the wrong shape throws keel::SerializationError naming
+///    the expected type; nothing is ever silently defaulted.
+///
+/// Thread-safety: all functions are pure and thread-safe.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,10 +22,14 @@
 
 namespace keel {
 
+/// The JSON value of every stored input, output, event and message.
 using Json = nlohmann::json;
 
+/// The serialization format each stored row names.
 inline constexpr const char* kSerializationFormat = "json";
 
+/// `value` as JSON, through nlohmann's to_json; throws SerializationError
+/// naming T when it cannot be converted.
 template <class T>
 Json to_json_value(const T& value) {
   try {
@@ -33,6 +39,8 @@ Json to_json_value(const T& value) {
   }
 }
 
+/// `j` as a T, through nlohmann's from_json (a Json is returned as is); throws
+/// SerializationError naming T on a wrong shape.
 template <class T>
 T from_json_value(const Json& j) {
   if constexpr (std::is_same_v<T, Json>) {
@@ -47,17 +55,20 @@ T from_json_value(const Json& j) {
   }
 }
 
-// Parse stored JSON text; `what` names the row for the error message.
+/// Parse stored JSON text; `what` names the row for the error message.
 Json parse_stored_json(const std::string& text, const std::string& what);
 
 }  // namespace keel
 
 namespace nlohmann {
+/// std::optional<T> as JSON: null for nullopt, else the value.
 template <class T>
 struct adl_serializer<std::optional<T>> {
+  /// nullopt as null, else the value as JSON.
   static void to_json(json& j, const std::optional<T>& v) {
     if (v) j = *v; else j = nullptr;
   }
+  /// null as nullopt, else the value as a T.
   static void from_json(const json& j, std::optional<T>& v) {
     if (j.is_null()) v.reset(); else v = j.get<T>();
   }

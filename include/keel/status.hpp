@@ -1,11 +1,14 @@
-// keel/status.hpp — what the system database says about a workflow.
-//
-// Contract: plain value types, read from the database at one instant; they
-// are snapshots and do not change when the workflow moves on.
-// The status state machine (docs/schema.md):
-//   ENQUEUED -> PENDING (dequeued) -> SUCCESS | ERROR | CANCELLED | MAX_RECOVERY_ATTEMPTS_EXCEEDED
-//   CANCELLED / MAX_RECOVERY_ATTEMPTS_EXCEEDED -> PENDING (resume), or
-//   ENQUEUED again for a workflow of a queue
+/// @file
+/// keel/status.hpp — what the system database says about a workflow.
+///
+/// Contract: plain value types, read from the database at one instant; they
+/// are snapshots and do not change when the workflow moves on.
+/// The status state machine (docs/schema.md):
+/// ~~~{.unparsed}
+///   ENQUEUED -> PENDING (dequeued) -> SUCCESS | ERROR | CANCELLED | MAX_RECOVERY_ATTEMPTS_EXCEEDED
+///   CANCELLED / MAX_RECOVERY_ATTEMPTS_EXCEEDED -> PENDING (resume), or
+///   ENQUEUED again for a workflow of a queue
+/// ~~~
 #pragma once
 
 #include <chrono>
@@ -18,62 +21,77 @@
 
 namespace keel {
 
-enum class WorkflowStatus { Enqueued, Pending, Success, Error, Cancelled, MaxRecoveryAttemptsExceeded };
+/// A workflow's status, stored as its name (to_string); keel/status.hpp has
+/// the state machine.
+enum class WorkflowStatus {
+  Enqueued,                    ///< ENQUEUED: waiting in its queue to be dequeued
+  Pending,                     ///< PENDING: running, waiting, or to be recovered
+  Success,                     ///< SUCCESS: returned; its output is recorded
+  Error,                       ///< ERROR: threw; its error is recorded
+  Cancelled,                   ///< CANCELLED: cancelled, or its timeout passed
+  MaxRecoveryAttemptsExceeded  ///< MAX_RECOVERY_ATTEMPTS_EXCEEDED: dead-lettered
+};
 
+/// The status's name in the database: "ENQUEUED", "PENDING", "SUCCESS",
+/// "ERROR", "CANCELLED" or "MAX_RECOVERY_ATTEMPTS_EXCEEDED".
 std::string to_string(WorkflowStatus s);
-// Throws keel::SerializationError on an unknown name.
+/// Throws keel::SerializationError on an unknown name.
 WorkflowStatus workflow_status_from_string(const std::string& s);
-// SUCCESS, ERROR, CANCELLED and MAX_RECOVERY_ATTEMPTS_EXCEEDED are terminal:
-// the workflow runs no more unless resumed.
+/// SUCCESS, ERROR, CANCELLED and MAX_RECOVERY_ATTEMPTS_EXCEEDED are terminal:
+/// the workflow runs no more unless resumed.
 bool is_terminal(WorkflowStatus s);
 
+/// An error as the system database records it.
 struct RecordedErrorInfo {
-  std::string type_name;
-  std::string message;
+  std::string type_name;  ///< the demangled C++ type name of the exception
+  std::string message;    ///< its what()
 };
 
+/// A workflow's row in the system database (Runtime::get_workflow, list_workflows).
 struct WorkflowInfo {
-  std::string id;
-  std::string name;
-  WorkflowStatus status = WorkflowStatus::Pending;
-  Json inputs;                                 // JSON array of the arguments
-  std::optional<Json> output;                  // on SUCCESS
-  std::optional<RecordedErrorInfo> error;      // on ERROR
-  std::string executor_id;
-  std::string application_version;
-  std::string parent_id;                       // empty for a top-level workflow
-  std::string queue_name;                      // empty unless enqueued (keel/queue.hpp)
-  int recovery_attempts = 0;
-  std::optional<int64_t> deadline_epoch_ms;    // workflow timeout, if any
-  int64_t created_at_ms = 0;
-  int64_t updated_at_ms = 0;
+  std::string id;                              ///< the workflow ID
+  std::string name;                            ///< the registered workflow name
+  WorkflowStatus status = WorkflowStatus::Pending;  ///< its status when it was read
+  Json inputs;                                 ///< JSON array of the arguments
+  std::optional<Json> output;                  ///< on SUCCESS
+  std::optional<RecordedErrorInfo> error;      ///< on ERROR
+  std::string executor_id;                     ///< the executor that runs or ran it (ENQUEUED: the enqueuer)
+  std::string application_version;             ///< as recorded when it was started or enqueued
+  std::string parent_id;                       ///< empty for a top-level workflow
+  std::string queue_name;                      ///< empty unless enqueued (keel/queue.hpp)
+  int recovery_attempts = 0;                   ///< times recovered (RuntimeConfig::max_recovery_attempts)
+  std::optional<int64_t> deadline_epoch_ms;    ///< workflow timeout, if any
+  int64_t created_at_ms = 0;                   ///< when it was started or enqueued, epoch milliseconds
+  int64_t updated_at_ms = 0;                   ///< when its row last changed, epoch milliseconds
 };
 
+/// One recorded operation of a workflow (Runtime::list_steps).
 struct StepInfo {
-  int function_id = 0;
-  std::string name;
-  std::optional<Json> output;
-  std::optional<RecordedErrorInfo> error;
-  std::string child_workflow_id;
-  int64_t started_at_ms = 0;
-  int64_t completed_at_ms = 0;
+  int function_id = 0;                     ///< its position in the workflow, from 1
+  std::string name;                        ///< the step's name; Keel's own operations are keel.*
+  std::optional<Json> output;              ///< the recorded result, if it succeeded
+  std::optional<RecordedErrorInfo> error;  ///< the recorded error, if it failed
+  std::string child_workflow_id;           ///< the child of a start_child, else empty
+  int64_t started_at_ms = 0;               ///< when it started, epoch milliseconds
+  int64_t completed_at_ms = 0;             ///< when its outcome was recorded, epoch milliseconds
 };
 
-// One executor's lease (Runtime::list_executors; docs/postgres.md). A row
-// whose heartbeat is older than lease_timeout is a dead executor, until a
-// live one takes it over (and deletes the row).
+/// One executor's lease (Runtime::list_executors; docs/postgres.md). A row
+/// whose heartbeat is older than lease_timeout is a dead executor, until a
+/// live one takes it over (and deletes the row).
 struct ExecutorInfo {
-  std::string executor_id;
-  std::string application_version;
-  std::string holder;  // the process holding the lease: "host:pid"
-  int64_t heartbeat_at_ms = 0;  // the backend's clock; 0 after a clean shutdown
-  int64_t started_at_ms = 0;
+  std::string executor_id;          ///< the executor id the lease is on
+  std::string application_version;  ///< the holder's RuntimeConfig::application_version
+  std::string holder;  ///< the process holding the lease: "host:pid"
+  int64_t heartbeat_at_ms = 0;  ///< the backend's clock; 0 after a clean shutdown
+  int64_t started_at_ms = 0;    ///< when the holder took the lease, on the same clock
 };
 
+/// Which workflows list_workflows returns (Runtime and Client), newest first.
 struct ListWorkflowsQuery {
-  std::optional<WorkflowStatus> status;
-  std::optional<std::string> name;
-  int limit = 100;
+  std::optional<WorkflowStatus> status;  ///< only this status, when set
+  std::optional<std::string> name;       ///< only this workflow name, when set
+  int limit = 100;                       ///< at most this many
 };
 
 }  // namespace keel

@@ -1,14 +1,16 @@
-// keel/workflow.hpp — a registered workflow, and how it is started.
-//
-// Contract:
-//  * A Workflow<R, Args...> is a typed name returned by
-//    Runtime::register_workflow. It is a cheap value; copying it is fine.
-//  * A workflow function has the shape R fn(keel::Context&, Args...). Its
-//    arguments and result cross the database as JSON, so each of R and Args
-//    needs nlohmann to_json/from_json. It must be deterministic apart from
-//    what it does through the Context: on recovery it runs again from the top
-//    and every recorded operation returns its recorded result.
-// Thread-safety: value types; thread-safe to copy and read.
+/// @file
+/// keel/workflow.hpp — a registered workflow, and how it is started.
+///
+/// Contract:
+///  * A Workflow<R, Args...> is a typed name returned by
+///    Runtime::register_workflow. It is a cheap value; copying it is fine.
+///  * A workflow function has the shape R fn(keel::Context&, Args...). Its
+///    arguments and result cross the database as JSON, so each of R and Args
+///    needs nlohmann to_json/from_json. It must be deterministic apart from
+///    what it does through the Context: on recovery it runs again from the top
+///    and every recorded operation returns its recorded result.
+///
+/// Thread-safety: value types; thread-safe to copy and read.
 #pragma once
 
 #include <chrono>
@@ -21,27 +23,34 @@ namespace keel {
 
 class Context;
 
+/// A typed workflow name (the contract of keel/workflow.hpp).
 template <class R, class... Args>
 class Workflow {
  public:
+  /// The workflow's result type.
   using result_type = R;
+  /// Names the workflow registered as `name`; R and Args are not checked
+  /// against the registration.
   explicit Workflow(std::string name) : name_(std::move(name)) {}
+  /// The registered workflow name.
   const std::string& name() const { return name_; }
 
  private:
   std::string name_;
 };
 
+/// How Runtime::start starts a workflow.
 struct StartOptions {
-  // The workflow ID, which is also its idempotency key: starting an ID that
-  // exists returns a handle to that workflow and runs nothing again. Empty: a
-  // fresh UUID.
+  /// The workflow ID, which is also its idempotency key: starting an ID that
+  /// exists returns a handle to that workflow and runs nothing again. Empty: a
+  /// fresh UUID.
   std::string workflow_id;
-  // Cancel the workflow when it is still running this long after its start.
-  // The deadline is stored, so it holds across crashes.
+  /// Cancel the workflow when it is still running this long after its start.
+  /// The deadline is stored, so it holds across crashes.
   std::optional<std::chrono::milliseconds> timeout;
 };
 
+/// @cond
 namespace detail {
 
 template <class F>
@@ -61,4 +70,5 @@ template <class C, class R, class... A>
 struct workflow_traits<R (C::*)(Context&, A...)> : workflow_traits<R (*)(Context&, A...)> {};
 
 }  // namespace detail
+/// @endcond
 }  // namespace keel
