@@ -18,6 +18,10 @@ set(CPACK_COMPONENTS_ALL runtime dev tools)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# keel-tools links libkeel, which is in none of the system's packages yet:
+# dpkg-shlibdeps finds it in the build tree (its Depends comes from
+# CPACK_COMPONENT_TOOLS_DEPENDS instead).
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${PROJECT_BINARY_DIR}/src)  # libkeel.so.* is built there
 set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
 
 set(KEEL_RUNTIME_PACKAGE libkeel${KEEL_SOVERSION})
