@@ -1,5 +1,6 @@
 // The `shop` binary: the checkout of the tutorial on Keel (docs/shop.md).
 //   shop migrate --db URL
+//   shop verify --db URL       the upgrade check: exit 1 when a checkout in flight would not replay
 //   shop start --db URL --port 8082 --payments-url http://127.0.0.1:8086 [...]
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -56,6 +57,24 @@ int migrate(const shop::Settings& s) {
   return 0;
 }
 
+shop::CheckoutSettings checkout_settings_of(const shop::Settings& s) {
+  shop::CheckoutSettings c;
+  c.payments_url = s.payments_url;
+  c.webhook_url = s.effective_public_url() + "/payment_webhook";
+  c.checkout_timeout = s.checkout_timeout;
+  return c;
+}
+
+// Replays every checkout in flight against this build's code, runs nothing
+// and writes nothing (keel/upgrade_check.hpp): for a deploy pipeline, before
+// the new build replaces the old one.
+int verify(const shop::Settings& s) {
+  shop::HttpPaymentsApi payments(std::chrono::seconds(3), std::chrono::seconds(10));
+  keel::Runtime rt(runtime_config(s));  // not launched: it must run nothing
+  (void)shop::register_checkout(rt, payments, checkout_settings_of(s));
+  return keel::run_upgrade_check(rt, {}, std::cout);
+}
+
 int start(const shop::Settings& s) {
   // Signals are taken by sigwait below; block them before any thread starts.
   sigset_t signals;
@@ -66,10 +85,7 @@ int start(const shop::Settings& s) {
   signal(SIGPIPE, SIG_IGN);
 
   shop::HttpPaymentsApi payments(std::chrono::seconds(3), std::chrono::seconds(10));
-  shop::CheckoutSettings checkout_settings;
-  checkout_settings.payments_url = s.payments_url;
-  checkout_settings.webhook_url = s.effective_public_url() + "/payment_webhook";
-  checkout_settings.checkout_timeout = s.checkout_timeout;
+  shop::CheckoutSettings checkout_settings = checkout_settings_of(s);
 
   keel::Runtime rt(runtime_config(s));
   auto checkout = shop::register_checkout(rt, payments, checkout_settings);
@@ -139,7 +155,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    return settings.command == "migrate" ? migrate(settings) : start(settings);
+    if (settings.command == "migrate") return migrate(settings);
+    if (settings.command == "verify") return verify(settings);
+    return start(settings);
   } catch (const std::exception& e) {
     spdlog::critical("shop {}: {}", settings.command, e.what());
     return 1;

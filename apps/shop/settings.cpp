@@ -63,17 +63,17 @@ std::vector<std::string> split_empty_values(const std::vector<std::string>& args
 }
 
 struct CommandLine {
-  std::string command;                       // "migrate", "start" or "help"
+  std::string command;                       // "migrate", "start", "verify" or "help"
   std::map<std::string, std::string> flags;  // flag (without "--") -> its text, for the flags given
 };
 
-// Both commands take every flag; a repeated flag: the last wins.
+// Every command takes every flag; a repeated flag: the last wins.
 CommandLine parse_command_line(const std::vector<std::string>& args) {
   CLI::App app{"shop"};
   app.require_subcommand(1);
   app.add_subcommand("help")->allow_extras();  // `shop help ...`: the usage, whatever follows
   std::vector<std::pair<std::string, CLI::Option*>> options;
-  for (const char* name : {"migrate", "start"}) {
+  for (const char* name : {"migrate", "start", "verify"}) {
     CLI::App* command = app.add_subcommand(name);
     for (const Source& s : kSources)
       options.emplace_back(s.flag, command->add_option(std::string("--") + s.flag)
@@ -171,6 +171,7 @@ Settings parse_settings(const std::vector<std::string>& args, const GetEnv& gete
 std::string usage_text() {
   return R"(usage:
   shop migrate --db URL
+  shop verify  --db URL    would this build replay every checkout in flight? (exit 1 if not)
   shop start --db URL --port 8082 --payments-url http://127.0.0.1:8086
              [--webhook-secret S] [--checkout-timeout 60s] [--host 127.0.0.1]
              [--admin-port PORT] [--public-url URL] [--executor-id ID]

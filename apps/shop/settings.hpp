@@ -2,6 +2,7 @@
 // of the `shop` binary.
 //
 //   shop migrate --db URL
+//   shop verify  --db URL      the upgrade check (keel/upgrade_check.hpp)
 //   shop start   --db URL --port 8082 --payments-url http://127.0.0.1:8086
 //                [--webhook-secret S] [--checkout-timeout 60s] [--host 127.0.0.1]
 //                [--admin-port N] [--public-url URL] [--executor-id ID]
@@ -32,7 +33,7 @@ class SettingsError : public std::runtime_error {
 };
 
 struct Settings {
-  std::string command;  // "migrate", "start" or "help"
+  std::string command;  // "migrate", "start", "verify" or "help"
   std::string db = "sqlite:shop.db";
   std::string host = "127.0.0.1";
   int port = 8082;

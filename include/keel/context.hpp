@@ -160,6 +160,26 @@ class Context {
   /// The current time, recorded: the same value on replay.
   std::chrono::system_clock::time_point now();
 
+  /// Whether this run takes the code added under patch `name`: the way to
+  /// change a workflow while runs of it are in flight (docs/upgrades.md).
+  /// `if (ctx.patched("x")) { new code } else { old code }`.
+  ///
+  /// True for a run that reaches this point on code that has the patch: it
+  /// records a marker at this position, so its replays answer true again.
+  /// False for a run whose recorded history already went past this point
+  /// without the marker (it started on the old code): it takes no position,
+  /// and the old code's operations replay as recorded. A patch name is used
+  /// once per workflow; the markers are ordinary records (name
+  /// "keel.patch:<name>").
+  [[nodiscard]] bool patched(std::string_view name);
+
+  /// The clean-up of a patch, once no run that took the old code is left:
+  /// replace `if (ctx.patched("x")) { new } else { old }` by
+  /// `ctx.deprecate_patch("x"); new`. Runs recorded with the patch's marker
+  /// skip it here; runs from now on record nothing. Always returns true.
+  /// Remove the call itself once no run recorded with the marker is left.
+  bool deprecate_patch(std::string_view name);
+
  private:
   Json run_step(std::string_view name, const StepOptions& options, const std::function<Json()>& body);
   Json run_transaction(std::string_view name, const TransactionOptions& options,

@@ -18,5 +18,6 @@
 #include "keel/status.hpp"
 #include "keel/step_options.hpp"
 #include "keel/transaction_options.hpp"
+#include "keel/upgrade_check.hpp"
 #include "keel/version.hpp"
 #include "keel/workflow.hpp"

@@ -124,6 +124,7 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
   require_workflow_code(exec_, "ctx.step");
   int fid = exec_.next_step_function_id();
   if (auto* r = exec_.recorded(fid, name)) return detail::replay_output(exec_, *r);
+  exec_.begin_unrecorded();
   exec_.check_stop();  // the replayable records deferred may wait through the body
   int64_t started = now_ms();
   exec_.fault("step.before");
@@ -167,6 +168,7 @@ Json Context::run_transaction(std::string_view name, const TransactionOptions& o
   require_workflow_code(exec_, "ctx.transaction");
   int fid = exec_.next_function_id();
   if (auto* r = exec_.recorded(fid, name)) return detail::replay_output(exec_, *r);
+  exec_.begin_unrecorded();
   exec_.check_interrupt();
   auto op = exec_.make_op(fid, name, now_ms());
   std::optional<Json> result;
@@ -200,6 +202,7 @@ void Context::do_set_event(std::string_view key, Json value) {
   require_workflow_code(exec_, "ctx.set_event");
   int fid = exec_.next_function_id();
   if (exec_.recorded(fid, "keel.set_event")) return;
+  exec_.begin_unrecorded();
   exec_.check_interrupt();
   auto op = exec_.make_op(fid, "keel.set_event", now_ms());
   std::string k(key);
@@ -219,6 +222,7 @@ std::optional<Json> Context::do_get_event(std::string_view workflow_id, std::str
   DurableDeadline deadline(exec_, exec_.next_function_id(), timeout);
   int fid = exec_.next_function_id();
   if (auto* r = exec_.recorded(fid, "keel.get_event")) return detail::replay_optional(exec_, *r);
+  exec_.begin_unrecorded();
   exec_.check_interrupt();
   int64_t started = now_ms();
   std::string target(workflow_id), k(key);
@@ -236,6 +240,7 @@ void Context::do_send(std::string_view destination_id, std::string_view topic, J
   require_workflow_code(exec_, "ctx.send");
   int fid = exec_.next_function_id();
   if (exec_.recorded(fid, "keel.send")) return;
+  exec_.begin_unrecorded();
   exec_.check_interrupt();
   auto op = exec_.make_op(fid, "keel.send", now_ms());
   std::string dest(destination_id), t(topic);
@@ -252,6 +257,7 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
   DurableDeadline deadline(exec_, exec_.next_function_id(), timeout);
   int fid = exec_.next_function_id();
   if (auto* r = exec_.recorded(fid, "keel.recv")) return detail::replay_optional(exec_, *r);
+  exec_.begin_unrecorded();
   exec_.check_interrupt();
   int64_t started = now_ms();
   std::string t(topic);
@@ -287,6 +293,7 @@ void Context::sleep(std::chrono::milliseconds duration) {
   if (auto* r = exec_.recorded(fid, "keel.sleep")) {
     wake = detail::replay_output(exec_, *r).get<int64_t>();
   } else {
+    exec_.begin_unrecorded();
     exec_.check_interrupt();
     auto op = exec_.make_op(fid, "keel.sleep", now_ms());
     op.output = std::to_string(now_ms() + duration.count());
@@ -300,16 +307,48 @@ std::chrono::system_clock::time_point Context::now() {
   int fid = exec_.next_function_id();
   if (auto* r = exec_.recorded(fid, "keel.now"))
     return detail::from_epoch_ms(detail::replay_output(exec_, *r).get<int64_t>());
+  exec_.begin_unrecorded();
   exec_.check_interrupt();
   auto op = exec_.make_op(fid, "keel.now", now_ms());
   op.output = std::to_string(op.started_at_ms);
   return detail::from_epoch_ms(detail::replay_output(exec_, exec_.record(op)).get<int64_t>());
 }
 
+namespace {
+std::string patch_marker(std::string_view name) { return "keel.patch:" + std::string(name); }
+}  // namespace
+
+bool Context::patched(std::string_view name) {
+  require_workflow_code(exec_, "ctx.patched");
+  if (name.empty()) throw UsageError("a patch name must not be empty");
+  const std::string marker = patch_marker(name);
+  if (auto* r = exec_.recorded_next()) {
+    if (r->name != marker) return false;  // recorded before the patch: the old code, no position taken
+    (void)exec_.next_function_id();
+    return true;
+  }
+  // Nothing recorded here: the run reaches this point on patched code.
+  exec_.begin_unrecorded();
+  int fid = exec_.next_function_id();
+  exec_.check_interrupt();
+  // Replayable: the same code answers true again after a crash.
+  exec_.defer_record(exec_.make_op(fid, marker, now_ms()), /*replayable=*/true);
+  return true;
+}
+
+bool Context::deprecate_patch(std::string_view name) {
+  require_workflow_code(exec_, "ctx.deprecate_patch");
+  if (name.empty()) throw UsageError("a patch name must not be empty");
+  auto* r = exec_.recorded_next();
+  if (r && r->name == patch_marker(name)) (void)exec_.next_function_id();  // recorded by the patched code
+  return true;
+}
+
 std::string Context::do_start_child(const std::string& name, Json inputs) {
   require_workflow_code(exec_, "ctx.start_child");
   int fid = exec_.next_function_id();
   if (auto* r = exec_.recorded(fid, "keel.start_child:" + name)) return r->child_workflow_id;
+  exec_.begin_unrecorded();
   exec_.check_interrupt();
   return exec_.start_child(fid, name, std::move(inputs));
 }

@@ -15,7 +15,7 @@
 
 namespace keel::detail {
 
-Engine::Engine(RuntimeConfig config) : config_(std::move(config)) {
+Engine::Engine(RuntimeConfig config, Runtime& rt) : config_(std::move(config)), runtime_(rt) {
   validate(config_);
   db_ = sysdb::open_system_database(config_);
   pool_ = std::make_unique<WorkerPool>(static_cast<size_t>(config_.max_workflow_threads));
@@ -51,6 +51,13 @@ std::vector<std::string> Engine::registered_names() {
   std::vector<std::string> names;
   for (const auto& [name, fn] : registry_) names.push_back(name);
   return names;
+}
+
+std::optional<ErasedWorkflow> Engine::find_registered(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = registry_.find(name);
+  if (it == registry_.end()) return std::nullopt;
+  return it->second;
 }
 
 EngineCounters Engine::counters() const { return {pool_->threads(), parking_->size()}; }

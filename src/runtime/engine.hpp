@@ -44,12 +44,13 @@ struct EngineCounters {
 
 class Engine final : public ExecutionHost {
  public:
-  explicit Engine(RuntimeConfig config);
+  // rt: the Runtime that owns this engine (children's handles refer to it).
+  Engine(RuntimeConfig config, Runtime& rt);
   ~Engine();
 
   // --- lifecycle ---
   void register_workflow(const std::string& name, ErasedWorkflow fn);
-  LaunchReport launch(Runtime& rt);
+  LaunchReport launch();
   void shutdown();
   // Throws RuntimeStateError unless launched and not stopping.
   void require_running() const;
@@ -83,6 +84,10 @@ class Engine final : public ExecutionHost {
   // changing its status (another process now holds this executor id).
   void interrupt_all();
 
+  // --- for the upgrade check (runtime/upgrade_check.cpp) ---
+  // The function registered as name, or none.
+  std::optional<ErasedWorkflow> find_registered(const std::string& name);
+
   [[nodiscard]] EngineCounters counters() const;
 
   // --- ExecutionHost ---
@@ -93,7 +98,7 @@ class Engine final : public ExecutionHost {
   bool threads_scarce() const override { return pool_->backlog() > 0; }
   ParkingLot& parking() override { return *parking_; }
   std::string start_child(Execution& parent, int function_id, const std::string& name, Json inputs) override;
-  Runtime& runtime() override { return *runtime_; }
+  Runtime& runtime() override { return runtime_; }
 
  private:
   // Queues the workflow on the pool unless it already runs (or is parked)
@@ -117,7 +122,7 @@ class Engine final : public ExecutionHost {
   RuntimeConfig config_;
   std::unique_ptr<sysdb::SystemDatabase> db_;
   Notifier notifier_;
-  Runtime* runtime_ = nullptr;
+  Runtime& runtime_;
   std::atomic<bool> launched_{false};
   std::atomic<bool> stopping_{false};
 

@@ -21,14 +21,27 @@ void set_current_execution(Execution* e) { t_current = e; }
 const sysdb::OperationRecord* Execution::recorded(int function_id, std::string_view name) const {
   auto it = recorded_.find(function_id);
   if (it == recorded_.end()) return nullptr;
-  if (it->second.name != name)
+  if (it->second.name != name) {
+    mismatch_ = Mismatch{function_id, it->second.name, std::string(name)};
     throw NonDeterminismError("workflow '" + id() + "' at operation " + std::to_string(function_id) +
                               ": the recorded operation is '" + it->second.name + "' but the code now calls '" +
                               std::string(name) + "'");
+  }
   return &it->second;
 }
 
+const sysdb::OperationRecord* Execution::recorded_after_end() const {
+  auto it = recorded_.upper_bound(function_id_);
+  return it == recorded_.end() ? nullptr : &it->second;
+}
+
+const sysdb::OperationRecord* Execution::recorded_next() const {
+  auto it = recorded_.find(function_id_ + 1);
+  return it == recorded_.end() ? nullptr : &it->second;
+}
+
 void Execution::check_interrupt() {
+  if (verifying_) return;  // nothing runs: no deadline to enforce, nothing to write
   if (parked_) throw ExecutionParked{};  // workflow code swallowed it: keep unwinding
   // Waits that are no operation (a child's result) check here first, and
   // may park or be interrupted: the last step's checkpoint goes in before.
@@ -43,6 +56,7 @@ void Execution::check_interrupt() {
 }
 
 void Execution::check_stop() {
+  if (verifying_) return;
   if (parked_) throw ExecutionParked{};
   if (host_.stopping() || cancelled_.load() || past_deadline()) check_interrupt();
 }
@@ -58,6 +72,7 @@ std::chrono::steady_clock::time_point Execution::bound(int64_t until_epoch_ms) c
 }
 
 bool Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since) {
+  begin_unrecorded();  // a recorded wait still waiting: its history ends here
   fault("wait.begin");
   int64_t wake = until_epoch_ms;
   if (info_.deadline_epoch_ms) wake = std::min(wake, *info_.deadline_epoch_ms);

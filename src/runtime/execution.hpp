@@ -78,6 +78,35 @@ class Execution {
   // The outcome recorded at this position, after checking its name.
   // Throws NonDeterminismError when another operation was recorded there.
   const sysdb::OperationRecord* recorded(int function_id, std::string_view name) const;
+  // The outcome recorded at the next position, whatever its name (patches
+  // look before they take a position); null when none is.
+  const sysdb::OperationRecord* recorded_next() const;
+
+  // --- verifying (the upgrade check): replay only ---
+  // A verifying execution replays its recorded operations against the
+  // current code and stops where its history ends: no body runs, nothing is
+  // written, nothing waits.
+  void set_verifying() { verifying_ = true; }
+  bool verifying() const { return verifying_; }
+  // Called by an operation whose position holds no record, before it does
+  // anything: real work starts here, so a verifying execution stops
+  // (throws HistoryEnd).
+  void begin_unrecorded() const {
+    if (verifying_) throw HistoryEnd{};
+  }
+  // What the last NonDeterminismError of recorded() found: the position, the
+  // operation recorded there and the one the code called.
+  struct Mismatch {
+    int position = 0;
+    std::string recorded;
+    std::string called;
+  };
+  const std::optional<Mismatch>& mismatch() const { return mismatch_; }
+  // The highest position this run took so far.
+  int positions_taken() const { return function_id_; }
+  // The recorded positions after the last one taken (a run that ended while
+  // its history goes on: the code no longer calls them).
+  const sysdb::OperationRecord* recorded_after_end() const;
   // The recorded operations of a replaying execution, set before it runs.
   void set_recorded(std::map<int, sysdb::OperationRecord> recorded) { recorded_ = std::move(recorded); }
   // A replay (recovered, or resumed from parking) parks at its first wait
@@ -162,6 +191,8 @@ class Execution {
   bool deferred_replayable_ = true;  // every deferred record is replayable (or none is deferred)
   bool in_step_ = false;
   bool replaying_ = false;
+  bool verifying_ = false;
+  mutable std::optional<Mismatch> mismatch_;
   bool parked_ = false;
   std::atomic<bool> cancelled_{false};
   std::chrono::steady_clock::time_point last_status_check_ = std::chrono::steady_clock::now();

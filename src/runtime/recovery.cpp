@@ -10,9 +10,8 @@
 
 namespace keel::detail {
 
-LaunchReport Engine::launch(Runtime& rt) {
+LaunchReport Engine::launch() {
   if (launched_.load()) throw RuntimeStateError("launch() called twice");
-  runtime_ = &rt;
   db_->migrate();
   if (config_.executor_lease) lease_ = std::make_unique<ExecutorLease>(*this);  // may throw ConfigError
   // Wake-ups from other processes' writes (PostgreSQL: LISTEN/NOTIFY);

@@ -35,7 +35,7 @@ using detail::forbid_in_transaction_body;
 }  // namespace
 
 Runtime::Runtime(RuntimeConfig config)
-    : engine_(std::make_unique<detail::Engine>(std::move(config))),
+    : engine_(std::make_unique<detail::Engine>(std::move(config), *this)),
       queues_(std::make_unique<detail::Queues>(*engine_)) {}
 Runtime::~Runtime() { stop(); }
 
@@ -49,7 +49,7 @@ void Runtime::register_queue(const QueueOptions& options) {
 }
 LaunchReport Runtime::launch() {
   forbid_in_transaction_body("Runtime::launch");
-  LaunchReport report = engine_->launch(*this);
+  LaunchReport report = engine_->launch();
   queues_->start();
   return report;
 }

@@ -19,4 +19,9 @@ struct ExecutionInterrupted {
 // workflow stays PENDING and is resumed by replay.
 struct ExecutionParked {};
 
+// A verifying execution (the upgrade check, keel/upgrade_check.hpp) reached
+// the end of its recorded history: the next operation would do real work
+// (run a body, write, wait). The check stops there: all before matched.
+struct HistoryEnd {};
+
 }  // namespace keel::detail

@@ -18,6 +18,7 @@ void wait_once(Engine& engine, Notifier::Waiter& w, std::chrono::steady_clock::t
                std::optional<int64_t> parkable_since = std::nullopt) {
   auto poll = std::chrono::steady_clock::now() + engine.config().poll_interval;
   if (Execution* ex = current_execution()) {
+    ex->begin_unrecorded();  // a verifying run stops where it would wait
     ex->check_interrupt();
     if (parkable_since && !ex->in_step()) {
       constexpr int64_t kNever = int64_t{1} << 60;  // woken by the child's end or the sweep

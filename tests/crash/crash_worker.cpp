@@ -8,7 +8,11 @@
 //
 //   keel_crash_worker --db PATH --marks FILE --scenario NAME --run R
 //                     [--kill-at POINT --kill-after N] [--wait-ms MS] [--send]
-//                     [--park-after MS]
+//                     [--park-after MS] [--code v1|v2]
+//
+// --code picks the build of the "upgrade" scenario's workflow: v1, or v2,
+// which adds a step behind ctx.patched("fast-path") (two builds of one
+// workflow, for the upgrade crash test).
 //
 // Fault points: the engine's ("checkpoint.before_commit",
 // "checkpoint.after_commit", "step.before", "step.after", "wait.begin") and
@@ -160,9 +164,23 @@ struct Workflows {
   keel::Workflow<int, std::string> ev_sub;
   keel::Workflow<int, int> child;
   keel::Workflow<int> parent;
+  keel::Workflow<Json> upgrade;
 };
 
-Workflows register_all(keel::Runtime& rt) {
+// The upgrade scenario's workflow, as build v1 or v2 has it: v2 runs step
+// "c" behind a patch, so runs recorded by v1 past that point keep v1's path.
+keel::Workflow<Json> register_upgrade(keel::Runtime& rt, bool v2) {
+  return rt.register_workflow("upgrade_wf", [v2](Context& ctx) -> Json {
+    stepv(ctx, "a", 1);
+    bool patched = v2 && ctx.patched("fast-path");
+    if (patched) stepv(ctx, "c", 3);
+    auto go = ctx.recv<bool>("go", 60s);
+    stepv(ctx, "b", 2);
+    return Json{{"path", patched ? "new" : "old"}, {"go", go.value_or(false)}};
+  });
+}
+
+Workflows register_all(keel::Runtime& rt, bool v2) {
   auto steps = rt.register_workflow("steps_wf", [](Context& ctx, int seed) -> Json {
     int a = stepv(ctx, "s1", seed + 1).get<int>();
     int b = stepv(ctx, "s2", a * 2).get<int>();
@@ -257,7 +275,8 @@ Workflows register_all(keel::Runtime& rt) {
     return stepv(ctx, "p2", r + 1).get<int>();
   });
 
-  return Workflows{steps, msg_recv, msg_send, sleep, recv_timeout, recv_late, ev_pub, ev_sub, child, parent};
+  return Workflows{steps,  msg_recv, msg_send, sleep,  recv_timeout,
+                   recv_late, ev_pub, ev_sub, child, parent, register_upgrade(rt, v2)};
 }
 
 // ---------------------------------------------------------------- scenarios
@@ -299,6 +318,7 @@ struct Options {
   std::optional<int> wait_ms;
   bool send = false;
   std::optional<int> park_after_ms;  // RuntimeConfig::park_after (0: waits park at once)
+  std::string code = "v1";           // the upgrade scenario's build
 };
 
 bool run_scenario(keel::Runtime& rt, const Workflows& w, const Options& o) {
@@ -346,13 +366,22 @@ bool run_scenario(keel::Runtime& rt, const Workflows& w, const Options& o) {
     get_or_start(rt, w.parent, "parent-1");
     return await_results(rt, {"parent-1", "parent-1-2"});
   }
+  if (s == "upgrade") {
+    // v1 starts upg-old, which waits for "go" (the test kills v1 meanwhile);
+    // v2 starts upg-new and lets both go.
+    get_or_start(rt, w.upgrade, "upg-old");
+    if (o.code == "v1") return await_results(rt, {"upg-old"});
+    get_or_start(rt, w.upgrade, "upg-new");
+    for (std::string id : {"upg-old", "upg-new"}) rt.send(id, true, "go", "go:" + id);
+    return await_results(rt, {"upg-old", "upg-new"});
+  }
   throw std::invalid_argument("unknown scenario '" + s + "'");
 }
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "keel_crash_worker: " << why
             << "\nusage: keel_crash_worker --db PATH --marks FILE --scenario NAME --run R"
-               " [--kill-at POINT --kill-after N] [--wait-ms MS] [--send] [--park-after MS]\n";
+               " [--kill-at POINT --kill-after N] [--wait-ms MS] [--send] [--park-after MS] [--code v1|v2]\n";
   std::exit(2);
 }
 
@@ -381,10 +410,12 @@ Options parse(int argc, char** argv) {
     else if (a == "--wait-ms") o.wait_ms = number();
     else if (a == "--send") o.send = true;
     else if (a == "--park-after") o.park_after_ms = number();
+    else if (a == "--code") o.code = value();
     else usage("unknown argument '" + a + "'");
   }
   if (o.db.empty() || o.marks.empty() || o.scenario.empty()) usage("--db, --marks and --scenario are required");
   if (o.kill_at.empty() != (o.kill_after == 0)) usage("--kill-at and --kill-after go together");
+  if (o.code != "v1" && o.code != "v2") usage("--code is v1 or v2");
   return o;
 }
 
@@ -419,7 +450,7 @@ int main(int argc, char** argv) {
           "CREATE TABLE IF NOT EXISTS crash_app_rows (workflow_id TEXT NOT NULL, name TEXT NOT NULL, "
           "run INTEGER NOT NULL, value TEXT NOT NULL)");
     });
-    Workflows w = register_all(rt);
+    Workflows w = register_all(rt, o.code == "v2");
     auto report = rt.launch();
     emit({{"kind", "launched"}, {"recovered", report.recovered}});
     ok = run_scenario(rt, w, o);

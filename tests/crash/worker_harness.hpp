@@ -20,6 +20,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "keel/keel.hpp"
@@ -155,6 +156,49 @@ inline std::vector<RunResult> run_until_done(const Paths& p, const std::string& 
   }
   return runs;
 }
+
+// Starts the worker, waits until it announces its first wait, lets it wait
+// `into_wait`, kills it from outside and restarts it. Returns the runs and
+// the instants that matter.
+struct ExternalKill {
+  std::vector<RunResult> runs;
+  Clock::time_point waiting_at, restarted_at, finished_at;
+};
+
+inline ExternalKill kill_while_waiting(const Paths& p, const std::string& scenario_name, std::chrono::milliseconds into_wait,
+                                const std::vector<std::string>& extra_first,
+                                const std::vector<std::string>& extra_restart) {
+  ExternalKill e;
+  {
+    auto t0 = Clock::now();
+    WorkerProcess w(worker_args(p, scenario_name, 1, std::nullopt, extra_first), p.stderr_for(1));
+    RunResult r;
+    r.run = 1;
+    bool waiting = false;
+    while (auto line = w.read_line(t0 + kRunDeadline)) {
+      parse_message(*line, r.messages);
+      if (!r.messages.empty() && r.messages.back().value("kind", "") == "waiting") {
+        waiting = true;
+        break;
+      }
+    }
+    if (!waiting) {
+      e.runs.push_back(finish_run(w, std::move(r), p, t0));
+      throw std::runtime_error("the worker never waited: " + e.runs.back().describe());
+    }
+    e.waiting_at = Clock::now();
+    // The crash must fall in the middle of the wait: this sleep *is* the
+    // scenario (a process dying after waiting a while), not synchronisation.
+    std::this_thread::sleep_until(e.waiting_at + into_wait);
+    w.kill_now();
+    e.runs.push_back(finish_run(w, std::move(r), p, t0));
+  }
+  e.restarted_at = Clock::now();
+  e.runs.push_back(run_worker(p, scenario_name, 2, std::nullopt, extra_restart));
+  e.finished_at = Clock::now();
+  return e;
+}
+
 
 // ============================================================== the trace (marks file)
 

@@ -21,14 +21,7 @@ keel::RuntimeConfig short_lease(const keel::testing::TempDir& dir, const std::st
   return c;
 }
 
-template <class Pred>
-bool eventually(Pred pred) {
-  for (int i = 0; i < 1000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
+using keel::testing::eventually;
 
 TEST_F(ExecutorsTest, AStoppedExecutorsWorkflowIsTakenOverAndFinishedByALiveOne) {
   auto make = [this](keel::Runtime& r) {

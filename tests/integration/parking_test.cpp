@@ -27,15 +27,7 @@ int process_threads() {
   return -1;
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 30s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
+using keel::testing::eventually;
 
 class ParkingTest : public keel::testing::RuntimeTest {
  protected:

@@ -13,18 +13,9 @@
 #include <vector>
 
 #include "keel/keel.hpp"
+#include "support/eventually.hpp"
 
 namespace keel::testing {
-
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
 
 struct QueuedRun {
   std::string id;

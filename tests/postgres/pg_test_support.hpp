@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "support/eventually.hpp"
+
 namespace keel::testing {
 
 // Runs sql on the database at url; returns the first value of the first row
@@ -30,17 +32,6 @@ inline std::string pg_query(const std::string& url, const std::string& sql, bool
   PQclear(r);
   PQfinish(c);
   return out;
-}
-
-// Polls cond every 10 ms until it holds (true) or timeout passes (false).
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
 }
 
 // The backend pid of the runtime's LISTEN connection (application_name

@@ -7,9 +7,12 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "e2e_support.hpp"
+#include "keel/keel.hpp"
+#include "shop/checkout.hpp"
 #include "shop/settings.hpp"
 #include "support/temp_dir.hpp"
 
@@ -203,6 +206,29 @@ TEST_F(ShopExitCodes, BadCommandLineIsTwo) {
   EXPECT_EQ(run({"start", "--port", "not-a-port"}), 2);
   EXPECT_EQ(run({"migrate", "--checkout-timeout", "0s"}), 2);
   EXPECT_EQ(run({"migrate"}, {{"SHOP_PORT", "x"}}), 2);
+}
+
+// `shop verify`: the upgrade check on the shop's own database. A checkout
+// recorded by other code (here: one whose first operation is a step the
+// shop's checkout never calls) fails it with exit 1 and names it; with
+// nothing in flight it passes.
+TEST_F(ShopExitCodes, VerifyGatesOnCheckoutsThisBuildWouldNotReplay) {
+  const std::string db = dir.db_url("shop.db");
+  ASSERT_EQ(run({"migrate", "--db", db}), 0) << output;
+  EXPECT_EQ(run({"verify", "--db", db}), 0) << output;
+  EXPECT_NE(output.find("0 workflow(s) checked"), std::string::npos) << output;
+  {
+    keel::Runtime other({.database_url = db, .executor_id = "old-build"});
+    other.register_workflow(keel::apps::shop::kCheckoutWorkflow, [](keel::Context& ctx) {
+      ctx.step("an_old_step", [] {});
+      return ctx.recv<bool>("never", std::chrono::hours(1)).value_or(false);
+    });
+    other.launch();
+    (void)other.start(keel::Workflow<bool>(keel::apps::shop::kCheckoutWorkflow), {.workflow_id = "in-flight"});
+    while (other.list_steps("in-flight").empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(run({"verify", "--db", db}), 1) << output;
+  EXPECT_NE(output.find("MISMATCH in-flight"), std::string::npos) << output;
 }
 
 TEST_F(ShopExitCodes, MigrateIsZeroAndAFailureOnceRunningIsOne) {

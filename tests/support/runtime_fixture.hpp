@@ -24,6 +24,7 @@
 #include <string>
 
 #include "keel/keel.hpp"
+#include "support/eventually.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_databases.hpp"
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "keel/keel.hpp"
+#include "support/eventually.hpp"
 
 namespace keel::testing {
 
@@ -32,16 +33,5 @@ struct SampleWorkflows {
   Workflow<std::string> waiter;
   Workflow<int> failing;
 };
-
-// Polls until pred() holds or `timeout` passes; returns pred()'s last value.
-template <class P>
-bool eventually(P pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
 
 }  // namespace keel::testing
