@@ -54,8 +54,10 @@ struct ClientConfig {
   std::chrono::milliseconds poll_interval{200};
   /// As RuntimeConfig::sqlite_synchronous, for this client's writes.
   SqliteSync sqlite_synchronous = SqliteSync::Full;
-  /// Recorded with the workflows this client enqueues.
-  std::string application_version = "0";
+  /// The application version of the workflows this client enqueues: only an
+  /// executor of that version dequeues them. Empty (the default): any
+  /// executor may, and the workflow takes that executor's version.
+  std::string application_version;
   /// Recorded as the executor of enqueued workflows until one dequeues them.
   std::string executor_id = "client";
 };

@@ -47,7 +47,13 @@ struct RuntimeConfig {
   std::string database_url = "sqlite:keel.db";
   /// This process's name in the system database; one per live process.
   std::string executor_id = "local";
-  /// Recorded with every workflow.
+  /// The version of the workflow code this process runs; recorded with every
+  /// workflow it starts. An executor runs only workflows of its own version:
+  /// recovery, takeover, resume and dequeue route each workflow to an
+  /// executor of the version that recorded it (docs/upgrades.md). Set it when
+  /// a deploy changes a workflow's operations (a release name, a date); it
+  /// stays "0" otherwise, so that a rebuild alone never strands a workflow.
+  /// Must not be empty.
   std::string application_version = "0";
   /// Durability of a commit on SQLite: FULL survives power loss, NORMAL (in WAL
   /// mode) survives a process crash but may lose the last commits on power loss.

@@ -8,8 +8,10 @@
 ///    DatabaseError / IncompatibleDatabaseError and writes nothing.
 ///  * register_workflow must be called before launch(), once per name.
 ///  * launch() migrates the schema (numbered, idempotent migrations) and
-///    recovers: every PENDING workflow recorded under this executor id runs
-///    again from the top. A workflow whose name is not registered is left
+///    recovers: every PENDING workflow recorded under this executor id by
+///    this application version runs again from the top. Those of other
+///    versions are released to their own version's executors and listed in
+///    the LaunchReport (docs/upgrades.md). A workflow whose name is not registered is left
 ///    untouched (PENDING, inputs intact) and reported in the LaunchReport.
 ///  * start() with an ID that exists returns a handle to that workflow and runs
 ///    nothing twice, also when many threads start the ID at once; the same ID
@@ -89,7 +91,14 @@ struct LaunchReport {
   std::vector<std::string> recovered;          ///< resumed in this process
   std::vector<std::string> dead_lettered;      ///< moved to MAX_RECOVERY_ATTEMPTS_EXCEEDED
   std::vector<RecoveryFailure> not_recovered;  ///< left PENDING, e.g.\ unknown name
+  /// PENDING workflows recorded by other application versions that no
+  /// executor holds: this one does not run them (an executor of their version
+  /// takes them; or cancel them). At most kMaxReportedOtherVersions listed.
+  std::vector<WorkflowInfo> other_versions;
 };
+
+/// How many LaunchReport::other_versions lists at most.
+inline constexpr int kMaxReportedOtherVersions = 1000;
 
 /// The entry point: one per process and database (the contract of
 /// keel/runtime.hpp).
@@ -169,7 +178,9 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   [[nodiscard]] bool cancel(const std::string& workflow_id);
   /// Resume: a CANCELLED or dead-lettered workflow becomes PENDING again and
   /// runs in this process from its last checkpoint. A workflow of a queue goes
-  /// back to its queue instead (ENQUEUED; keel/queue.hpp). Returns false otherwise.
+  /// back to its queue instead (ENQUEUED; keel/queue.hpp). One recorded by
+  /// another application version becomes PENDING under no executor, for an
+  /// executor of its version to claim (docs/upgrades.md). Returns false otherwise.
   [[nodiscard]] bool resume(const std::string& workflow_id);
 
   /// The workflow's row, or nullopt when no workflow has this ID.

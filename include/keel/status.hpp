@@ -91,6 +91,8 @@ struct ExecutorInfo {
 struct ListWorkflowsQuery {
   std::optional<WorkflowStatus> status;  ///< only this status, when set
   std::optional<std::string> name;       ///< only this workflow name, when set
+  std::optional<std::string> application_version;  ///< only this application version, when set
+  std::optional<std::string> executor_id;          ///< only this executor ("" : released, held by none)
   int limit = 100;                       ///< at most this many
 };
 

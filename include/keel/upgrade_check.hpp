@@ -45,6 +45,10 @@ struct HistorySelection {
   bool enqueued = true;              ///< ENQUEUED ones (no history yet: their name must be registered)
   int recent_finished = 0;           ///< also the last N that ended in SUCCESS and the last N in ERROR
   std::optional<std::string> name;   ///< only workflows of this name, when set
+  /// Only workflows recorded by this application version, when set: with
+  /// versions routing work (docs/upgrades.md), the ones the new build will
+  /// run (its own version, or the version it takes over with patches).
+  std::optional<std::string> application_version;
 };
 
 /// The outcome of checking one workflow's history.

@@ -152,9 +152,10 @@ struct AdminServer::Impl {
     q.limit = kDefaultLimit;
     for (const auto& [key, value] : req.params) {
       (void)value;
-      if (key != "status" && key != "name" && key != "limit")
+      if (key != "status" && key != "name" && key != "application_version" && key != "executor_id" && key != "limit")
         throw HttpError{400, "invalid_parameter",
-                        "unknown query parameter '" + key + "' (expected status, name or limit)"};
+                        "unknown query parameter '" + key +
+                            "' (expected status, name, application_version, executor_id or limit)"};
     }
     if (req.has_param("status")) {
       std::string s = single_param(req, "status");
@@ -171,6 +172,8 @@ struct AdminServer::Impl {
       q.name = single_param(req, "name");
       if (q.name->empty()) throw HttpError{400, "invalid_name", "query parameter 'name' must not be empty"};
     }
+    if (req.has_param("application_version")) q.application_version = single_param(req, "application_version");
+    if (req.has_param("executor_id")) q.executor_id = single_param(req, "executor_id");
     if (req.has_param("limit")) {
       std::string s = single_param(req, "limit");
       int limit = 0;

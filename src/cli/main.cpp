@@ -1,7 +1,7 @@
 // `keel`: the management command of a Keel system database.
 //
 //   keel migrate --db URL
-//   keel workflow list [--status S] [--name N] [--limit L] --db URL
+//   keel workflow list [--status S] [--name N] [--version V] [--executor E] [--limit L] --db URL
 //   keel workflow get ID --db URL
 //   keel workflow steps ID --db URL
 //   keel workflow cancel ID --db URL
@@ -76,8 +76,15 @@ std::unique_ptr<keel::Runtime> open_runtime(const std::string& url, bool create)
   config.database_url = url;
   config.executor_id = kExecutorId;
   config.executor_lease = false;  // a tool, not an executor: takes over no one's workflows
+  // A version of its own: the tool claims no released workflow at launch,
+  // and has none of its own to release.
+  config.application_version = kExecutorId;
   auto rt = std::make_unique<keel::Runtime>(std::move(config));
+  // The launch's notes on other versions' workflows are for executors.
+  auto level = spdlog::default_logger()->level();
+  spdlog::default_logger()->set_level(std::max(level, spdlog::level::err));
   auto report = rt->launch();
+  spdlog::default_logger()->set_level(level);
   for (const auto& f : report.not_recovered)
     spdlog::warn("workflow '{}' is PENDING under executor '{}' and cannot run here: {}", f.workflow_id, kExecutorId,
                  f.reason);
@@ -95,6 +102,9 @@ struct Options {
   std::string id;
   std::string status;
   std::string name;
+  std::string version;
+  std::string executor;
+  bool executor_given = false;  // "" is a filter too
   int limit = 100;
 };
 
@@ -116,6 +126,8 @@ int cmd_list(const Options& o) {
     }
   }
   if (!o.name.empty()) q.name = o.name;
+  if (!o.version.empty()) q.application_version = o.version;
+  if (o.executor_given) q.executor_id = o.executor;
   q.limit = o.limit;
   auto rt = open_runtime(o.db, false);
   print(keel::admin::workflows_to_json(rt->list_workflows(q)));
@@ -222,10 +234,17 @@ int main(int argc, char** argv) {
   auto* list = workflow->add_subcommand("list", "List workflows, newest first");
   list->add_option("--status", o.status, "Only workflows with this status (e.g. PENDING, ERROR)");
   list->add_option("--name", o.name, "Only workflows of this workflow name");
+  list->add_option("--version", o.version, "Only workflows of this application version");
+  auto* executor = list->add_option(
+      "--executor", o.executor,
+      "Only workflows held by this executor (\"\": PENDING ones waiting for an executor of their version)");
   list->add_option("--limit", o.limit, "At most this many workflows (default 100)")
       ->check(CLI::Range(1, kMaxLimit));
   add_db_option(list, o);
-  list->callback([&] { command = cmd_list; });
+  list->callback([&, executor] {
+    o.executor_given = executor->count() > 0;
+    command = cmd_list;
+  });
 
   auto* executors = app.add_subcommand("executors", "Inspect the executors' leases");
   executors->require_subcommand(1);

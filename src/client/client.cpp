@@ -39,7 +39,6 @@ RuntimeConfig database_config(const ClientConfig& c) {
   rc.database_url = c.database_url;
   rc.sqlite_synchronous = c.sqlite_synchronous;
   rc.executor_id = c.executor_id;
-  rc.application_version = c.application_version;
   rc.poll_interval = c.poll_interval;
   return rc;
 }
@@ -132,7 +131,7 @@ std::vector<WorkflowInfo> Client::list_workflows(const ListWorkflowsQuery& query
 bool Client::cancel(const std::string& id) {
   forbid_in_transaction_body("Client::cancel");
   return state_->db->transition(id, {WorkflowStatus::Pending, WorkflowStatus::Enqueued}, WorkflowStatus::Cancelled,
-                                detail::now_ms(), false, "");
+                                detail::now_ms(), false, std::nullopt);
 }
 
 }  // namespace keel

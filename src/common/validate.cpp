@@ -41,6 +41,8 @@ void require(bool ok, const std::string& message) {
 void validate(const RuntimeConfig& c) {
   (void)detail::parse_database_url(c.database_url);
   require(!c.executor_id.empty(), "executor_id must not be empty");
+  // Empty marks a workflow enqueued for any version (ClientConfig).
+  require(!c.application_version.empty(), "application_version must not be empty");
   require(c.max_recovery_attempts >= 1, "max_recovery_attempts must be at least 1");
   require(c.poll_interval.count() > 0, "poll_interval must be positive");
   require(c.max_workflow_threads >= 1, "max_workflow_threads must be at least 1");

@@ -290,7 +290,7 @@ bool Engine::runs_here(const std::string& id) {
 bool Engine::cancel(const std::string& id) {
   bool changed =
       db_->transition(id, {WorkflowStatus::Pending, WorkflowStatus::Enqueued}, WorkflowStatus::Cancelled, now_ms(),
-                      false, "");
+                      false, std::nullopt);
   {
     std::lock_guard lock(mu_);
     auto it = running_.find(id);
@@ -311,11 +311,15 @@ bool Engine::resume(const std::string& id) {
   auto before = db_->get_workflow(id);
   if (!before) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
   if (!before->queue_name.empty()) return requeue(id);
-  (void)lookup(before->name);
+  // Another version's workflow is released (executor_id '') for an executor
+  // of its version to claim: this code would not replay its history.
+  const bool ours = before->application_version == config_.application_version;
+  if (ours) (void)lookup(before->name);
   parking_->drop(id);  // cancelled elsewhere while parked here: this resume runs it
   bool changed = db_->transition(id, {WorkflowStatus::Cancelled, WorkflowStatus::MaxRecoveryAttemptsExceeded},
-                                 WorkflowStatus::Pending, now_ms(), /*reset_recovery=*/true, config_.executor_id);
-  if (!changed) return false;
+                                 WorkflowStatus::Pending, now_ms(), /*reset_recovery=*/true,
+                                 ours ? config_.executor_id : std::string());
+  if (!changed || !ours) return changed;
   if (auto info = db_->get_workflow(id)) spawn(*info, /*replay=*/true);
   return true;
 }
@@ -327,7 +331,7 @@ bool Engine::requeue(const std::string& id) {
   bool changed = false;
   try {
     changed = db_->transition(id, {WorkflowStatus::Cancelled, WorkflowStatus::MaxRecoveryAttemptsExceeded},
-                              WorkflowStatus::Enqueued, now_ms(), /*reset_recovery=*/true, "");
+                              WorkflowStatus::Enqueued, now_ms(), /*reset_recovery=*/true, std::nullopt);
   } catch (const ConstraintError&) {
     throw DeduplicatedError("workflow '" + id + "' cannot resume: its deduplication ID is held by another workflow");
   }

@@ -116,6 +116,9 @@ class Engine final : public ExecutionHost {
   bool runs_here(const std::string& id);
   ErasedWorkflow lookup(const std::string& name);
   void recover_one(const std::string& id, LaunchReport& report);
+  // Version routing at launch (recovery.cpp; docs/upgrades.md).
+  void route_versions();
+  std::vector<WorkflowInfo> pending_of_other_versions();
   // Polls until no execution of id runs here (a cancelled one unwinding).
   void wait_until_gone(const std::string& id);
 

@@ -49,7 +49,7 @@ void Execution::check_interrupt() {
   if (host_.stopping()) throw ExecutionInterrupted{"runtime shutting down"};
   if (cancelled_.load()) throw WorkflowCancelledError("workflow '" + id() + "' was cancelled");
   if (past_deadline()) {
-    (void)host_.db().transition(id(), {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false, "");
+    (void)host_.db().transition(id(), {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false, std::nullopt);
     cancelled_.store(true);
     throw WorkflowCancelledError("workflow '" + id() + "' passed its timeout and was cancelled");
   }

@@ -100,7 +100,19 @@ void ExecutorLease::run() {
 
 void ExecutorLease::tick() {
   if (!engine_.db().renew_lease(executor_id_, holder_)) on_lease_lost();
-  if (!superseded_) take_over_dead();
+  if (superseded_) return;
+  take_over_dead();
+  claim_released();
+}
+
+// Workflows of this version that no executor holds (released by a restart
+// on another version, or by the takeover of another version's executor).
+void ExecutorLease::claim_released() {
+  auto claimed = engine_.db().claim_released(executor_id_, engine_.config().application_version);
+  if (claimed.empty()) return;
+  spdlog::info("executor '{}': claimed {} released PENDING workflow(s) of version '{}'", executor_id_, claimed.size(),
+               engine_.config().application_version);
+  (void)engine_.recover(claimed);
 }
 
 void ExecutorLease::on_lease_lost() {
@@ -124,7 +136,8 @@ void ExecutorLease::on_lease_lost() {
 void ExecutorLease::take_over_dead() {
   const int64_t lease_ms = engine_.config().lease_timeout.count();
   for (const std::string& dead : engine_.db().expired_executors(executor_id_, lease_ms)) {
-    auto moved = engine_.db().take_over(dead, executor_id_, lease_ms);
+    // Only this version's workflows come here; the rest are released.
+    auto moved = engine_.db().take_over(dead, executor_id_, engine_.config().application_version, lease_ms);
     if (!moved) continue;  // alive again, or another executor won it
     if (!moved->empty())
       spdlog::warn("executor '{}': took over {} PENDING workflow(s) of executor '{}' (lease expired)", executor_id_,

@@ -15,6 +15,10 @@
 // claims each in one transaction (see SystemDatabase::take_over): exactly one
 // claimant wins a dead executor, moves its PENDING workflows to itself and
 // replays them (Engine::recover, counting a recovery attempt as launch does).
+// Versions: a takeover moves only the dead executor's workflows of the
+// claimant's application version; the others are released (executor_id
+// '') and each heartbeat claims the released workflows of its own version,
+// so a workflow only ever runs on code of the version that recorded it.
 //
 // Fencing: checkpoints and the final status are written only while the
 // workflow still belongs to this executor (the backends check executor_id in
@@ -59,6 +63,7 @@ class ExecutorLease {
   void tick();
   void on_lease_lost();
   void take_over_dead();
+  void claim_released();
   bool wait_for_tick();  // false when stopping
 
   Engine& engine_;

@@ -117,7 +117,8 @@ void Queues::loop() {
 }
 
 bool Queues::dequeue_once(const QueueOptions& q, const std::vector<std::string>& names) {
-  sysdb::DequeueRequest request{spec_of(q), engine_.config().executor_id, names, kMaxBatch};
+  sysdb::DequeueRequest request{spec_of(q), engine_.config().executor_id, engine_.config().application_version, names,
+                                kMaxBatch};
   auto taken = engine_.db().dequeue(request);
   for (const auto& info : taken) {
     try {

@@ -3,6 +3,8 @@
 // how a takeover (executor_lease.cpp) runs the workflows it claimed.
 #include <spdlog/spdlog.h>
 
+#include <map>
+
 #include "common/clock.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/execution.hpp"
@@ -26,9 +28,40 @@ LaunchReport Engine::launch() {
   launched_.store(true);
   parking_->start();
   if (lease_) lease_->start();
+  route_versions();
   LaunchReport report = recover(db_->list_pending(config_.executor_id));
   if (!report.recovered.empty()) spdlog::info("recovered {} workflow(s)", report.recovered.size());
+  report.other_versions = pending_of_other_versions();
   return report;
+}
+
+// This executor runs only its own version's workflows: it releases those of
+// other versions recorded under its id (a restart on a new build) and claims
+// the released ones of its version (left by a restart of another executor,
+// or by a takeover).
+void Engine::route_versions() {
+  const std::string& version = config_.application_version;
+  if (int released = db_->release_other_versions(config_.executor_id, version); released > 0)
+    spdlog::warn("released {} PENDING workflow(s) of other application versions: this executor runs version '{}'",
+                 released, version);
+  (void)db_->claim_released(config_.executor_id, version);  // recovered with the rest of list_pending
+}
+
+std::vector<WorkflowInfo> Engine::pending_of_other_versions() {
+  ListWorkflowsQuery q;
+  q.status = WorkflowStatus::Pending;
+  q.executor_id = "";
+  q.limit = kMaxReportedOtherVersions;
+  std::vector<WorkflowInfo> others = db_->list_workflows(q);
+  std::erase_if(others, [&](const WorkflowInfo& w) { return w.application_version == config_.application_version; });
+  std::map<std::string, int> by_version;
+  for (const WorkflowInfo& w : others) ++by_version[w.application_version];
+  for (const auto& [version, count] : by_version)
+    spdlog::warn(
+        "{}{} PENDING workflow(s) of application version '{}' wait for an executor of that version (this one runs "
+        "'{}'): run that build until they finish, or cancel them (keel workflow list --status PENDING --version {})",
+        count, count == kMaxReportedOtherVersions ? "+" : "", version, config_.application_version, version);
+  return others;
 }
 
 LaunchReport Engine::recover(const std::vector<std::string>& ids) {
@@ -57,7 +90,7 @@ void Engine::recover_one(const std::string& id, LaunchReport& report) {
   if (!attempts) return;
   if (*attempts > config_.max_recovery_attempts) {
     (void)db_->transition(id, {WorkflowStatus::Pending}, WorkflowStatus::MaxRecoveryAttemptsExceeded, now_ms(), false,
-                          "");
+                          std::nullopt);
     spdlog::error("[{}] recovered {} times, moved to MAX_RECOVERY_ATTEMPTS_EXCEEDED", id, *attempts - 1);
     report.dead_lettered.push_back(id);
     return;

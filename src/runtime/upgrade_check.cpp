@@ -94,6 +94,7 @@ std::vector<WorkflowInfo> selected(sysdb::SystemDatabase& db, const HistorySelec
     ListWorkflowsQuery q;
     q.status = status;
     q.name = s.name;
+    q.application_version = s.application_version;
     q.limit = limit;
     for (auto& w : db.list_workflows(q)) all.push_back(std::move(w));
   };

@@ -92,6 +92,9 @@ struct QueueSpec {
 struct DequeueRequest {
   QueueSpec queue;
   std::string executor_id;
+  // Only workflows of this application version, or of none yet (enqueued by
+  // a Client with no version: they take this one when dequeued).
+  std::string application_version;
   std::vector<std::string> workflow_names;  // only these are taken (registered here)
   int max_batch = 100;
 };
@@ -150,12 +153,21 @@ class SystemDatabase {
   virtual std::optional<WorkflowInfo> get_workflow(const std::string& id) = 0;
   virtual std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) = 0;
   virtual std::vector<std::string> list_pending(const std::string& executor_id) = 0;
+  // --- version routing (docs/upgrades.md) ---
+  // An executor runs only workflows of its application version. Releases
+  // (executor_id '') the PENDING workflows of executor_id recorded by
+  // another version; returns how many.
+  virtual int release_other_versions(const std::string& executor_id, const std::string& version) = 0;
+  // Moves the released PENDING workflows of `version` to executor_id,
+  // returning their IDs; each goes to exactly one claimant.
+  virtual std::vector<std::string> claim_released(const std::string& executor_id, const std::string& version) = 0;
   // Counts one more recovery of a PENDING workflow; returns the new count, or
   // nullopt when the workflow is not PENDING.
   virtual std::optional<int> count_recovery(const std::string& id, int64_t now_ms) = 0;
-  // Moves the workflow from one of `from` to `to`; false when it was in none of them.
+  // Moves the workflow from one of `from` to `to`; false when it was in none
+  // of them. executor_id: its new owner ("": none, released); nullopt keeps it.
   [[nodiscard]] virtual bool transition(const std::string& id, const std::vector<WorkflowStatus>& from, WorkflowStatus to,
-                          int64_t now_ms, bool reset_recovery, const std::string& executor_id) = 0;
+                          int64_t now_ms, bool reset_recovery, const std::optional<std::string>& executor_id) = 0;
 
   // --- operations ---
   virtual std::vector<OperationRecord> load_operations(const std::string& id) = 0;
@@ -244,11 +256,14 @@ class SystemDatabase {
   virtual std::vector<ExecutorRecord> list_executors() = 0;
   // The executors other than self whose lease expired.
   virtual std::vector<std::string> expired_executors(const std::string& self, int64_t lease_ms) = 0;
-  // In one transaction: deletes dead's row if its lease is still expired and
-  // moves its PENDING workflows to executor `to`, returning their IDs;
-  // nullopt when dead renewed meanwhile or another executor claimed it first.
+  // In one transaction: deletes dead's row if its lease is still expired,
+  // moves its PENDING workflows of application version `version` to
+  // executor `to`, returning their IDs, and releases those of other
+  // versions (executor_id '', for claim_released by their version's
+  // executors); nullopt when dead renewed meanwhile or another executor
+  // claimed it first.
   virtual std::optional<std::vector<std::string>> take_over(const std::string& dead, const std::string& to,
-                                                            int64_t lease_ms) = 0;
+                                                            const std::string& version, int64_t lease_ms) = 0;
 
   // --- the application's SQL ---
   virtual void run_sql_write(const std::function<void(Sql&)>& fn) = 0;

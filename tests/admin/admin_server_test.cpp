@@ -190,6 +190,13 @@ TEST_F(AdminServerTest, ListFiltersByStatusNameAndLimit) {
   auto limited = get("/workflows?limit=2");
   ASSERT_EQ(limited.status, 200) << limited.raw;
   EXPECT_EQ(limited.body["workflows"].size(), 2u);
+
+  auto of_version = get("/workflows?application_version=0&executor_id=admin-test");
+  ASSERT_EQ(of_version.status, 200) << of_version.raw;
+  EXPECT_EQ(of_version.body["workflows"].size(), 4u);
+  auto other_version = get("/workflows?application_version=v2");
+  ASSERT_EQ(other_version.status, 200) << other_version.raw;
+  EXPECT_TRUE(other_version.body["workflows"].empty());
 }
 
 TEST_F(AdminServerTest, ListRejectsBadParametersWith400) {

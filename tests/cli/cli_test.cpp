@@ -127,6 +127,24 @@ TEST_F(CliTest, ListFiltersByStatusNameAndLimit) {
   EXPECT_EQ(stdout_json(one)["workflows"].size(), 1u);
 }
 
+// Versions (docs/upgrades.md): an operator finds each version's runs, and
+// those released for an executor of their version (executor "").
+TEST_F(CliTest, ListFiltersByApplicationVersionAndExecutor) {
+  start_waiter("w");
+  keel::ClientConfig pinned{.database_url = dir_.db_url(), .application_version = "v1"};
+  (void)keel::Client(pinned).enqueue("later", "greet", {.workflow_id = "q-v1"}, "cy");
+  auto v1 = keel_cli(with_db({"workflow", "list", "--version", "v1"}));
+  ASSERT_EQ(v1.exit_code, 0) << describe(v1);
+  EXPECT_EQ(ids_of(stdout_json(v1)), (std::set<std::string>{"q-v1"}));
+  auto mine = keel_cli(with_db({"workflow", "list", "--status", "pending", "--executor", "cli-test"}));
+  ASSERT_EQ(mine.exit_code, 0) << describe(mine);
+  EXPECT_EQ(ids_of(stdout_json(mine)), (std::set<std::string>{"w"}));
+  auto released = keel_cli(with_db({"workflow", "list", "--executor", ""}));
+  ASSERT_EQ(released.exit_code, 0) << describe(released);
+  EXPECT_EQ(ids_of(stdout_json(released)), (std::set<std::string>{})) << "nothing is waiting for its version";
+  EXPECT_EQ(rt_->get_workflow("w")->executor_id, "cli-test") << "the CLI claims nothing";
+}
+
 TEST_F(CliTest, ExecutorsListShowsTheLeasesAndTheCliHoldsNone) {
   auto r = keel_cli(with_db({"executors", "list"}));
   ASSERT_EQ(r.exit_code, 0) << describe(r);

@@ -100,7 +100,9 @@ std::vector<std::string> PostgresSystemDatabase::expired_executors(const std::st
 }
 
 std::optional<std::vector<std::string>> PostgresSystemDatabase::take_over(const std::string& dead,
-                                                                          const std::string& to, int64_t lease_ms) {
+                                                                          const std::string& to,
+                                                                          const std::string& version,
+                                                                          int64_t lease_ms) {
   std::optional<std::vector<std::string>> moved;
   write([&](Connection& c) {
     moved.reset();
@@ -113,13 +115,43 @@ std::optional<std::vector<std::string>> PostgresSystemDatabase::take_over(const 
         {dead, now - lease_ms});
     if (gone.changed() != 1) return;  // alive again, or claimed by another executor
     moved.emplace();
+    // Other versions' workflows are released ('') for their own executors.
     Result r = c.exec(
-        "UPDATE keel.workflow_status SET executor_id = $2, updated_at = $3 "
-        "WHERE executor_id = $1 AND status = 'PENDING' RETURNING workflow_id",
-        {dead, to, now});
-    for (int i = 0; i < r.rows(); ++i) moved->push_back(r.text(i, 0));
+        "UPDATE keel.workflow_status SET executor_id = CASE WHEN application_version = $4 THEN $2 ELSE '' END, "
+        "updated_at = $3 WHERE executor_id = $1 AND status = 'PENDING' RETURNING workflow_id, executor_id",
+        {dead, to, now, version});
+    for (int i = 0; i < r.rows(); ++i)
+      if (r.text(i, 1) == to) moved->push_back(r.text(i, 0));
   });
   return moved;
+}
+
+int PostgresSystemDatabase::release_other_versions(const std::string& executor_id, const std::string& version) {
+  int released = 0;
+  write([&](Connection& c) {
+    Result r = c.exec(
+        "UPDATE keel.workflow_status SET executor_id = '', updated_at = $3 "
+        "WHERE executor_id = $1 AND status = 'PENDING' AND application_version <> $2",
+        {executor_id, version, clock_ms(c)});
+    released = static_cast<int>(r.changed());
+  });
+  return released;
+}
+
+std::vector<std::string> PostgresSystemDatabase::claim_released(const std::string& executor_id,
+                                                                const std::string& version) {
+  std::vector<std::string> ids;
+  write([&](Connection& c) {
+    ids.clear();
+    // A row another claimant updates first no longer matches once its lock
+    // is released (executor_id is no longer ''): each row has one claimant.
+    Result r = c.exec(
+        "UPDATE keel.workflow_status SET executor_id = $1, updated_at = $3 "
+        "WHERE executor_id = '' AND status = 'PENDING' AND application_version = $2 RETURNING workflow_id",
+        {executor_id, version, clock_ms(c)});
+    for (int i = 0; i < r.rows(); ++i) ids.push_back(r.text(i, 0));
+  });
+  return ids;
 }
 
 }  // namespace keel::sysdb::postgres

@@ -50,13 +50,14 @@ std::vector<WorkflowInfo> dequeue_in(Connection& c, const DequeueRequest& r) {
   int64_t room = free_capacity(q, counts.integer(0, 0), counts.integer(0, 1), recent, r.max_batch);
   std::vector<WorkflowInfo> taken;
   if (room == 0) return taken;
-  std::vector<SqlValue> params{q.name, r.executor_id, now, room};
+  std::vector<SqlValue> params{q.name, r.executor_id, now, room, r.application_version};
   for (const auto& n : r.workflow_names) params.emplace_back(n);
   Result rows = c.exec(
       "UPDATE keel.workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3, "
-      "deadline_epoch_ms = CASE WHEN timeout_ms IS NULL THEN deadline_epoch_ms ELSE $3 + timeout_ms END "
+      "application_version = $5, deadline_epoch_ms = CASE WHEN timeout_ms IS NULL THEN deadline_epoch_ms ELSE $3 + timeout_ms END "
       "WHERE workflow_id IN (SELECT workflow_id FROM keel.workflow_status WHERE queue_name = $1 AND "
-      "status = 'ENQUEUED' AND name IN (" + placeholders(5, r.workflow_names.size()) + ") ORDER BY " +
+      "status = 'ENQUEUED' AND application_version IN ($5, '') AND name IN (" +
+          placeholders(6, r.workflow_names.size()) + ") ORDER BY " +
           dequeue_order(q, " COLLATE \"C\"") + " LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING " + workflow_columns(),
       params);
   for (int i = 0; i < rows.rows(); ++i) taken.push_back(read_workflow_row(rows, i));

@@ -142,10 +142,14 @@ std::vector<WorkflowInfo> PostgresSystemDatabase::list_workflows(const ListWorkf
     result.clear();
     // COLLATE "C": byte order, as SQLite compares text.
     Result r = c.exec(select_workflows("WHERE ($1::text IS NULL OR status = $1::text) AND "
-                                       "($2::text IS NULL OR name = $2::text) "
+                                       "($2::text IS NULL OR name = $2::text) AND "
+                                       "($4::text IS NULL OR application_version = $4::text) AND "
+                                       "($5::text IS NULL OR executor_id = $5::text) "
                                        "ORDER BY created_at DESC, workflow_id COLLATE \"C\" LIMIT $3"),
                       {q.status ? SqlValue(to_string(*q.status)) : SqlValue(nullptr),
-                       q.name ? SqlValue(*q.name) : SqlValue(nullptr), static_cast<int64_t>(q.limit)});
+                       q.name ? SqlValue(*q.name) : SqlValue(nullptr), static_cast<int64_t>(q.limit),
+                       q.application_version ? SqlValue(*q.application_version) : SqlValue(nullptr),
+                       q.executor_id ? SqlValue(*q.executor_id) : SqlValue(nullptr)});
     for (int i = 0; i < r.rows(); ++i) result.push_back(read_workflow_row(r, i));
   });
   return result;
@@ -179,7 +183,7 @@ std::optional<int> PostgresSystemDatabase::count_recovery(const std::string& id,
 
 bool PostgresSystemDatabase::transition(const std::string& id, const std::vector<WorkflowStatus>& from,
                                         WorkflowStatus to, int64_t now_ms, bool reset_recovery,
-                                        const std::string& executor_id) {
+                                        const std::optional<std::string>& executor_id) {
   bool changed = false;
   write([&](Connection& c) {
     changed = false;
@@ -194,8 +198,9 @@ bool PostgresSystemDatabase::transition(const std::string& id, const std::vector
     c.exec(
         "UPDATE keel.workflow_status SET status = $2, updated_at = $3, "
         "recovery_attempts = CASE WHEN $4 <> 0 THEN 0 ELSE recovery_attempts END, "
-        "executor_id = CASE WHEN $5::text = '' THEN executor_id ELSE $5::text END WHERE workflow_id = $1",
-        {id, to_string(to), now_ms, static_cast<int64_t>(reset_recovery), executor_id});
+        "executor_id = CASE WHEN $5::text IS NULL THEN executor_id ELSE $5::text END WHERE workflow_id = $1",
+        {id, to_string(to), now_ms, static_cast<int64_t>(reset_recovery),
+         executor_id ? SqlValue(*executor_id) : SqlValue(nullptr)});
     changed = true;
   });
   return changed;

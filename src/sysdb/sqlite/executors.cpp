@@ -86,7 +86,8 @@ std::vector<std::string> SqliteSystemDatabase::expired_executors(const std::stri
 }
 
 std::optional<std::vector<std::string>> SqliteSystemDatabase::take_over(const std::string& dead,
-                                                                        const std::string& to, int64_t lease_ms) {
+                                                                        const std::string& to,
+                                                                        const std::string& version, int64_t lease_ms) {
   std::optional<std::vector<std::string>> moved;
   write([&](Connection& c) {
     moved.reset();
@@ -97,11 +98,41 @@ std::optional<std::vector<std::string>> SqliteSystemDatabase::take_over(const st
     moved.emplace();
     auto st = c.prepare(
         "UPDATE keel_workflow_status SET executor_id = $2, updated_at = $3 "
-        "WHERE executor_id = $1 AND status = 'PENDING' RETURNING workflow_id",
-        {dead, to, now});
+        "WHERE executor_id = $1 AND status = 'PENDING' AND application_version = $4 RETURNING workflow_id",
+        {dead, to, now, version});
     while (st.step()) moved->push_back(st.column_text(0));
+    c.prepare("UPDATE keel_workflow_status SET executor_id = '', updated_at = $2 "
+              "WHERE executor_id = $1 AND status = 'PENDING'",
+              {dead, now})
+        .step();
   });
   return moved;
+}
+
+int SqliteSystemDatabase::release_other_versions(const std::string& executor_id, const std::string& version) {
+  int released = 0;
+  write([&](Connection& c) {
+    c.prepare("UPDATE keel_workflow_status SET executor_id = '', updated_at = $3 "
+              "WHERE executor_id = $1 AND status = 'PENDING' AND application_version <> $2",
+              {executor_id, version, clock_ms()})
+        .step();
+    released = static_cast<int>(c.changes());
+  });
+  return released;
+}
+
+std::vector<std::string> SqliteSystemDatabase::claim_released(const std::string& executor_id,
+                                                              const std::string& version) {
+  std::vector<std::string> ids;
+  write([&](Connection& c) {
+    ids.clear();
+    auto st = c.prepare(
+        "UPDATE keel_workflow_status SET executor_id = $1, updated_at = $3 "
+        "WHERE executor_id = '' AND status = 'PENDING' AND application_version = $2 RETURNING workflow_id",
+        {executor_id, version, clock_ms()});
+    while (st.step()) ids.push_back(st.column_text(0));
+  });
+  return ids;
 }
 
 }  // namespace keel::sysdb::sqlite

@@ -79,13 +79,14 @@ std::vector<WorkflowInfo> SqliteSystemDatabase::dequeue(const DequeueRequest& r)
                      {q.name, now - q.rate_period_ms});
     int64_t room = free_capacity(q, global, here, recent, r.max_batch);
     if (room == 0) return;
-    std::vector<SqlValue> params{q.name, r.executor_id, now, room};
+    std::vector<SqlValue> params{q.name, r.executor_id, now, room, r.application_version};
     for (const auto& n : r.workflow_names) params.emplace_back(n);
     auto st = c.prepare(
         "UPDATE keel_workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3, "
-        "deadline_epoch_ms = CASE WHEN timeout_ms IS NULL THEN deadline_epoch_ms ELSE $3 + timeout_ms END "
+        "application_version = $5, deadline_epoch_ms = CASE WHEN timeout_ms IS NULL THEN deadline_epoch_ms ELSE $3 + timeout_ms END "
         "WHERE workflow_id IN (SELECT workflow_id FROM keel_workflow_status WHERE queue_name = $1 AND "
-        "status = 'ENQUEUED' AND name IN (" + placeholders(5, r.workflow_names.size()) + ") ORDER BY " +
+        "status = 'ENQUEUED' AND application_version IN ($5, '') AND name IN (" +
+            placeholders(6, r.workflow_names.size()) + ") ORDER BY " +
             dequeue_order(q, "") + " LIMIT $4) RETURNING " + workflow_columns(),
         params);
     while (st.step()) taken.push_back(read_workflow_row(st));

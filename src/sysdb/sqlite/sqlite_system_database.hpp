@@ -28,9 +28,11 @@ class SqliteSystemDatabase final : public SystemDatabase {
   std::optional<WorkflowInfo> get_workflow(const std::string& id) override;
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) override;
   std::vector<std::string> list_pending(const std::string& executor_id) override;
+  int release_other_versions(const std::string& executor_id, const std::string& version) override;
+  std::vector<std::string> claim_released(const std::string& executor_id, const std::string& version) override;
   std::optional<int> count_recovery(const std::string& id, int64_t now_ms) override;
   bool transition(const std::string& id, const std::vector<WorkflowStatus>& from, WorkflowStatus to, int64_t now_ms,
-                  bool reset_recovery, const std::string& executor_id) override;
+                  bool reset_recovery, const std::optional<std::string>& executor_id) override;
 
   std::vector<OperationRecord> load_operations(const std::string& id) override;
   Checkpoint record_operations(const std::string& id, const std::vector<OperationRecord>& ops) override;
@@ -55,7 +57,7 @@ class SqliteSystemDatabase final : public SystemDatabase {
   void release_lease(const std::string& executor_id, const std::string& holder) override;
   std::vector<ExecutorRecord> list_executors() override;
   std::vector<std::string> expired_executors(const std::string& self, int64_t lease_ms) override;
-  std::optional<std::vector<std::string>> take_over(const std::string& dead, const std::string& to,
+  std::optional<std::vector<std::string>> take_over(const std::string& dead, const std::string& to, const std::string& version,
                                                     int64_t lease_ms) override;
 
   void run_sql_write(const std::function<void(Sql&)>& fn) override;

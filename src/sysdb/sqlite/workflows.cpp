@@ -113,9 +113,13 @@ std::vector<WorkflowInfo> SqliteSystemDatabase::list_workflows(const ListWorkflo
   std::vector<WorkflowInfo> result;
   read([&](Connection& c) {
     auto st = c.prepare(select_workflows("WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR name = $2) "
+                                         "AND ($4 IS NULL OR application_version = $4) "
+                                         "AND ($5 IS NULL OR executor_id = $5) "
                                          "ORDER BY created_at DESC, workflow_id LIMIT $3"),
                         {q.status ? SqlValue(to_string(*q.status)) : SqlValue(nullptr),
-                         q.name ? SqlValue(*q.name) : SqlValue(nullptr), static_cast<int64_t>(q.limit)});
+                         q.name ? SqlValue(*q.name) : SqlValue(nullptr), static_cast<int64_t>(q.limit),
+                         q.application_version ? SqlValue(*q.application_version) : SqlValue(nullptr),
+                         q.executor_id ? SqlValue(*q.executor_id) : SqlValue(nullptr)});
     while (st.step()) result.push_back(read_workflow_row(st));
   });
   return result;
@@ -147,7 +151,7 @@ std::optional<int> SqliteSystemDatabase::count_recovery(const std::string& id, i
 
 bool SqliteSystemDatabase::transition(const std::string& id, const std::vector<WorkflowStatus>& from,
                                       WorkflowStatus to, int64_t now_ms, bool reset_recovery,
-                                      const std::string& executor_id) {
+                                      const std::optional<std::string>& executor_id) {
   bool changed = false;
   write([&](Connection& c) {
     auto st = c.prepare("SELECT status FROM keel_workflow_status WHERE workflow_id = $1", {id});
@@ -159,8 +163,9 @@ bool SqliteSystemDatabase::transition(const std::string& id, const std::vector<W
     c.prepare(
          "UPDATE keel_workflow_status SET status = $2, updated_at = $3, "
          "recovery_attempts = CASE WHEN $4 THEN 0 ELSE recovery_attempts END, "
-         "executor_id = CASE WHEN $5 = '' THEN executor_id ELSE $5 END WHERE workflow_id = $1",
-         {id, to_string(to), now_ms, static_cast<int64_t>(reset_recovery), executor_id})
+         "executor_id = CASE WHEN $5 IS NULL THEN executor_id ELSE $5 END WHERE workflow_id = $1",
+         {id, to_string(to), now_ms, static_cast<int64_t>(reset_recovery),
+          executor_id ? SqlValue(*executor_id) : SqlValue(nullptr)})
         .step();
     changed = true;
   });
