@@ -40,6 +40,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <utility>
 #include <vector>
@@ -116,15 +117,18 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   /// Registers `fn`, of the shape R fn(keel::Context&, Args...), as the
   /// workflow `name`, and returns its typed name (keel::Workflow<R, Args...>).
   /// Before launch(); throws UsageError for an empty or duplicate name or a
-  /// call after launch.
+  /// call after launch. `where` (the caller's source position, by default)
+  /// is named by NonDeterminismError and the upgrade check when a history no
+  /// longer matches the code.
   template <class F>
-  auto register_workflow(std::string name, F fn) -> typename detail::workflow_traits<F>::workflow {
+  auto register_workflow(std::string name, F fn, std::source_location where = std::source_location::current())
+      -> typename detail::workflow_traits<F>::workflow {
     using Traits = detail::workflow_traits<F>;
     using Args = typename Traits::args;
     register_erased(name, [fn = std::move(fn)](Context& ctx, const Json& in) mutable -> Json {
       detail::check_arity(in, std::tuple_size_v<Args>);
       return detail::invoke_with_json<Args>(fn, ctx, in, std::make_index_sequence<std::tuple_size_v<Args>>{});
-    });
+    }, std::string(where.file_name()) + ":" + std::to_string(where.line()));
     return typename Traits::workflow(std::move(name));
   }
 
@@ -206,7 +210,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
  private:
   friend class detail::TypedMessaging<Runtime>;
   friend struct detail::RuntimeAccess;  // the engine, for Keel's own tests and benchmarks
-  void register_erased(const std::string& name, detail::ErasedWorkflow fn);
+  void register_erased(const std::string& name, detail::ErasedWorkflow fn, const std::string& where);
   void stop();  // shutdown() without its misuse check (the destructor's)
   std::string start_erased(const std::string& name, const StartOptions& options, Json inputs);
   std::string enqueue_erased(const std::string& name, const std::string& queue, const EnqueueOptions& options,

@@ -61,6 +61,7 @@ struct HistoryCheck {
   int position = 0;                   ///< when not ok: the first position that differs (0: the name is unknown)
   std::string recorded;               ///< when not ok: the operation recorded there (empty: none)
   std::string called;                 ///< when not ok: what the code does there
+  std::string registered_at;          ///< where this build registers the workflow ("file:line")
   std::string message;                ///< one sentence, for people
 };
 

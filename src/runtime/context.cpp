@@ -135,6 +135,7 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
     std::optional<RecordedErrorInfo> failure;
     try {
       InStep guard(exec_);
+      exec_.fault("step.body", name);
       out = body();
     } catch (const std::exception& e) {
       failure = detail::describe_exception(e);

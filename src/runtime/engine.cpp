@@ -36,12 +36,19 @@ void Engine::require_running() const {
   if (stopping_.load()) throw RuntimeStateError("the runtime is shutting down");
 }
 
-void Engine::register_workflow(const std::string& name, ErasedWorkflow fn) {
+void Engine::register_workflow(const std::string& name, ErasedWorkflow fn, const std::string& where) {
   if (name.empty()) throw UsageError("a workflow name must not be empty");
   if (launched_.load()) throw UsageError("register_workflow('" + name + "') after launch()");
   std::lock_guard lock(mu_);
   if (!registry_.emplace(name, std::move(fn)).second)
-    throw UsageError("workflow '" + name + "' is registered twice");
+    throw UsageError("workflow '" + name + "' is registered twice (first at " + registered_at_[name] + ")");
+  registered_at_[name] = where;
+}
+
+std::string Engine::registered_at(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = registered_at_.find(name);
+  return it == registered_at_.end() ? std::string() : it->second;
 }
 
 void Engine::require_registered(const std::string& name) { (void)lookup(name); }

@@ -49,7 +49,8 @@ class Engine final : public ExecutionHost {
   ~Engine();
 
   // --- lifecycle ---
-  void register_workflow(const std::string& name, ErasedWorkflow fn);
+  // where: the source position of the registration ("file:line").
+  void register_workflow(const std::string& name, ErasedWorkflow fn, const std::string& where);
   LaunchReport launch();
   void shutdown();
   // Throws RuntimeStateError unless launched and not stopping.
@@ -99,6 +100,7 @@ class Engine final : public ExecutionHost {
   ParkingLot& parking() override { return *parking_; }
   std::string start_child(Execution& parent, int function_id, const std::string& name, Json inputs) override;
   Runtime& runtime() override { return runtime_; }
+  std::string registered_at(const std::string& name) const override;
 
  private:
   // Queues the workflow on the pool unless it already runs (or is parked)
@@ -132,6 +134,7 @@ class Engine final : public ExecutionHost {
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;
   std::map<std::string, ErasedWorkflow> registry_;            // guarded by mu_
+  std::map<std::string, std::string> registered_at_;          // name -> "file:line"; guarded by mu_
   std::map<std::string, std::shared_ptr<Execution>> running_;  // guarded by mu_
   size_t threads_ = 0;                                          // guarded by mu_; queued + running
   std::unique_ptr<WorkerPool> pool_;

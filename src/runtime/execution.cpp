@@ -25,7 +25,8 @@ const sysdb::OperationRecord* Execution::recorded(int function_id, std::string_v
     mismatch_ = Mismatch{function_id, it->second.name, std::string(name)};
     throw NonDeterminismError("workflow '" + id() + "' at operation " + std::to_string(function_id) +
                               ": the recorded operation is '" + it->second.name + "' but the code now calls '" +
-                              std::string(name) + "'");
+                              std::string(name) + "' (the code of workflow '" + info_.name + "', registered at " +
+                              host_.registered_at(info_.name) + ")");
   }
   return &it->second;
 }

@@ -37,6 +37,8 @@ class ExecutionHost {
   virtual std::string start_child(Execution& parent, int function_id, const std::string& name, Json inputs) = 0;
   // The Runtime the handles of started children refer to.
   virtual Runtime& runtime() = 0;
+  // Where the workflow `name` was registered ("file:line"; empty if unknown).
+  virtual std::string registered_at(const std::string& name) const = 0;
 
  protected:
   ~ExecutionHost() = default;

@@ -39,9 +39,9 @@ Runtime::Runtime(RuntimeConfig config)
       queues_(std::make_unique<detail::Queues>(*engine_)) {}
 Runtime::~Runtime() { stop(); }
 
-void Runtime::register_erased(const std::string& name, detail::ErasedWorkflow fn) {
+void Runtime::register_erased(const std::string& name, detail::ErasedWorkflow fn, const std::string& where) {
   forbid_in_transaction_body("Runtime::register_workflow");
-  engine_->register_workflow(name, std::move(fn));
+  engine_->register_workflow(name, std::move(fn), where);
 }
 void Runtime::register_queue(const QueueOptions& options) {
   forbid_in_transaction_body("Runtime::register_queue");

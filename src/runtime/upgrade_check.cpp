@@ -25,12 +25,17 @@ HistoryCheck unknown_name(HistoryCheck c) {
   return c;
 }
 
+// " (code registered at file:line)", to find the code that changed.
+std::string where(const HistoryCheck& c) {
+  return c.registered_at.empty() ? std::string() : " (code registered at " + c.registered_at + ")";
+}
+
 HistoryCheck mismatch(HistoryCheck c, const Execution::Mismatch& m) {
   c.position = m.position;
   c.recorded = m.recorded;
   c.called = m.called;
   c.message = "at operation " + std::to_string(m.position) + " the history recorded '" + m.recorded +
-              "' but the code now calls '" + m.called + "'";
+              "' but the code now calls '" + m.called + "'" + where(c);
   return c;
 }
 
@@ -38,7 +43,8 @@ HistoryCheck mismatch(HistoryCheck c, const Execution::Mismatch& m) {
 HistoryCheck does_not_fit(HistoryCheck c, const std::string& why) {
   c.position = c.replayed;
   c.called = "(a value of another type)";
-  c.message = "a recorded value no longer fits the code at operation " + std::to_string(c.replayed) + ": " + why;
+  c.message =
+      "a recorded value no longer fits the code at operation " + std::to_string(c.replayed) + ": " + why + where(c);
   return c;
 }
 
@@ -48,7 +54,7 @@ HistoryCheck ended_early(HistoryCheck c, const sysdb::OperationRecord& next) {
   c.recorded = next.name;
   c.called = "(the workflow ends)";
   c.message = "the code ends at operation " + std::to_string(c.replayed) + " but the history goes on with '" +
-              next.name + "' at " + std::to_string(next.function_id);
+              next.name + "' at " + std::to_string(next.function_id) + where(c);
   return c;
 }
 
@@ -56,6 +62,7 @@ HistoryCheck check_one(Engine& engine, const WorkflowInfo& info) {
   HistoryCheck c{info.id, info.name, info.status};
   auto fn = engine.find_registered(info.name);
   if (!fn) return unknown_name(std::move(c));
+  c.registered_at = engine.registered_at(info.name);
   std::map<int, sysdb::OperationRecord> recorded;
   for (auto& op : engine.db().load_operations(info.id)) recorded.emplace(op.function_id, std::move(op));
   Execution exec(engine, info, std::move(recorded));

@@ -192,6 +192,8 @@ TEST_F(LifecycleTest, ChangedCodeFailsWithANonDeterminismErrorNamingBoth) {
     std::string m = e.what();
     EXPECT_NE(m.find("charge_card"), std::string::npos) << m;
     EXPECT_NE(m.find("send_email"), std::string::npos) << m;
+    // The new code's registration, so that the changed code is found at once.
+    EXPECT_NE(m.find("registered at " __FILE__ ":"), std::string::npos) << m;
   }
 }
 

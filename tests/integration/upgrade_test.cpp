@@ -132,6 +132,8 @@ TEST_F(UpgradeTest, TheCheckReportsAnUnpatchedReorderWithItsPositionAndNames) {
   EXPECT_EQ(c.recorded, "a");
   EXPECT_EQ(c.called, "c");
   EXPECT_NE(c.message.find("'a'"), std::string::npos) << c.message;
+  EXPECT_EQ(c.registered_at.rfind(__FILE__ ":", 0), 0u) << c.registered_at;  // register_order's call
+  EXPECT_NE(c.message.find("registered at " + c.registered_at), std::string::npos) << c.message;
 }
 
 TEST_F(UpgradeTest, ThePatchedChangeIsCleanAndNothingRunsOrChanges) {
