@@ -2,6 +2,7 @@
 /// keel/crash_sweep.hpp — crash-test your own workflows: kill the process
 /// at every checkpoint boundary, recover, and check your invariants.
 ///
+/// Contract:
 /// keel::testing::sweep_crashes(sweep) first runs sweep's workflows once in a
 /// child process without a crash (the reference run) and counts the hits of
 /// each crash point (by default: just before and just after every
