@@ -197,6 +197,9 @@ TEST_F(AdminServerTest, ListFiltersByStatusNameAndLimit) {
   auto other_version = get("/workflows?application_version=v2");
   ASSERT_EQ(other_version.status, 200) << other_version.raw;
   EXPECT_TRUE(other_version.body["workflows"].empty());
+  auto other_executor = get("/workflows?executor_id=someone-else");
+  ASSERT_EQ(other_executor.status, 200) << other_executor.raw;
+  EXPECT_TRUE(other_executor.body["workflows"].empty()) << "the executor filter is applied";
 }
 
 TEST_F(AdminServerTest, ListRejectsBadParametersWith400) {
