@@ -81,6 +81,9 @@ class Engine final : public ExecutionHost {
   // a recovery attempt, dead-letters past max_recovery_attempts, replays the
   // rest. Workflows already running here are left alone.
   LaunchReport recover(const std::vector<std::string>& ids);
+  // recover() for workflows just claimed from no executor (claim_released):
+  // first lets a stale execution of each leave this process.
+  LaunchReport recover_claimed(const std::vector<std::string>& ids);
   // Stops every execution running here at its next operation without
   // changing its status (another process now holds this executor id).
   void interrupt_all();

@@ -112,7 +112,7 @@ void ExecutorLease::claim_released() {
   if (claimed.empty()) return;
   spdlog::info("executor '{}': claimed {} released PENDING workflow(s) of version '{}'", executor_id_, claimed.size(),
                engine_.config().application_version);
-  (void)engine_.recover(claimed);
+  (void)engine_.recover_claimed(claimed);
 }
 
 void ExecutorLease::on_lease_lost() {

@@ -82,6 +82,17 @@ LaunchReport Engine::recover(const std::vector<std::string>& ids) {
   return report;
 }
 
+LaunchReport Engine::recover_claimed(const std::vector<std::string>& ids) {
+  // A claimed workflow was PENDING under no executor: whatever of it is still
+  // here is stale (an execution of it cancelled before its resume, still
+  // unwinding, or parked), and would make recover() skip it.
+  for (const std::string& id : ids) {
+    parking_->drop(id);
+    wait_until_gone(id);
+  }
+  return recover(ids);
+}
+
 void Engine::recover_one(const std::string& id, LaunchReport& report) {
   auto info = db_->get_workflow(id);
   if (!info) return;
