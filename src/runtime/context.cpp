@@ -268,15 +268,20 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
   // message consumed; until then a crash leaves the message in the inbox,
   // for the replay to receive again. The message comes from a read, or from
   // the wake-up when the wait's only wake-up was its send in this process:
-  // the read before the wait found the inbox empty, so it is the oldest.
+  // the read before the wait found the inbox empty, so it is the oldest —
+  // unless the read found it consumed already (its notify came after a
+  // poll woke the workflow and an earlier recv took it): such a message is
+  // skipped here, or refused at its record (Checkpoint::message_consumed).
   for (bool woken = false;;) {
     std::optional<sysdb::WaitingMessage> m;
     if (woken) m = taken_from_wake_up(w);
+    if (m && exec_.received(m->message_id)) m.reset();  // its notify came late: read the inbox
     if (!m) m = exec_.with_db([&](sysdb::SystemDatabase& db) { return db.peek_message(exec_.id(), t); });
     if (m) {
       auto op = exec_.make_op(fid, "keel.recv", started);
       op.output = "[" + m->message + "]";
       op.consumes_message_id = m->message_id;
+      exec_.note_received(m->message_id);
       exec_.defer_record(std::move(op), /*replayable=*/true);
       return parse_stored_json(m->message, "message for workflow '" + exec_.id() + "'");
     }

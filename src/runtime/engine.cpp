@@ -148,6 +148,9 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
     std::lock_guard lock(mu_);
     if (stopping_.load()) return;  // stays PENDING; recovered at the next launch
     if (parking_->contains(info.id)) return;  // parked here: resumes by itself
+    // Ended here already: a start or dequeue that read it PENDING came after
+    // an ensure_running() of the same ID had run it to its end.
+    if (outcomes_.contains(info.id)) return;
     if (!running_.emplace(info.id, exec).second) return;  // already running here
     ++threads_;
   }

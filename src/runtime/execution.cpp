@@ -144,6 +144,10 @@ void Execution::write_deferred() {
   std::vector<sysdb::OperationRecord> ops = take_deferred();
   auto cp = with_db([&](sysdb::SystemDatabase& db) { return db.record_operations(id(), ops); });
   accept(cp);
+  if (cp.message_consumed)
+    throw ExecutionInterrupted{"a message received by workflow '" + id() +
+                                   "' was consumed already (by an earlier receive); running again by replay",
+                               /*database_unavailable=*/true};
   if (cp.taken.empty()) return;
   // Found recorded: by this very write when a retry followed a lost answer
   // (every position, with the same outcomes), else by another execution.

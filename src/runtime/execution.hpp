@@ -7,6 +7,7 @@
 // any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -145,6 +146,19 @@ class Execution {
     return std::exchange(deferred_, {});
   }
   bool has_deferred() const { return !deferred_.empty(); }
+  // The last messages this execution's recvs took. A wake-up's message may
+  // be one of them: the sender's notify can come after a poll woke the
+  // workflow and a recv read that message (Context::recv skips it). Older
+  // ones are forgotten; the recv's record then finds the message consumed
+  // (Checkpoint::message_consumed) and the workflow runs again by replay.
+  void note_received(int64_t message_id) {
+    constexpr size_t kRemembered = 16;
+    if (received_.size() == kRemembered) received_.erase(received_.begin());
+    received_.push_back(message_id);
+  }
+  bool received(int64_t message_id) const {
+    return std::find(received_.begin(), received_.end(), message_id) != received_.end();
+  }
   // Writes the deferred records, if any, in one commit.
   void flush_deferred() {
     if (!deferred_.empty()) write_deferred();
@@ -193,6 +207,7 @@ class Execution {
   ExecutionInterrupted recorded_elsewhere(int function_id) const;
 
   std::vector<sysdb::OperationRecord> deferred_;
+  std::vector<int64_t> received_;  // message ids, oldest first (note_received)
   bool deferred_replayable_ = true;  // every deferred record is replayable (or none is deferred)
   bool in_step_ = false;
   bool replaying_ = false;

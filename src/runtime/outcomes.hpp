@@ -33,6 +33,11 @@ class RecentOutcomes {
     }
   }
 
+  bool contains(const std::string& id) const {
+    std::lock_guard lock(mu_);
+    return map_.count(id) > 0;
+  }
+
   std::optional<WorkflowInfo> get(const std::string& id) const {
     std::lock_guard lock(mu_);
     auto it = map_.find(id);

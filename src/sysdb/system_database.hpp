@@ -61,13 +61,18 @@ struct [[nodiscard]] Checkpoint {
   // record_operations: what was found at the ops' positions when any was
   // taken (then nothing was written).
   std::vector<OperationRecord> taken;
+  // record_operations: no position was taken, but the message a record
+  // consumes (consumes_message_id) already was, by an earlier recv of this
+  // workflow (a wake-up's message that was read before): nothing was
+  // written, and the recv must read its inbox again.
+  bool message_consumed = false;
 };
 
 // What finish_workflow did.
 enum class [[nodiscard]] FinishResult {
   Finished,       // this commit moved the workflow to its terminal status
   NotPending,     // not PENDING here (ended before, cancelled, taken over): nothing changed
-  PositionTaken,  // last_op's position was already recorded: nothing changed
+  PositionTaken,  // a last_op's position was already recorded, or its message consumed: nothing changed
 };
 
 // --- queues (implemented in sysdb/*/queues.cpp) ---
@@ -177,6 +182,8 @@ class SystemDatabase {
   // When any position is taken nothing is written, and `taken` holds what
   // is recorded at the ops' positions (all of them the caller's own after a
   // retry whose first answer was lost; else another execution got there).
+  // When no position is taken but the consumed message already is, nothing
+  // is written either (message_consumed).
   virtual Checkpoint record_operations(const std::string& id, const std::vector<OperationRecord>& ops) = 0;
   Checkpoint record_operation(const std::string& id, const OperationRecord& op) {
     return record_operations(id, {op});

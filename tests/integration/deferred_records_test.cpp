@@ -82,6 +82,31 @@ TEST_F(DeferredRecords, APositionTakenLeavesTheWholeListUnwrittenAndTheMessageWa
   EXPECT_EQ(db->load_operations(id).size(), 1u);
 }
 
+// A recv's record whose message an earlier recv consumed already (a
+// wake-up's message that the workflow had read before its notify came):
+// nothing is written, no position is reported taken, and the caller is told
+// the message is gone. The workflow's end with such a list changes nothing.
+TEST_F(DeferredRecords, ARecordConsumingAConsumedMessageWritesNothing) {
+  ASSERT_TRUE(db->record_operations(id, {recv_at(1)}).taken.empty());
+  auto cp = db->record_operations(id, {op(2, "keel.deadline", "99"), recv_at(3), op(4, "use", "1")});
+  EXPECT_TRUE(cp.workflow_active);
+  EXPECT_TRUE(cp.taken.empty());
+  EXPECT_TRUE(cp.message_consumed);
+  EXPECT_EQ(db->load_operations(id).size(), 1u);
+  auto end = db->finish_workflow(id, keel::WorkflowStatus::Success, "1", std::nullopt, 9, {recv_at(2)});
+  EXPECT_EQ(end, keel::sysdb::FinishResult::PositionTaken);
+  EXPECT_EQ(db->get_workflow(id)->status, keel::WorkflowStatus::Pending);
+  EXPECT_EQ(db->load_operations(id).size(), 1u);
+  // An unconsumed message is unaffected.
+  auto fresh = db->send_message(id, "t", "43", "", "", nullptr).message_id;
+  OperationRecord next = op(2, "keel.recv", "[43]");
+  next.consumes_message_id = fresh;
+  auto ok = db->record_operations(id, {next});
+  EXPECT_TRUE(ok.taken.empty());
+  EXPECT_FALSE(ok.message_consumed);
+  EXPECT_FALSE(db->peek_message(id, "t"));
+}
+
 // A retry after a lost answer finds every position taken, by its own write.
 TEST_F(DeferredRecords, ARepeatedWriteFindsAllItsRecords) {
   std::vector<OperationRecord> ops{recv_at(1), op(2, "use", "1")};

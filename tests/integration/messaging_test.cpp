@@ -5,6 +5,9 @@
 #include <set>
 #include <thread>
 
+#include "keel/client.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/runtime_access.hpp"
 #include "support/runtime_fixture.hpp"
 #include "support/sample_workflows.hpp"
 #include "support/sql_probe.hpp"
@@ -364,6 +367,42 @@ TEST_F(MessagingTest, ARecvWhoseDeadlineWasRecordedElsewhereRunsAgainByReplay) {
   ASSERT_EQ(steps.size(), 2u);
   EXPECT_EQ(steps[0].output->dump(), far);  // the deadline recorded first won
   EXPECT_EQ(steps[1].output, keel::Json::array({42}));
+}
+
+// A send's in-process notify may come late: after the workflow was woken by
+// a poll of the database and a recv read the message. The next recv, waiting
+// by then, must not take that message again from the wake-up (seen once in
+// CI: two recvs returned one message). The late notify is played here by
+// hand, after a send from a Client (which notifies nobody in this process).
+TEST_F(MessagingTest, ALateWakeUpWithAMessageReceivedAlreadyIsNotReceivedAgain) {
+  std::atomic<int> waits{0};
+  auto config = keel::testing::test_config(dir);
+  config.park_after = 60s;  // both recvs wait in their thread, where the wake-up's message is taken
+  config.fault_hook = [&](std::string_view point) {
+    if (point == "wait.begin") ++waits;
+  };
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+  auto wf = rt->register_workflow("late", [](keel::Context& ctx) {
+    int first = ctx.recv<int>("x", 20s).value_or(-1);
+    int second = ctx.recv<int>("x", 20s).value_or(-1);
+    return first * 100 + second;
+  });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "late-1"});
+  ASSERT_TRUE(keel::testing::eventually([&] { return waits.load() >= 1; }, 5s));
+  keel::Client client(config.database_url);
+  client.send("late-1", 7, "x");
+  ASSERT_TRUE(keel::testing::eventually([&] { return waits.load() >= 2; }, 5s));  // the first recv took it
+  int64_t seven = 0;
+  rt->run_sql_read([&](keel::Sql& sql) {
+    std::string table = sql.dialect() == "sqlite" ? "keel_notifications" : "keel.notifications";
+    seven = sql.query_one("SELECT message_id FROM " + table + " WHERE destination_id = 'late-1'")->get_int(0);
+  });
+  keel::detail::RuntimeAccess::engine(*rt).notifier().notify_message("late-1", "x", seven, "7");
+  std::this_thread::sleep_for(300ms);  // the second recv, woken, reads its inbox again and waits on
+  client.send("late-1", 8, "x");
+  EXPECT_EQ(h.result_for(10s), 708);
 }
 
 TEST_F(MessagingTest, NowIsRecordedAndReplayed) {

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "integration/queue_support.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/runtime_access.hpp"
 #include "support/runtime_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -150,6 +152,23 @@ TEST_F(QueueTest, EnqueueingTheSameIdTwiceRunsOneWorkflow) {
   (void)rt->enqueue(wf, "q", {.workflow_id = "same"});
   EXPECT_EQ(runs.load(), 1);
   EXPECT_EQ(rt->list_workflows().size(), 1u);
+}
+
+// The race behind a failure seen once in CI (the workflow above ran twice):
+// the dequeuer read the workflow PENDING, then the second enqueue ran it to
+// its end (ensure_running), and only then did the dequeuer hand it to a
+// thread. Played here by handing the engine the dequeued row afterwards.
+TEST_F(QueueTest, ADequeuedRowHandedOverAfterTheWorkflowEndedHereDoesNotRunIt) {
+  rt->register_queue({.name = "q"});
+  std::atomic<int> runs{0};
+  auto wf = rt->register_workflow("count", [&](keel::Context&) { return ++runs; });
+  rt->launch();
+  EXPECT_EQ(rt->enqueue(wf, "q", {.workflow_id = "once"}).result_for(20s), 1);
+  auto as_dequeued = *rt->get_workflow("once");
+  as_dequeued.status = keel::WorkflowStatus::Pending;
+  keel::detail::RuntimeAccess::engine(*rt).run_dequeued(as_dequeued);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(runs.load(), 1);
 }
 
 TEST_F(QueueTest, CancelledWhileEnqueuedNeverRunsAndResumeRequeues) {

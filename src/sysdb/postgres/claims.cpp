@@ -70,6 +70,10 @@ bool needs_list(const std::vector<OperationRecord>& ops) {
   return ops.size() != 1 || ops.front().consumes_message_id > 0;
 }
 
+bool consumes_message(const std::vector<OperationRecord>& ops) {
+  return !std::holds_alternative<std::nullptr_t>(consumed_message(ops));
+}
+
 Refs one(Statement& s, const std::string& id, const OperationRecord& op, const std::string& owner) {
   Refs r;
   r.workflow_id = s.bind(id, "text");
@@ -84,6 +88,7 @@ Refs one(Statement& s, const std::string& id, const OperationRecord& op, const s
 Refs list(Statement& s, const std::string& id, const std::vector<OperationRecord>& ops, const std::string& owner) {
   Refs r;
   r.workflow_id = s.bind(id, "text");
+  std::string message = s.bind(consumed_message(ops), "bigint");
   lock_row(s, r.workflow_id);
   s << "ops AS (SELECT * FROM jsonb_to_recordset(" << s.bind(list_json(ops), "jsonb")
     << ") AS o(function_id integer, name text, output text, error_type text, error_message text, "
@@ -91,10 +96,14 @@ Refs list(Statement& s, const std::string& id, const std::vector<OperationRecord
     << "ins AS (INSERT INTO keel.operation_outputs (" << kColumns << ") SELECT " << r.workflow_id
     << ", o.function_id, o.name, o.output, o.error_type, o.error_message, o.child_workflow_id, o.started_at, "
        "o.completed_at FROM ops AS o, wf WHERE wf.status = 'PENDING' AND wf.executor_id = "
-    << s.bind(owner, "text") << " ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), "
+    << s.bind(owner, "text")
+    // A message consumed already (read by an earlier recv before its
+    // wake-up came): nothing goes in, and no position is found taken.
+    << " AND NOT EXISTS (SELECT 1 FROM keel.notifications WHERE message_id = " << message
+    << " AND consumed = 1) ON CONFLICT (workflow_id, function_id) DO NOTHING RETURNING 1), "
     << "whole AS (SELECT (SELECT count(*) FROM ins) = (SELECT count(*) FROM ops) AS yes), "
-    << "con AS (UPDATE keel.notifications SET consumed = 1 WHERE message_id = "
-    << s.bind(consumed_message(ops), "bigint") << " AND (SELECT yes FROM whole)) ";
+    << "con AS (UPDATE keel.notifications SET consumed = 1 WHERE message_id = " << message
+    << " AND (SELECT yes FROM whole)) ";
   return r;
 }
 

@@ -31,13 +31,16 @@ struct Refs {
 // One record that consumes no message (a step's: the common case) takes the
 // single-record forms, which parse no JSON; any other list the JSON form.
 bool needs_list(const std::vector<OperationRecord>& ops);
+// Whether a record among ops consumes a message (consumes_message_id).
+bool consumes_message(const std::vector<OperationRecord>& ops);
 
 // CTEs wf and ins for one record.
 Refs one(Statement& s, const std::string& id, const OperationRecord& op, const std::string& owner);
 // CTEs wf, ins and `whole` (true when every record went in) for a list,
 // plus `con`, which marks the message a recv among them consumes, only when
-// whole. The list travels as one JSON array; the message is found by its
-// key (a join with the JSON rows would be planned as a scan).
+// whole; nothing goes in when that message is consumed already. The list
+// travels as one JSON array; the message is found by its key (a join with
+// the JSON rows would be planned as a scan).
 Refs list(Statement& s, const std::string& id, const std::vector<OperationRecord>& ops, const std::string& owner);
 // one() or list() as needs_list chooses, ending with `whole` either way.
 Refs any(Statement& s, const std::string& id, const std::vector<OperationRecord>& ops, const std::string& owner);

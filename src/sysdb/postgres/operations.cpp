@@ -114,6 +114,8 @@ Checkpoint PostgresSystemDatabase::taken_positions(const std::string& id, const 
   for (const OperationRecord& op : ops)
     if (auto found = lookup_operation(id, op.function_id)) cp.taken.push_back(std::move(*found));
   if (!cp.taken.empty() && cp.taken.front().function_id == ops.front().function_id) cp.existing = cp.taken.front();
+  // Nothing went in, yet every position is free: the claim found its message consumed.
+  if (cp.taken.empty()) cp.message_consumed = claims::consumes_message(ops);
   return cp;
 }
 

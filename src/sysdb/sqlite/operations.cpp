@@ -83,6 +83,15 @@ std::vector<OperationRecord> SqliteSystemDatabase::load_operations(const std::st
   return ops;
 }
 
+namespace {
+
+bool message_consumed(Connection& c, int64_t message_id) {
+  auto st = c.prepare("SELECT consumed FROM keel_notifications WHERE message_id = $1", {message_id});
+  return st.step() && st.column_int(0) != 0;
+}
+
+}  // namespace
+
 // Under the write lock nothing changes between the reads and the inserts:
 // all of ops go in, or (a position taken) none.
 Checkpoint SqliteSystemDatabase::claim_all(Connection& c, const std::string& id,
@@ -96,6 +105,11 @@ Checkpoint SqliteSystemDatabase::claim_all(Connection& c, const std::string& id,
     if (cp.taken.front().function_id == ops.front().function_id) cp.existing = cp.taken.front();
     return cp;
   }
+  for (const OperationRecord& op : ops)
+    if (op.consumes_message_id > 0 && message_consumed(c, op.consumes_message_id)) {
+      cp.message_consumed = true;
+      return cp;
+    }
   for (const OperationRecord& op : ops) {
     insert_operation(c, id, op);
     if (op.consumes_message_id > 0)

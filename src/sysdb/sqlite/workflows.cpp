@@ -83,7 +83,7 @@ FinishResult SqliteSystemDatabase::finish_workflow(const std::string& id, Workfl
     if (!last_ops.empty()) {
       Checkpoint cp = claim_all(c, id, last_ops);
       if (!cp.workflow_active) return;
-      if (!cp.taken.empty()) {
+      if (!cp.taken.empty() || cp.message_consumed) {
         result = FinishResult::PositionTaken;
         return;
       }
