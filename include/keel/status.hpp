@@ -65,10 +65,27 @@ struct WorkflowInfo {
   int64_t updated_at_ms = 0;                   ///< when its row last changed, epoch milliseconds
 };
 
+/// What kind of operation a record is (StepInfo::kind). Recorded with each
+/// operation, so that the replay of a history tells a step from a
+/// transaction of the same name (NonDeterminismError, keel::verify_histories).
+enum class OperationKind {
+  Unknown,      ///< recorded before Keel recorded kinds (schema: docs/schema.md)
+  Step,         ///< Context::step
+  Transaction,  ///< Context::transaction
+  Keel,         ///< Keel's own operations (keel.*: recv, send, sleep, events, children, patches)
+};
+
+/// The kind's name in the database: "step", "transaction", "keel"; "" for Unknown.
+std::string to_string(OperationKind k);
+/// The kind named s; Unknown for "" (a record without a kind). Throws
+/// keel::SerializationError on any other name.
+OperationKind operation_kind_from_string(const std::string& s);
+
 /// One recorded operation of a workflow (Runtime::list_steps).
 struct StepInfo {
   int function_id = 0;                     ///< its position in the workflow, from 1
   std::string name;                        ///< the step's name; Keel's own operations are keel.*
+  OperationKind kind = OperationKind::Unknown;  ///< step, transaction, or Keel's own
   std::optional<Json> output;              ///< the recorded result, if it succeeded
   std::optional<RecordedErrorInfo> error;  ///< the recorded error, if it failed
   std::string child_workflow_id;           ///< the child of a start_child, else empty

@@ -31,6 +31,7 @@ Json to_json(const StepInfo& step) {
   return Json{
       {"function_id", step.function_id},
       {"name", step.name},
+      {"kind", step.kind == OperationKind::Unknown ? Json(nullptr) : Json(to_string(step.kind))},
       {"output", step.output ? *step.output : Json(nullptr)},
       {"error", step.error ? to_json(*step.error) : Json(nullptr)},
       {"child_workflow_id", optional_string(step.child_workflow_id)},

@@ -26,6 +26,22 @@ WorkflowStatus workflow_status_from_string(const std::string& s) {
   throw SerializationError("unknown workflow status '" + s + "'");
 }
 
+std::string to_string(OperationKind k) {
+  switch (k) {
+    case OperationKind::Unknown: return "";
+    case OperationKind::Step: return "step";
+    case OperationKind::Transaction: return "transaction";
+    case OperationKind::Keel: return "keel";
+  }
+  return "";
+}
+
+OperationKind operation_kind_from_string(const std::string& s) {
+  for (auto k : {OperationKind::Unknown, OperationKind::Step, OperationKind::Transaction, OperationKind::Keel})
+    if (to_string(k) == s) return k;
+  throw SerializationError("unknown operation kind '" + s + "'");
+}
+
 bool is_terminal(WorkflowStatus s) { return s != WorkflowStatus::Pending && s != WorkflowStatus::Enqueued; }
 
 Json parse_stored_json(const std::string& text, const std::string& what) {

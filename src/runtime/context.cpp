@@ -123,7 +123,7 @@ Runtime& Context::runtime() { return exec_.runtime(); }
 Json Context::run_step(std::string_view name, const StepOptions& options, const std::function<Json()>& body) {
   require_workflow_code(exec_, "ctx.step");
   int fid = exec_.next_step_function_id();
-  if (auto* r = exec_.recorded(fid, name)) return detail::replay_output(exec_, *r);
+  if (auto* r = exec_.recorded(fid, name, OperationKind::Step)) return detail::replay_output(exec_, *r);
   exec_.begin_unrecorded();
   exec_.check_stop();  // the replayable records deferred may wait through the body
   int64_t started = now_ms();
@@ -157,6 +157,7 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
   }
   exec_.fault("step.after");
   auto op = exec_.make_op(fid, name, started);
+  op.kind = OperationKind::Step;
   if (out) op.output = out->dump();
   op.error = err;
   exec_.defer_record(std::move(op), /*replayable=*/false);  // written by the next operation, or with the end
@@ -168,10 +169,11 @@ Json Context::run_transaction(std::string_view name, const TransactionOptions& o
                               const std::function<Json(Sql&)>& body) {
   require_workflow_code(exec_, "ctx.transaction");
   int fid = exec_.next_function_id();
-  if (auto* r = exec_.recorded(fid, name)) return detail::replay_output(exec_, *r);
+  if (auto* r = exec_.recorded(fid, name, OperationKind::Transaction)) return detail::replay_output(exec_, *r);
   exec_.begin_unrecorded();
   exec_.check_interrupt();
   auto op = exec_.make_op(fid, name, now_ms());
+  op.kind = OperationKind::Transaction;
   std::optional<Json> result;
   std::optional<RecordedErrorInfo> err;
   sysdb::TransactionMode mode{/*probe_first=*/false, options.isolation};

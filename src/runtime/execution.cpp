@@ -18,17 +18,23 @@ bool same_outcome(const sysdb::OperationRecord& a, const sysdb::OperationRecord&
 Execution* current_execution() { return t_current; }
 void set_current_execution(Execution* e) { t_current = e; }
 
-const sysdb::OperationRecord* Execution::recorded(int function_id, std::string_view name) const {
+const sysdb::OperationRecord* Execution::recorded(int function_id, std::string_view name, OperationKind kind) const {
   auto it = recorded_.find(function_id);
   if (it == recorded_.end()) return nullptr;
-  if (it->second.name != name) {
-    mismatch_ = Mismatch{function_id, it->second.name, std::string(name)};
+  const sysdb::OperationRecord& r = it->second;
+  const bool same_kind = r.kind == OperationKind::Unknown || r.kind == kind;
+  if (r.name != name || !same_kind) {
+    // The kinds are named only when they are what differs: "charge (step)".
+    auto describe = [&](const std::string& n, OperationKind k) {
+      return same_kind ? n : n + " (" + to_string(k) + ")";
+    };
+    mismatch_ = Mismatch{function_id, describe(r.name, r.kind), describe(std::string(name), kind)};
     throw NonDeterminismError("workflow '" + id() + "' at operation " + std::to_string(function_id) +
-                              ": the recorded operation is '" + it->second.name + "' but the code now calls '" +
-                              std::string(name) + "' (the code of workflow '" + info_.name + "', registered at " +
+                              ": the recorded operation is '" + mismatch_->recorded + "' but the code now calls '" +
+                              mismatch_->called + "' (the code of workflow '" + info_.name + "', registered at " +
                               host_.registered_at(info_.name) + ")");
   }
-  return &it->second;
+  return &r;
 }
 
 const sysdb::OperationRecord* Execution::recorded_after_end() const {

@@ -81,9 +81,11 @@ class Execution {
   bool in_step() const { return in_step_; }
   void set_in_step(bool v) { in_step_ = v; }
 
-  // The outcome recorded at this position, after checking its name.
+  // The outcome recorded at this position, after checking its name and
+  // kind (a record without a kind, written before kinds were, matches any).
   // Throws NonDeterminismError when another operation was recorded there.
-  const sysdb::OperationRecord* recorded(int function_id, std::string_view name) const;
+  const sysdb::OperationRecord* recorded(int function_id, std::string_view name,
+                                         OperationKind kind = OperationKind::Keel) const;
   // The outcome recorded at the next position, whatever its name (patches
   // look before they take a position); null when none is.
   const sysdb::OperationRecord* recorded_next() const;

@@ -109,6 +109,7 @@ std::vector<StepInfo> Runtime::list_steps(const std::string& id) {
     StepInfo s;
     s.function_id = op.function_id;
     s.name = op.name;
+    s.kind = op.kind;
     s.output = op.output ? std::optional<Json>(parse_stored_json(*op.output, "output of step " + std::to_string(op.function_id)))
                          : std::nullopt;
     s.error = op.error;

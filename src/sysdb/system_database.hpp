@@ -28,6 +28,7 @@ namespace keel::sysdb {
 struct OperationRecord {
   int function_id = 0;
   std::string name;
+  OperationKind kind = OperationKind::Keel;  // stored NULL for Unknown
   std::optional<std::string> output;  // JSON text
   std::optional<RecordedErrorInfo> error;
   std::string child_workflow_id;
@@ -37,6 +38,11 @@ struct OperationRecord {
   // with peek_message): recording it also marks that message consumed.
   int64_t consumes_message_id = 0;
 };
+
+// An operation's kind as stored: its name, NULL for Unknown (to_string).
+inline SqlValue stored_kind(OperationKind k) {
+  return k == OperationKind::Unknown ? SqlValue(nullptr) : SqlValue(to_string(k));
+}
 
 struct NewWorkflow {
   std::string id;

@@ -219,6 +219,7 @@ TEST_F(AdminServerTest, StepsListsTheRecordedSteps) {
   ASSERT_EQ(r.body["steps"].size(), 1u) << r.raw;
   const auto& s = r.body["steps"][0];
   EXPECT_EQ(s["name"], "make_greeting");
+  EXPECT_EQ(s["kind"], "step");
   EXPECT_EQ(s["output"], "hello ann");
   EXPECT_TRUE(s["error"].is_null());
   EXPECT_TRUE(s["function_id"].is_number_integer());

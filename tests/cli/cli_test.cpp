@@ -189,6 +189,7 @@ TEST_F(CliTest, StepsPrintsTheRecordedSteps) {
   EXPECT_EQ(j["workflow_id"], "g-1");
   ASSERT_EQ(j["steps"].size(), 1u) << describe(r);
   EXPECT_EQ(j["steps"][0]["name"], "make_greeting");
+  EXPECT_EQ(j["steps"][0]["kind"], "step");
   EXPECT_EQ(j["steps"][0]["output"], "hello ann");
 }
 

@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-enum class Build { V1, V2Patched, V3Deprecated, V2Reordered, V2Shortened };
+enum class Build { V1, V2Patched, V3Deprecated, V2Reordered, V2Shortened, V2Transaction };
 
 class UpgradeTest : public keel::testing::RuntimeTest {
  protected:
@@ -29,6 +29,8 @@ class UpgradeTest : public keel::testing::RuntimeTest {
       if (build == Build::V2Reordered) {  // the unpatched change the check must catch
         step("c");
         step("a");
+      } else if (build == Build::V2Transaction) {  // step a became a transaction of the same name
+        ctx.transaction("a", [&](keel::Sql&) { effects.hit(ctx.workflow_id() + ":a"); });
       } else {
         step("a");
       }
@@ -134,6 +136,52 @@ TEST_F(UpgradeTest, TheCheckReportsAnUnpatchedReorderWithItsPositionAndNames) {
   EXPECT_NE(c.message.find("'a'"), std::string::npos) << c.message;
   EXPECT_EQ(c.registered_at.rfind(__FILE__ ":", 0), 0u) << c.registered_at;  // register_order's call
   EXPECT_NE(c.message.find("registered at " + c.registered_at), std::string::npos) << c.message;
+}
+
+// The operation kind is recorded with the name: a step that became a
+// transaction of the same name is a changed history, reported by the check
+// and refused by a replay (NonDeterminismError), both naming the kinds.
+TEST_F(UpgradeTest, AStepThatBecameATransactionOfTheSameNameIsReported) {
+  deploy(Build::V1);
+  start_and_park("old-1");
+  auto steps = rt->list_steps("old-1");
+  ASSERT_FALSE(steps.empty());
+  EXPECT_EQ(steps[0].kind, keel::OperationKind::Step);
+  EXPECT_EQ(steps[1].kind, keel::OperationKind::Keel);  // the recv's deadline
+  auto checks = check_with(Build::V2Transaction);
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_FALSE(checks[0].ok);
+  EXPECT_EQ(checks[0].position, 1);
+  EXPECT_EQ(checks[0].recorded, "a (step)");
+  EXPECT_EQ(checks[0].called, "a (transaction)");
+  deploy(Build::V2Transaction);
+  rt->send("old-1", true, "go");
+  try {
+    (void)rt->retrieve<std::string>("old-1").result_for(30s);
+    ADD_FAILURE() << "the replay took the step's record for the transaction's";
+  } catch (const keel::NonDeterminismError& e) {
+    EXPECT_NE(std::string(e.what()).find("'a (step)' but the code now calls 'a (transaction)'"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(effects.count("old-1:a"), 1) << "the transaction's body ran in place of the recorded step";
+}
+
+// Rows written before kinds were recorded (kind NULL after the migration)
+// are matched by name only: histories of an older Keel still replay.
+TEST_F(UpgradeTest, ARecordWithoutAKindMatchesByNameOnly) {
+  deploy(Build::V1);
+  start_and_park("old-1");
+  rt->run_sql_write([](keel::Sql& sql) {
+    sql.execute(sql.dialect() == "sqlite" ? "UPDATE keel_operation_outputs SET kind = NULL"
+                                          : "UPDATE keel.operation_outputs SET kind = NULL");
+  });
+  EXPECT_EQ(rt->list_steps("old-1")[0].kind, keel::OperationKind::Unknown);
+  auto checks = check_with(Build::V2Transaction);
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_TRUE(checks[0].ok) << checks[0].message;
+  deploy(Build::V2Transaction);
+  EXPECT_EQ(finish("old-1"), "old");
+  EXPECT_EQ(effects.count("old-1:a"), 1);
 }
 
 TEST_F(UpgradeTest, ThePatchedChangeIsCleanAndNothingRunsOrChanges) {

@@ -174,11 +174,17 @@ CREATE TRIGGER delete_operations AFTER DELETE ON keel.workflow_status
   FOR EACH ROW EXECUTE FUNCTION keel.delete_operations();
 )sql";
 
+// Each operation's kind (step, transaction, keel), so that a replay tells a
+// step from a transaction of the same name. NULL on older rows.
+constexpr std::string_view kV7OperationKinds = R"sql(
+ALTER TABLE keel.operation_outputs ADD COLUMN kind TEXT;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim,
-                                                 kV6StepsWithoutForeignKey};
+                                                 kV6StepsWithoutForeignKey, kV7OperationKinds};
   return all;
 }
 

@@ -16,8 +16,8 @@ namespace {
 // The columns read_operation_row expects, of the operations of one workflow.
 Statement select_operations(const std::string& id) {
   Statement s;
-  s << "SELECT function_id, name, output, error_type, error_message, child_workflow_id, started_at, completed_at "
-       "FROM keel.operation_outputs WHERE workflow_id = "
+  s << "SELECT function_id, name, output, error_type, error_message, child_workflow_id, started_at, completed_at, "
+       "kind FROM keel.operation_outputs WHERE workflow_id = "
     << s.bind(id);
   return s;
 }
@@ -55,6 +55,7 @@ OperationRecord read_operation_row(const Result& r, int row, int first_column) {
   op.child_workflow_id = r.text(row, c + 5);
   op.started_at_ms = r.integer(row, c + 6);
   op.completed_at_ms = r.integer(row, c + 7);
+  op.kind = operation_kind_from_string(r.null(row, c + 8) ? std::string() : r.text(row, c + 8));
   return op;
 }
 

@@ -98,10 +98,16 @@ CREATE TABLE keel_executors (
 );
 )sql";
 
+// V4: each operation's kind (step, transaction, keel), so that a replay
+// tells a step from a transaction of the same name. NULL on older rows.
+constexpr std::string_view kV4OperationKinds = R"sql(
+ALTER TABLE keel_operation_outputs ADD COLUMN kind TEXT;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors};
+  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors, kV4OperationKinds};
   return all;
 }
 

@@ -10,8 +10,8 @@ namespace keel::sysdb::sqlite {
 namespace {
 
 constexpr const char* kSelectOperation =
-    "SELECT function_id, name, output, error_type, error_message, child_workflow_id, started_at, completed_at "
-    "FROM keel_operation_outputs WHERE workflow_id = $1";
+    "SELECT function_id, name, output, error_type, error_message, child_workflow_id, started_at, completed_at, "
+    "kind FROM keel_operation_outputs WHERE workflow_id = $1";
 
 std::optional<OperationRecord> find_operation(Connection& c, const std::string& id, int function_id) {
   auto st = c.prepare(std::string(kSelectOperation) + " AND function_id = $2", {id, int64_t{function_id}});
@@ -39,6 +39,7 @@ OperationRecord read_operation_row(const BoundStatement& st) {
   op.child_workflow_id = st.column_text(5);
   op.started_at_ms = st.column_int(6);
   op.completed_at_ms = st.column_int(7);
+  op.kind = operation_kind_from_string(st.column_null(8) ? std::string() : st.column_text(8));
   return op;
 }
 
@@ -62,14 +63,14 @@ Checkpoint SqliteSystemDatabase::claim(Connection& c, const std::string& id, con
 bool SqliteSystemDatabase::insert_operation(Connection& c, const std::string& id, const OperationRecord& op) {
   c.prepare(
        "INSERT INTO keel_operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
-       "child_workflow_id, started_at, completed_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 "
+       "child_workflow_id, started_at, completed_at, kind) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11 "
        "WHERE EXISTS (SELECT 1 FROM keel_workflow_status WHERE workflow_id = $1 AND status = 'PENDING' "
        "AND executor_id = $10) ON CONFLICT (workflow_id, function_id) DO NOTHING",
        {id, int64_t{op.function_id}, op.name, op.output ? SqlValue(*op.output) : SqlValue(nullptr),
         op.error ? SqlValue(op.error->type_name) : SqlValue(nullptr),
         op.error ? SqlValue(op.error->message) : SqlValue(nullptr),
         op.child_workflow_id.empty() ? SqlValue(nullptr) : SqlValue(op.child_workflow_id), op.started_at_ms,
-        op.completed_at_ms, executor_id_})
+        op.completed_at_ms, executor_id_, stored_kind(op.kind)})
       .step();
   return c.changes() == 1;
 }
