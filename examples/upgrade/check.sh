@@ -19,3 +19,8 @@ out1=$("$bin" "$db" v2 finish order-1 2>&1); echo "$out1"
 out2=$("$bin" "$db" v2 finish order-2 2>&1); echo "$out2"
 grep -q "order-1: shipped (v1's path)" <<< "$out1" || { echo "order-1 left v1's path"; exit 1; }
 grep -q "order-2: shipped after a fraud check" <<< "$out2" || { echo "order-2 did not take v2's path"; exit 1; }
+# A fork of the finished order-1 from position 2 keeps its reservation and
+# takes v2's path from there.
+"$bin" "$db" v2 fork order-1 order-3 2
+out3=$("$bin" "$db" v2 finish order-3 2>&1); echo "$out3"
+grep -q "order-3: shipped after a fraud check" <<< "$out3" || { echo "the fork did not take v2's path"; exit 1; }

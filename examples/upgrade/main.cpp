@@ -9,6 +9,8 @@
 //   ./upgrade DB v2 verify                # exit 0
 //   ./upgrade DB v2 start order-2         # a run on v2
 //   ./upgrade DB v2 finish order-1        # "go": order-1 keeps v1's path, order-2 takes v2's
+//   ./upgrade DB v2 fork order-1 order-3 2   # a new run that keeps order-1's reservation (position 1)
+//                                            # and runs v2's code from position 2: the fraud check
 #include <keel/keel.hpp>
 
 #include <iostream>
@@ -40,7 +42,7 @@ void register_order(keel::Runtime& rt, const std::string& build) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: upgrade DB v1|v2|v2-unpatched start ID | verify | finish ID\n";
+    std::cerr << "usage: upgrade DB v1|v2|v2-unpatched start ID | verify | finish ID | fork ID NEW_ID STEP\n";
     return 2;
   }
   const std::string build = argv[2], command = argv[3], id = argc > 4 ? argv[4] : "";
@@ -53,6 +55,14 @@ int main(int argc, char** argv) {
     rt.get_event<bool>(id, "waiting", 10s);
     std::cout << id << " is waiting for go (build " << build << ")" << std::endl;
     return 0;  // the run stays PENDING, its wait recorded
+  }
+  if (command == "fork" && argc == 7) {
+    // Runtime::fork_workflow: the records before the step are kept, the rest
+    // runs again on this build; it runs here (this process is of its version).
+    std::string fork = rt.fork_workflow(id, {.start_step = std::stoi(argv[6]), .workflow_id = argv[5]});
+    rt.get_event<bool>(fork, "waiting", 10s);
+    std::cout << fork << " forked from " << id << " at step " << argv[6] << std::endl;
+    return 0;
   }
   if (command == "finish") {
     rt.send(id, true, "go");

@@ -10,7 +10,11 @@
 ///      GET  /workflows/:id/steps
 ///      POST /workflows/:id/cancel         -> {"cancelled": bool}
 ///      POST /workflows/:id/resume         -> {"resumed": bool}
+///      POST /workflows/:id/fork           body {"start_step", "workflow_id", "application_version"}, all optional
+///                                         -> {"workflow_id": the fork, "forked_from", "status", ...}
+///      POST /workflows/:id/restart        body {"workflow_id"}, optional: a fork from the beginning
 ///    ~~~
+///    (Runtime::fork_workflow; an ID that exists is 409 workflow_conflict.)
 ///    Errors are {"error": code, "message": sentence} with a 4xx/5xx status.
 ///  * start() returns once the socket listens (throws keel::Error when the port
 ///    cannot be bound); stop() (and the destructor) stop it and join its threads.

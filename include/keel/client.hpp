@@ -147,6 +147,11 @@ class Client : public detail::TypedMessaging<Client> {
   /// As Runtime::cancel; a workflow running in another process stops at its
   /// next operation.
   [[nodiscard]] bool cancel(const std::string& workflow_id);
+  /// As Runtime::fork_workflow; the fork waits, PENDING under no executor,
+  /// for an executor of its version to claim it (within a heartbeat).
+  std::string fork_workflow(const std::string& workflow_id, const ForkOptions& options = {});
+  /// As Runtime::restart_workflow.
+  std::string restart_workflow(const std::string& workflow_id, const std::string& new_workflow_id = "");
 
   /// Waits for the workflow to be terminal and returns its output as JSON (or
   /// throws its error, as Handle::result); TimeoutError when timeout passes.

@@ -187,6 +187,19 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   /// executor of its version to claim (docs/upgrades.md). Returns false otherwise.
   [[nodiscard]] bool resume(const std::string& workflow_id);
 
+  /// Fork: a new workflow of the same name and inputs that keeps the
+  /// original's recorded outcomes before options.start_step and runs from
+  /// there (keel/workflow.hpp, ForkOptions; docs/operations.md). It runs in
+  /// this process when this launched Runtime is of the fork's version and
+  /// registers its name; otherwise it waits, PENDING under no executor, for
+  /// an executor of its version to claim it (within a heartbeat). Returns the
+  /// fork's ID. Throws WorkflowNotFoundError, WorkflowConflictError (the new
+  /// ID exists), UsageError (bad options).
+  std::string fork_workflow(const std::string& workflow_id, const ForkOptions& options = {});
+  /// Restart: fork_workflow from the beginning (no record kept), as
+  /// new_workflow_id (empty: a fresh UUID).
+  std::string restart_workflow(const std::string& workflow_id, const std::string& new_workflow_id = "");
+
   /// The workflow's row, or nullopt when no workflow has this ID.
   std::optional<WorkflowInfo> get_workflow(const std::string& workflow_id);
   /// The workflows that match `query`, newest first, at most query.limit.

@@ -50,6 +50,23 @@ struct StartOptions {
   std::optional<std::chrono::milliseconds> timeout;
 };
 
+/// How Runtime::fork_workflow and Client::fork_workflow copy a workflow
+/// (docs/operations.md). The fork is a new workflow of the same name and
+/// inputs that keeps the original's recorded outcomes before start_step (their
+/// steps do not run again) and runs from there.
+struct ForkOptions {
+  /// The first position that runs again. The original's records at positions
+  /// below it are copied; 0 or 1 copies none: a restart from the beginning.
+  int start_step = 0;
+  /// The fork's workflow ID; empty: a fresh UUID. An ID that exists is refused
+  /// (WorkflowConflictError).
+  std::string workflow_id;
+  /// The application version whose executors run the fork; empty: the
+  /// original's. Forking an old version's workflow onto the new version is
+  /// how an operator moves it past a change (docs/upgrades.md).
+  std::string application_version;
+};
+
 /// @cond
 namespace detail {
 

@@ -18,6 +18,7 @@
 #include <charconv>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -136,6 +137,8 @@ struct AdminServer::Impl {
         {"GET", {"workflows", "*", "steps"}, [this](auto&, auto& c) { return steps(c[0]); }},
         {"POST", {"workflows", "*", "cancel"}, [this](auto&, auto& c) { return cancel(c[0]); }},
         {"POST", {"workflows", "*", "resume"}, [this](auto&, auto& c) { return resume(c[0]); }},
+        {"POST", {"workflows", "*", "fork"}, [this](auto& req, auto& c) { return fork(c[0], fork_options(req)); }},
+        {"POST", {"workflows", "*", "restart"}, [this](auto& req, auto& c) { return fork(c[0], restart_options(req)); }},
     };
   }
 
@@ -230,6 +233,62 @@ struct AdminServer::Impl {
     return Reply{200, Json{{"workflow_id", id}, {"resumed", resumed}, {"status", to_string(after.status)}}, {}};
   }
 
+  // The JSON object of a POST body ({} when there is none); only `allowed` keys.
+  static Json body_object(const httplib::Request& req, const std::vector<std::string>& allowed) {
+    if (req.body.empty()) return Json::object();
+    Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object())
+      throw HttpError{400, "invalid_body", "the request body must be a JSON object"};
+    for (const auto& [key, value] : body.items()) {
+      (void)value;
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        std::string names;
+        for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+        throw HttpError{400, "invalid_body", "unknown field '" + key + "' (expected " + names + ")"};
+      }
+    }
+    return body;
+  }
+
+  static std::string string_field(const Json& body, const std::string& key) {
+    if (!body.contains(key)) return {};
+    if (!body[key].is_string()) throw HttpError{400, "invalid_body", "field '" + key + "' must be a string"};
+    return body[key].get<std::string>();
+  }
+
+  static ForkOptions fork_options(const httplib::Request& req) {
+    Json body = body_object(req, {"start_step", "workflow_id", "application_version"});
+    ForkOptions o;
+    if (body.contains("start_step")) {
+      const Json& s = body["start_step"];
+      if (!s.is_number_integer() || s.get<int64_t>() < 0 || s.get<int64_t>() > std::numeric_limits<int>::max())
+        throw HttpError{400, "invalid_body", "field 'start_step' must be an integer from 0"};
+      o.start_step = s.get<int>();
+    }
+    o.workflow_id = string_field(body, "workflow_id");
+    o.application_version = string_field(body, "application_version");
+    return o;
+  }
+
+  static ForkOptions restart_options(const httplib::Request& req) {
+    ForkOptions o;
+    o.workflow_id = string_field(body_object(req, {"workflow_id"}), "workflow_id");
+    return o;
+  }
+
+  Reply fork(const std::string& id, const ForkOptions& options) {
+    std::string fork_id = rt.fork_workflow(id, options);
+    auto info = existing(fork_id);
+    return Reply{200,
+                 Json{{"workflow_id", fork_id},
+                      {"forked_from", id},
+                      {"start_step", options.start_step},
+                      {"status", to_string(info.status)},
+                      {"application_version", info.application_version},
+                      {"executor_id", info.executor_id}},
+                 {}};
+  }
+
   // --- dispatch -------------------------------------------------------------
 
   Reply route(const httplib::Request& req) {
@@ -265,6 +324,10 @@ struct AdminServer::Impl {
       fail(e.status, e.code, e.message);
     } catch (const WorkflowNotFoundError& e) {
       fail(404, "workflow_not_found", e.what());
+    } catch (const WorkflowConflictError& e) {
+      fail(409, "workflow_conflict", e.what());
+    } catch (const UsageError& e) {
+      fail(400, "invalid_request", e.what());
     } catch (const RuntimeStateError& e) {
       fail(503, "unavailable", e.what());
     } catch (const DatabaseError& e) {
@@ -314,7 +377,7 @@ void AdminServer::start() {
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   server->set_keep_alive_timeout(1);  // keeps stop() prompt with idle keep-alive clients
-  server->set_payload_max_length(64 * 1024);  // no route takes a body; refuse big ones (413)
+  server->set_payload_max_length(64 * 1024);  // bodies are small JSON objects (fork); refuse big ones (413)
   httplib::Server::Handler h = [&im](const httplib::Request& req, httplib::Response& res) { im.handle(req, res); };
   server->Get(".*", h).Post(".*", h).Put(".*", h).Patch(".*", h).Delete(".*", h).Options(".*", h);
 

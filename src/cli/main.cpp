@@ -6,13 +6,18 @@
 //   keel workflow steps ID --db URL
 //   keel workflow cancel ID --db URL
 //   keel workflow resume ID --db URL
+//   keel workflow fork ID [--start-step N] [--new-id X] [--version V] --db URL
+//   keel workflow restart ID [--new-id X] --db URL
 //   keel executors list --db URL
 //
 // --db defaults to $KEEL_DATABASE_URL. Results are JSON on stdout (the same
 // shapes as the admin HTTP API); errors are one line on stderr and a non-zero
 // exit status (see ExitCode). The command opens a keel::Runtime under its own
-// executor id ("keel-cli") and launches it, which migrates the schema; it runs
-// no workflow code, so it cannot resume a workflow (see cmd_resume).
+// executor id and version ("keel-cli") and launches it, which migrates the
+// schema. It runs no workflow code: a workflow it resumes or forks waits,
+// PENDING under no executor, for an executor of its version to claim it
+// (or goes back to its queue), as Runtime::resume and fork_workflow do for
+// another version's workflow.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -35,7 +40,8 @@ enum ExitCode : int {
   kInternal = 1,       // an unexpected error
   kNotFound = 2,       // no workflow with that ID
   kDatabase = 3,       // the database is missing, not a database, incompatible or failing
-  kUnsupported = 4,    // the operation cannot be done from this command (resume)
+  // 4 was "not possible from the command line" (resume, before it released).
+  kConflict = 5,       // the workflow ID asked for exists (fork)
   kUsage = 64,         // bad arguments (EX_USAGE)
 };
 
@@ -106,6 +112,8 @@ struct Options {
   std::string executor;
   bool executor_given = false;  // "" is a filter too
   int limit = 100;
+  int start_step = 0;
+  std::string new_id;
 };
 
 int cmd_migrate(const Options& o) {
@@ -171,26 +179,43 @@ int cmd_cancel(const Options& o) {
   return kOk;
 }
 
-// keel::Runtime::resume marks the workflow PENDING under the *calling*
-// executor and runs it in the calling process, which needs the workflow's
-// code. This command has none: Runtime::resume would flip the status and then
-// throw UnknownWorkflowError, leaving the workflow PENDING under "keel-cli",
-// where nothing ever runs it. So the command never calls it: a workflow that
-// can be resumed is refused with a pointer to the application's admin server.
+// The workflow's version is never "keel-cli": Runtime::resume releases it
+// (PENDING under executor "") for an executor of its version, or puts it
+// back in its queue.
 int cmd_resume(const Options& o) {
   auto rt = open_runtime(o.db, false);
-  auto info = existing(*rt, o.id);
-  if (info.status != keel::WorkflowStatus::Cancelled &&
-      info.status != keel::WorkflowStatus::MaxRecoveryAttemptsExceeded) {
-    // Nothing to resume; the same answer Runtime::resume would give.
-    print(keel::Json{{"workflow_id", o.id}, {"resumed", false}, {"status", keel::to_string(info.status)}});
-    return kOk;
-  }
-  throw Failure{kUnsupported,
-                "cannot resume workflow '" + o.id + "' (" + keel::to_string(info.status) +
-                    ") from the command line: resuming runs the workflow, and the code of workflow '" + info.name +
-                    "' is registered only in its application. Resume it through the admin server of the "
-                    "application process: POST /workflows/" + o.id + "/resume"};
+  (void)existing(*rt, o.id);
+  bool resumed = rt->resume(o.id);
+  auto after = existing(*rt, o.id);
+  print(keel::Json{{"workflow_id", o.id},
+                   {"resumed", resumed},
+                   {"status", keel::to_string(after.status)},
+                   {"executor_id", after.executor_id}});
+  return kOk;
+}
+
+// As the admin server's POST /workflows/:id/fork, with the same output.
+int fork_with(const Options& o, const keel::ForkOptions& options) {
+  auto rt = open_runtime(o.db, false);
+  (void)existing(*rt, o.id);
+  std::string fork_id = rt->fork_workflow(o.id, options);
+  auto info = existing(*rt, fork_id);
+  print(keel::Json{{"workflow_id", fork_id},
+                   {"forked_from", o.id},
+                   {"start_step", options.start_step},
+                   {"status", keel::to_string(info.status)},
+                   {"application_version", info.application_version},
+                   {"executor_id", info.executor_id}});
+  return kOk;
+}
+
+int cmd_fork(const Options& o) {
+  return fork_with(o, keel::ForkOptions{.start_step = o.start_step, .workflow_id = o.new_id,
+                                        .application_version = o.version});
+}
+
+int cmd_restart(const Options& o) {
+  return fork_with(o, keel::ForkOptions{.start_step = 0, .workflow_id = o.new_id, .application_version = {}});
 }
 
 void add_db_option(CLI::App* cmd, Options& o) {
@@ -218,7 +243,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"keel: inspect and manage the workflows of a Keel system database.\n"
                "Results are JSON on stdout. Exit status: 0 ok, 1 internal error, 2 no such workflow,\n"
-               "3 database missing or unusable, 4 not possible from the command line, 64 usage error."};
+               "3 database missing or unusable, 5 the workflow ID exists, 64 usage error."};
   app.name("keel");
   app.set_version_flag("--version", std::string("keel ") + keel::version());
   app.add_flag("-v,--verbose", verbose, "Log the library's informational messages to stderr");
@@ -260,7 +285,8 @@ int main(int argc, char** argv) {
   for (const ById& c : {ById{"get", "Show one workflow", cmd_get},
                         ById{"steps", "Show the recorded steps of a workflow", cmd_steps},
                         ById{"cancel", "Cancel a PENDING or ENQUEUED workflow", cmd_cancel},
-                        ById{"resume", "Resume a cancelled workflow (through the application; see the message)",
+                        ById{"resume",
+                             "Resume a cancelled or dead-lettered workflow: an executor of its version picks it up",
                              cmd_resume}}) {
     auto* sub = workflow->add_subcommand(c.name, c.help);
     add_id_argument(sub, o);
@@ -268,6 +294,21 @@ int main(int argc, char** argv) {
     auto fn = c.fn;
     sub->callback([&command, fn] { command = fn; });
   }
+
+  auto* fork = workflow->add_subcommand(
+      "fork", "Fork a workflow: a new one that keeps the records before --start-step and runs from there");
+  add_id_argument(fork, o);
+  fork->add_option("--start-step", o.start_step, "The first position that runs again (0: restart; default 0)")
+      ->check(CLI::NonNegativeNumber);
+  fork->add_option("--new-id", o.new_id, "The fork's workflow ID (default: a fresh UUID)");
+  fork->add_option("--version", o.version, "The application version that runs the fork (default: the original's)");
+  add_db_option(fork, o);
+  fork->callback([&] { command = cmd_fork; });
+  auto* restart = workflow->add_subcommand("restart", "Restart a workflow from the beginning, as a new workflow");
+  add_id_argument(restart, o);
+  restart->add_option("--new-id", o.new_id, "The new workflow's ID (default: a fresh UUID)");
+  add_db_option(restart, o);
+  restart->callback([&] { command = cmd_restart; });
 
   try {
     app.parse(argc, argv);
@@ -304,6 +345,12 @@ int main(int argc, char** argv) {
   } catch (const keel::WorkflowNotFoundError& e) {
     std::cerr << "keel: " << e.what() << '\n';
     return kNotFound;
+  } catch (const keel::WorkflowConflictError& e) {
+    std::cerr << "keel: " << e.what() << '\n';
+    return kConflict;
+  } catch (const keel::UsageError& e) {
+    std::cerr << "keel: " << e.what() << '\n';
+    return kUsage;
   } catch (const std::exception& e) {
     std::cerr << "keel: " << e.what() << '\n';
     return kInternal;

@@ -8,6 +8,7 @@
 
 #include "common/clock.hpp"
 #include "common/wake_key.hpp"
+#include "runtime/fork.hpp"
 #include "runtime/notifier.hpp"
 #include "runtime/queues.hpp"
 #include "runtime/results.hpp"
@@ -132,6 +133,16 @@ bool Client::cancel(const std::string& id) {
   forbid_in_transaction_body("Client::cancel");
   return state_->db->transition(id, {WorkflowStatus::Pending, WorkflowStatus::Enqueued}, WorkflowStatus::Cancelled,
                                 detail::now_ms(), false, std::nullopt);
+}
+
+std::string Client::fork_workflow(const std::string& id, const ForkOptions& options) {
+  forbid_in_transaction_body("Client::fork_workflow");
+  return detail::fork_workflow(*state_->db, id, options, [](const WorkflowInfo&) { return std::nullopt; }).id;
+}
+
+std::string Client::restart_workflow(const std::string& id, const std::string& new_workflow_id) {
+  forbid_in_transaction_body("Client::restart_workflow");
+  return fork_workflow(id, ForkOptions{.start_step = 0, .workflow_id = new_workflow_id, .application_version = {}});
 }
 
 }  // namespace keel

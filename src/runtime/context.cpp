@@ -204,11 +204,12 @@ Json Context::run_transaction(std::string_view name, const TransactionOptions& o
 void Context::do_set_event(std::string_view key, Json value) {
   require_workflow_code(exec_, "ctx.set_event");
   int fid = exec_.next_function_id();
-  if (exec_.recorded(fid, "keel.set_event")) return;
+  if (exec_.recorded(fid, detail::kSetEvent)) return;
   exec_.begin_unrecorded();
   exec_.check_interrupt();
-  auto op = exec_.make_op(fid, "keel.set_event", now_ms());
+  auto op = exec_.make_op(fid, detail::kSetEvent, now_ms());
   std::string k(key);
+  op.output = detail::set_event_output(k, value);
   std::string stored = value.dump();
   auto cp = exec_.with_db([&](sysdb::SystemDatabase& db) { return db.set_event(exec_.id(), k, stored, op); });
   exec_.accept(cp);

@@ -60,6 +60,9 @@ class Engine final : public ExecutionHost {
   std::string start(const std::string& name, const StartOptions& options, Json inputs);
   [[nodiscard]] bool cancel(const std::string& id);
   [[nodiscard]] bool resume(const std::string& id);
+  // Forks (runtime/fork.hpp); runs the fork here when this launched process
+  // is of its version and registers its name. Returns the fork's ID.
+  std::string fork(const std::string& id, const ForkOptions& options);
   Json await_result(const std::string& id, std::optional<std::chrono::milliseconds> timeout);
   std::optional<Json> get_event(const std::string& id, const std::string& key, std::chrono::milliseconds timeout);
   void send(const std::string& dest, const std::string& topic, const Json& message, const std::string& key);

@@ -23,6 +23,15 @@ std::optional<Json> replay_optional(const Execution& ex, const sysdb::OperationR
   return wrapped[0];
 }
 
+std::string set_event_output(const std::string& key, const Json& value) { return Json::array({key, value}).dump(); }
+
+std::optional<std::pair<std::string, std::string>> event_set_by(const sysdb::OperationRecord& op) {
+  if (op.name != kSetEvent || !op.output) return std::nullopt;
+  Json kv = Json::parse(*op.output, nullptr, /*allow_exceptions=*/false);
+  if (!kv.is_array() || kv.size() != 2 || !kv[0].is_string()) return std::nullopt;
+  return std::make_pair(kv[0].get<std::string>(), kv[1].dump());
+}
+
 RecordedErrorInfo describe_exception(const std::exception& e) {
   if (auto* rec = dynamic_cast<const RecordedError*>(&e)) return {rec->type_name(), rec->what()};
   return {demangle(typeid(e).name()), e.what()};

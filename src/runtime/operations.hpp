@@ -16,4 +16,13 @@ Json replay_output(const Execution& ex, const sysdb::OperationRecord& op);
 std::optional<Json> replay_optional(const Execution& ex, const sysdb::OperationRecord& op);
 RecordedErrorInfo describe_exception(const std::exception& e);
 
+// The record of a set_event: named kSetEvent, its output [key, value], so
+// that a fork can set the events its copied records set. Records written
+// before 0.2 have no output.
+inline constexpr std::string_view kSetEvent = "keel.set_event";
+std::string set_event_output(const std::string& key, const Json& value);
+// The (key, value as JSON text) a set_event record set; nullopt for any
+// other record, or one without its output.
+std::optional<std::pair<std::string, std::string>> event_set_by(const sysdb::OperationRecord& op);
+
 }  // namespace keel::detail

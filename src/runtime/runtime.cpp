@@ -61,6 +61,14 @@ void Runtime::stop() {
   queues_->stop();  // no dequeue may start a workflow the engine would refuse
   engine_->shutdown();
 }
+std::string Runtime::fork_workflow(const std::string& id, const ForkOptions& options) {
+  forbid_in_transaction_body("Runtime::fork_workflow");
+  return engine_->fork(id, options);
+}
+std::string Runtime::restart_workflow(const std::string& id, const std::string& new_workflow_id) {
+  forbid_in_transaction_body("Runtime::restart_workflow");
+  return engine_->fork(id, ForkOptions{.start_step = 0, .workflow_id = new_workflow_id, .application_version = {}});
+}
 std::string Runtime::enqueue_erased(const std::string& name, const std::string& queue, const EnqueueOptions& options,
                                     Json inputs) {
   forbid_in_transaction_body("Runtime::enqueue");

@@ -151,6 +151,11 @@ class SystemDatabase {
   // --- workflows ---
   // Inserts the workflow unless its ID exists. When parent_op is given (a
   // child start), the parent's operation is recorded in the same commit.
+  // A fork (runtime/fork.cpp): inserts wf PENDING with ops recorded (as they
+  // are, under wf.id) and events set, in one commit, unless wf.id exists:
+  // then nothing is written and `existing` holds that workflow.
+  virtual InsertWorkflowResult insert_forked(const NewWorkflow& wf, const std::vector<OperationRecord>& ops,
+                                             const std::vector<std::pair<std::string, std::string>>& events) = 0;
   virtual InsertWorkflowResult insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
                                                const OperationRecord* parent_op) = 0;
   // Moves a PENDING workflow owned by this executor to a terminal status.

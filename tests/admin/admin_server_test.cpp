@@ -78,6 +78,9 @@ class AdminServerTest : public ::testing::Test {
 
   HttpResult get(const std::string& path) { return to_result(client_->Get(path)); }
   HttpResult post(const std::string& path) { return to_result(client_->Post(path)); }
+  HttpResult post(const std::string& path, const std::string& body) {
+    return to_result(client_->Post(path, body, "application/json"));
+  }
 
   std::string run_greet(const std::string& id, const std::string& who) {
     auto h = rt_->start(wf_->greet, {.workflow_id = id}, who);
@@ -237,7 +240,7 @@ TEST_F(AdminServerTest, UnknownRouteIs404) {
   expect_error(get("/nope"), 404, "not_found");
   expect_error(get("/workflows/"), 404, "not_found");
   expect_error(get("/workflows/x/steps/more"), 404, "not_found");
-  expect_error(post("/workflows/x/restart"), 404, "not_found");
+  expect_error(post("/workflows/x/explode"), 404, "not_found");
 }
 
 TEST_F(AdminServerTest, WrongMethodIs405WithAllowHeader) {
@@ -262,6 +265,52 @@ TEST_F(AdminServerTest, PathSegmentsArePercentDecoded) {
   EXPECT_EQ(get("/workflows/order%2F42%20x/steps").status, 200);
   expect_error(get("/workflows/%zz"), 400, "bad_request");
   expect_error(get("/workflows/abc%2"), 400, "bad_request");
+}
+
+// A fork keeps the records before start_step and runs here (this process
+// registers the workflow and is of its version): the kept step does not run
+// again, the recv after it waits for its own message.
+TEST_F(AdminServerTest, ForkKeepsTheStepsBeforeStartStepAndRunsFromThere) {
+  auto h = start_waiter("wait-1");
+  rt_->send("wait-1", std::string("first"), "go");
+  ASSERT_EQ(h.result_for(10s), "first");
+  auto r = post("/workflows/wait-1/fork", R"({"start_step": 2, "workflow_id": "wait-1b"})");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["workflow_id"], "wait-1b");
+  EXPECT_EQ(r.body["forked_from"], "wait-1");
+  EXPECT_EQ(r.body["start_step"], 2);
+  EXPECT_EQ(r.body["executor_id"], "admin-test");
+  rt_->send("wait-1b", std::string("second"), "go");
+  EXPECT_EQ(rt_->retrieve<std::string>("wait-1b").result_for(10s), "second");
+  auto original = rt_->list_steps("wait-1");
+  auto forked = rt_->list_steps("wait-1b");
+  ASSERT_GE(forked.size(), 2u);  // the recv's deadline is recorded only when it waited
+  EXPECT_EQ(forked[0].started_at_ms, original[0].started_at_ms) << "before_recv was copied, not run again";
+  EXPECT_EQ(forked.back().output, Json::array({"second"}));
+
+  auto restarted = post("/workflows/wait-1/restart");
+  ASSERT_EQ(restarted.status, 200) << restarted.raw;
+  std::string id = restarted.body["workflow_id"];
+  EXPECT_NE(id, "wait-1");
+  EXPECT_EQ(restarted.body["start_step"], 0);
+  EXPECT_TRUE(eventually([&] { return rt_->list_steps(id).size() >= 2; })) << "it runs and waits in recv";
+  EXPECT_TRUE(rt_->cancel(id));
+}
+
+TEST_F(AdminServerTest, ForkRefusesBadBodiesTakenIdsAndUnknownWorkflows) {
+  run_greet("g-1", "ann");
+  expect_error(post("/workflows/g-1/fork", "not json"), 400, "invalid_body");
+  expect_error(post("/workflows/g-1/fork", "[1]"), 400, "invalid_body");
+  expect_error(post("/workflows/g-1/fork", R"({"start_step": -1})"), 400, "invalid_body");
+  expect_error(post("/workflows/g-1/fork", R"({"start_step": "2"})"), 400, "invalid_body");
+  expect_error(post("/workflows/g-1/fork", R"({"startstep": 2})"), 400, "invalid_body");
+  expect_error(post("/workflows/g-1/fork", R"({"workflow_id": 7})"), 400, "invalid_body");
+  expect_error(post("/workflows/g-1/fork", R"({"workflow_id": "g-1"})"), 400, "invalid_request");
+  expect_error(post("/workflows/g-1/restart", R"({"start_step": 1})"), 400, "invalid_body");
+  run_greet("g-2", "bob");
+  expect_error(post("/workflows/g-1/fork", R"({"workflow_id": "g-2"})"), 409, "workflow_conflict");
+  expect_error(post("/workflows/nope/fork"), 404, "workflow_not_found");
+  EXPECT_EQ(rt_->list_workflows().size(), 2u) << "the refusals wrote nothing";
 }
 
 TEST_F(AdminServerTest, CancelAWorkflowWaitingInRecvThenResumeItAndFinishItWithASend) {

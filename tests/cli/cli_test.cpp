@@ -27,7 +27,7 @@ namespace {
 
 constexpr int kNotFound = 2;
 constexpr int kDatabase = 3;
-constexpr int kUnsupported = 4;
+constexpr int kConflict = 5;
 constexpr int kUsage = 64;
 
 // Runs `keel args...` without KEEL_DATABASE_URL unless given.
@@ -205,24 +205,59 @@ TEST_F(CliTest, CancelMarksAWaitingWorkflowCancelled) {
   EXPECT_EQ(stdout_json(done), (Json{{"workflow_id", "g-1"}, {"cancelled", false}, {"status", "SUCCESS"}}));
 }
 
-TEST_F(CliTest, ResumeIsRefusedWithAPointerToTheAdminServerAndChangesNothing) {
+// The command runs no workflow code: it releases the workflow (PENDING under
+// no executor) and the application's executor of its version claims it at
+// its next heartbeat and runs it from its checkpoints.
+TEST_F(CliTest, ResumeReleasesTheWorkflowForAnExecutorOfItsVersion) {
   start_waiter("wait-1");
   ASSERT_TRUE(rt_->cancel("wait-1"));
-  auto before = *rt_->get_workflow("wait-1");
-
   auto r = keel_cli(with_db({"workflow", "resume", "wait-1"}));
-  EXPECT_EQ(r.exit_code, kUnsupported) << describe(r);
-  EXPECT_TRUE(r.out.empty()) << describe(r);
-  EXPECT_NE(r.err.find("admin server"), std::string::npos) << describe(r);
-  EXPECT_NE(r.err.find("POST /workflows/wait-1/resume"), std::string::npos) << describe(r);
-
-  auto after = *rt_->get_workflow("wait-1");
-  EXPECT_EQ(after.status, keel::WorkflowStatus::Cancelled);
-  EXPECT_EQ(after.executor_id, before.executor_id);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(stdout_json(r),
+            (Json{{"workflow_id", "wait-1"}, {"resumed", true}, {"status", "PENDING"}, {"executor_id", ""}}));
+  ASSERT_TRUE(eventually([&] { return rt_->get_workflow("wait-1")->executor_id == "cli-test"; }, 10s));
+  rt_->send("wait-1", std::string("now"), "go");
+  EXPECT_EQ(rt_->retrieve<std::string>("wait-1").result_for(10s), "now");
+  EXPECT_EQ(rt_->list_steps("wait-1").size(), 3u) << "before_recv ran once: the deadline and the recv follow";
 
   auto finished = keel_cli(with_db({"workflow", "resume", "g-1"}));
   ASSERT_EQ(finished.exit_code, 0) << describe(finished);
-  EXPECT_EQ(stdout_json(finished), (Json{{"workflow_id", "g-1"}, {"resumed", false}, {"status", "SUCCESS"}}));
+  EXPECT_EQ(stdout_json(finished),
+            (Json{{"workflow_id", "g-1"}, {"resumed", false}, {"status", "SUCCESS"}, {"executor_id", "cli-test"}}));
+}
+
+// A fork keeps the records before --start-step; the application's executor
+// claims it and replays them (the step does not run again).
+TEST_F(CliTest, ForkAndRestartMakeNewWorkflowsThatTheApplicationRuns) {
+  auto r = keel_cli(with_db({"workflow", "fork", "g-1", "--start-step", "2", "--new-id", "g-1-fork"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  Json j = stdout_json(r);
+  EXPECT_EQ(j["workflow_id"], "g-1-fork");
+  EXPECT_EQ(j["forked_from"], "g-1");
+  EXPECT_EQ(j["start_step"], 2);
+  EXPECT_EQ(j["status"], "PENDING");
+  EXPECT_EQ(j["executor_id"], "");
+  EXPECT_EQ(j["application_version"], "0");
+  EXPECT_EQ(rt_->retrieve<std::string>("g-1-fork").result_for(10s), "hello ann");
+  auto steps = rt_->list_steps("g-1-fork");
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].started_at_ms, rt_->list_steps("g-1")[0].started_at_ms) << "copied, not run again";
+
+  auto again = keel_cli(with_db({"workflow", "restart", "g-2"}));
+  ASSERT_EQ(again.exit_code, 0) << describe(again);
+  std::string id = stdout_json(again)["workflow_id"];
+  EXPECT_NE(id, "g-2");
+  EXPECT_EQ(rt_->retrieve<std::string>(id).result_for(10s), "hello bob");
+  EXPECT_GT(rt_->list_steps(id)[0].started_at_ms, rt_->list_steps("g-2")[0].started_at_ms) << "run again";
+
+  auto taken = keel_cli(with_db({"workflow", "fork", "g-2", "--new-id", "g-1"}));
+  EXPECT_EQ(taken.exit_code, kConflict) << describe(taken);
+  EXPECT_NE(taken.err.find("exists"), std::string::npos) << describe(taken);
+  auto unknown = keel_cli(with_db({"workflow", "fork", "nope"}));
+  EXPECT_EQ(unknown.exit_code, kNotFound) << describe(unknown);
+  auto negative = keel_cli(with_db({"workflow", "fork", "g-2", "--start-step", "-1"}));
+  EXPECT_EQ(negative.exit_code, kUsage) << describe(negative);
+  EXPECT_EQ(rt_->list_workflows().size(), 5u) << "g-1, g-2, f-1 and the two forks; the refusals wrote nothing";
 }
 
 TEST_F(CliTest, MigrateCreatesADatabaseAndIsIdempotent) {

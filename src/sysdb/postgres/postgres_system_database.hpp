@@ -42,6 +42,8 @@ class PostgresSystemDatabase final : public SystemDatabase {
 
   void migrate() override;
 
+  InsertWorkflowResult insert_forked(const NewWorkflow& wf, const std::vector<OperationRecord>& ops,
+                                     const std::vector<std::pair<std::string, std::string>>& events) override;
   InsertWorkflowResult insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
                                        const OperationRecord* parent_op) override;
   FinishResult finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,

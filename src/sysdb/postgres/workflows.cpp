@@ -4,6 +4,7 @@
 
 #include "keel/errors.hpp"
 #include "keel/serialization.hpp"
+#include "sysdb/postgres/claims.hpp"
 #include "sysdb/postgres/postgres_system_database.hpp"
 #include "sysdb/postgres/statement.hpp"
 
@@ -103,6 +104,31 @@ InsertWorkflowResult PostgresSystemDatabase::insert_workflow(const NewWorkflow& 
       if (sel.rows() == 0) return std::nullopt;
       return read_workflow_row(sel, 0);
     });
+  });
+  return result;
+}
+
+InsertWorkflowResult PostgresSystemDatabase::insert_forked(
+    const NewWorkflow& wf, const std::vector<OperationRecord>& ops,
+    const std::vector<std::pair<std::string, std::string>>& events) {
+  InsertWorkflowResult result;
+  const Statement insert = insert_or_read(wf);
+  write([&](Connection& c) {
+    result = InsertWorkflowResult{};
+    Result r = c.exec(insert.sql(), insert.params());
+    result.created = r.integer(0, r.columns() - 1) == 1;
+    if (!result.created) {
+      Result sel = c.exec(select_workflows("WHERE workflow_id = $1"), {wf.id});
+      if (sel.rows() > 0) result.existing = read_workflow_row(sel, 0);
+      return;
+    }
+    for (const OperationRecord& op : ops) {
+      Statement s = claims::insert(wf.id, op);
+      c.exec(s.sql(), s.params());
+    }
+    for (const auto& [key, value] : events)
+      c.exec("INSERT INTO keel.workflow_events (workflow_id, key, value, updated_at) VALUES ($1, $2, $3, $4)",
+             {wf.id, key, value, wf.now_ms});
   });
   return result;
 }

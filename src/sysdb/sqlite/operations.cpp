@@ -28,6 +28,23 @@ bool workflow_pending(Connection& c, const std::string& id, const std::string& o
 
 int64_t now_from(const OperationRecord& op) { return op.completed_at_ms; }
 
+// A record's columns, bound as $1..$10 in this order.
+constexpr const char* kInsertRecord =
+    "INSERT INTO keel_operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
+    "child_workflow_id, started_at, completed_at, kind) ";
+std::vector<SqlValue> record_values(const std::string& id, const OperationRecord& op) {
+  return {id,
+          int64_t{op.function_id},
+          op.name,
+          op.output ? SqlValue(*op.output) : SqlValue(nullptr),
+          op.error ? SqlValue(op.error->type_name) : SqlValue(nullptr),
+          op.error ? SqlValue(op.error->message) : SqlValue(nullptr),
+          op.child_workflow_id.empty() ? SqlValue(nullptr) : SqlValue(op.child_workflow_id),
+          op.started_at_ms,
+          op.completed_at_ms,
+          stored_kind(op.kind)};
+}
+
 }  // namespace
 
 OperationRecord read_operation_row(const BoundStatement& st) {
@@ -61,18 +78,20 @@ Checkpoint SqliteSystemDatabase::claim(Connection& c, const std::string& id, con
 
 // Inserts op only while the workflow is PENDING and the position is free.
 bool SqliteSystemDatabase::insert_operation(Connection& c, const std::string& id, const OperationRecord& op) {
-  c.prepare(
-       "INSERT INTO keel_operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
-       "child_workflow_id, started_at, completed_at, kind) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11 "
-       "WHERE EXISTS (SELECT 1 FROM keel_workflow_status WHERE workflow_id = $1 AND status = 'PENDING' "
-       "AND executor_id = $10) ON CONFLICT (workflow_id, function_id) DO NOTHING",
-       {id, int64_t{op.function_id}, op.name, op.output ? SqlValue(*op.output) : SqlValue(nullptr),
-        op.error ? SqlValue(op.error->type_name) : SqlValue(nullptr),
-        op.error ? SqlValue(op.error->message) : SqlValue(nullptr),
-        op.child_workflow_id.empty() ? SqlValue(nullptr) : SqlValue(op.child_workflow_id), op.started_at_ms,
-        op.completed_at_ms, executor_id_, stored_kind(op.kind)})
+  std::vector<SqlValue> values = record_values(id, op);
+  values.emplace_back(executor_id_);
+  c.prepare(std::string(kInsertRecord) +
+                "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 "
+                "WHERE EXISTS (SELECT 1 FROM keel_workflow_status WHERE workflow_id = $1 AND status = 'PENDING' "
+                "AND executor_id = $11) ON CONFLICT (workflow_id, function_id) DO NOTHING",
+            values)
       .step();
   return c.changes() == 1;
+}
+
+void insert_record(Connection& c, const std::string& id, const OperationRecord& op) {
+  c.prepare(std::string(kInsertRecord) + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", record_values(id, op))
+      .step();
 }
 
 std::vector<OperationRecord> SqliteSystemDatabase::load_operations(const std::string& id) {

@@ -20,6 +20,8 @@ class SqliteSystemDatabase final : public SystemDatabase {
 
   void migrate() override;
 
+  InsertWorkflowResult insert_forked(const NewWorkflow& wf, const std::vector<OperationRecord>& ops,
+                                     const std::vector<std::pair<std::string, std::string>>& events) override;
   InsertWorkflowResult insert_workflow(const NewWorkflow& wf, const std::string& parent_id,
                                        const OperationRecord* parent_op) override;
   FinishResult finish_workflow(const std::string& id, WorkflowStatus status, const std::optional<std::string>& output,
@@ -101,5 +103,7 @@ class SqliteSystemDatabase final : public SystemDatabase {
 const char* workflow_columns();
 WorkflowInfo read_workflow_row(const BoundStatement& st);
 OperationRecord read_operation_row(const BoundStatement& st);
+// Inserts op under workflow id as it is (no check of the workflow's owner).
+void insert_record(Connection& c, const std::string& id, const OperationRecord& op);
 
 }  // namespace keel::sysdb::sqlite

@@ -21,6 +21,26 @@ SqlValue opt(const std::optional<std::string>& s) {
   return nullptr;
 }
 
+// Inserts wf as PENDING unless its ID exists; else reads what is there.
+InsertWorkflowResult insert_pending(Connection& c, const NewWorkflow& wf) {
+  InsertWorkflowResult result;
+  SqlValue deadline = nullptr;
+  if (wf.deadline_epoch_ms) deadline = *wf.deadline_epoch_ms;
+  c.prepare(
+       "INSERT INTO keel_workflow_status (workflow_id, name, status, inputs, executor_id, application_version, "
+       "parent_id, deadline_epoch_ms, created_at, updated_at) VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, $8) "
+       "ON CONFLICT (workflow_id) DO NOTHING",
+       {wf.id, wf.name, wf.inputs, wf.executor_id, wf.application_version,
+        wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), deadline, wf.now_ms})
+      .step();
+  result.created = c.changes() == 1;
+  if (!result.created) {
+    auto sel = c.prepare(select_workflows("WHERE workflow_id = $1"), {wf.id});
+    if (sel.step()) result.existing = read_workflow_row(sel);
+  }
+  return result;
+}
+
 }  // namespace
 
 const char* workflow_columns() { return kWorkflowColumns; }
@@ -48,6 +68,7 @@ InsertWorkflowResult SqliteSystemDatabase::insert_workflow(const NewWorkflow& wf
                                                            const OperationRecord* parent_op) {
   InsertWorkflowResult result;
   write([&](Connection& c) {
+    result = InsertWorkflowResult{};
     if (parent_op) {
       Checkpoint cp = claim(c, parent_id, *parent_op);
       if (cp.existing) {
@@ -55,20 +76,22 @@ InsertWorkflowResult SqliteSystemDatabase::insert_workflow(const NewWorkflow& wf
         return;  // the child was started by an earlier execution
       }
     }
-    SqlValue deadline = nullptr;
-    if (wf.deadline_epoch_ms) deadline = *wf.deadline_epoch_ms;
-    auto st = c.prepare(
-        "INSERT INTO keel_workflow_status (workflow_id, name, status, inputs, executor_id, application_version, "
-        "parent_id, deadline_epoch_ms, created_at, updated_at) VALUES ($1, $2, 'PENDING', $3, $4, $5, $6, $7, $8, $8) "
-        "ON CONFLICT (workflow_id) DO NOTHING",
-        {wf.id, wf.name, wf.inputs, wf.executor_id, wf.application_version,
-         wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), deadline, wf.now_ms});
-    st.step();
-    result.created = c.changes() == 1;
-    if (!result.created) {
-      auto sel = c.prepare(select_workflows("WHERE workflow_id = $1"), {wf.id});
-      if (sel.step()) result.existing = read_workflow_row(sel);
-    }
+    result = insert_pending(c, wf);
+  });
+  return result;
+}
+
+InsertWorkflowResult SqliteSystemDatabase::insert_forked(const NewWorkflow& wf, const std::vector<OperationRecord>& ops,
+                                                         const std::vector<std::pair<std::string, std::string>>& events) {
+  InsertWorkflowResult result;
+  write([&](Connection& c) {
+    result = insert_pending(c, wf);
+    if (!result.created) return;
+    for (const OperationRecord& op : ops) insert_record(c, wf.id, op);
+    for (const auto& [key, value] : events)
+      c.prepare("INSERT INTO keel_workflow_events (workflow_id, key, value, updated_at) VALUES ($1, $2, $3, $4)",
+                {wf.id, key, value, wf.now_ms})
+          .step();
   });
   return result;
 }

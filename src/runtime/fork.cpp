@@ -1,0 +1,73 @@
+#include "runtime/fork.hpp"
+
+#include <map>
+
+#include "common/clock.hpp"
+#include "keel/errors.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/operations.hpp"
+#include "runtime/uuid.hpp"
+
+namespace keel::detail {
+
+namespace {
+
+void validate(const std::string& id, const ForkOptions& o) {
+  if (id.empty()) throw UsageError("fork_workflow: the workflow ID must not be empty");
+  if (o.start_step < 0) throw UsageError("ForkOptions::start_step must not be negative");
+  if (!o.workflow_id.empty() && o.workflow_id == id)
+    throw UsageError("ForkOptions::workflow_id must differ from the original's ID '" + id + "'");
+}
+
+// The events the kept records set, the latest value per key.
+std::vector<std::pair<std::string, std::string>> events_of(const std::vector<sysdb::OperationRecord>& kept) {
+  std::map<std::string, std::string> latest;
+  for (const auto& op : kept)
+    if (auto kv = event_set_by(op)) latest[kv->first] = kv->second;
+  return {latest.begin(), latest.end()};
+}
+
+}  // namespace
+
+WorkflowInfo fork_workflow(sysdb::SystemDatabase& db, const std::string& id, const ForkOptions& options,
+                           const std::function<std::optional<ForkRunner>(const WorkflowInfo& original)>& runner) {
+  validate(id, options);
+  auto original = db.get_workflow(id);
+  if (!original) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+  std::vector<sysdb::OperationRecord> kept;
+  for (auto& op : db.load_operations(id))
+    if (op.function_id < options.start_step) kept.push_back(std::move(op));
+  WorkflowInfo fork;
+  fork.id = options.workflow_id.empty() ? new_uuid() : options.workflow_id;
+  fork.name = original->name;
+  fork.inputs = original->inputs;
+  fork.status = WorkflowStatus::Pending;
+  fork.application_version =
+      options.application_version.empty() ? original->application_version : options.application_version;
+  auto here = runner(*original);
+  if (here && here->registers && here->application_version == fork.application_version)
+    fork.executor_id = here->executor_id;
+  sysdb::NewWorkflow wf{fork.id, fork.name,  fork.inputs.dump(), fork.executor_id, fork.application_version, "",
+                        std::nullopt, now_ms()};
+  auto result = db.insert_forked(wf, kept, events_of(kept));
+  if (!result.created)
+    throw WorkflowConflictError("cannot fork workflow '" + id + "' as '" + fork.id +
+                                "': a workflow with that ID exists");
+  fork.created_at_ms = fork.updated_at_ms = wf.now_ms;
+  return fork;
+}
+
+}  // namespace keel::detail
+
+namespace keel::detail {
+
+std::string Engine::fork(const std::string& id, const ForkOptions& options) {
+  auto fork = fork_workflow(*db_, id, options, [this](const WorkflowInfo& original) -> std::optional<ForkRunner> {
+    if (!launched_.load() || stopping_.load()) return std::nullopt;
+    return ForkRunner{config_.executor_id, config_.application_version, find_registered(original.name).has_value()};
+  });
+  if (fork.executor_id == config_.executor_id) ensure_running(fork);
+  return fork.id;
+}
+
+}  // namespace keel::detail
