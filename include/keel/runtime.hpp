@@ -194,7 +194,8 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   /// registers its name; otherwise it waits, PENDING under no executor, for
   /// an executor of its version to claim it (within a heartbeat). Returns the
   /// fork's ID. Throws WorkflowNotFoundError, WorkflowConflictError (the new
-  /// ID exists), UsageError (bad options).
+  /// ID exists), UsageError (a negative start step or one past the last
+  /// recorded position plus one, the original's own ID).
   std::string fork_workflow(const std::string& workflow_id, const ForkOptions& options = {});
   /// Restart: fork_workflow from the beginning (no record kept), as
   /// new_workflow_id (empty: a fresh UUID).

@@ -57,6 +57,7 @@ struct StartOptions {
 struct ForkOptions {
   /// The first position that runs again. The original's records at positions
   /// below it are copied; 0 or 1 copies none: a restart from the beginning.
+  /// At most one past the original's last recorded position (UsageError).
   int start_step = 0;
   /// The fork's workflow ID; empty: a fresh UUID. An ID that exists is refused
   /// (WorkflowConflictError).

@@ -34,9 +34,13 @@ WorkflowInfo fork_workflow(sysdb::SystemDatabase& db, const std::string& id, con
   validate(id, options);
   auto original = db.get_workflow(id);
   if (!original) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
-  std::vector<sysdb::OperationRecord> kept;
-  for (auto& op : db.load_operations(id))
-    if (op.function_id < options.start_step) kept.push_back(std::move(op));
+  std::vector<sysdb::OperationRecord> kept = db.load_operations(id);  // by position
+  const int last = kept.empty() ? 0 : kept.back().function_id;
+  if (options.start_step > last + 1)
+    throw UsageError("cannot fork workflow '" + id + "' at step " + std::to_string(options.start_step) +
+                     ": its last recorded step is " + std::to_string(last) + ", so the start step is at most " +
+                     std::to_string(last + 1));
+  std::erase_if(kept, [&](const sysdb::OperationRecord& op) { return op.function_id >= options.start_step; });
   WorkflowInfo fork;
   fork.id = options.workflow_id.empty() ? new_uuid() : options.workflow_id;
   fork.name = original->name;

@@ -306,6 +306,7 @@ TEST_F(AdminServerTest, ForkRefusesBadBodiesTakenIdsAndUnknownWorkflows) {
   expect_error(post("/workflows/g-1/fork", R"({"startstep": 2})"), 400, "invalid_body");
   expect_error(post("/workflows/g-1/fork", R"({"workflow_id": 7})"), 400, "invalid_body");
   expect_error(post("/workflows/g-1/fork", R"({"workflow_id": "g-1"})"), 400, "invalid_request");
+  expect_error(post("/workflows/g-1/fork", R"({"start_step": 3})"), 400, "invalid_request");  // past step 1 + 1
   expect_error(post("/workflows/g-1/restart", R"({"start_step": 1})"), 400, "invalid_body");
   run_greet("g-2", "bob");
   expect_error(post("/workflows/g-1/fork", R"({"workflow_id": "g-2"})"), 409, "workflow_conflict");

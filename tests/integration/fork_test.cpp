@@ -129,6 +129,13 @@ TEST_F(ForkTest, BadForksAreRefusedAndWriteNothing) {
   run_original();
   EXPECT_THROW(rt->fork_workflow("nope"), keel::WorkflowNotFoundError);
   EXPECT_THROW(rt->fork_workflow("o-1", {.start_step = -1}), keel::UsageError);
+  const int last = rt->list_steps("o-1").back().function_id;
+  try {
+    (void)rt->fork_workflow("o-1", {.start_step = last + 2});
+    ADD_FAILURE() << "a fork past the last step was taken";
+  } catch (const keel::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("at most " + std::to_string(last + 1)), std::string::npos) << e.what();
+  }
   EXPECT_THROW(rt->fork_workflow("o-1", {.workflow_id = "o-1"}), keel::UsageError);
   EXPECT_THROW(rt->fork_workflow("", {}), keel::UsageError);
   (void)rt->fork_workflow("o-1", {.workflow_id = "taken"});

@@ -27,7 +27,10 @@ class Statement {
   // Appends v to the parameters; its placeholder, cast to type unless empty.
   [[nodiscard]] std::string bind(SqlValue v, std::string_view type = {}) {
     params_.push_back(std::move(v));
-    std::string p = "$" + std::to_string(params_.size());
+    // Not "$" + std::to_string(...): GCC 12 at -O3 reports a false
+    // -Wrestrict on that operator+ (GCC bug 105651), failing Release builds.
+    std::string p(1, '$');
+    p += std::to_string(params_.size());
     if (!type.empty()) p.append("::").append(type);
     return p;
   }
