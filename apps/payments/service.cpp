@@ -91,7 +91,8 @@ int PaymentService::start_admin_server() {
   int admin_port = config_.admin_port == -2 ? (config_.port == 0 ? 0 : config_.port + 1) : config_.admin_port;
   if (admin_port < 0) return -1;
 #ifdef KEEL_APPS_WITH_ADMIN
-  auto admin = std::make_shared<AdminServer>(*rt_, config_.host, admin_port);
+  auto admin = std::make_shared<AdminServer>(
+      *rt_, keel::AdminServerOptions{.host = config_.host, .port = admin_port, .token = config_.admin_token});
   admin->start();
   stop_admin_ = [admin] { admin->stop(); };
   admin_ = admin;

@@ -48,6 +48,9 @@ void add_start_options(CLI::App& start, Settings& settings) {
   start.add_option("--admin-port", cfg.admin_port, "admin server port (default port+1; -1: none)")
       ->envname("PAYMENTS_ADMIN_PORT")
       ->check(CLI::Range(-2, 65535));
+  start.add_option("--admin-token", cfg.admin_token,
+                   "bearer token the admin server requires (needed with a --host that is not loopback)")
+      ->envname("PAYMENTS_ADMIN_TOKEN");
   start.add_option("--webhook-secret", cfg.webhook_secret, "secret for the Payment-Signature of webhooks")
       ->envname("WEBHOOK_SECRET");
   start.add_option("--public-url", cfg.public_url, "base URL of session pages (default http://host:port)")

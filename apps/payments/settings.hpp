@@ -22,6 +22,7 @@ struct ServiceConfig {
   std::string host = "127.0.0.1";
   int port = 8086;          // 0: an ephemeral port
   int admin_port = -2;      // -2: port + 1 (ephemeral when port is 0); -1: no admin server
+  std::string admin_token;  // required by the admin server on a host that is not loopback
   std::string webhook_secret = "whsec_dev";
   std::string public_url;   // base of session URLs; default http://host:port
   std::string executor_id = "payments";

@@ -103,7 +103,7 @@ int start(const shop::Settings& s) {
   http.start(s.host, s.port);
 
 #ifdef KEEL_APPS_WITH_ADMIN
-  keel::AdminServer admin(rt, s.host, s.effective_admin_port());
+  keel::AdminServer admin(rt, {.host = s.host, .port = s.effective_admin_port(), .token = s.admin_token});
   admin.start();
   const int admin_port = admin.port();
 #else

@@ -42,6 +42,7 @@ constexpr Source kSources[] = {
     {"port", "SHOP_PORT", "N"},
     {"host", "SHOP_HOST", "H"},
     {"admin-port", "SHOP_ADMIN_PORT", "N"},
+    {"admin-token", "SHOP_ADMIN_TOKEN", "T"},
     {"public-url", "SHOP_PUBLIC_URL", "URL"},
     {"payments-url", "PAYMENTS_URL", "URL"},
     {"webhook-secret", "WEBHOOK_SECRET", "S"},
@@ -155,6 +156,7 @@ Settings parse_settings(const std::vector<std::string>& args, const GetEnv& gete
   if (auto it = values.find("admin-port"); it != values.end())
     s.admin_port = parse_port(it->second, "--admin-port", false);
   if (!s.admin_port && s.port + 1 > 65535) throw SettingsError("--port 65535 leaves no port for the admin server");
+  if (auto it = values.find("admin-token"); it != values.end()) s.admin_token = it->second;
   if (auto it = values.find("public-url"); it != values.end())
     s.public_url = require_http_url(it->second, "--public-url");
   if (auto it = values.find("payments-url"); it != values.end())
@@ -174,13 +176,15 @@ std::string usage_text() {
   shop verify  --db URL    would this build replay every checkout in flight? (exit 1 if not)
   shop start --db URL --port 8082 --payments-url http://127.0.0.1:8086
              [--webhook-secret S] [--checkout-timeout 60s] [--host 127.0.0.1]
-             [--admin-port PORT] [--public-url URL] [--executor-id ID]
+             [--admin-port PORT] [--admin-token T] [--public-url URL] [--executor-id ID]
 
   --db URL             sqlite:PATH (default sqlite:shop.db)                 env SHOP_DB
                        or postgresql://user@host:port/dbname
   --port N             HTTP port (default 8082); admin server on N+1        env SHOP_PORT
   --host H             address to bind (default 127.0.0.1)                  env SHOP_HOST
   --admin-port N       admin server port (default port+1)                   env SHOP_ADMIN_PORT
+  --admin-token T      bearer token of the admin server (required with a    env SHOP_ADMIN_TOKEN
+                       --host that is not loopback)
   --payments-url URL   the payment service (default http://127.0.0.1:8086)  env PAYMENTS_URL
   --webhook-secret S   shared webhook secret (default whsec_dev)            env WEBHOOK_SECRET
   --checkout-timeout D how long a checkout waits for payment (default 60s)  env CHECKOUT_TIMEOUT

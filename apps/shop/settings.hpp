@@ -5,10 +5,10 @@
 //   shop verify  --db URL      the upgrade check (keel/upgrade_check.hpp)
 //   shop start   --db URL --port 8082 --payments-url http://127.0.0.1:8086
 //                [--webhook-secret S] [--checkout-timeout 60s] [--host 127.0.0.1]
-//                [--admin-port N] [--public-url URL] [--executor-id ID]
+//                [--admin-port N] [--admin-token T] [--public-url URL] [--executor-id ID]
 //
 // Every setting may also come from the environment (SHOP_DB, SHOP_PORT,
-// SHOP_HOST, SHOP_ADMIN_PORT, SHOP_PUBLIC_URL, PAYMENTS_URL, WEBHOOK_SECRET,
+// SHOP_HOST, SHOP_ADMIN_PORT, SHOP_ADMIN_TOKEN, SHOP_PUBLIC_URL, PAYMENTS_URL, WEBHOOK_SECRET,
 // CHECKOUT_TIMEOUT, SHOP_EXECUTOR_ID); a flag wins over its variable, an
 // empty variable counts as unset. Both commands take every flag; a repeated
 // flag: the last wins. `shop help`, and -h / --help before or after the
@@ -38,6 +38,7 @@ struct Settings {
   std::string host = "127.0.0.1";
   int port = 8082;
   std::optional<int> admin_port;  // default: port + 1
+  std::string admin_token;        // the admin server's bearer token; required off loopback
   std::string payments_url = "http://127.0.0.1:8086";
   std::string webhook_secret = "whsec_dev";  // the payment service's default
   std::chrono::milliseconds checkout_timeout{std::chrono::seconds(60)};

@@ -8,6 +8,8 @@
 ///      GET  /workflows?status=S&name=N&limit=L
 ///      GET  /workflows/:id                -> the workflow, 404 when unknown
 ///      GET  /workflows/:id/steps
+///      GET  /workflows/:id/events         -> every event, its latest value
+///      GET  /workflows/:id/messages?after=N&limit=L -> its inbox, consumed or not, oldest first
 ///      POST /workflows/:id/cancel         -> {"cancelled": bool}
 ///      POST /workflows/:id/resume         -> {"resumed": bool}
 ///      POST /workflows/:id/fork           body {"start_step", "workflow_id", "application_version"}, all optional
@@ -16,6 +18,14 @@
 ///    ~~~
 ///    (Runtime::fork_workflow; an ID that exists is 409 workflow_conflict.)
 ///    Errors are {"error": code, "message": sentence} with a 4xx/5xx status.
+///  * Security (docs/operations.md): it binds loopback by default. With a
+///    token (AdminServerOptions::token), every route but /healthz requires
+///    `Authorization: Bearer <token>` (401 otherwise; compared in constant
+///    time); binding any address that is not loopback requires a token
+///    (start() throws ConfigError). A request that changes state (any method
+///    but GET and HEAD) sent by a browser from another site is refused (403
+///    cross_site): `Sec-Fetch-Site` other than same-origin or none, or an
+///    `Origin` whose host is not the request's `Host`.
 ///  * start() returns once the socket listens (throws keel::Error when the port
 ///    cannot be bound); stop() (and the destructor) stop it and join its threads.
 ///
@@ -29,11 +39,22 @@ namespace keel {
 
 class Runtime;
 
+/// Where and how an AdminServer serves.
+struct AdminServerOptions {
+  std::string host = "127.0.0.1";  ///< the address to bind; empty: 127.0.0.1
+  int port = 0;                     ///< 0: a free port
+  /// When not empty, every route but /healthz requires `Authorization:
+  /// Bearer <token>`. Required to bind an address that is not loopback.
+  std::string token;
+};
+
 /// The admin HTTP server of one Runtime (its routes: keel/admin_server.hpp).
 class AdminServer {
  public:
-  /// Serves `rt` (which must outlive it) on host:port once start() is called;
-  /// port 0 picks a free port.
+  /// Serves `rt` (which must outlive it) as `options` say once start() is called.
+  AdminServer(Runtime& rt, AdminServerOptions options);
+  /// Serves `rt` on host:port without a token (so on loopback only); port 0
+  /// picks a free port.
   AdminServer(Runtime& rt, std::string host = "127.0.0.1", int port = 0);
   /// Stops the server (as stop()).
   ~AdminServer();
@@ -42,7 +63,8 @@ class AdminServer {
 
   /// Serves on a thread of its own; returns once the socket listens. Throws
   /// keel::Error when the port cannot be bound, ConfigError for a port outside
-  /// 0..65535, UsageError when already started.
+  /// 0..65535 or an address that is not loopback without a token, UsageError
+  /// when already started.
   void start();
   /// Stops serving and joins the server's thread; does nothing when not started.
   void stop();

@@ -147,6 +147,13 @@ class Client : public detail::TypedMessaging<Client> {
   /// As Runtime::cancel; a workflow running in another process stops at its
   /// next operation.
   [[nodiscard]] bool cancel(const std::string& workflow_id);
+  /// As Runtime::list_steps.
+  std::vector<StepInfo> list_steps(const std::string& workflow_id);
+  /// As Runtime::get_all_events.
+  std::vector<EventInfo> get_all_events(const std::string& workflow_id);
+  /// As Runtime::list_messages.
+  std::vector<MessageInfo> list_messages(const std::string& workflow_id, int64_t after_message_id = 0,
+                                         int limit = 100);
   /// As Runtime::fork_workflow; the fork waits, PENDING under no executor,
   /// for an executor of its version to claim it (within a heartbeat).
   std::string fork_workflow(const std::string& workflow_id, const ForkOptions& options = {});

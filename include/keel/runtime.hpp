@@ -207,6 +207,14 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& query = {});
   /// The workflow's recorded operations in function-id order; empty for an unknown ID.
   std::vector<StepInfo> list_steps(const std::string& workflow_id);
+  /// Every event the workflow set (the latest value per key), by key; empty
+  /// for an unknown ID.
+  std::vector<EventInfo> get_all_events(const std::string& workflow_id);
+  /// The messages sent to the workflow, consumed or not, oldest first: at
+  /// most `limit` (1..10000; UsageError otherwise) with a message_id above
+  /// after_message_id (page on with the last one's). Empty for an unknown ID.
+  std::vector<MessageInfo> list_messages(const std::string& workflow_id, int64_t after_message_id = 0,
+                                         int limit = 100);
   /// The executors' leases on this database (live and not yet taken over).
   std::vector<ExecutorInfo> list_executors();
 

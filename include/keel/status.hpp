@@ -104,6 +104,24 @@ struct ExecutorInfo {
   int64_t started_at_ms = 0;    ///< when the holder took the lease, on the same clock
 };
 
+/// One event of a workflow (Runtime::get_all_events): the latest value set
+/// for its key.
+struct EventInfo {
+  std::string key;            ///< the event's key
+  Json value;                 ///< its latest value
+  int64_t updated_at_ms = 0;  ///< when that value was set, epoch milliseconds
+};
+
+/// One message sent to a workflow (Runtime::list_messages), consumed or not.
+struct MessageInfo {
+  int64_t message_id = 0;     ///< its order of arrival
+  std::string topic;          ///< its topic ("" for none)
+  Json message;               ///< the message
+  std::string sender_id;      ///< the sending workflow, or empty when sent from outside one
+  bool consumed = false;      ///< a recv of the workflow took it
+  int64_t created_at_ms = 0;  ///< when it was sent, epoch milliseconds
+};
+
 /// Which workflows list_workflows returns (Runtime and Client), newest first.
 struct ListWorkflowsQuery {
   std::optional<WorkflowStatus> status;  ///< only this status, when set

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "admin/request_guard.hpp"
 #include "json_views.hpp"
 #include "keel/runtime.hpp"
 
@@ -128,13 +129,18 @@ struct Route {
 
 struct AdminServer::Impl {
   // An empty host means the default, loopback only.
-  Impl(Runtime& runtime, std::string h, int p)
-      : rt(runtime), host(h.empty() ? "127.0.0.1" : std::move(h)), requested_port(p) {
+  Impl(Runtime& runtime, AdminServerOptions options)
+      : rt(runtime),
+        host(options.host.empty() ? "127.0.0.1" : std::move(options.host)),
+        requested_port(options.port),
+        guard(options.token) {
     routes = {
         {"GET", {"healthz"}, [](auto&, auto&) { return Reply{200, Json{{"status", "healthy"}}, {}}; }},
         {"GET", {"workflows"}, [this](auto& req, auto&) { return list(req); }},
         {"GET", {"workflows", "*"}, [this](auto&, auto& c) { return Reply{200, admin::to_json(existing(c[0])), {}}; }},
         {"GET", {"workflows", "*", "steps"}, [this](auto&, auto& c) { return steps(c[0]); }},
+        {"GET", {"workflows", "*", "events"}, [this](auto&, auto& c) { return events(c[0]); }},
+        {"GET", {"workflows", "*", "messages"}, [this](auto& req, auto& c) { return messages(req, c[0]); }},
         {"POST", {"workflows", "*", "cancel"}, [this](auto&, auto& c) { return cancel(c[0]); }},
         {"POST", {"workflows", "*", "resume"}, [this](auto&, auto& c) { return resume(c[0]); }},
         {"POST", {"workflows", "*", "fork"}, [this](auto& req, auto& c) { return fork(c[0], fork_options(req)); }},
@@ -192,6 +198,34 @@ struct AdminServer::Impl {
   Reply steps(const std::string& id) {
     (void)existing(id);
     return Reply{200, admin::steps_to_json(id, rt.list_steps(id)), {}};
+  }
+
+  Reply events(const std::string& id) {
+    (void)existing(id);
+    return Reply{200, admin::events_to_json(id, rt.get_all_events(id)), {}};
+  }
+
+  Reply messages(const httplib::Request& req, const std::string& id) {
+    for (const auto& [key, value] : req.params) {
+      (void)value;
+      if (key != "after" && key != "limit")
+        throw HttpError{400, "invalid_parameter", "unknown query parameter '" + key + "' (expected after or limit)"};
+    }
+    auto number = [&](const std::string& key, int64_t fallback, int64_t low, int64_t high) {
+      if (!req.has_param(key)) return fallback;
+      std::string s = single_param(req, key);
+      int64_t v = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < low || v > high)
+        throw HttpError{400, "invalid_" + key,
+                        key + " '" + s + "' is not an integer from " + std::to_string(low) + " to " +
+                            std::to_string(high)};
+      return v;
+    };
+    int64_t after = number("after", 0, 0, std::numeric_limits<int64_t>::max());
+    int limit = static_cast<int>(number("limit", kDefaultLimit, 1, kMaxLimit));
+    (void)existing(id);
+    return Reply{200, admin::messages_to_json(id, rt.list_messages(id, after, limit)), {}};
   }
 
   Reply cancel(const std::string& id) {
@@ -319,7 +353,12 @@ struct AdminServer::Impl {
       reply = Reply{status, admin::error_to_json(code, message), {}};
     };
     try {
-      reply = route(req);
+      if (auto refused = guard.check(req, req.target.substr(0, req.target.find('?')))) {
+        fail(refused->status, refused->code, refused->message);
+        if (refused->status == 401) reply.headers.emplace_back("WWW-Authenticate", "Bearer");
+      } else {
+        reply = route(req);
+      }
     } catch (const HttpError& e) {
       fail(e.status, e.code, e.message);
     } catch (const WorkflowNotFoundError& e) {
@@ -348,6 +387,7 @@ struct AdminServer::Impl {
   Runtime& rt;
   std::string host;
   int requested_port;
+  admin::RequestGuard guard;
   std::vector<Route> routes;
 
   // Set by start(), cleared by stop(); touched by the owning thread only.
@@ -357,8 +397,11 @@ struct AdminServer::Impl {
   std::atomic<bool> listen_returned{false};
 };
 
+AdminServer::AdminServer(Runtime& rt, AdminServerOptions options)
+    : impl_(std::make_unique<Impl>(rt, std::move(options))) {}
+
 AdminServer::AdminServer(Runtime& rt, std::string host, int port)
-    : impl_(std::make_unique<Impl>(rt, std::move(host), port)) {}
+    : AdminServer(rt, AdminServerOptions{.host = std::move(host), .port = port, .token = {}}) {}
 
 AdminServer::~AdminServer() { stop(); }
 
@@ -368,6 +411,10 @@ void AdminServer::start() {
   if (im.requested_port < 0 || im.requested_port > 65535)
     throw ConfigError("admin server port " + std::to_string(im.requested_port) + " is not in 0..65535");
   std::string where = im.host + ":" + std::to_string(im.requested_port);
+  if (!im.guard.has_token() && !admin::is_loopback_host(im.host))
+    throw ConfigError("the admin server may bind " + where +
+                      ", which is not loopback, only with a token (AdminServerOptions::token): anyone who reaches "
+                      "it could cancel or fork workflows");
 
   auto server = std::make_unique<httplib::Server>();
   // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would

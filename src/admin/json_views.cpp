@@ -40,6 +40,26 @@ Json to_json(const StepInfo& step) {
   };
 }
 
+Json events_to_json(const std::string& workflow_id, const std::vector<EventInfo>& events) {
+  Json list = Json::array();
+  for (const auto& e : events)
+    list.push_back(Json{{"key", e.key}, {"value", e.value}, {"updated_at_ms", e.updated_at_ms}});
+  return Json{{"workflow_id", workflow_id}, {"events", std::move(list)}};
+}
+
+Json messages_to_json(const std::string& workflow_id, const std::vector<MessageInfo>& messages) {
+  Json list = Json::array();
+  for (const auto& m : messages)
+    list.push_back(Json{{"message_id", m.message_id},
+                        {"topic", m.topic},
+                        {"message", m.message},
+                        {"sender_id", optional_string(m.sender_id)},
+                        {"consumed", m.consumed},
+                        {"created_at_ms", m.created_at_ms}});
+  Json next = messages.empty() ? Json(nullptr) : Json(messages.back().message_id);
+  return Json{{"workflow_id", workflow_id}, {"messages", std::move(list)}, {"next_after", std::move(next)}};
+}
+
 Json workflows_to_json(const std::vector<WorkflowInfo>& workflows) {
   Json list = Json::array();
   for (const auto& w : workflows) list.push_back(to_json(w));

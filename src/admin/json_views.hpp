@@ -6,8 +6,12 @@
 //              "executor_id", "application_version", "parent_id",
 //              "recovery_attempts", "deadline_epoch_ms", "created_at_ms",
 //              "updated_at_ms"}
-//   step:     {"function_id", "name", "output", "error", "child_workflow_id",
-//              "started_at_ms", "completed_at_ms"}
+//   step:     {"function_id", "name", "kind", "output", "error",
+//              "child_workflow_id", "started_at_ms", "completed_at_ms"}
+//   events:   {"workflow_id", "events": [{"key", "value", "updated_at_ms"}...]}
+//   messages: {"workflow_id", "messages": [{"message_id", "topic", "message",
+//              "sender_id", "consumed", "created_at_ms"}...], "next_after"}
+//              (next_after: the last message_id, to page on; null when none)
 //   error:    {"type", "message"}
 //   list:     {"workflows": [workflow...]}
 //   steps:    {"workflow_id", "steps": [step...]}
@@ -27,6 +31,8 @@ Json to_json(const StepInfo& step);
 Json to_json(const RecordedErrorInfo& error);
 Json workflows_to_json(const std::vector<WorkflowInfo>& workflows);
 Json steps_to_json(const std::string& workflow_id, const std::vector<StepInfo>& steps);
+Json events_to_json(const std::string& workflow_id, const std::vector<EventInfo>& events);
+Json messages_to_json(const std::string& workflow_id, const std::vector<MessageInfo>& messages);
 
 // The error body of the admin API and of the CLI: {"error": code, "message": message}.
 Json error_to_json(const std::string& code, const std::string& message);

@@ -4,6 +4,8 @@
 //   keel workflow list [--status S] [--name N] [--version V] [--executor E] [--limit L] --db URL
 //   keel workflow get ID --db URL
 //   keel workflow steps ID --db URL
+//   keel workflow events ID --db URL
+//   keel workflow messages ID [--after N] [--limit L] --db URL
 //   keel workflow cancel ID --db URL
 //   keel workflow resume ID --db URL
 //   keel workflow fork ID [--start-step N] [--new-id X] [--version V] --db URL
@@ -114,6 +116,7 @@ struct Options {
   int limit = 100;
   int start_step = 0;
   std::string new_id;
+  int64_t after = 0;
 };
 
 int cmd_migrate(const Options& o) {
@@ -167,6 +170,20 @@ int cmd_steps(const Options& o) {
   auto rt = open_runtime(o.db, false);
   (void)existing(*rt, o.id);
   print(keel::admin::steps_to_json(o.id, rt->list_steps(o.id)));
+  return kOk;
+}
+
+int cmd_events(const Options& o) {
+  auto rt = open_runtime(o.db, false);
+  (void)existing(*rt, o.id);
+  print(keel::admin::events_to_json(o.id, rt->get_all_events(o.id)));
+  return kOk;
+}
+
+int cmd_messages(const Options& o) {
+  auto rt = open_runtime(o.db, false);
+  (void)existing(*rt, o.id);
+  print(keel::admin::messages_to_json(o.id, rt->list_messages(o.id, o.after, o.limit)));
   return kOk;
 }
 
@@ -284,6 +301,7 @@ int main(int argc, char** argv) {
   };
   for (const ById& c : {ById{"get", "Show one workflow", cmd_get},
                         ById{"steps", "Show the recorded steps of a workflow", cmd_steps},
+                        ById{"events", "Show the events of a workflow (the latest value of each key)", cmd_events},
                         ById{"cancel", "Cancel a PENDING or ENQUEUED workflow", cmd_cancel},
                         ById{"resume",
                              "Resume a cancelled or dead-lettered workflow: an executor of its version picks it up",
@@ -294,6 +312,14 @@ int main(int argc, char** argv) {
     auto fn = c.fn;
     sub->callback([&command, fn] { command = fn; });
   }
+
+  auto* messages = workflow->add_subcommand("messages", "Show the messages sent to a workflow, consumed or not");
+  add_id_argument(messages, o);
+  messages->add_option("--after", o.after, "Only messages after this message_id (page on with next_after)")
+      ->check(CLI::NonNegativeNumber);
+  messages->add_option("--limit", o.limit, "At most this many messages (default 100)")->check(CLI::Range(1, kMaxLimit));
+  add_db_option(messages, o);
+  messages->callback([&] { command = cmd_messages; });
 
   auto* fork = workflow->add_subcommand(
       "fork", "Fork a workflow: a new one that keeps the records before --start-step and runs from there");

@@ -9,6 +9,7 @@
 #include "common/clock.hpp"
 #include "common/wake_key.hpp"
 #include "runtime/fork.hpp"
+#include "runtime/inspection.hpp"
 #include "runtime/notifier.hpp"
 #include "runtime/queues.hpp"
 #include "runtime/results.hpp"
@@ -133,6 +134,21 @@ bool Client::cancel(const std::string& id) {
   forbid_in_transaction_body("Client::cancel");
   return state_->db->transition(id, {WorkflowStatus::Pending, WorkflowStatus::Enqueued}, WorkflowStatus::Cancelled,
                                 detail::now_ms(), false, std::nullopt);
+}
+
+std::vector<StepInfo> Client::list_steps(const std::string& id) {
+  forbid_in_transaction_body("Client::list_steps");
+  return detail::steps_of(*state_->db, id);
+}
+
+std::vector<EventInfo> Client::get_all_events(const std::string& id) {
+  forbid_in_transaction_body("Client::get_all_events");
+  return detail::all_events(*state_->db, id);
+}
+
+std::vector<MessageInfo> Client::list_messages(const std::string& id, int64_t after_message_id, int limit) {
+  forbid_in_transaction_body("Client::list_messages");
+  return detail::messages_of(*state_->db, id, after_message_id, limit);
 }
 
 std::string Client::fork_workflow(const std::string& id, const ForkOptions& options) {

@@ -2,6 +2,7 @@
 #include "keel/runtime.hpp"
 
 #include "runtime/engine.hpp"
+#include "runtime/inspection.hpp"
 #include "runtime/queues.hpp"
 #include "runtime/runtime_access.hpp"
 #include "runtime/transaction_body.hpp"
@@ -112,21 +113,16 @@ std::vector<ExecutorInfo> Runtime::list_executors() {
 }
 std::vector<StepInfo> Runtime::list_steps(const std::string& id) {
   forbid_in_transaction_body("Runtime::list_steps");
-  std::vector<StepInfo> steps;
-  for (auto& op : engine_->db().load_operations(id)) {
-    StepInfo s;
-    s.function_id = op.function_id;
-    s.name = op.name;
-    s.kind = op.kind;
-    s.output = op.output ? std::optional<Json>(parse_stored_json(*op.output, "output of step " + std::to_string(op.function_id)))
-                         : std::nullopt;
-    s.error = op.error;
-    s.child_workflow_id = op.child_workflow_id;
-    s.started_at_ms = op.started_at_ms;
-    s.completed_at_ms = op.completed_at_ms;
-    steps.push_back(std::move(s));
-  }
-  return steps;
+  return detail::steps_of(engine_->db(), id);
+}
+
+std::vector<EventInfo> Runtime::get_all_events(const std::string& id) {
+  forbid_in_transaction_body("Runtime::get_all_events");
+  return detail::all_events(engine_->db(), id);
+}
+std::vector<MessageInfo> Runtime::list_messages(const std::string& id, int64_t after_message_id, int limit) {
+  forbid_in_transaction_body("Runtime::list_messages");
+  return detail::messages_of(engine_->db(), id, after_message_id, limit);
 }
 
 void Runtime::run_sql_write(const std::function<void(Sql&)>& fn) {

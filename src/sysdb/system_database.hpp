@@ -116,6 +116,21 @@ struct [[nodiscard]] SendResult {
   int64_t message_id = 0;  // the message inserted; 0 when none was (a key seen before, the op recorded before)
 };
 
+// list_events and list_messages: rows as stored (values are JSON text).
+struct StoredEvent {
+  std::string key;
+  std::string value;
+  int64_t updated_at_ms = 0;
+};
+struct StoredMessage {
+  int64_t message_id = 0;
+  std::string topic;
+  std::string message;
+  std::string sender_id;
+  bool consumed = false;
+  int64_t created_at_ms = 0;
+};
+
 // The oldest unconsumed message of an inbox (peek_message).
 struct WaitingMessage {
   int64_t message_id = 0;
@@ -218,6 +233,8 @@ class SystemDatabase {
   virtual Checkpoint set_event(const std::string& id, const std::string& key, const std::string& value,
                                const OperationRecord& op) = 0;
   virtual std::optional<std::string> get_event(const std::string& id, const std::string& key) = 0;
+  // Every event of the workflow, by key; values as stored (JSON text).
+  virtual std::vector<StoredEvent> list_events(const std::string& id) = 0;
 
   // --- messages ---
   // Sends a message. From a workflow, op is recorded in the same commit and
@@ -233,6 +250,10 @@ class SystemDatabase {
   // destination workflow's recvs consume its inbox, so the message stays
   // the oldest until then.
   virtual std::optional<WaitingMessage> peek_message(const std::string& destination, const std::string& topic) = 0;
+  // Every message sent to the workflow, consumed or not, by message_id; at
+  // most `limit`, from the first after after_message_id.
+  virtual std::vector<StoredMessage> list_messages(const std::string& destination, int64_t after_message_id,
+                                                   int limit) = 0;
 
   // --- queues (sysdb/*/queues.cpp) ---
   // Inserts the workflow as ENQUEUED in q.queue_name unless its ID exists

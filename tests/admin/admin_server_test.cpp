@@ -297,6 +297,32 @@ TEST_F(AdminServerTest, ForkKeepsTheStepsBeforeStartStepAndRunsFromThere) {
   EXPECT_TRUE(rt_->cancel(id));
 }
 
+TEST_F(AdminServerTest, EventsAndTheInboxOfAWorkflow) {
+  auto h = start_waiter("wait-1");
+  rt_->send("wait-1", std::string("stray"), "elsewhere");
+  auto m = get("/workflows/wait-1/messages");
+  ASSERT_EQ(m.status, 200) << m.raw;
+  ASSERT_EQ(m.body["messages"].size(), 1u) << m.raw;
+  EXPECT_EQ(m.body["messages"][0]["topic"], "elsewhere");
+  EXPECT_EQ(m.body["messages"][0]["message"], "stray");
+  EXPECT_EQ(m.body["messages"][0]["consumed"], false);
+  EXPECT_TRUE(m.body["messages"][0]["sender_id"].is_null());
+  const int64_t last = m.body["next_after"].get<int64_t>();
+  auto after = get("/workflows/wait-1/messages?after=" + std::to_string(last) + "&limit=5");
+  ASSERT_EQ(after.status, 200) << after.raw;
+  EXPECT_TRUE(after.body["messages"].empty());
+  EXPECT_TRUE(after.body["next_after"].is_null());
+  expect_error(get("/workflows/wait-1/messages?limit=0"), 400, "invalid_limit");
+  expect_error(get("/workflows/wait-1/messages?after=x"), 400, "invalid_after");
+  expect_error(get("/workflows/wait-1/messages?topic=a"), 400, "invalid_parameter");
+  expect_error(get("/workflows/nope/messages"), 404, "workflow_not_found");
+  auto e = get("/workflows/wait-1/events");
+  ASSERT_EQ(e.status, 200) << e.raw;
+  EXPECT_EQ(e.body, (Json{{"workflow_id", "wait-1"}, {"events", Json::array()}}));
+  expect_error(get("/workflows/nope/events"), 404, "workflow_not_found");
+  ASSERT_TRUE(rt_->cancel("wait-1"));
+}
+
 TEST_F(AdminServerTest, ForkRefusesBadBodiesTakenIdsAndUnknownWorkflows) {
   run_greet("g-1", "ann");
   expect_error(post("/workflows/g-1/fork", "not json"), 400, "invalid_body");
@@ -445,6 +471,81 @@ TEST_F(AdminServerTest, LogsEachRequestWithMethodPathStatusAndDuration) {
   };
   EXPECT_TRUE(has("GET /healthz -> 200"));
   EXPECT_TRUE(has("GET /workflows/nope -> 404"));
+}
+
+}  // namespace
+
+namespace {
+
+// --- security: the token, binding, cross-site requests -----------------------
+
+class AdminSecurityTest : public AdminServerTest {
+ protected:
+  void SetUp() override {
+    AdminServerTest::SetUp();
+    server_.reset();
+    server_ = std::make_unique<keel::AdminServer>(*rt_, keel::AdminServerOptions{.token = "s3cret-token"});
+    server_->start();
+    client_ = make_client(server_->port());
+  }
+  HttpResult get_with(const std::string& path, const httplib::Headers& headers) {
+    return to_result(client_->Get(path, headers));
+  }
+  HttpResult post_with(const std::string& path, const httplib::Headers& headers) {
+    return to_result(client_->Post(path, headers, "", "application/json"));
+  }
+  const httplib::Headers auth{{"Authorization", "Bearer s3cret-token"}};
+};
+
+TEST_F(AdminSecurityTest, WithATokenEveryRouteButHealthzRequiresIt) {
+  run_greet("g-1", "ann");
+  EXPECT_EQ(get("/healthz").status, 200);
+  auto bare = get("/workflows");
+  expect_error(bare, 401, "unauthorized");
+  bool challenged = false;
+  for (const auto& [k, v] : bare.headers) challenged = challenged || (k == "WWW-Authenticate" && v == "Bearer");
+  EXPECT_TRUE(challenged) << bare.raw;
+  expect_error(get_with("/workflows", {{"Authorization", "Bearer wrong"}}), 401, "unauthorized");
+  expect_error(get_with("/workflows", {{"Authorization", "Bearer s3cret-token2"}}), 401, "unauthorized");
+  expect_error(get_with("/workflows", {{"Authorization", "s3cret-token"}}), 401, "unauthorized");
+  expect_error(get_with("/workflows/g-1", {{"Authorization", "Basic s3cret-token"}}), 401, "unauthorized");
+  expect_error(post("/workflows/g-1/fork"), 401, "unauthorized");
+  EXPECT_EQ(rt_->list_workflows().size(), 1u) << "the refused fork wrote nothing";
+  auto ok = get_with("/workflows/g-1", auth);
+  ASSERT_EQ(ok.status, 200) << ok.raw;
+  EXPECT_EQ(ok.body["id"], "g-1");
+  EXPECT_EQ(post_with("/workflows/g-1/cancel", auth).status, 200);
+}
+
+TEST_F(AdminSecurityTest, ACrossSiteBrowserRequestMayReadButNotChangeState) {
+  auto h = start_waiter("wait-1");
+  auto with = [&](httplib::Headers extra) {
+    extra.insert(auth.begin(), auth.end());
+    return extra;
+  };
+  expect_error(post_with("/workflows/wait-1/cancel", with({{"Sec-Fetch-Site", "cross-site"}})), 403, "cross_site");
+  expect_error(post_with("/workflows/wait-1/cancel", with({{"Sec-Fetch-Site", "same-site"}})), 403, "cross_site");
+  expect_error(post_with("/workflows/wait-1/cancel", with({{"Origin", "http://evil.example"}})), 403, "cross_site");
+  expect_error(post_with("/workflows/wait-1/cancel", with({{"Origin", "null"}})), 403, "cross_site");
+  EXPECT_EQ(rt_->get_workflow("wait-1")->status, keel::WorkflowStatus::Pending) << "nothing was cancelled";
+  EXPECT_EQ(get_with("/workflows/wait-1", with({{"Sec-Fetch-Site", "cross-site"}})).status, 200);
+  const std::string self = "http://127.0.0.1:" + std::to_string(server_->port());
+  auto same = post_with("/workflows/wait-1/cancel", with({{"Origin", self}, {"Sec-Fetch-Site", "same-origin"}}));
+  ASSERT_EQ(same.status, 200) << same.raw;
+  EXPECT_EQ(same.body["cancelled"], true);
+  EXPECT_THROW(h.result_for(10s), keel::WorkflowCancelledError);
+}
+
+// Off loopback only with a token; refused before anything is bound.
+TEST_F(AdminSecurityTest, AnAddressThatIsNotLoopbackNeedsAToken) {
+  for (const char* host : {"0.0.0.0", "10.1.2.3", "192.168.0.1", "example.com"}) {
+    keel::AdminServer open(*rt_, keel::AdminServerOptions{.host = host, .port = 0, .token = {}});
+    EXPECT_THROW(open.start(), keel::ConfigError) << host;
+  }
+  keel::AdminServer loopback(*rt_, keel::AdminServerOptions{.host = "127.0.0.2", .port = 0, .token = {}});
+  EXPECT_NO_THROW(loopback.start());
+  keel::AdminServer local(*rt_, keel::AdminServerOptions{.host = "localhost", .port = 0, .token = {}});
+  EXPECT_NO_THROW(local.start());
 }
 
 }  // namespace

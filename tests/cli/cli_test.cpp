@@ -226,6 +226,27 @@ TEST_F(CliTest, ResumeReleasesTheWorkflowForAnExecutorOfItsVersion) {
             (Json{{"workflow_id", "g-1"}, {"resumed", false}, {"status", "SUCCESS"}, {"executor_id", "cli-test"}}));
 }
 
+TEST_F(CliTest, EventsAndMessagesOfAWorkflow) {
+  start_waiter("wait-1");
+  rt_->send("wait-1", std::string("a"), "elsewhere");
+  rt_->send("wait-1", std::string("b"), "elsewhere");
+  auto r = keel_cli(with_db({"workflow", "messages", "wait-1", "--limit", "1"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  Json page = stdout_json(r);
+  ASSERT_EQ(page["messages"].size(), 1u) << describe(r);
+  EXPECT_EQ(page["messages"][0]["message"], "a");
+  auto next = keel_cli(with_db({"workflow", "messages", "wait-1", "--after",
+                                std::to_string(page["next_after"].get<int64_t>())}));
+  ASSERT_EQ(next.exit_code, 0) << describe(next);
+  EXPECT_EQ(stdout_json(next)["messages"][0]["message"], "b");
+  auto events = keel_cli(with_db({"workflow", "events", "wait-1"}));
+  ASSERT_EQ(events.exit_code, 0) << describe(events);
+  EXPECT_TRUE(stdout_json(events)["events"].empty());
+  EXPECT_EQ(keel_cli(with_db({"workflow", "events", "nope"})).exit_code, kNotFound);
+  EXPECT_EQ(keel_cli(with_db({"workflow", "messages", "wait-1", "--limit", "0"})).exit_code, kUsage);
+  ASSERT_TRUE(rt_->cancel("wait-1"));
+}
+
 // A fork keeps the records before --start-step; the application's executor
 // claims it and replays them (the step does not run again).
 TEST_F(CliTest, ForkAndRestartMakeNewWorkflowsThatTheApplicationRuns) {

@@ -58,6 +58,7 @@ const std::vector<Setting>& all_settings() {
       {"--host", "SHOP_HOST", "0.0.0.0", [](const Settings& s) { return s.host; }, "0.0.0.0"},
       {"--admin-port", "SHOP_ADMIN_PORT", "9100",
        [](const Settings& s) { return std::to_string(s.effective_admin_port()); }, "9100"},
+      {"--admin-token", "SHOP_ADMIN_TOKEN", "t0ken", [](const Settings& s) { return s.admin_token; }, "t0ken"},
       {"--public-url", "SHOP_PUBLIC_URL", "http://shop.test:1/", [](const Settings& s) { return s.public_url; },
        "http://shop.test:1"},
       {"--payments-url", "PAYMENTS_URL", "http://pay.test:2//", [](const Settings& s) { return s.payments_url; },

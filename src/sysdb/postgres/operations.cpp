@@ -288,6 +288,33 @@ std::optional<std::string> PostgresSystemDatabase::get_event(const std::string& 
   return value;
 }
 
+std::vector<StoredEvent> PostgresSystemDatabase::list_events(const std::string& id) {
+  std::vector<StoredEvent> events;
+  read_one([&](Connection& c) {
+    events.clear();
+    Result r = c.exec("SELECT key, value, updated_at FROM keel.workflow_events WHERE workflow_id = $1 ORDER BY key",
+                      {id});
+    for (int i = 0; i < r.rows(); ++i) events.push_back({r.text(i, 0), r.text(i, 1), r.integer(i, 2)});
+  });
+  return events;
+}
+
+std::vector<StoredMessage> PostgresSystemDatabase::list_messages(const std::string& destination,
+                                                                 int64_t after_message_id, int limit) {
+  std::vector<StoredMessage> messages;
+  read_one([&](Connection& c) {
+    messages.clear();
+    Result r = c.exec(
+        "SELECT message_id, topic, message, sender_id, consumed, created_at FROM keel.notifications "
+        "WHERE destination_id = $1 AND message_id > $2 ORDER BY message_id LIMIT $3",
+        {destination, after_message_id, int64_t{limit}});
+    for (int i = 0; i < r.rows(); ++i)
+      messages.push_back({r.integer(i, 0), r.text(i, 1), r.text(i, 2), r.null(i, 3) ? std::string() : r.text(i, 3),
+                          r.integer(i, 4) != 0, r.integer(i, 5)});
+  });
+  return messages;
+}
+
 namespace {
 
 // The message's values, in the order of kMessageColumns.

@@ -225,6 +225,34 @@ SendResult SqliteSystemDatabase::send_message(const std::string& destination, co
   return sent;
 }
 
+std::vector<StoredEvent> SqliteSystemDatabase::list_events(const std::string& id) {
+  std::vector<StoredEvent> events;
+  read([&](Connection& c) {
+    events.clear();
+    auto st = c.prepare("SELECT key, value, updated_at FROM keel_workflow_events WHERE workflow_id = $1 ORDER BY key",
+                        {id});
+    while (st.step()) events.push_back({st.column_text(0), st.column_text(1), st.column_int(2)});
+  });
+  return events;
+}
+
+std::vector<StoredMessage> SqliteSystemDatabase::list_messages(const std::string& destination,
+                                                               int64_t after_message_id, int limit) {
+  std::vector<StoredMessage> messages;
+  read([&](Connection& c) {
+    messages.clear();
+    auto st = c.prepare(
+        "SELECT message_id, topic, message, sender_id, consumed, created_at FROM keel_notifications "
+        "WHERE destination_id = $1 AND message_id > $2 ORDER BY message_id LIMIT $3",
+        {destination, after_message_id, int64_t{limit}});
+    while (st.step())
+      messages.push_back({st.column_int(0), st.column_text(1), st.column_text(2),
+                          st.column_null(3) ? std::string() : st.column_text(3), st.column_int(4) != 0,
+                          st.column_int(5)});
+  });
+  return messages;
+}
+
 std::optional<WaitingMessage> SqliteSystemDatabase::peek_message(const std::string& destination,
                                                                 const std::string& topic) {
   std::optional<WaitingMessage> found;

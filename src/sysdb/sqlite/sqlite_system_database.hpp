@@ -44,6 +44,9 @@ class SqliteSystemDatabase final : public SystemDatabase {
   Checkpoint set_event(const std::string& id, const std::string& key, const std::string& value,
                        const OperationRecord& op) override;
   std::optional<std::string> get_event(const std::string& id, const std::string& key) override;
+  std::vector<StoredEvent> list_events(const std::string& id) override;
+  std::vector<StoredMessage> list_messages(const std::string& destination, int64_t after_message_id,
+                                           int limit) override;
 
   SendResult send_message(const std::string& destination, const std::string& topic, const std::string& message,
                           const std::string& idempotency_key, const std::string& sender_id,
