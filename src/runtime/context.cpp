@@ -19,7 +19,6 @@ using detail::WakeKey;
 
 namespace {
 
-constexpr std::string_view kDeadline = "keel.deadline";
 
 class InStep {
  public:
@@ -64,13 +63,13 @@ void interruptible_sleep_until(Execution& ex, int64_t wake_ms, bool parkable) {
 class DurableDeadline {
  public:
   DurableDeadline(Execution& ex, int fid, std::chrono::milliseconds timeout) : ex_(ex), fid_(fid), timeout_(timeout) {
-    if (auto* r = ex.recorded(fid, kDeadline)) fix(detail::replay_output(ex, *r).get<int64_t>());
+    if (auto* r = ex.recorded(fid, detail::kDeadline)) fix(detail::replay_output(ex, *r).get<int64_t>());
   }
   bool passed() const { return fixed_ && now_ms() >= at_; }
   // The deadline, fixed (and its record deferred) on first use.
   int64_t get() {
     if (!fixed_) {
-      auto op = ex_.make_op(fid_, kDeadline, now_ms());
+      auto op = ex_.make_op(fid_, detail::kDeadline, now_ms());
       fix(op.completed_at_ms + timeout_.count());
       op.output = std::to_string(at_);
       ex_.defer_record(std::move(op), /*replayable=*/true);

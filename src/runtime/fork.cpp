@@ -41,6 +41,9 @@ WorkflowInfo fork_workflow(sysdb::SystemDatabase& db, const std::string& id, con
                      ": its last recorded step is " + std::to_string(last) + ", so the start step is at most " +
                      std::to_string(last + 1));
   std::erase_if(kept, [&](const sysdb::OperationRecord& op) { return op.function_id >= options.start_step; });
+  // A wait that runs again waits anew: its deadline, recorded just before
+  // it, is not kept (it has passed, or would cut the new wait short).
+  if (!kept.empty() && kept.back().name == kDeadline) kept.pop_back();
   WorkflowInfo fork;
   fork.id = options.workflow_id.empty() ? new_uuid() : options.workflow_id;
   fork.name = original->name;

@@ -16,6 +16,10 @@ Json replay_output(const Execution& ex, const sysdb::OperationRecord& op);
 std::optional<Json> replay_optional(const Execution& ex, const sysdb::OperationRecord& op);
 RecordedErrorInfo describe_exception(const std::exception& e);
 
+// The record of a timed wait's deadline (recv, get_event): at the position
+// before the wait's own record.
+inline constexpr std::string_view kDeadline = "keel.deadline";
+
 // The record of a set_event: named kSetEvent, its output [key, value], so
 // that a fork can set the events its copied records set. Records written
 // before 0.2 have no output.

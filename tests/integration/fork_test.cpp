@@ -5,6 +5,8 @@
 // PostgreSQL under ctest -L postgres.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "keel/client.hpp"
 #include "support/runtime_fixture.hpp"
 
@@ -78,6 +80,29 @@ TEST_F(ForkTest, TheEventsOfTheKeptRecordsAreCopied) {
   EXPECT_EQ(rt->get_event<std::string>(before, "stage", 5s), "b done for ann") << "set again by its own run";
   ASSERT_TRUE(rt->cancel(before));
   EXPECT_EQ(effects.count("b"), 1);
+}
+
+// A fork at a timed wait's position waits anew: the original's deadline
+// (recorded just before the wait, long passed) is not copied.
+TEST_F(ForkTest, AForkAtAWaitWaitsForItsWholeTimeoutAgain) {
+  rt->register_workflow("short_wait", [](keel::Context& ctx) {
+    ctx.step("a", [] {});
+    return ctx.recv<std::string>("go", 1500ms).value_or("timed out");
+  });
+  rt->launch();
+  (void)rt->start(keel::Workflow<std::string>("short_wait"), {.workflow_id = "s-1"});
+  std::this_thread::sleep_for(300ms);  // the recv waits: its deadline is fixed and recorded with it
+  rt->send("s-1", std::string("first"), "go");
+  ASSERT_EQ(rt->retrieve<std::string>("s-1").result_for(20s), "first");
+  auto steps = rt->list_steps("s-1");
+  if (steps.size() < 3u) GTEST_SKIP() << "the recv never waited, so no deadline was recorded";
+  ASSERT_EQ(steps[1].name, "keel.deadline");
+  std::this_thread::sleep_for(1600ms);  // the original's deadline has passed
+  std::string id = rt->fork_workflow("s-1", {.start_step = 3});
+  std::this_thread::sleep_for(300ms);  // the fork's recv finds its inbox empty and waits
+  rt->send(id, std::string("second"), "go");
+  EXPECT_EQ(rt->retrieve<std::string>(id).result_for(20s), "second");
+  EXPECT_EQ(rt->list_steps(id)[0].completed_at_ms, steps[0].completed_at_ms) << "step a was kept";
 }
 
 TEST_F(ForkTest, RestartRunsEverythingAgainUnderANewId) {
