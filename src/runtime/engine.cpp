@@ -97,6 +97,8 @@ std::string Engine::start(const std::string& name, const StartOptions& options, 
   info.inputs = std::move(inputs);
   info.executor_id = config_.executor_id;
   info.deadline_epoch_ms = wf.deadline_epoch_ms;
+  info.created_at_ms = wf.now_ms;
+  outcomes_.erase(wf.id);  // a new row: an outcome kept for an ID deleted since is not its own
   spawn(info, /*replay=*/false);
   return wf.id;
 }
@@ -121,6 +123,8 @@ std::string Engine::start_child(Execution& parent, int function_id, const std::s
     info.inputs = std::move(inputs);
     info.executor_id = config_.executor_id;
     info.parent_id = parent.id();
+    info.created_at_ms = wf.now_ms;
+    outcomes_.erase(wf.id);
     spawn(info, false);
   } else if (result.existing && result.existing->name != name) {
     throw WorkflowConflictError("child workflow ID '" + wf.id + "' already belongs to workflow '" +
@@ -149,8 +153,9 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
     if (stopping_.load()) return;  // stays PENDING; recovered at the next launch
     if (parking_->contains(info.id)) return;  // parked here: resumes by itself
     // Ended here already: a start or dequeue that read it PENDING came after
-    // an ensure_running() of the same ID had run it to its end.
-    if (outcomes_.contains(info.id)) return;
+    // an ensure_running() of the same ID had run it to its end. (The same
+    // row: an ID deleted and started again is a new row, created later.)
+    if (auto done = outcomes_.get(info.id); done && done->created_at_ms == info.created_at_ms) return;
     if (!running_.emplace(info.id, exec).second) return;  // already running here
     ++threads_;
   }
@@ -283,6 +288,7 @@ bool Engine::finish(Execution& exec, WorkflowStatus status, std::optional<Json> 
     // This commit recorded the outcome: result() may take it from here.
     WorkflowInfo done;
     done.id = exec.id();
+    done.created_at_ms = exec.info().created_at_ms;
     done.status = status;
     done.output = std::move(output);
     done.error = error;

@@ -74,6 +74,9 @@ class Engine final : public ExecutionHost {
   // Runs a workflow a dequeue moved to PENDING under this executor (from its
   // checkpoints: a resumed one comes back through its queue with some).
   void run_dequeued(const WorkflowInfo& info) { spawn(info, /*replay=*/true); }
+  // A new row took id (an enqueue): the outcome kept for an earlier row of
+  // the ID, deleted since, is not its own.
+  void forget_outcome(const std::string& id) { outcomes_.erase(id); }
   // A PENDING workflow of this executor that does not run here (its start
   // was committed but reported as failed, or it is a child of a crashed
   // execution) is run now, replaying its checkpoints.

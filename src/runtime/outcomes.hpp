@@ -1,8 +1,12 @@
 // The outcomes (SUCCESS or ERROR) of the workflows this process finished
 // lately, so that a result() of a workflow that ran here needs no database
 // read. Only an outcome this process committed itself is kept, and a
-// workflow's SUCCESS or ERROR never changes again, so an entry is never
-// stale. Bounded: the oldest entries go first; a miss reads the database.
+// workflow's SUCCESS or ERROR never changes again, so an entry is stale only
+// when its row is deleted and the ID started again: a start or enqueue here
+// that creates a row erases the entry (a row created by another process
+// after such a delete is not seen: see Engine::spawn, which compares
+// created_at). Bounded: the oldest entries go first; a miss reads the
+// database.
 // Thread-safe.
 #pragma once
 
@@ -21,7 +25,8 @@ class RecentOutcomes {
  public:
   explicit RecentOutcomes(size_t capacity) : capacity_(capacity) {}
 
-  // info: id, status (SUCCESS or ERROR), output or error.
+  // info: id, created_at_ms (which row of the ID), status (SUCCESS or
+  // ERROR), output or error.
   void put(WorkflowInfo info) {
     std::lock_guard lock(mu_);
     std::string id = info.id;
@@ -33,9 +38,12 @@ class RecentOutcomes {
     }
   }
 
-  bool contains(const std::string& id) const {
+  // Forgets id's outcome (a new workflow row took the ID). Its old place in
+  // the eviction order stays, and may evict a later entry of the ID early
+  // (a miss: the database is read).
+  void erase(const std::string& id) {
     std::lock_guard lock(mu_);
-    return map_.count(id) > 0;
+    map_.erase(id);
   }
 
   std::optional<WorkflowInfo> get(const std::string& id) const {

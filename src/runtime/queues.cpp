@@ -72,6 +72,7 @@ std::string Queues::enqueue(const std::string& name, const std::string& queue, c
                         config.executor_id, config.application_version, "", std::nullopt, now_ms()};
   auto result = engine_.db().enqueue_workflow(wf, fields);
   if (result.created) {
+    engine_.forget_outcome(wf.id);  // a new row: an outcome kept for an ID deleted since is not its own
     engine_.notifier().notify(WakeKey::queues());
   } else if (result.existing && result.existing->name != name) {
     throw WorkflowConflictError("workflow ID '" + wf.id + "' already belongs to workflow '" + result.existing->name +

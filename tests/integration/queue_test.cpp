@@ -171,6 +171,28 @@ TEST_F(QueueTest, ADequeuedRowHandedOverAfterTheWorkflowEndedHereDoesNotRunIt) {
   EXPECT_EQ(runs.load(), 1);
 }
 
+// The guard above is about one row: an ID whose row an operator deleted and
+// that is started again here is a new workflow, which runs and has its own
+// result.
+TEST_F(QueueTest, AnIdDeletedAndStartedAgainRunsAgainWithItsOwnResult) {
+  rt->register_queue({.name = "q"});
+  std::atomic<int> runs{0};
+  auto wf = rt->register_workflow("count", [&](keel::Context&) { return ++runs; });
+  rt->launch();
+  EXPECT_EQ(rt->start(wf, {.workflow_id = "again"}).result_for(20s), 1);
+  auto remove = [&] {
+    rt->run_sql_write([](keel::Sql& sql) {
+      sql.execute(sql.dialect() == "sqlite" ? "DELETE FROM keel_workflow_status WHERE workflow_id = 'again'"
+                                            : "DELETE FROM keel.workflow_status WHERE workflow_id = 'again'");
+    });
+  };
+  remove();
+  EXPECT_EQ(rt->start(wf, {.workflow_id = "again"}).result_for(20s), 2);
+  remove();
+  EXPECT_EQ(rt->enqueue(wf, "q", {.workflow_id = "again"}).result_for(20s), 3);
+  EXPECT_EQ(runs.load(), 3);
+}
+
 TEST_F(QueueTest, CancelledWhileEnqueuedNeverRunsAndResumeRequeues) {
   rt->register_queue({.name = "serial", .concurrency = 1});
   auto wf = register_recorder();
