@@ -155,7 +155,7 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
     // Ended here already: a start or dequeue that read it PENDING came after
     // an ensure_running() of the same ID had run it to its end. (The same
     // row: an ID deleted and started again is a new row, created later.)
-    if (auto done = outcomes_.get(info.id); done && done->created_at_ms == info.created_at_ms) return;
+    if (outcomes_.ended(info.id, info.created_at_ms)) return;
     if (!running_.emplace(info.id, exec).second) return;  // already running here
     ++threads_;
   }

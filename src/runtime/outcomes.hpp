@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -36,6 +37,13 @@ class RecentOutcomes {
       map_.erase(order_.front());
       order_.pop_front();
     }
+  }
+
+  // Whether this process recorded the end of id's row created at created_at_ms.
+  bool ended(const std::string& id, int64_t created_at_ms) const {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(id);
+    return it != map_.end() && it->second.created_at_ms == created_at_ms;
   }
 
   // Forgets id's outcome (a new workflow row took the ID). Its old place in
