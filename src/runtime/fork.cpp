@@ -27,6 +27,22 @@ std::vector<std::pair<std::string, std::string>> events_of(const std::vector<sys
   return {latest.begin(), latest.end()};
 }
 
+// The original's records before start_step, by position; UsageError when
+// start_step is past its last record plus one.
+std::vector<sysdb::OperationRecord> records_to_keep(sysdb::SystemDatabase& db, const std::string& id, int start_step) {
+  std::vector<sysdb::OperationRecord> kept = db.load_operations(id);  // by position
+  const int last = kept.empty() ? 0 : kept.back().function_id;
+  if (start_step > last + 1)
+    throw UsageError("cannot fork workflow '" + id + "' at step " + std::to_string(start_step) +
+                     ": its last recorded step is " + std::to_string(last) + ", so the start step is at most " +
+                     std::to_string(last + 1));
+  std::erase_if(kept, [&](const sysdb::OperationRecord& op) { return op.function_id >= start_step; });
+  // A wait that runs again waits anew: its deadline, recorded just before
+  // it, is not kept (it has passed, or would cut the new wait short).
+  if (!kept.empty() && kept.back().name == kDeadline) kept.pop_back();
+  return kept;
+}
+
 }  // namespace
 
 WorkflowInfo fork_workflow(sysdb::SystemDatabase& db, const std::string& id, const ForkOptions& options,
@@ -34,16 +50,7 @@ WorkflowInfo fork_workflow(sysdb::SystemDatabase& db, const std::string& id, con
   validate(id, options);
   auto original = db.get_workflow(id);
   if (!original) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
-  std::vector<sysdb::OperationRecord> kept = db.load_operations(id);  // by position
-  const int last = kept.empty() ? 0 : kept.back().function_id;
-  if (options.start_step > last + 1)
-    throw UsageError("cannot fork workflow '" + id + "' at step " + std::to_string(options.start_step) +
-                     ": its last recorded step is " + std::to_string(last) + ", so the start step is at most " +
-                     std::to_string(last + 1));
-  std::erase_if(kept, [&](const sysdb::OperationRecord& op) { return op.function_id >= options.start_step; });
-  // A wait that runs again waits anew: its deadline, recorded just before
-  // it, is not kept (it has passed, or would cut the new wait short).
-  if (!kept.empty() && kept.back().name == kDeadline) kept.pop_back();
+  std::vector<sysdb::OperationRecord> kept = records_to_keep(db, id, options.start_step);
   WorkflowInfo fork;
   fork.id = options.workflow_id.empty() ? new_uuid() : options.workflow_id;
   fork.name = original->name;
@@ -63,10 +70,6 @@ WorkflowInfo fork_workflow(sysdb::SystemDatabase& db, const std::string& id, con
   fork.created_at_ms = fork.updated_at_ms = wf.now_ms;
   return fork;
 }
-
-}  // namespace keel::detail
-
-namespace keel::detail {
 
 std::string Engine::fork(const std::string& id, const ForkOptions& options) {
   auto fork = fork_workflow(*db_, id, options, [this](const WorkflowInfo& original) -> std::optional<ForkRunner> {
