@@ -235,36 +235,27 @@ struct AdminServer::Impl {
     return Reply{200, Json{{"workflow_id", id}, {"cancelled", cancelled}, {"status", to_string(after.status)}}, {}};
   }
 
+  // Runtime::resume refuses, changing nothing, a workflow of this version
+  // whose name this process does not register (another application's).
   Reply resume(const std::string& id) {
     WorkflowInfo before = existing(id);
     bool resumed = false;
     try {
       resumed = rt.resume(id);
     } catch (const UnknownWorkflowError& e) {
-      // Library limitation: Runtime::resume flips the workflow to PENDING
-      // (under this executor) *before* it finds that the workflow's name is
-      // not registered here, then throws. Undo the flip when we can, so that
-      // the refusal leaves the workflow as it was.
-      std::string what = "workflow '" + id + "' runs the '" + before.name +
-                         "' workflow, which is not registered in this process; resume it through the admin "
-                         "server of the application that registers it";
-      if (before.status == WorkflowStatus::Cancelled) {
-        try {
-          (void)rt.cancel(id);
-        } catch (const std::exception& undo) {
-          spdlog::error("admin: cannot restore workflow '{}' to CANCELLED: {}", id, undo.what());
-        }
-      } else {
-        auto now = rt.get_workflow(id);
-        if (now && now->status != before.status)
-          what += " (keel::Runtime::resume left it " + to_string(now->status) + " under executor '" +
-                  now->executor_id + "')";
-      }
       spdlog::warn("admin: resume of '{}' refused: {}", id, e.what());
-      throw HttpError{409, "workflow_not_registered", what};
+      throw HttpError{409, "workflow_not_registered",
+                      "workflow '" + id + "' runs the '" + before.name +
+                          "' workflow, which is not registered in this process; resume it through the admin "
+                          "server of the application that registers it, or with `keel workflow resume`"};
     }
     auto after = existing(id);
-    return Reply{200, Json{{"workflow_id", id}, {"resumed", resumed}, {"status", to_string(after.status)}}, {}};
+    return Reply{200,
+                 Json{{"workflow_id", id},
+                      {"resumed", resumed},
+                      {"status", to_string(after.status)},
+                      {"executor_id", after.executor_id}},
+                 {}};
   }
 
   // The JSON object of a POST body ({} when there is none); only `allowed` keys.

@@ -358,6 +358,7 @@ TEST_F(AdminServerTest, CancelAWorkflowWaitingInRecvThenResumeItAndFinishItWithA
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.body["resumed"], true);
   EXPECT_EQ(r.body["status"], "PENDING");
+  EXPECT_EQ(r.body["executor_id"], "admin-test");
   EXPECT_EQ(get("/workflows/wait-1").body["status"], "PENDING");
 
   rt_->send("wait-1", std::string("go now"), "go");
@@ -393,6 +394,7 @@ TEST_F(AdminServerTest, ResumeOfAWorkflowNotRegisteredHereIs409AndLeavesItCancel
   auto info = rt_->get_workflow("other-1");
   ASSERT_TRUE(info);
   EXPECT_EQ(info->status, keel::WorkflowStatus::Cancelled);
+  EXPECT_EQ(info->executor_id, "other-app") << "the refusal changed nothing";
 }
 
 TEST_F(AdminServerTest, StartThrowsWhenThePortIsTaken) {
