@@ -232,7 +232,7 @@ int cmd_fork(const Options& o) {
 }
 
 int cmd_restart(const Options& o) {
-  return fork_with(o, keel::ForkOptions{.start_step = 0, .workflow_id = o.new_id, .application_version = {}});
+  return fork_with(o, keel::ForkOptions{.workflow_id = o.new_id});
 }
 
 void add_db_option(CLI::App* cmd, Options& o) {

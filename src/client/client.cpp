@@ -158,7 +158,7 @@ std::string Client::fork_workflow(const std::string& id, const ForkOptions& opti
 
 std::string Client::restart_workflow(const std::string& id, const std::string& new_workflow_id) {
   forbid_in_transaction_body("Client::restart_workflow");
-  return fork_workflow(id, ForkOptions{.start_step = 0, .workflow_id = new_workflow_id, .application_version = {}});
+  return fork_workflow(id, ForkOptions{.workflow_id = new_workflow_id});
 }
 
 }  // namespace keel

@@ -19,7 +19,6 @@ using detail::WakeKey;
 
 namespace {
 
-
 class InStep {
  public:
   explicit InStep(Execution& execution) : ex_(execution) { ex_.set_in_step(true); }

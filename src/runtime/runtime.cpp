@@ -68,7 +68,7 @@ std::string Runtime::fork_workflow(const std::string& id, const ForkOptions& opt
 }
 std::string Runtime::restart_workflow(const std::string& id, const std::string& new_workflow_id) {
   forbid_in_transaction_body("Runtime::restart_workflow");
-  return engine_->fork(id, ForkOptions{.start_step = 0, .workflow_id = new_workflow_id, .application_version = {}});
+  return engine_->fork(id, ForkOptions{.workflow_id = new_workflow_id});
 }
 std::string Runtime::enqueue_erased(const std::string& name, const std::string& queue, const EnqueueOptions& options,
                                     Json inputs) {
