@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "keel/bulk.hpp"
 #include "keel/config.hpp"
 #include "keel/errors.hpp"
 #include "keel/messaging.hpp"
@@ -142,8 +143,10 @@ class Client : public detail::TypedMessaging<Client> {
 
   /// The workflow's row, or nullopt when no workflow has this ID.
   std::optional<WorkflowInfo> get_workflow(const std::string& workflow_id);
-  /// The workflows that match `query`, newest first, at most query.limit.
+  /// As Runtime::list_workflows.
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& query = {});
+  /// As Runtime::list_workflows_page.
+  WorkflowPage list_workflows_page(const ListWorkflowsQuery& query);
   /// As Runtime::cancel; a workflow running in another process stops at its
   /// next operation.
   [[nodiscard]] bool cancel(const std::string& workflow_id);
@@ -159,6 +162,20 @@ class Client : public detail::TypedMessaging<Client> {
   std::string fork_workflow(const std::string& workflow_id, const ForkOptions& options = {});
   /// As Runtime::restart_workflow.
   std::string restart_workflow(const std::string& workflow_id, const std::string& new_workflow_id = "");
+  /// Resume without running it here (a Client runs no workflow): a
+  /// CANCELLED or dead-lettered workflow becomes PENDING under no executor,
+  /// for an executor of its version to claim (within a heartbeat), or goes
+  /// back to its queue. Returns false when it was in neither status. Throws
+  /// WorkflowNotFoundError, DeduplicatedError.
+  [[nodiscard]] bool resume(const std::string& workflow_id);
+  /// As Runtime::delete_workflow.
+  void delete_workflow(const std::string& workflow_id);
+  /// As Runtime::cancel_workflows.
+  BulkResult cancel_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options = {});
+  /// resume (this Client's: released, not run here) for every match.
+  BulkResult resume_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options = {});
+  /// As Runtime::delete_workflows.
+  BulkResult delete_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options = {});
 
   /// Waits for the workflow to be terminal and returns its output as JSON (or
   /// throws its error, as Handle::result); TimeoutError when timeout passes.

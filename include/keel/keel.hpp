@@ -5,6 +5,7 @@
 /// @namespace keel
 /// Keel's public API. Names in keel::detail are internal.
 
+#include "keel/bulk.hpp"
 #include "keel/client.hpp"
 #include "keel/config.hpp"
 #include "keel/context.hpp"

@@ -45,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "keel/bulk.hpp"
 #include "keel/config.hpp"
 #include "keel/context.hpp"
 #include "keel/errors.hpp"
@@ -201,10 +202,29 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   /// new_workflow_id (empty: a fresh UUID).
   std::string restart_workflow(const std::string& workflow_id, const std::string& new_workflow_id = "");
 
+  /// Deletes a finished workflow and everything recorded for it (its
+  /// operations, events, the messages sent to it); its ID may then be used
+  /// again. Throws WorkflowNotFoundError, WorkflowConflictError when it is
+  /// not finished (cancel it first).
+  void delete_workflow(const std::string& workflow_id);
+  /// cancel for every workflow `filter` matches (keel/bulk.hpp).
+  BulkResult cancel_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options = {});
+  /// resume for every workflow `filter` matches (keel/bulk.hpp).
+  BulkResult resume_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options = {});
+  /// delete_workflow for every finished workflow `filter` matches
+  /// (keel/bulk.hpp); a page at a time, one commit per page. Throws
+  /// UsageError when filter.statuses names a status that is not finished.
+  BulkResult delete_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options = {});
+
   /// The workflow's row, or nullopt when no workflow has this ID.
   std::optional<WorkflowInfo> get_workflow(const std::string& workflow_id);
-  /// The workflows that match `query`, newest first, at most query.limit.
+  /// The first page of list_workflows_page(query): the workflows that match,
+  /// in its order, at most query.limit. Throws UsageError for a limit outside
+  /// 1..kMaxListLimit or a cursor no page of this order returned.
   std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& query = {});
+  /// One page of the workflows that match `query` (keel/status.hpp), with the
+  /// cursor of the next page and, when asked, the count of all matches.
+  WorkflowPage list_workflows_page(const ListWorkflowsQuery& query);
   /// The workflow's recorded operations in function-id order; empty for an unknown ID.
   std::vector<StepInfo> list_steps(const std::string& workflow_id);
   /// Every event the workflow set (the latest value per key), by key; empty

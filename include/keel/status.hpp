@@ -122,13 +122,52 @@ struct MessageInfo {
   int64_t created_at_ms = 0;  ///< when it was sent, epoch milliseconds
 };
 
-/// Which workflows list_workflows returns (Runtime and Client), newest first.
+/// The order list_workflows returns workflows in: by creation time, ties
+/// broken by workflow ID (byte order) in the same direction.
+enum class ListOrder {
+  NewestFirst,  ///< latest created first (the default)
+  OldestFirst,  ///< earliest created first
+};
+
+/// Which workflows list_workflows returns (Runtime and Client). Every filter
+/// that is set must match (AND); an empty `statuses` matches any status.
+/// Times are epoch milliseconds, ranges half-open: after <= t < before.
+///
+/// Indexed (docs/operations.md, "Finding workflows"): status, name, ID
+/// prefix, parent, queue and the created range answer a page of 100 from
+/// millions of rows in milliseconds; executor, version and the updated range
+/// only narrow what those (or the creation order) find.
 struct ListWorkflowsQuery {
-  std::optional<WorkflowStatus> status;  ///< only this status, when set
-  std::optional<std::string> name;       ///< only this workflow name, when set
-  std::optional<std::string> application_version;  ///< only this application version, when set
+  std::vector<WorkflowStatus> statuses;            ///< any of these statuses (empty: all)
+  std::optional<std::string> name;                 ///< only this workflow name
+  std::optional<std::string> id_prefix;            ///< only IDs starting with these bytes
+  std::optional<int64_t> created_after_ms;         ///< created at or after
+  std::optional<int64_t> created_before_ms;        ///< created before
+  std::optional<int64_t> updated_after_ms;         ///< row last changed at or after
+  std::optional<int64_t> updated_before_ms;        ///< row last changed before
+  std::optional<std::string> queue_name;           ///< only workflows of this queue
+  std::optional<std::string> application_version;  ///< only this application version
   std::optional<std::string> executor_id;          ///< only this executor ("" : released, held by none)
-  int limit = 100;                       ///< at most this many
+  std::optional<std::string> parent_id;            ///< only the children of this workflow
+  ListOrder order = ListOrder::NewestFirst;        ///< by creation time, either way
+  int limit = 100;                                 ///< at most this many: 1 to kMaxListLimit
+  /// Continue after the page that returned it (WorkflowPage::next_cursor);
+  /// empty: from the start. Keyset pagination: rows inserted meanwhile never
+  /// shift a page (a new row shows on the pages it sorts into).
+  std::string cursor;
+  bool count_total = false;  ///< also count every match (WorkflowPage::total): one more query
+};
+
+/// The largest ListWorkflowsQuery::limit.
+inline constexpr int kMaxListLimit = 10000;
+
+/// One page of list_workflows_page.
+struct WorkflowPage {
+  std::vector<WorkflowInfo> workflows;  ///< in the query's order
+  /// Pass as ListWorkflowsQuery::cursor (with the same order) for the next
+  /// page; empty when this page is the last.
+  std::string next_cursor;
+  std::optional<int64_t> total;  ///< every match, ignoring cursor and limit, when count_total
 };
 
 }  // namespace keel

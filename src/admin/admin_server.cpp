@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "admin/request_guard.hpp"
+#include "admin/workflow_filter.hpp"
 #include "json_views.hpp"
 #include "keel/runtime.hpp"
 
@@ -34,7 +35,7 @@ namespace keel {
 namespace {
 
 constexpr int kDefaultLimit = 100;
-constexpr int kMaxLimit = 10000;
+constexpr int kMaxLimit = kMaxListLimit;
 
 struct Reply {
   int status = 200;
@@ -92,11 +93,6 @@ std::vector<std::string> split_path(const std::string& target) {
   return segments;
 }
 
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
-}
-
 std::string single_param(const httplib::Request& req, const std::string& key) {
   if (req.get_param_value_count(key) > 1)
     throw HttpError{400, "invalid_parameter", "query parameter '" + key + "' is given more than once"};
@@ -141,7 +137,11 @@ struct AdminServer::Impl {
         {"GET", {"workflows", "*", "steps"}, [this](auto&, auto& c) { return steps(c[0]); }},
         {"GET", {"workflows", "*", "events"}, [this](auto&, auto& c) { return events(c[0]); }},
         {"GET", {"workflows", "*", "messages"}, [this](auto& req, auto& c) { return messages(req, c[0]); }},
+        {"POST", {"workflows", "cancel"}, [this](auto& req, auto&) { return bulk(req, Bulk::Cancel); }},
+        {"POST", {"workflows", "resume"}, [this](auto& req, auto&) { return bulk(req, Bulk::Resume); }},
+        {"POST", {"workflows", "delete"}, [this](auto& req, auto&) { return bulk(req, Bulk::Delete); }},
         {"POST", {"workflows", "*", "cancel"}, [this](auto&, auto& c) { return cancel(c[0]); }},
+        {"POST", {"workflows", "*", "delete"}, [this](auto&, auto& c) { return remove(c[0]); }},
         {"POST", {"workflows", "*", "resume"}, [this](auto&, auto& c) { return resume(c[0]); }},
         {"POST", {"workflows", "*", "fork"}, [this](auto& req, auto& c) { return fork(c[0], fork_options(req)); }},
         {"POST", {"workflows", "*", "restart"}, [this](auto& req, auto& c) { return fork(c[0], restart_options(req)); }},
@@ -156,43 +156,28 @@ struct AdminServer::Impl {
     return *info;
   }
 
+  static int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  static ListWorkflowsQuery filter(const admin::FilterParams& params, bool paging) {
+    try {
+      return admin::parse_workflow_filter(params, now_ms(), paging);
+    } catch (const admin::FilterError& e) {
+      throw HttpError{400, e.code, e.message};
+    }
+  }
+
   Reply list(const httplib::Request& req) {
-    ListWorkflowsQuery q;
-    q.limit = kDefaultLimit;
-    for (const auto& [key, value] : req.params) {
-      (void)value;
-      if (key != "status" && key != "name" && key != "application_version" && key != "executor_id" && key != "limit")
-        throw HttpError{400, "invalid_parameter",
-                        "unknown query parameter '" + key +
-                            "' (expected status, name, application_version, executor_id or limit)"};
+    ListWorkflowsQuery q = filter(req.params, /*paging=*/true);
+    WorkflowPage page;
+    try {
+      page = rt.list_workflows_page(q);
+    } catch (const UsageError& e) {  // the limit is checked: only the cursor is left
+      throw HttpError{400, "invalid_cursor", e.what()};
     }
-    if (req.has_param("status")) {
-      std::string s = single_param(req, "status");
-      try {
-        q.status = workflow_status_from_string(upper(s));
-      } catch (const SerializationError&) {
-        throw HttpError{400, "invalid_status",
-                        "status '" + s +
-                            "' is not one of ENQUEUED, PENDING, SUCCESS, ERROR, CANCELLED, "
-                            "MAX_RECOVERY_ATTEMPTS_EXCEEDED"};
-      }
-    }
-    if (req.has_param("name")) {
-      q.name = single_param(req, "name");
-      if (q.name->empty()) throw HttpError{400, "invalid_name", "query parameter 'name' must not be empty"};
-    }
-    if (req.has_param("application_version")) q.application_version = single_param(req, "application_version");
-    if (req.has_param("executor_id")) q.executor_id = single_param(req, "executor_id");
-    if (req.has_param("limit")) {
-      std::string s = single_param(req, "limit");
-      int limit = 0;
-      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), limit);
-      if (s.empty() || ec != std::errc() || end != s.data() + s.size() || limit < 1 || limit > kMaxLimit)
-        throw HttpError{400, "invalid_limit",
-                        "limit '" + s + "' is not an integer from 1 to " + std::to_string(kMaxLimit)};
-      q.limit = limit;
-    }
-    return Reply{200, admin::workflows_to_json(rt.list_workflows(q)), {}};
+    return Reply{200, admin::page_to_json(page), {}};
   }
 
   Reply steps(const std::string& id) {
@@ -233,6 +218,58 @@ struct AdminServer::Impl {
     bool cancelled = rt.cancel(id);
     auto after = existing(id);
     return Reply{200, Json{{"workflow_id", id}, {"cancelled", cancelled}, {"status", to_string(after.status)}}, {}};
+  }
+
+  Reply remove(const std::string& id) {
+    rt.delete_workflow(id);
+    return Reply{200, Json{{"workflow_id", id}, {"deleted", true}}, {}};
+  }
+
+  enum class Bulk { Cancel, Resume, Delete };
+
+  // The body of a bulk operation: the list filter's parameters as JSON
+  // fields (strings; a time may be a number of epoch ms, status an array),
+  // and dry_run. An empty filter is refused: "every workflow" is never
+  // what a tired operator means.
+  static std::pair<ListWorkflowsQuery, bool> bulk_body(const httplib::Request& req) {
+    std::vector<std::string> allowed = admin::filter_parameter_names();
+    allowed.push_back("dry_run");
+    Json body = body_object(req, allowed);
+    admin::FilterParams params;
+    bool dry_run = false;
+    for (const auto& [key, value] : body.items()) {
+      if (key == "dry_run") {
+        if (!value.is_boolean()) throw HttpError{400, "invalid_body", "field 'dry_run' must be true or false"};
+        dry_run = value.get<bool>();
+      } else if (value.is_string()) {
+        params.emplace(key, value.get<std::string>());
+      } else if (value.is_number_integer()) {
+        params.emplace(key, std::to_string(value.get<int64_t>()));
+      } else if (key == "status" && value.is_array() && !value.empty()) {
+        std::string list;
+        for (const auto& s : value) {
+          if (!s.is_string()) throw HttpError{400, "invalid_body", "field 'status' must list strings"};
+          list += (list.empty() ? "" : ",") + s.get<std::string>();
+        }
+        params.emplace(key, list);
+      } else {
+        throw HttpError{400, "invalid_body", "field '" + key + "' must be a string"};
+      }
+    }
+    if (params.empty())
+      throw HttpError{400, "filter_required",
+                      "a bulk operation needs at least one filter field (" + admin::filter_parameter_list() + ")"};
+    return {filter(params, /*paging=*/false), dry_run};
+  }
+
+  Reply bulk(const httplib::Request& req, Bulk op) {
+    auto [q, dry_run] = bulk_body(req);
+    BulkOptions options{.dry_run = dry_run, .on_progress = {}};
+    BulkResult r;
+    if (op == Bulk::Cancel) r = rt.cancel_workflows(q, options);
+    if (op == Bulk::Resume) r = rt.resume_workflows(q, options);
+    if (op == Bulk::Delete) r = rt.delete_workflows(q, options);
+    return Reply{200, admin::bulk_to_json(r, dry_run), {}};
   }
 
   // Runtime::resume refuses, changing nothing, a workflow of this version

@@ -66,6 +66,23 @@ Json workflows_to_json(const std::vector<WorkflowInfo>& workflows) {
   return Json{{"workflows", std::move(list)}};
 }
 
+Json bulk_to_json(const BulkResult& result, bool dry_run) {
+  Json failures = Json::array();
+  for (const auto& f : result.failures) failures.push_back({{"workflow_id", f.workflow_id}, {"message", f.message}});
+  return Json{{"dry_run", dry_run},
+              {"matched", result.matched},
+              {"changed", result.changed},
+              {"failed", result.failed},
+              {"failures", std::move(failures)}};
+}
+
+Json page_to_json(const WorkflowPage& page) {
+  Json out = workflows_to_json(page.workflows);
+  out["next_cursor"] = page.next_cursor.empty() ? Json(nullptr) : Json(page.next_cursor);
+  out["total"] = page.total ? Json(*page.total) : Json(nullptr);
+  return out;
+}
+
 Json steps_to_json(const std::string& workflow_id, const std::vector<StepInfo>& steps) {
   Json list = Json::array();
   for (const auto& s : steps) list.push_back(to_json(s));

@@ -13,7 +13,11 @@
 //              "sender_id", "consumed", "created_at_ms"}...], "next_after"}
 //              (next_after: the last message_id, to page on; null when none)
 //   error:    {"type", "message"}
-//   list:     {"workflows": [workflow...]}
+//   bulk:     {"dry_run", "matched", "changed", "failed",
+//              "failures": [{"workflow_id", "message"}...]}
+//   list:     {"workflows": [workflow...], "next_cursor", "total"}
+//              (next_cursor: the next page's cursor, null on the last page;
+//              total: every match, null unless counted)
 //   steps:    {"workflow_id", "steps": [step...]}
 // Thread-safety: pure functions.
 #pragma once
@@ -21,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "keel/bulk.hpp"
 #include "keel/serialization.hpp"
 #include "keel/status.hpp"
 
@@ -30,6 +35,8 @@ Json to_json(const WorkflowInfo& info);
 Json to_json(const StepInfo& step);
 Json to_json(const RecordedErrorInfo& error);
 Json workflows_to_json(const std::vector<WorkflowInfo>& workflows);
+Json page_to_json(const WorkflowPage& page);
+Json bulk_to_json(const BulkResult& result, bool dry_run);
 Json steps_to_json(const std::string& workflow_id, const std::vector<StepInfo>& steps);
 Json events_to_json(const std::string& workflow_id, const std::vector<EventInfo>& events);
 Json messages_to_json(const std::string& workflow_id, const std::vector<MessageInfo>& messages);

@@ -1,16 +1,22 @@
 // `keel`: the management command of a Keel system database.
 //
 //   keel migrate --db URL
-//   keel workflow list [--status S] [--name N] [--version V] [--executor E] [--limit L] --db URL
+//   keel workflow list [FILTER] [--order newest|oldest] [--limit L] [--cursor C] [--count] --db URL
+//   keel workflow cancel|resume|delete (ID | FILTER [--yes]) --db URL
 //   keel workflow get ID --db URL
 //   keel workflow steps ID --db URL
 //   keel workflow events ID --db URL
 //   keel workflow messages ID [--after N] [--limit L] --db URL
-//   keel workflow cancel ID --db URL
-//   keel workflow resume ID --db URL
 //   keel workflow fork ID [--start-step N] [--new-id X] [--version V] --db URL
 //   keel workflow restart ID [--new-id X] --db URL
 //   keel executors list --db URL
+//
+// FILTER: --status S[,S...] --name N --id-prefix P --queue Q --version V
+// --executor E --parent ID --created-after T --created-before T
+// --updated-after T --updated-before T (delete: --finished-before T), the
+// parameters of the admin API's GET /workflows (admin/workflow_filter.hpp:
+// one parser, the same errors). A bulk cancel/resume/delete without --yes
+// only counts what it would change (a dry run).
 //
 // --db defaults to $KEEL_DATABASE_URL. Results are JSON on stdout (the same
 // shapes as the admin HTTP API); errors are one line on stderr and a non-zero
@@ -25,13 +31,16 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <unistd.h>
 #include <string>
 
 #include "json_views.hpp"
+#include "workflow_filter.hpp"
 #include "keel/version.hpp"
 #include "keel/keel.hpp"
 
@@ -57,11 +66,6 @@ struct Failure {
 };
 
 void print(const keel::Json& j) { std::cout << keel::admin::dump(j, 2) << '\n'; }
-
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
-}
 
 // The file behind a sqlite: URL (the same forms keel accepts), if it is one.
 std::optional<std::string> sqlite_path(const std::string& url) {
@@ -108,16 +112,54 @@ keel::WorkflowInfo existing(keel::Runtime& rt, const std::string& id) {
 struct Options {
   std::string db;
   std::string id;
-  std::string status;
-  std::string name;
   std::string version;
-  std::string executor;
-  bool executor_given = false;  // "" is a filter too
+  std::string finished_before;
   int limit = 100;
   int start_step = 0;
   std::string new_id;
   int64_t after = 0;
+  keel::admin::FilterParams filter;  // by the admin API's parameter names
+  bool count = false;
+  bool yes = false;
 };
+
+// A filter flag of the CLI and the admin API parameter it sets.
+struct FilterFlag {
+  const char* flag;
+  const char* param;
+  const char* help;
+};
+
+const std::vector<FilterFlag>& filter_flags() {
+  static const std::vector<FilterFlag> flags{
+      {"--status", "status", "Only these statuses, comma-separated (e.g. PENDING,ENQUEUED)"},
+      {"--name", "name", "Only workflows of this workflow name"},
+      {"--id-prefix", "id_prefix", "Only workflow IDs that start with this"},
+      {"--queue", "queue_name", "Only workflows of this queue"},
+      {"--version", "application_version", "Only workflows of this application version"},
+      {"--executor", "executor_id",
+       "Only workflows held by this executor (\"\": PENDING ones waiting for an executor of their version)"},
+      {"--parent", "parent_id", "Only the child workflows of this workflow"},
+      {"--created-after", "created_after", "Created at or after T (epoch ms, RFC 3339, or a duration ago: 2h, 30d)"},
+      {"--created-before", "created_before", "Created before T"},
+      {"--updated-after", "updated_after", "Last changed at or after T"},
+      {"--updated-before", "updated_before", "Last changed before T"},
+  };
+  return flags;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+keel::ListWorkflowsQuery parse_filter(const Options& o, bool paging) {
+  try {
+    return keel::admin::parse_workflow_filter(o.filter, now_ms(), paging);
+  } catch (const keel::admin::FilterError& e) {
+    throw Failure{kUsage, e.message};
+  }
+}
 
 int cmd_migrate(const Options& o) {
   auto rt = open_runtime(o.db, /*create=*/true);
@@ -126,22 +168,11 @@ int cmd_migrate(const Options& o) {
 }
 
 int cmd_list(const Options& o) {
-  keel::ListWorkflowsQuery q;
-  if (!o.status.empty()) {
-    try {
-      q.status = keel::workflow_status_from_string(upper(o.status));
-    } catch (const keel::SerializationError&) {
-      throw Failure{kUsage, "--status '" + o.status +
-                                "' is not one of ENQUEUED, PENDING, SUCCESS, ERROR, CANCELLED, "
-                                "MAX_RECOVERY_ATTEMPTS_EXCEEDED"};
-    }
-  }
-  if (!o.name.empty()) q.name = o.name;
-  if (!o.version.empty()) q.application_version = o.version;
-  if (o.executor_given) q.executor_id = o.executor;
-  q.limit = o.limit;
+  keel::ListWorkflowsQuery q = parse_filter(o, /*paging=*/true);
   auto rt = open_runtime(o.db, false);
-  print(keel::admin::workflows_to_json(rt->list_workflows(q)));
+  keel::WorkflowPage page = rt->list_workflows_page(q);
+  print(keel::admin::page_to_json(page));
+  if (!page.next_cursor.empty()) std::cerr << "keel: more: --cursor " << page.next_cursor << '\n';
   return kOk;
 }
 
@@ -187,7 +218,7 @@ int cmd_messages(const Options& o) {
   return kOk;
 }
 
-int cmd_cancel(const Options& o) {
+int cmd_cancel_one(const Options& o) {
   auto rt = open_runtime(o.db, false);
   (void)existing(*rt, o.id);
   bool cancelled = rt->cancel(o.id);
@@ -199,7 +230,7 @@ int cmd_cancel(const Options& o) {
 // The workflow's version is never "keel-cli": Runtime::resume releases it
 // (PENDING under executor "") for an executor of its version, or puts it
 // back in its queue.
-int cmd_resume(const Options& o) {
+int cmd_resume_one(const Options& o) {
   auto rt = open_runtime(o.db, false);
   (void)existing(*rt, o.id);
   bool resumed = rt->resume(o.id);
@@ -210,6 +241,54 @@ int cmd_resume(const Options& o) {
                    {"executor_id", after.executor_id}});
   return kOk;
 }
+
+int cmd_delete_one(const Options& o) {
+  auto rt = open_runtime(o.db, false);
+  rt->delete_workflow(o.id);
+  print(keel::Json{{"workflow_id", o.id}, {"deleted", true}});
+  return kOk;
+}
+
+enum class Bulk { Cancel, Resume, Delete };
+
+// A bulk operation: without --yes, a dry run that counts the matches; with
+// it, the operation, with a progress line on stderr when that is a terminal.
+int run_bulk(const Options& o, Bulk op) {
+  if (o.filter.empty())
+    throw Failure{kUsage, "give a workflow ID, or a filter (" + keel::admin::filter_parameter_list() +
+                              ") to act on every match"};
+  keel::ListWorkflowsQuery q = parse_filter(o, /*paging=*/false);
+  auto rt = open_runtime(o.db, false);
+  const char* verb = op == Bulk::Cancel ? "cancel" : op == Bulk::Resume ? "resume" : "delete";
+  auto act = [&](const keel::BulkOptions& options) {
+    if (op == Bulk::Cancel) return rt->cancel_workflows(q, options);
+    if (op == Bulk::Resume) return rt->resume_workflows(q, options);
+    return rt->delete_workflows(q, options);
+  };
+  keel::BulkResult counted = act({.dry_run = true, .on_progress = {}});
+  if (!o.yes) {
+    print(keel::admin::bulk_to_json(counted, /*dry_run=*/true));
+    std::cerr << "keel: dry run: " << counted.matched << " workflow(s) match; run again with --yes to " << verb
+              << " them\n";
+    return kOk;
+  }
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  keel::BulkOptions options;
+  if (tty)
+    options.on_progress = [&](const keel::BulkProgress& p) {
+      std::cerr << "\rkeel: " << verb << ": " << p.matched << " of about " << counted.matched << " walked, "
+                << p.changed << " changed" << std::flush;
+    };
+  keel::BulkResult r = act(options);
+  if (tty) std::cerr << '\n';
+  print(keel::admin::bulk_to_json(r, /*dry_run=*/false));
+  return kOk;
+}
+
+// An ID or a filter: one workflow, or all that match.
+int cmd_cancel(const Options& o) { return o.id.empty() ? run_bulk(o, Bulk::Cancel) : cmd_cancel_one(o); }
+int cmd_resume(const Options& o) { return o.id.empty() ? run_bulk(o, Bulk::Resume) : cmd_resume_one(o); }
+int cmd_delete(const Options& o) { return o.id.empty() ? run_bulk(o, Bulk::Delete) : cmd_delete_one(o); }
 
 // As the admin server's POST /workflows/:id/fork, with the same output.
 int fork_with(const Options& o, const keel::ForkOptions& options) {
@@ -245,6 +324,23 @@ void add_id_argument(CLI::App* cmd, Options& o) {
   cmd->add_option("id", o.id, "Workflow ID")->required();
 }
 
+// Adds the filter flags; each one given lands in o.filter under its admin
+// API name when the command runs (see collect_filter).
+std::vector<std::pair<CLI::Option*, std::string>> add_filter_options(CLI::App* cmd, std::vector<std::string>& values) {
+  std::vector<std::pair<CLI::Option*, std::string>> added;
+  values.resize(filter_flags().size() + 1);
+  for (size_t i = 0; i < filter_flags().size(); ++i) {
+    const FilterFlag& f = filter_flags()[i];
+    added.emplace_back(cmd->add_option(f.flag, values[i], f.help), f.param);
+  }
+  return added;
+}
+
+void collect_filter(const std::vector<std::pair<CLI::Option*, std::string>>& options, Options& o) {
+  for (const auto& [opt, param] : options)
+    if (opt->count() > 0) o.filter.emplace(param, opt->as<std::string>());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -274,19 +370,56 @@ int main(int argc, char** argv) {
   workflow->require_subcommand(1);
 
   auto* list = workflow->add_subcommand("list", "List workflows, newest first");
-  list->add_option("--status", o.status, "Only workflows with this status (e.g. PENDING, ERROR)");
-  list->add_option("--name", o.name, "Only workflows of this workflow name");
-  list->add_option("--version", o.version, "Only workflows of this application version");
-  auto* executor = list->add_option(
-      "--executor", o.executor,
-      "Only workflows held by this executor (\"\": PENDING ones waiting for an executor of their version)");
-  list->add_option("--limit", o.limit, "At most this many workflows (default 100)")
-      ->check(CLI::Range(1, kMaxLimit));
+  std::vector<std::string> list_values;
+  auto list_filter = add_filter_options(list, list_values);
+  std::string order, limit, cursor;
+  list_filter.emplace_back(list->add_option("--order", order, "newest (default) or oldest first"), "order");
+  list_filter.emplace_back(list->add_option("--limit", limit, "At most this many workflows (default 100)"), "limit");
+  list_filter.emplace_back(list->add_option("--cursor", cursor, "Continue after the page that printed this next_cursor"),
+                           "cursor");
+  list->add_flag("--count", o.count, "Also count every match (\"total\")");
   add_db_option(list, o);
-  list->callback([&, executor] {
-    o.executor_given = executor->count() > 0;
+  list->callback([&] {
+    collect_filter(list_filter, o);
+    if (o.count) o.filter.emplace("count", "true");
     command = cmd_list;
   });
+
+  // cancel, resume, delete: one workflow by ID, or every match of a filter.
+  struct Managed {
+    const char* name;
+    const char* help;
+    int (*fn)(const Options&);
+  };
+  std::vector<std::vector<std::string>> managed_values(3);
+  int managed_index = 0;
+  for (const Managed& m :
+       {Managed{"cancel", "Cancel a PENDING or ENQUEUED workflow, or every match of a filter", cmd_cancel},
+        Managed{"resume",
+                "Resume a cancelled or dead-lettered workflow (an executor of its version picks it up), or every "
+                "match of a filter",
+                cmd_resume},
+        Managed{"delete", "Delete a finished workflow and all it recorded, or every finished match of a filter",
+                cmd_delete}}) {
+    auto* sub = workflow->add_subcommand(m.name, m.help);
+    sub->add_option("id", o.id, "Workflow ID (or give a filter)");
+    auto flags = add_filter_options(sub, managed_values[managed_index++]);
+    if (std::string(m.name) == "delete")
+      flags.emplace_back(sub->add_option("--finished-before", o.finished_before,
+                                         "Finished before T (e.g. 30d): --updated-before of a finished workflow"),
+                         "updated_before");
+    sub->add_flag("--yes", o.yes, "Act on every match (without it, a bulk operation only counts them)");
+    add_db_option(sub, o);
+    auto fn = m.fn;
+    sub->callback([&command, &o, fn, flags] {
+      collect_filter(flags, o);
+      if (!o.id.empty() && !o.filter.empty())
+        throw CLI::ValidationError("give a workflow ID or a filter, not both");
+      if (o.id.empty() && o.filter.empty())
+        throw CLI::ValidationError("give a workflow ID, or a filter to act on every match");
+      command = fn;
+    });
+  }
 
   auto* executors = app.add_subcommand("executors", "Inspect the executors' leases");
   executors->require_subcommand(1);
@@ -301,11 +434,7 @@ int main(int argc, char** argv) {
   };
   for (const ById& c : {ById{"get", "Show one workflow", cmd_get},
                         ById{"steps", "Show the recorded steps of a workflow", cmd_steps},
-                        ById{"events", "Show the events of a workflow (the latest value of each key)", cmd_events},
-                        ById{"cancel", "Cancel a PENDING or ENQUEUED workflow", cmd_cancel},
-                        ById{"resume",
-                             "Resume a cancelled or dead-lettered workflow: an executor of its version picks it up",
-                             cmd_resume}}) {
+                        ById{"events", "Show the events of a workflow (the latest value of each key)", cmd_events}}) {
     auto* sub = workflow->add_subcommand(c.name, c.help);
     add_id_argument(sub, o);
     add_db_option(sub, o);

@@ -8,6 +8,7 @@
 
 #include "common/clock.hpp"
 #include "common/wake_key.hpp"
+#include "runtime/bulk.hpp"
 #include "runtime/fork.hpp"
 #include "runtime/inspection.hpp"
 #include "runtime/notifier.hpp"
@@ -127,6 +128,11 @@ std::optional<WorkflowInfo> Client::get_workflow(const std::string& id) {
 
 std::vector<WorkflowInfo> Client::list_workflows(const ListWorkflowsQuery& query) {
   forbid_in_transaction_body("Client::list_workflows");
+  return state_->db->list_workflows(query).workflows;
+}
+
+WorkflowPage Client::list_workflows_page(const ListWorkflowsQuery& query) {
+  forbid_in_transaction_body("Client::list_workflows_page");
   return state_->db->list_workflows(query);
 }
 
@@ -134,6 +140,38 @@ bool Client::cancel(const std::string& id) {
   forbid_in_transaction_body("Client::cancel");
   return state_->db->transition(id, {WorkflowStatus::Pending, WorkflowStatus::Enqueued}, WorkflowStatus::Cancelled,
                                 detail::now_ms(), false, std::nullopt);
+}
+
+bool Client::resume(const std::string& id) {
+  forbid_in_transaction_body("Client::resume");
+  auto before = state_->db->get_workflow(id);
+  if (!before) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+  return detail::release_for_resume(*state_->db, *before, detail::now_ms());
+}
+
+void Client::delete_workflow(const std::string& id) {
+  forbid_in_transaction_body("Client::delete_workflow");
+  detail::delete_finished_workflow(*state_->db, id);
+}
+
+BulkResult Client::cancel_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options) {
+  forbid_in_transaction_body("Client::cancel_workflows");
+  return detail::run_bulk(*state_->db, filter, options, detail::each([&](const std::string& id) { return cancel(id); }));
+}
+
+BulkResult Client::resume_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options) {
+  forbid_in_transaction_body("Client::resume_workflows");
+  return detail::run_bulk(*state_->db, filter, options, detail::each([&](const std::string& id) { return resume(id); }));
+}
+
+BulkResult Client::delete_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options) {
+  forbid_in_transaction_body("Client::delete_workflows");
+  return detail::run_bulk(*state_->db, detail::finished_only(filter), options,
+                          [&](const std::vector<WorkflowInfo>& page, BulkResult&) {
+                            std::vector<std::string> ids;
+                            for (const auto& w : page) ids.push_back(w.id);
+                            return static_cast<int64_t>(state_->db->delete_finished(ids).size());
+                          });
 }
 
 std::vector<StepInfo> Client::list_steps(const std::string& id) {

@@ -8,6 +8,7 @@
 #include "common/clock.hpp"
 #include "common/retry_policy.hpp"
 #include "common/wake_key.hpp"
+#include "runtime/bulk.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/executor_lease.hpp"
 #include "runtime/operations.hpp"
@@ -148,16 +149,24 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
   ErasedWorkflow fn = lookup(info.name);
   auto exec = std::make_shared<Execution>(*this, info, std::map<int, sysdb::OperationRecord>{});
   exec->set_replaying(replay);
-  {
-    std::lock_guard lock(mu_);
+  for (;;) {
+    std::unique_lock lock(mu_);
     if (stopping_.load()) return;  // stays PENDING; recovered at the next launch
     if (parking_->contains(info.id)) return;  // parked here: resumes by itself
     // Ended here already: a start or dequeue that read it PENDING came after
     // an ensure_running() of the same ID had run it to its end. (The same
     // row: an ID deleted and started again is a new row, created later.)
     if (outcomes_.ended(info.id, info.created_at_ms)) return;
-    if (!running_.emplace(info.id, exec).second) return;  // already running here
-    ++threads_;
+    auto [it, added] = running_.emplace(info.id, exec);
+    if (added) {
+      ++threads_;
+      break;
+    }
+    if (it->second->info().created_at_ms == info.created_at_ms) return;  // already running here
+    // The execution of a deleted row of this ID is still unwinding: the new
+    // row runs once it has left.
+    lock.unlock();
+    wait_until_gone(info.id);
   }
   try {
     pool_->submit([this, exec, fn = std::move(fn), replay]() mutable {
@@ -326,7 +335,7 @@ bool Engine::resume(const std::string& id) {
   // Refuse before changing anything when this process cannot run it.
   auto before = db_->get_workflow(id);
   if (!before) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
-  if (!before->queue_name.empty()) return requeue(id);
+  if (!before->queue_name.empty()) return requeue(*before);
   // Another version's workflow is released (executor_id '') for an executor
   // of its version to claim: this code would not replay its history.
   const bool ours = before->application_version == config_.application_version;
@@ -343,14 +352,8 @@ bool Engine::resume(const std::string& id) {
 // A workflow of a queue resumes by going back to its queue (ENQUEUED), so
 // that it counts against the queue's limits again; any process dequeuing the
 // queue runs it from its checkpoints.
-bool Engine::requeue(const std::string& id) {
-  bool changed = false;
-  try {
-    changed = db_->transition(id, {WorkflowStatus::Cancelled, WorkflowStatus::MaxRecoveryAttemptsExceeded},
-                              WorkflowStatus::Enqueued, now_ms(), /*reset_recovery=*/true, std::nullopt);
-  } catch (const ConstraintError&) {
-    throw DeduplicatedError("workflow '" + id + "' cannot resume: its deduplication ID is held by another workflow");
-  }
+bool Engine::requeue(const WorkflowInfo& before) {
+  bool changed = detail::release_for_resume(*db_, before, now_ms());
   if (changed) notifier_.notify(WakeKey::queues());
   return changed;
 }

@@ -115,7 +115,7 @@ class Engine final : public ExecutionHost {
   // Queues the workflow on the pool unless it already runs (or is parked)
   // here; replay loads its recorded operations first (on the pool thread).
   void spawn(const WorkflowInfo& info, bool replay);
-  bool requeue(const std::string& id);
+  bool requeue(const WorkflowInfo& before);
   bool load_recorded(Execution& exec);
   void release(Execution& exec);
   void leave_parked(Execution& exec);

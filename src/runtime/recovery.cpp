@@ -49,10 +49,10 @@ void Engine::route_versions() {
 
 std::vector<WorkflowInfo> Engine::pending_of_other_versions() {
   ListWorkflowsQuery q;
-  q.status = WorkflowStatus::Pending;
+  q.statuses = {WorkflowStatus::Pending};
   q.executor_id = "";
   q.limit = kMaxReportedOtherVersions;
-  std::vector<WorkflowInfo> others = db_->list_workflows(q);
+  std::vector<WorkflowInfo> others = db_->list_workflows(q).workflows;
   std::erase_if(others, [&](const WorkflowInfo& w) { return w.application_version == config_.application_version; });
   std::map<std::string, int> by_version;
   for (const WorkflowInfo& w : others) ++by_version[w.application_version];

@@ -1,6 +1,7 @@
 // keel::Runtime: the public face of the engine.
 #include "keel/runtime.hpp"
 
+#include "runtime/bulk.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/inspection.hpp"
 #include "runtime/queues.hpp"
@@ -105,8 +106,41 @@ std::optional<WorkflowInfo> Runtime::get_workflow(const std::string& id) {
 }
 std::vector<WorkflowInfo> Runtime::list_workflows(const ListWorkflowsQuery& query) {
   forbid_in_transaction_body("Runtime::list_workflows");
+  return engine_->db().list_workflows(query).workflows;
+}
+
+WorkflowPage Runtime::list_workflows_page(const ListWorkflowsQuery& query) {
+  forbid_in_transaction_body("Runtime::list_workflows_page");
   return engine_->db().list_workflows(query);
 }
+void Runtime::delete_workflow(const std::string& id) {
+  forbid_in_transaction_body("Runtime::delete_workflow");
+  detail::delete_finished_workflow(engine_->db(), id);
+  engine_->forget_outcome(id);
+}
+
+BulkResult Runtime::cancel_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options) {
+  forbid_in_transaction_body("Runtime::cancel_workflows");
+  return detail::run_bulk(engine_->db(), filter, options, detail::each([&](const std::string& id) { return cancel(id); }));
+}
+
+BulkResult Runtime::resume_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options) {
+  forbid_in_transaction_body("Runtime::resume_workflows");
+  return detail::run_bulk(engine_->db(), filter, options, detail::each([&](const std::string& id) { return resume(id); }));
+}
+
+BulkResult Runtime::delete_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options) {
+  forbid_in_transaction_body("Runtime::delete_workflows");
+  return detail::run_bulk(engine_->db(), detail::finished_only(filter), options,
+                          [&](const std::vector<WorkflowInfo>& page, BulkResult&) {
+                            std::vector<std::string> ids;
+                            for (const auto& w : page) ids.push_back(w.id);
+                            auto deleted = engine_->db().delete_finished(ids);
+                            for (const auto& id : deleted) engine_->forget_outcome(id);
+                            return static_cast<int64_t>(deleted.size());
+                          });
+}
+
 std::vector<ExecutorInfo> Runtime::list_executors() {
   forbid_in_transaction_body("Runtime::list_executors");
   return engine_->db().list_executors();

@@ -5,6 +5,7 @@
 // anything; recorded() names the first position whose record differs.
 #include "keel/upgrade_check.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <ostream>
@@ -97,13 +98,19 @@ HistoryCheck check_one(Engine& engine, const WorkflowInfo& info) {
 
 std::vector<WorkflowInfo> selected(sysdb::SystemDatabase& db, const HistorySelection& s) {
   std::vector<WorkflowInfo> all;
+  // Pages through (newest first) until `limit` workflows of the status.
   auto add = [&](WorkflowStatus status, int limit) {
     ListWorkflowsQuery q;
-    q.status = status;
+    q.statuses = {status};
     q.name = s.name;
     q.application_version = s.application_version;
-    q.limit = limit;
-    for (auto& w : db.list_workflows(q)) all.push_back(std::move(w));
+    do {
+      q.limit = std::min(limit, kMaxListLimit);
+      WorkflowPage page = db.list_workflows(q);
+      limit -= static_cast<int>(page.workflows.size());
+      for (auto& w : page.workflows) all.push_back(std::move(w));
+      q.cursor = page.next_cursor;
+    } while (limit > 0 && !q.cursor.empty());
   };
   constexpr int kAll = std::numeric_limits<int>::max();
   if (s.pending) add(WorkflowStatus::Pending, kAll);

@@ -182,8 +182,15 @@ class SystemDatabase {
                                        const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
                                        const std::vector<OperationRecord>& last_ops) = 0;
   virtual std::optional<WorkflowInfo> get_workflow(const std::string& id) = 0;
-  virtual std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) = 0;
+  // One page of the workflows matching q (sysdb/workflow_query.hpp); throws
+  // UsageError for a bad limit or cursor.
+  virtual WorkflowPage list_workflows(const ListWorkflowsQuery& q) = 0;
   virtual std::vector<std::string> list_pending(const std::string& executor_id) = 0;
+  // Deletes those of `ids` that are finished (a terminal status), with all
+  // that is recorded for them (operations, events, the messages sent to
+  // them), in one commit; returns the IDs it deleted. A workflow that is not
+  // finished, or unknown, is left alone.
+  virtual std::vector<std::string> delete_finished(const std::vector<std::string>& ids) = 0;
   // --- version routing (docs/upgrades.md) ---
   // An executor runs only workflows of its application version. Releases
   // (executor_id '') the PENDING workflows of executor_id recorded by

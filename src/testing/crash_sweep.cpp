@@ -93,7 +93,7 @@ class ChildHook {
 bool work_left(Runtime& rt) {
   for (WorkflowStatus s : {WorkflowStatus::Pending, WorkflowStatus::Enqueued}) {
     ListWorkflowsQuery q;
-    q.status = s;
+    q.statuses = {s};
     q.limit = 1;
     if (!rt.list_workflows(q).empty()) return true;
   }

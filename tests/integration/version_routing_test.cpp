@@ -70,7 +70,7 @@ TEST_F(VersionRoutingTest, ALaunchRunsOnlyItsVersionAndReportsTheOthers) {
   EXPECT_EQ(rt->get_workflow("old")->recovery_attempts, 0) << "v2 did not run it";
   rt->send("old", std::string("hi"), "go");  // waits in its inbox for v1
   start_parked(*rt, "new");
-  auto listed = rt->list_workflows({.status = keel::WorkflowStatus::Pending, .application_version = "v1"});
+  auto listed = rt->list_workflows({.statuses = {keel::WorkflowStatus::Pending}, .application_version = "v1"});
   EXPECT_TRUE(lists(listed, "old"));
   EXPECT_FALSE(lists(listed, "new"));
   rt.reset();

@@ -141,8 +141,8 @@ TEST_F(WorkflowTest, ListWorkflowsFiltersByStatusAndName) {
   rt->start(ok, {.workflow_id = "o1"}).result_for(10s);
   rt->start(ok, {.workflow_id = "o2"}).result_for(10s);
   EXPECT_ANY_THROW(rt->start(bad, {.workflow_id = "b1"}).result_for(10s));
-  EXPECT_EQ(rt->list_workflows({.status = keel::WorkflowStatus::Success}).size(), 2u);
-  EXPECT_EQ(rt->list_workflows({.status = keel::WorkflowStatus::Error}).size(), 1u);
+  EXPECT_EQ(rt->list_workflows({.statuses = {keel::WorkflowStatus::Success}}).size(), 2u);
+  EXPECT_EQ(rt->list_workflows({.statuses = {keel::WorkflowStatus::Error}}).size(), 1u);
   EXPECT_EQ(rt->list_workflows({.name = "ok", .limit = 1}).size(), 1u);
 }
 

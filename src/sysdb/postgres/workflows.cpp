@@ -7,6 +7,8 @@
 #include "sysdb/postgres/claims.hpp"
 #include "sysdb/postgres/postgres_system_database.hpp"
 #include "sysdb/postgres/statement.hpp"
+#include "sysdb/queue_sql.hpp"
+#include "sysdb/workflow_query.hpp"
 
 namespace keel::sysdb::postgres {
 
@@ -162,23 +164,41 @@ std::optional<WorkflowInfo> PostgresSystemDatabase::get_workflow(const std::stri
   return result;
 }
 
-std::vector<WorkflowInfo> PostgresSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
-  std::vector<WorkflowInfo> result;
+WorkflowPage PostgresSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
+  // COLLATE "C": byte order, as SQLite compares text.
+  static const WorkflowTable kTable{"keel.workflow_status", " COLLATE \"C\""};
+  QuerySql page = page_sql(q, kTable, kWorkflowColumns);
+  std::vector<WorkflowInfo> rows;
+  std::optional<int64_t> total;
   read_one([&](Connection& c) {
-    result.clear();
-    // COLLATE "C": byte order, as SQLite compares text.
-    Result r = c.exec(select_workflows("WHERE ($1::text IS NULL OR status = $1::text) AND "
-                                       "($2::text IS NULL OR name = $2::text) AND "
-                                       "($4::text IS NULL OR application_version = $4::text) AND "
-                                       "($5::text IS NULL OR executor_id = $5::text) "
-                                       "ORDER BY created_at DESC, workflow_id COLLATE \"C\" LIMIT $3"),
-                      {q.status ? SqlValue(to_string(*q.status)) : SqlValue(nullptr),
-                       q.name ? SqlValue(*q.name) : SqlValue(nullptr), static_cast<int64_t>(q.limit),
-                       q.application_version ? SqlValue(*q.application_version) : SqlValue(nullptr),
-                       q.executor_id ? SqlValue(*q.executor_id) : SqlValue(nullptr)});
-    for (int i = 0; i < r.rows(); ++i) result.push_back(read_workflow_row(r, i));
+    rows.clear();
+    total.reset();
+    Result r = c.exec(page.sql, page.params);
+    for (int i = 0; i < r.rows(); ++i) rows.push_back(read_workflow_row(r, i));
+    if (q.count_total) {
+      QuerySql count = count_sql(q, kTable);
+      total = c.exec(count.sql, count.params).integer(0, 0);
+    }
   });
+  WorkflowPage result = make_page(q, std::move(rows));
+  result.total = total;
   return result;
+}
+
+// Events and the inbox go by their foreign keys (ON DELETE CASCADE); the
+// operations' table has none since migration 6, so its rows go explicitly,
+// in the same statement.
+std::vector<std::string> PostgresSystemDatabase::delete_finished(const std::vector<std::string>& ids) {
+  std::vector<std::string> deleted;
+  if (ids.empty()) return deleted;
+  std::vector<SqlValue> params(ids.begin(), ids.end());
+  std::string sql = "WITH gone AS (DELETE FROM keel.workflow_status WHERE workflow_id IN (" +
+                    placeholders(1, ids.size()) + ") AND status IN (" + terminal_statuses_sql() +
+                    ") RETURNING workflow_id), ops AS (DELETE FROM keel.operation_outputs WHERE workflow_id IN "
+                    "(SELECT workflow_id FROM gone)) SELECT workflow_id FROM gone";
+  Result r = write_statement(sql, params);
+  for (int i = 0; i < r.rows(); ++i) deleted.push_back(r.text(i, 0));
+  return deleted;
 }
 
 std::vector<std::string> PostgresSystemDatabase::list_pending(const std::string& executor_id) {

@@ -28,7 +28,8 @@ class SqliteSystemDatabase final : public SystemDatabase {
                                const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
                                const std::vector<OperationRecord>& last_ops) override;
   std::optional<WorkflowInfo> get_workflow(const std::string& id) override;
-  std::vector<WorkflowInfo> list_workflows(const ListWorkflowsQuery& q) override;
+  WorkflowPage list_workflows(const ListWorkflowsQuery& q) override;
+  std::vector<std::string> delete_finished(const std::vector<std::string>& ids) override;
   std::vector<std::string> list_pending(const std::string& executor_id) override;
   int release_other_versions(const std::string& executor_id, const std::string& version) override;
   std::vector<std::string> claim_released(const std::string& executor_id, const std::string& version) override;

@@ -3,6 +3,8 @@
 
 #include "keel/serialization.hpp"
 #include "sysdb/sqlite/sqlite_system_database.hpp"
+#include "sysdb/queue_sql.hpp"
+#include "sysdb/workflow_query.hpp"
 
 namespace keel::sysdb::sqlite {
 
@@ -132,20 +134,40 @@ std::optional<WorkflowInfo> SqliteSystemDatabase::get_workflow(const std::string
   return result;
 }
 
-std::vector<WorkflowInfo> SqliteSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
-  std::vector<WorkflowInfo> result;
-  read([&](Connection& c) {
-    auto st = c.prepare(select_workflows("WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR name = $2) "
-                                         "AND ($4 IS NULL OR application_version = $4) "
-                                         "AND ($5 IS NULL OR executor_id = $5) "
-                                         "ORDER BY created_at DESC, workflow_id LIMIT $3"),
-                        {q.status ? SqlValue(to_string(*q.status)) : SqlValue(nullptr),
-                         q.name ? SqlValue(*q.name) : SqlValue(nullptr), static_cast<int64_t>(q.limit),
-                         q.application_version ? SqlValue(*q.application_version) : SqlValue(nullptr),
-                         q.executor_id ? SqlValue(*q.executor_id) : SqlValue(nullptr)});
-    while (st.step()) result.push_back(read_workflow_row(st));
+WorkflowPage SqliteSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
+  static const WorkflowTable kTable{"keel_workflow_status", ""};
+  QuerySql page = page_sql(q, kTable, kWorkflowColumns);
+  std::vector<WorkflowInfo> rows;
+  std::optional<int64_t> total;
+  read([&](Connection& c) {  // one read transaction: the page and its count agree
+    rows.clear();
+    auto st = c.prepare(page.sql, page.params);
+    while (st.step()) rows.push_back(read_workflow_row(st));
+    if (q.count_total) {
+      QuerySql count = count_sql(q, kTable);
+      auto ct = c.prepare(count.sql, count.params);
+      if (ct.step()) total = ct.column_int(0);
+    }
   });
+  WorkflowPage result = make_page(q, std::move(rows));
+  result.total = total;
   return result;
+}
+
+// The foreign keys (ON DELETE CASCADE, enforced: connection.cpp) delete the
+// workflow's operations, events and inbox with its row.
+std::vector<std::string> SqliteSystemDatabase::delete_finished(const std::vector<std::string>& ids) {
+  std::vector<std::string> deleted;
+  if (ids.empty()) return deleted;
+  std::vector<SqlValue> params(ids.begin(), ids.end());
+  write([&](Connection& c) {
+    deleted.clear();
+    auto st = c.prepare("DELETE FROM keel_workflow_status WHERE workflow_id IN (" + placeholders(1, ids.size()) +
+                            ") AND status IN (" + terminal_statuses_sql() + ") RETURNING workflow_id",
+                        params);
+    while (st.step()) deleted.push_back(st.column_text(0));
+  });
+  return deleted;
 }
 
 std::vector<std::string> SqliteSystemDatabase::list_pending(const std::string& executor_id) {

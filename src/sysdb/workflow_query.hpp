@@ -1,0 +1,50 @@
+// list_workflows for both backends: the SQL of a filtered, ordered page and
+// of its count (the same WHERE), and the cursor that carries a page's last
+// row to the next query. One place, so that SQLite and PostgreSQL filter,
+// order and page alike; a backend only names its table and how it compares
+// workflow IDs (PostgreSQL: COLLATE "C", the byte order SQLite uses).
+//
+// Keyset pagination: the cursor holds the last row's (created_at,
+// workflow_id); the next page starts strictly after it in the query's order,
+// so rows inserted in between never shift a page.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "keel/sql.hpp"
+#include "keel/status.hpp"
+
+namespace keel::sysdb {
+
+// How a backend spells the table and an ordered comparison of workflow IDs.
+struct WorkflowTable {
+  std::string name;          // "keel_workflow_status", "keel.workflow_status"
+  std::string id_collation;  // appended to workflow_id where it is compared or ordered
+};
+
+struct QuerySql {
+  std::string sql;
+  std::vector<SqlValue> params;
+};
+
+// Throws keel::UsageError for a limit outside 1..kMaxListLimit or a cursor
+// that no query of this order returned.
+void validate(const ListWorkflowsQuery& q);
+
+// SELECT columns ... WHERE filters [AND after cursor] ORDER BY ... LIMIT
+// q.limit + 1 (the extra row says whether a next page exists).
+QuerySql page_sql(const ListWorkflowsQuery& q, const WorkflowTable& t, const std::string& columns);
+// SELECT count(*) under the same filters, ignoring cursor and limit.
+QuerySql count_sql(const ListWorkflowsQuery& q, const WorkflowTable& t);
+
+// "'SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED'": the
+// terminal statuses (keel::is_terminal) as an SQL list.
+const std::string& terminal_statuses_sql();
+
+// Turns the rows of page_sql (up to limit + 1) into the page: drops the extra
+// row and, when there was one, sets next_cursor after the last kept row.
+WorkflowPage make_page(const ListWorkflowsQuery& q, std::vector<WorkflowInfo> rows);
+
+}  // namespace keel::sysdb
