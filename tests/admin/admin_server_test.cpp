@@ -214,6 +214,110 @@ TEST_F(AdminServerTest, ListRejectsBadParametersWith400) {
   expect_error(get("/workflows?limit=1&limit=2"), 400, "invalid_parameter");
 }
 
+TEST_F(AdminServerTest, ListPagesWithACursorAndCountsWhenAsked) {
+  for (int i = 0; i < 5; ++i) run_greet("p-" + std::to_string(i), "x");
+  run_failing("p-fail");
+  std::vector<std::string> seen;
+  std::string path = "/workflows?id_prefix=p-&order=oldest&limit=2&count=true";
+  for (int pages = 0;; ++pages) {
+    ASSERT_LT(pages, 10);
+    auto r = get(path);
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["total"], 6) << r.raw;
+    for (const auto& w : r.body["workflows"]) seen.push_back(w["id"].get<std::string>());
+    if (r.body["next_cursor"].is_null()) break;
+    path = "/workflows?id_prefix=p-&order=oldest&limit=2&count=true&cursor=" + r.body["next_cursor"].get<std::string>();
+  }
+  ASSERT_EQ(seen.size(), 6u);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 6u);
+  auto newest = get("/workflows?id_prefix=p-&limit=6");
+  ASSERT_EQ(newest.status, 200) << newest.raw;
+  std::vector<std::string> reversed;
+  for (const auto& w : newest.body["workflows"]) reversed.push_back(w["id"].get<std::string>());
+  EXPECT_EQ(std::vector<std::string>(reversed.rbegin(), reversed.rend()), seen);
+  EXPECT_TRUE(newest.body["total"].is_null()) << "counted only when asked";
+
+  auto several = get("/workflows?status=ERROR,success&id_prefix=p-");
+  ASSERT_EQ(several.status, 200) << several.raw;
+  EXPECT_EQ(several.body["workflows"].size(), 6u);
+  auto recent = get("/workflows?created_after=1h&created_before=" + std::to_string(INT64_C(4102444800000)));
+  ASSERT_EQ(recent.status, 200) << recent.raw;
+  EXPECT_EQ(recent.body["workflows"].size(), 6u);
+  auto old = get("/workflows?created_before=2001-01-01T00:00:00Z");
+  ASSERT_EQ(old.status, 200) << old.raw;
+  EXPECT_TRUE(old.body["workflows"].empty());
+}
+
+TEST_F(AdminServerTest, ListRejectsBadFiltersAndCursorsWith400) {
+  expect_error(get("/workflows?created_after=yesterday"), 400, "invalid_time");
+  expect_error(get("/workflows?updated_before=2026-02-30T00:00:00Z"), 400, "invalid_time");
+  expect_error(get("/workflows?order=sideways"), 400, "invalid_order");
+  expect_error(get("/workflows?count=maybe"), 400, "invalid_count");
+  expect_error(get("/workflows?cursor=not-a-cursor"), 400, "invalid_cursor");
+  expect_error(get("/workflows?status=PENDING,NOPE"), 400, "invalid_status");
+  expect_error(get("/workflows?id_prefix="), 400, "invalid_id_prefix");
+  run_greet("c-1", "a");
+  run_greet("c-2", "b");
+  auto page = get("/workflows?limit=1");
+  ASSERT_TRUE(page.body["next_cursor"].is_string()) << page.raw;
+  expect_error(get("/workflows?order=oldest&cursor=" + page.body["next_cursor"].get<std::string>()), 400,
+               "invalid_cursor");
+}
+
+TEST_F(AdminServerTest, DeleteRemovesAFinishedWorkflowAndRefusesOthers) {
+  run_greet("d-1", "ann");
+  auto r = post("/workflows/d-1/delete");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["deleted"], true);
+  expect_error(get("/workflows/d-1"), 404, "workflow_not_found");
+  expect_error(post("/workflows/d-1/delete"), 404, "workflow_not_found");
+  (void)start_waiter("d-2");
+  expect_error(post("/workflows/d-2/delete"), 409, "workflow_conflict");
+  EXPECT_EQ(rt_->get_workflow("d-2")->status, keel::WorkflowStatus::Pending) << "unchanged";
+  EXPECT_EQ(get("/workflows/d-1/delete").status, 405);
+}
+
+TEST_F(AdminServerTest, BulkCancelCountsInADryRunThenCancelsTheMatches) {
+  (void)start_waiter("b-1");
+  (void)start_waiter("b-2");
+  run_greet("b-done", "x");
+  auto dry = post("/workflows/cancel", R"({"status": "PENDING", "id_prefix": "b-", "dry_run": true})");
+  ASSERT_EQ(dry.status, 200) << dry.raw;
+  EXPECT_EQ(dry.body["dry_run"], true);
+  EXPECT_EQ(dry.body["matched"], 2);
+  EXPECT_EQ(dry.body["changed"], 0);
+  EXPECT_EQ(rt_->get_workflow("b-1")->status, keel::WorkflowStatus::Pending);
+  auto done = post("/workflows/cancel", R"({"status": ["PENDING"], "id_prefix": "b-"})");
+  ASSERT_EQ(done.status, 200) << done.raw;
+  EXPECT_EQ(done.body["changed"], 2);
+  EXPECT_EQ(done.body["failed"], 0);
+  EXPECT_EQ(rt_->get_workflow("b-2")->status, keel::WorkflowStatus::Cancelled);
+  EXPECT_EQ(rt_->get_workflow("b-done")->status, keel::WorkflowStatus::Success);
+  auto resumed = post("/workflows/resume", R"({"status": "CANCELLED", "id_prefix": "b-1"})");
+  ASSERT_EQ(resumed.status, 200) << resumed.raw;
+  EXPECT_EQ(resumed.body["changed"], 1);
+  EXPECT_EQ(rt_->get_workflow("b-1")->status, keel::WorkflowStatus::Pending);
+  auto deleted = post("/workflows/delete", R"({"id_prefix": "b-"})");
+  ASSERT_EQ(deleted.status, 200) << deleted.raw;
+  EXPECT_EQ(deleted.body["matched"], 2) << "the finished ones: b-2 (cancelled) and b-done";
+  EXPECT_EQ(deleted.body["changed"], 2);
+  EXPECT_TRUE(rt_->get_workflow("b-1").has_value()) << "PENDING again: not deleted";
+}
+
+TEST_F(AdminServerTest, BulkOperationsRefuseAnEmptyOrBadFilter) {
+  (void)start_waiter("e-1");
+  expect_error(post("/workflows/cancel"), 400, "filter_required");
+  expect_error(post("/workflows/cancel", R"({"dry_run": false})"), 400, "filter_required");
+  expect_error(post("/workflows/cancel", R"({"status": "NOPE"})"), 400, "invalid_status");
+  expect_error(post("/workflows/cancel", R"({"limit": "5"})"), 400, "invalid_body");
+  expect_error(post("/workflows/cancel", R"({"name": 5.5})"), 400, "invalid_body");
+  expect_error(post("/workflows/cancel", R"({"name": "x", "dry_run": "yes"})"), 400, "invalid_body");
+  expect_error(post("/workflows/cancel", "[1]"), 400, "invalid_body");
+  expect_error(post("/workflows/delete", R"({"status": "PENDING"})"), 400, "invalid_request");
+  EXPECT_EQ(get("/workflows/cancel").status, 404) << "a GET reads workflow 'cancel', which does not exist";
+  EXPECT_EQ(rt_->get_workflow("e-1")->status, keel::WorkflowStatus::Pending) << "nothing changed";
+}
+
 TEST_F(AdminServerTest, StepsListsTheRecordedSteps) {
   run_greet("g-1", "ann");
   auto r = get("/workflows/g-1/steps");
