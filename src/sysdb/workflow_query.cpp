@@ -1,5 +1,6 @@
 #include "sysdb/workflow_query.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -121,18 +122,18 @@ class Where {
  public:
   explicit Where(const WorkflowTable& t) : id_(std::string("workflow_id") + t.id_collation) {}
 
+  explicit Where(const WorkflowTable& t, std::vector<SqlValue> params)
+      : id_(std::string("workflow_id") + t.id_collation), params_(std::move(params)) {}
+
   std::string bind(SqlValue v) {
     params_.push_back(std::move(v));
     return "$" + std::to_string(params_.size());
   }
   void add(const std::string& condition) { sql_ += (sql_.empty() ? " WHERE " : " AND ") + condition; }
 
+  // Every filter but the statuses (the caller adds those: page_sql reads
+  // each status's rows in order apart).
   void filters(const ListWorkflowsQuery& q) {
-    if (!q.statuses.empty()) {
-      std::string in;
-      for (auto s : q.statuses) in += (in.empty() ? "" : ", ") + bind(to_string(s));
-      add("status IN (" + in + ")");
-    }
     equal("name", q.name);
     equal("queue_name", q.queue_name);
     equal("application_version", q.application_version);
@@ -152,6 +153,13 @@ class Where {
   // After the cursor's row in the query's order: (created_at, id) below it
   // when newest first, above it when oldest first. The bare created_at bound
   // lets an index on created_at start at the cursor.
+  void statuses(const std::vector<WorkflowStatus>& statuses) {
+    if (statuses.empty()) return;
+    std::string in;
+    for (auto s : statuses) in += (in.empty() ? "" : ", ") + bind(to_string(s));
+    add("status IN (" + in + ")");
+  }
+
   void after(const Cursor& c) {
     bool newest = c.order == ListOrder::NewestFirst;
     std::string at = bind(c.created_at);
@@ -196,9 +204,14 @@ void validate(const ListWorkflowsQuery& q) {
     throw UsageError("list_workflows: cursor '" + q.cursor + "' continues a list in the other order");
 }
 
-QuerySql page_sql(const ListWorkflowsQuery& q, const WorkflowTable& t, const std::string& columns) {
-  validate(q);
-  Where w(t);
+namespace {
+
+// The page's SELECT over the rows of `statuses` (all: empty), binding after
+// `params`.
+QuerySql one_select(const ListWorkflowsQuery& q, const WorkflowTable& t, const std::string& columns,
+                    const std::vector<WorkflowStatus>& statuses, std::vector<SqlValue> params) {
+  Where w(t, std::move(params));
+  w.statuses(statuses);
   w.filters(q);
   if (!q.cursor.empty()) w.after(*decode(q.cursor));
   std::string sql = "SELECT " + columns + " FROM " + t.name + w.sql() + w.order_by(q.order) + " LIMIT " +
@@ -206,8 +219,34 @@ QuerySql page_sql(const ListWorkflowsQuery& q, const WorkflowTable& t, const std
   return {std::move(sql), w.take_params()};
 }
 
+}  // namespace
+
+// Several statuses: one ordered, limited SELECT per status (each an index
+// range read in order), merged. A single `status IN (...)` would read every
+// row of those statuses and sort them.
+QuerySql page_sql(const ListWorkflowsQuery& q, const WorkflowTable& t, const std::string& columns) {
+  validate(q);
+  std::vector<WorkflowStatus> statuses;
+  for (auto s : q.statuses)
+    if (std::find(statuses.begin(), statuses.end(), s) == statuses.end()) statuses.push_back(s);
+  if (statuses.size() <= 1) return one_select(q, t, columns, statuses, {});
+  QuerySql merged;
+  std::string unions;
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    QuerySql part = one_select(q, t, columns, {statuses[i]}, std::move(merged.params));
+    merged.params = std::move(part.params);
+    unions += (i ? " UNION ALL " : "") + std::string("SELECT * FROM (") + part.sql + ") AS s" + std::to_string(i);
+  }
+  Where outer(t, std::move(merged.params));
+  merged.sql = "SELECT * FROM (" + unions + ") AS merged" + outer.order_by(q.order) + " LIMIT " +
+               outer.bind(static_cast<int64_t>(q.limit) + 1);
+  merged.params = outer.take_params();
+  return merged;
+}
+
 QuerySql count_sql(const ListWorkflowsQuery& q, const WorkflowTable& t) {
   Where w(t);
+  w.statuses(q.statuses);
   w.filters(q);
   std::string sql = "SELECT count(*) FROM " + t.name + w.sql();
   return {std::move(sql), w.take_params()};

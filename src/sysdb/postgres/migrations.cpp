@@ -180,11 +180,29 @@ constexpr std::string_view kV7OperationKinds = R"sql(
 ALTER TABLE keel.operation_outputs ADD COLUMN kind TEXT;
 )sql";
 
+// Finding workflows (list_workflows, docs/operations.md): an index per
+// filter that must answer a page from millions of rows, each ending in the
+// list's order (created_at, then workflow_id in byte order) so that a page
+// is read in order and stops after its rows. The prefix filter ranges over
+// workflow_id in byte order: the primary key's collation may be another.
+// Partial where most rows have no value (queue, parent).
+constexpr std::string_view kV8ListIndexes = R"sql(
+DROP INDEX keel.workflow_status_by_created;
+CREATE INDEX workflow_status_by_created ON keel.workflow_status (created_at, workflow_id COLLATE "C");
+CREATE INDEX workflow_status_by_status_created ON keel.workflow_status (status, created_at, workflow_id COLLATE "C");
+CREATE INDEX workflow_status_by_name ON keel.workflow_status (name, created_at, workflow_id COLLATE "C");
+CREATE INDEX workflow_status_by_id ON keel.workflow_status (workflow_id COLLATE "C");
+CREATE INDEX workflow_status_by_queue ON keel.workflow_status (queue_name, created_at, workflow_id COLLATE "C")
+  WHERE queue_name IS NOT NULL;
+CREATE INDEX workflow_status_by_parent ON keel.workflow_status (parent_id, created_at, workflow_id COLLATE "C")
+  WHERE parent_id IS NOT NULL;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim,
-                                                 kV6StepsWithoutForeignKey, kV7OperationKinds};
+                                                 kV6StepsWithoutForeignKey, kV7OperationKinds, kV8ListIndexes};
   return all;
 }
 

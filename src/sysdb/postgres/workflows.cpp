@@ -185,17 +185,14 @@ WorkflowPage PostgresSystemDatabase::list_workflows(const ListWorkflowsQuery& q)
   return result;
 }
 
-// Events and the inbox go by their foreign keys (ON DELETE CASCADE); the
-// operations' table has none since migration 6, so its rows go explicitly,
-// in the same statement.
+// Events and the inbox go by their foreign keys (ON DELETE CASCADE), the
+// operations by the trigger of migration 6.
 std::vector<std::string> PostgresSystemDatabase::delete_finished(const std::vector<std::string>& ids) {
   std::vector<std::string> deleted;
   if (ids.empty()) return deleted;
   std::vector<SqlValue> params(ids.begin(), ids.end());
-  std::string sql = "WITH gone AS (DELETE FROM keel.workflow_status WHERE workflow_id IN (" +
-                    placeholders(1, ids.size()) + ") AND status IN (" + terminal_statuses_sql() +
-                    ") RETURNING workflow_id), ops AS (DELETE FROM keel.operation_outputs WHERE workflow_id IN "
-                    "(SELECT workflow_id FROM gone)) SELECT workflow_id FROM gone";
+  std::string sql = "DELETE FROM keel.workflow_status WHERE workflow_id IN (" + placeholders(1, ids.size()) +
+                    ") AND status IN (" + terminal_statuses_sql() + ") RETURNING workflow_id";
   Result r = write_statement(sql, params);
   for (int i = 0; i < r.rows(); ++i) deleted.push_back(r.text(i, 0));
   return deleted;

@@ -104,10 +104,26 @@ constexpr std::string_view kV4OperationKinds = R"sql(
 ALTER TABLE keel_operation_outputs ADD COLUMN kind TEXT;
 )sql";
 
+// V5: finding workflows (list_workflows, docs/operations.md): an index per
+// filter that must answer a page from millions of rows, each ending in the
+// list's order (created_at, workflow_id) so that a page is read in order and
+// stops after its rows (the primary key serves the ID prefix). Partial
+// where most rows have no value (queue, parent).
+constexpr std::string_view kV5ListIndexes = R"sql(
+DROP INDEX keel_workflow_status_by_created;
+CREATE INDEX keel_workflow_status_by_created ON keel_workflow_status (created_at, workflow_id);
+CREATE INDEX keel_workflow_status_by_status_created ON keel_workflow_status (status, created_at, workflow_id);
+CREATE INDEX keel_workflow_status_by_name ON keel_workflow_status (name, created_at, workflow_id);
+CREATE INDEX keel_workflow_status_by_queue ON keel_workflow_status (queue_name, created_at, workflow_id)
+  WHERE queue_name IS NOT NULL;
+CREATE INDEX keel_workflow_status_by_parent ON keel_workflow_status (parent_id, created_at, workflow_id)
+  WHERE parent_id IS NOT NULL;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors, kV4OperationKinds};
+  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors, kV4OperationKinds, kV5ListIndexes};
   return all;
 }
 
