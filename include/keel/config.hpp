@@ -29,7 +29,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,6 +41,30 @@ namespace keel {
 enum class SqliteSync {
   Normal,  ///< NORMAL: survives a process crash; may lose the last commits on power loss
   Full     ///< FULL: survives power loss
+};
+
+/// What the system database keeps (RuntimeConfig::retention;
+/// docs/operations.md, "Retention"). Unset fields do nothing: by default
+/// every workflow is kept forever. One executor applies it at a time (the
+/// live executor with the smallest executor_id; a Runtime without an
+/// executor lease never does), every `interval`, deleting batch_size
+/// workflows per commit and pausing between commits as long as the commit
+/// took, so that the write path keeps at least half of the database.
+struct RetentionConfig {
+  /// Delete the finished workflows (SUCCESS, ERROR, CANCELLED,
+  /// MAX_RECOVERY_ATTEMPTS_EXCEEDED) that finished longer ago than this,
+  /// with all they recorded (as Runtime::delete_workflows).
+  std::optional<std::chrono::milliseconds> finished_older_than;
+  /// Keep at most this many finished workflows: delete the oldest (by
+  /// creation) beyond it.
+  std::optional<int64_t> max_finished_workflows;
+  /// Global timeout: cancel the PENDING and ENQUEUED workflows created longer
+  /// ago than this (as Runtime::cancel_workflows).
+  std::optional<std::chrono::milliseconds> global_timeout;
+  /// How often retention runs (the first time one interval after launch).
+  std::chrono::milliseconds interval{60'000};
+  /// Workflows deleted per commit: 1 to kMaxListLimit (keel/status.hpp).
+  int batch_size = 1000;
 };
 
 /// How a Runtime is configured (the contract of keel/config.hpp).
@@ -93,6 +119,8 @@ struct RuntimeConfig {
   /// false: this Runtime holds no lease and takes over no dead executor (for
   /// tools that run no workflows of their own, such as the keel CLI).
   bool executor_lease = true;
+  /// What the system database keeps (RetentionConfig); by default, everything.
+  RetentionConfig retention;
   /// Testing seam, in the spirit of LevelDB's Env: called at named points of
   /// the engine ("checkpoint.before_commit", "checkpoint.after_commit",
   /// "step.before", "step.after", "wait.begin", and "step.body:NAME" before

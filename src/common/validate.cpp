@@ -49,6 +49,14 @@ void validate(const RuntimeConfig& c) {
   require(c.park_after.count() >= 0, "park_after must not be negative");
   require(c.postgres_writer_connections >= 1, "postgres_writer_connections must be at least 1");
   require(c.heartbeat_interval.count() > 0, "heartbeat_interval must be positive");
+  const RetentionConfig& r = c.retention;
+  require(!r.finished_older_than || r.finished_older_than->count() > 0, "retention.finished_older_than must be positive");
+  require(!r.max_finished_workflows || *r.max_finished_workflows >= 0,
+          "retention.max_finished_workflows must not be negative");
+  require(!r.global_timeout || r.global_timeout->count() > 0, "retention.global_timeout must be positive");
+  require(r.interval.count() > 0, "retention.interval must be positive");
+  require(r.batch_size >= 1 && r.batch_size <= kMaxListLimit,
+          "retention.batch_size must be from 1 to " + std::to_string(kMaxListLimit));
   require(c.lease_timeout > 2 * c.heartbeat_interval,
           "lease_timeout (" + std::to_string(c.lease_timeout.count()) + " ms) must exceed twice heartbeat_interval (" +
               std::to_string(c.heartbeat_interval.count()) + " ms)");

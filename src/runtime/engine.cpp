@@ -11,6 +11,7 @@
 #include "runtime/bulk.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/executor_lease.hpp"
+#include "runtime/retention.hpp"
 #include "runtime/operations.hpp"
 #include "runtime/uuid.hpp"
 
@@ -374,6 +375,7 @@ void Engine::shutdown() {
     idle_cv_.wait(lock, [&] { return threads_ == 0; });
     return;
   }
+  retention_.reset();  // between two batches; nothing half done
   parking_->stop();  // parked workflows stay PENDING: recovered at the next launch
   notifier_.wake_all();
   {

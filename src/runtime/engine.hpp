@@ -35,6 +35,7 @@ namespace keel::detail {
 
 class Execution;
 class ExecutorLease;
+class Retention;
 
 // What the engine holds right now (tests, benchmarks, and later metrics).
 struct EngineCounters {
@@ -129,6 +130,7 @@ class Engine final : public ExecutionHost {
   void recover_one(const std::string& id, LaunchReport& report);
   // Version routing at launch (recovery.cpp; docs/upgrades.md).
   void route_versions();
+  void start_retention();
   std::vector<WorkflowInfo> pending_of_other_versions();
   // Polls until no execution of id runs here (a cancelled one unwinding).
   void wait_until_gone(const std::string& id);
@@ -150,6 +152,7 @@ class Engine final : public ExecutionHost {
   std::unique_ptr<ParkingLot> parking_;
   std::mutex recover_mu_;                // one recovery pass at a time (launch, takeover)
   std::unique_ptr<ExecutorLease> lease_;  // set by launch(), reset by shutdown()
+  std::unique_ptr<Retention> retention_;  // set by launch() when configured, reset first by shutdown()
   RecentOutcomes outcomes_{4096};
 };
 

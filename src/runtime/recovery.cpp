@@ -9,6 +9,7 @@
 #include "runtime/engine.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/executor_lease.hpp"
+#include "runtime/retention.hpp"
 
 namespace keel::detail {
 
@@ -32,7 +33,19 @@ LaunchReport Engine::launch() {
   LaunchReport report = recover(db_->list_pending(config_.executor_id));
   if (!report.recovered.empty()) spdlog::info("recovered {} workflow(s)", report.recovered.size());
   report.other_versions = pending_of_other_versions();
+  start_retention();
   return report;
+}
+
+void Engine::start_retention() {
+  if (!Retention::wanted(config_.retention)) return;
+  if (!lease_) {
+    spdlog::warn("retention is configured but this Runtime holds no executor lease (executor_lease = false): "
+                 "another executor must apply it");
+    return;
+  }
+  retention_ = std::make_unique<Retention>(*this, config_.retention);
+  retention_->start();
 }
 
 // This executor runs only its own version's workflows: it releases those of
