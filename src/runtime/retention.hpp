@@ -3,9 +3,10 @@
 // ENQUEUED workflows past the global timeout and deletes finished workflows
 // past their age or beyond the row budget, batch by batch.
 //
-// Pacing: after each batch it sleeps as long as the batch took, so that the
-// write path (the group committer, another process) has the database at
-// least half the time; bench/retention_bench.cpp measures what it costs.
+// Pacing: after each batch it sleeps four times as long as the batch took,
+// so that the write path (the group committer, other processes) has the
+// database at least 80% of the time; bench/retention_bench.cpp measures
+// what it costs concurrent workflows.
 //
 // Thread-safety: owned by the Engine; start() once; the destructor stops the
 // thread (RAII), between batches.
