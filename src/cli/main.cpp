@@ -236,7 +236,8 @@ int cmd_executors(const Options& o) {
 int cmd_get(const Options& o) {
   auto rt = open_runtime(o.db, false);
   const auto info = existing(*rt, o.id);
-  show(o, keel::admin::to_json(info), [&](int64_t now, int width) { return keel::cli::workflow_view(info, now, width); });
+  show(o, keel::admin::to_json(info),
+       [&](int64_t now, int width) { return keel::cli::workflow_view(info, now, width); });
   return kOk;
 }
 

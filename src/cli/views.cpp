@@ -49,7 +49,11 @@ std::string bar(int64_t begin, int64_t end, int64_t first, int64_t last) {
 }  // namespace
 
 std::string list_view(const WorkflowPage& page, int64_t now_ms, int width) {
-  if (page.workflows.empty()) return page.total ? "no workflows match (0 in all)\n" : "no workflows match\n";
+  if (page.workflows.empty()) {
+    // A cursor past the last page finds none, though some match.
+    if (page.total && *page.total > 0) return fmt::format("no more workflows ({})\n", matching(*page.total));
+    return "no workflows match\n";
+  }
   Table t({{"ID"}, {"NAME"}, {"STATUS", false, false}, {"CREATED", false, false}, {"DURATION", true, false},
            {"VERSION"}, {"QUEUE"}});
   for (const auto& w : page.workflows)

@@ -135,6 +135,8 @@ TEST(CliViews, ListShowsAgesDurationsAndTheCount) {
   EXPECT_EQ(out[2], "wf-2  checkout  ENQUEUED  2h ago          -  v2       emails");
   EXPECT_EQ(out[3], "2 of 7 matching workflows");
   EXPECT_EQ(list_view({}, kNow, 120), "no workflows match\n");
+  page.workflows.clear();  // a cursor past the last page
+  EXPECT_EQ(list_view(page, kNow, 120), "no more workflows (7 matching workflows)\n");
 }
 
 TEST(CliViews, WorkflowShowsEveryFieldOnItsLine) {
