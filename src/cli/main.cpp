@@ -10,6 +10,7 @@
 //   keel workflow fork ID [--start-step N] [--new-id X] [--version V] --db URL
 //   keel workflow restart ID [--new-id X] --db URL
 //   keel executors list --db URL
+// Every command also takes --json (JSON even on a terminal).
 //
 // FILTER: --status S[,S...] --name N --id-prefix P --queue Q --version V
 // --executor E --parent ID --created-after T --created-before T
@@ -18,9 +19,11 @@
 // one parser, the same errors). A bulk cancel/resume/delete without --yes
 // only counts what it would change (a dry run).
 //
-// --db defaults to $KEEL_DATABASE_URL. Results are JSON on stdout (the same
-// shapes as the admin HTTP API); errors are one line on stderr and a non-zero
-// exit status (see ExitCode). The command opens a keel::Runtime under its own
+// --db defaults to $KEEL_DATABASE_URL. Results go to stdout: readable tables
+// when it is a terminal (views.hpp), JSON otherwise or with --json (the same
+// shapes as the admin HTTP API), so scripts that pipe it read JSON as they
+// always did. Errors are one line on stderr and a non-zero exit status (see
+// ExitCode). The command opens a keel::Runtime under its own
 // executor id and version ("keel-cli") and launches it, which migrates the
 // schema. It runs no workflow code: a workflow it resumes or forks waits,
 // PENDING under no executor, for an executor of its version to claim it
@@ -34,12 +37,16 @@
 #include <chrono>
 #include <cctype>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <unistd.h>
 #include <string>
 
 #include "json_views.hpp"
+#include "table.hpp"
+#include "views.hpp"
 #include "workflow_filter.hpp"
 #include "keel/version.hpp"
 #include "keel/keel.hpp"
@@ -52,7 +59,7 @@ enum ExitCode : int {
   kNotFound = 2,       // no workflow with that ID
   kDatabase = 3,       // the database is missing, not a database, incompatible or failing
   // 4 was "not possible from the command line" (resume, before it released).
-  kConflict = 5,       // the workflow ID asked for exists (fork)
+  kConflict = 5,       // the workflow ID asked for exists (fork), or is not finished (delete)
   kUsage = 64,         // bad arguments (EX_USAGE)
 };
 
@@ -119,9 +126,33 @@ struct Options {
   std::string new_id;
   int64_t after = 0;
   keel::admin::FilterParams filter;  // by the admin API's parameter names
+  std::map<std::string, std::string> flag_of;  // admin API parameter -> the flag that gave it
+  std::string clash;  // two flags of one parameter (delete's --finished-before and --updated-before)
   bool count = false;
   bool yes = false;
+  bool json = false;   // --json: JSON even on a terminal
+  bool table = false;  // --table (hidden): tables even into a pipe, for tests
 };
+
+// Tables for a person at a terminal, JSON for everything else.
+bool tables(const Options& o) {
+  if (o.json) return false;
+  return o.table || ::isatty(STDOUT_FILENO) != 0;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A result: its human view on a terminal, its JSON otherwise. The view is
+// built only when shown.
+void show(const Options& o, const keel::Json& j, const std::function<std::string(int64_t now, int width)>& view) {
+  if (tables(o))
+    std::cout << view(now_ms(), keel::cli::terminal_width()) << std::flush;
+  else
+    print(j);
+}
 
 // A filter flag of the CLI and the admin API parameter it sets.
 struct FilterFlag {
@@ -148,22 +179,31 @@ const std::vector<FilterFlag>& filter_flags() {
   return flags;
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// The filter parser's messages name the admin API's parameters
+// ("queue_name 'x' ..."); a person at the command line typed a flag.
+std::string in_flag_terms(const std::string& message, const std::map<std::string, std::string>& flag_of) {
+  for (const auto& [param, flag] : flag_of) {
+    const std::string value_lead = param + " '";                 // "queue_name 'x' is not ..."
+    const std::string param_lead = "parameter '" + param + "'";  // "parameter 'name' must not be empty"
+    if (message.rfind(value_lead, 0) == 0) return flag + message.substr(param.size());
+    if (message.rfind(param_lead, 0) == 0) return flag + message.substr(param_lead.size());
+  }
+  return message;
 }
 
 keel::ListWorkflowsQuery parse_filter(const Options& o, bool paging) {
+  if (!o.clash.empty()) throw Failure{kUsage, o.clash};
   try {
     return keel::admin::parse_workflow_filter(o.filter, now_ms(), paging);
   } catch (const keel::admin::FilterError& e) {
-    throw Failure{kUsage, e.message};
+    throw Failure{kUsage, in_flag_terms(e.message, o.flag_of)};
   }
 }
 
 int cmd_migrate(const Options& o) {
   auto rt = open_runtime(o.db, /*create=*/true);
-  print(keel::Json{{"migrated", true}, {"database", o.db}});
+  show(o, keel::Json{{"migrated", true}, {"database", o.db}},
+       [&](int64_t, int) { return "the schema of " + o.db + " is up to date\n"; });
   return kOk;
 }
 
@@ -171,7 +211,8 @@ int cmd_list(const Options& o) {
   keel::ListWorkflowsQuery q = parse_filter(o, /*paging=*/true);
   auto rt = open_runtime(o.db, false);
   keel::WorkflowPage page = rt->list_workflows_page(q);
-  print(keel::admin::page_to_json(page));
+  show(o, keel::admin::page_to_json(page),
+       [&](int64_t now, int width) { return keel::cli::list_view(page, now, width); });
   if (!page.next_cursor.empty()) std::cerr << "keel: more: --cursor " << page.next_cursor << '\n';
   return kOk;
 }
@@ -180,42 +221,57 @@ int cmd_list(const Options& o) {
 // heartbeat_at_ms, started_at_ms}], sorted by executor id.
 int cmd_executors(const Options& o) {
   auto rt = open_runtime(o.db, false);
+  const auto executors = rt->list_executors();
   keel::Json out = keel::Json::array();
-  for (const auto& e : rt->list_executors())
+  for (const auto& e : executors)
     out.push_back({{"executor_id", e.executor_id},
                    {"application_version", e.application_version},
                    {"holder", e.holder},
                    {"heartbeat_at_ms", e.heartbeat_at_ms},
                    {"started_at_ms", e.started_at_ms}});
-  print(out);
+  show(o, out, [&](int64_t now, int width) { return keel::cli::executors_view(executors, now, width); });
   return kOk;
 }
 
 int cmd_get(const Options& o) {
   auto rt = open_runtime(o.db, false);
-  print(keel::admin::to_json(existing(*rt, o.id)));
+  const auto info = existing(*rt, o.id);
+  show(o, keel::admin::to_json(info),
+       [&](int64_t now, int width) { return keel::cli::workflow_view(info, now, width); });
   return kOk;
 }
 
 int cmd_steps(const Options& o) {
   auto rt = open_runtime(o.db, false);
   (void)existing(*rt, o.id);
-  print(keel::admin::steps_to_json(o.id, rt->list_steps(o.id)));
+  const auto steps = rt->list_steps(o.id);
+  show(o, keel::admin::steps_to_json(o.id, steps),
+       [&](int64_t, int width) { return keel::cli::steps_view(o.id, steps, width); });
   return kOk;
 }
 
 int cmd_events(const Options& o) {
   auto rt = open_runtime(o.db, false);
   (void)existing(*rt, o.id);
-  print(keel::admin::events_to_json(o.id, rt->get_all_events(o.id)));
+  const auto events = rt->get_all_events(o.id);
+  show(o, keel::admin::events_to_json(o.id, events),
+       [&](int64_t now, int width) { return keel::cli::events_view(events, now, width); });
   return kOk;
 }
 
 int cmd_messages(const Options& o) {
   auto rt = open_runtime(o.db, false);
   (void)existing(*rt, o.id);
-  print(keel::admin::messages_to_json(o.id, rt->list_messages(o.id, o.after, o.limit)));
+  const auto messages = rt->list_messages(o.id, o.after, o.limit);
+  show(o, keel::admin::messages_to_json(o.id, messages),
+       [&](int64_t now, int width) { return keel::cli::messages_view(messages, now, width); });
   return kOk;
+}
+
+// What a workflow the command released waits for: the command runs none.
+std::string waiting_for(const keel::WorkflowInfo& w) {
+  if (!w.queue_name.empty()) return " in queue " + w.queue_name;
+  return ", waiting for an executor of version " + w.application_version;
 }
 
 int cmd_cancel_one(const Options& o) {
@@ -223,7 +279,10 @@ int cmd_cancel_one(const Options& o) {
   (void)existing(*rt, o.id);
   bool cancelled = rt->cancel(o.id);
   auto after = existing(*rt, o.id);
-  print(keel::Json{{"workflow_id", o.id}, {"cancelled", cancelled}, {"status", keel::to_string(after.status)}});
+  const std::string status = keel::to_string(after.status);
+  show(o, keel::Json{{"workflow_id", o.id}, {"cancelled", cancelled}, {"status", status}}, [&](int64_t, int) {
+    return (cancelled ? "cancelled " + o.id : o.id + " not cancelled: it is " + status) + "\n";
+  });
   return kOk;
 }
 
@@ -235,17 +294,20 @@ int cmd_resume_one(const Options& o) {
   (void)existing(*rt, o.id);
   bool resumed = rt->resume(o.id);
   auto after = existing(*rt, o.id);
-  print(keel::Json{{"workflow_id", o.id},
-                   {"resumed", resumed},
-                   {"status", keel::to_string(after.status)},
-                   {"executor_id", after.executor_id}});
+  const std::string status = keel::to_string(after.status);
+  show(o,
+       keel::Json{{"workflow_id", o.id}, {"resumed", resumed}, {"status", status}, {"executor_id", after.executor_id}},
+       [&](int64_t, int) {
+         if (!resumed) return o.id + " not resumed: it is " + status + "\n";
+         return "resumed " + o.id + ": " + status + waiting_for(after) + "\n";
+       });
   return kOk;
 }
 
 int cmd_delete_one(const Options& o) {
   auto rt = open_runtime(o.db, false);
   rt->delete_workflow(o.id);
-  print(keel::Json{{"workflow_id", o.id}, {"deleted", true}});
+  show(o, keel::Json{{"workflow_id", o.id}, {"deleted", true}}, [&](int64_t, int) { return "deleted " + o.id + "\n"; });
   return kOk;
 }
 
@@ -254,12 +316,10 @@ enum class Bulk { Cancel, Resume, Delete };
 // A bulk operation: without --yes, a dry run that counts the matches; with
 // it, the operation, with a progress line on stderr when that is a terminal.
 int run_bulk(const Options& o, Bulk op) {
-  if (o.filter.empty())
-    throw Failure{kUsage, "give a workflow ID, or a filter (" + keel::admin::filter_parameter_list() +
-                              ") to act on every match"};
   keel::ListWorkflowsQuery q = parse_filter(o, /*paging=*/false);
   auto rt = open_runtime(o.db, false);
-  const char* verb = op == Bulk::Cancel ? "cancel" : op == Bulk::Resume ? "resume" : "delete";
+  const std::string verb = op == Bulk::Cancel ? "cancel" : op == Bulk::Resume ? "resume" : "delete";
+  const std::string past = op == Bulk::Cancel ? "cancelled" : op == Bulk::Resume ? "resumed" : "deleted";
   auto act = [&](const keel::BulkOptions& options) {
     if (op == Bulk::Cancel) return rt->cancel_workflows(q, options);
     if (op == Bulk::Resume) return rt->resume_workflows(q, options);
@@ -267,9 +327,12 @@ int run_bulk(const Options& o, Bulk op) {
   };
   keel::BulkResult counted = act({.dry_run = true, .on_progress = {}});
   if (!o.yes) {
-    print(keel::admin::bulk_to_json(counted, /*dry_run=*/true));
-    std::cerr << "keel: dry run: " << counted.matched << " workflow(s) match; run again with --yes to " << verb
-              << " them\n";
+    show(o, keel::admin::bulk_to_json(counted, /*dry_run=*/true),
+         [&](int64_t, int width) { return keel::cli::bulk_view(counted, true, verb, past, width); });
+    // A table says it on stdout already; beside JSON, stderr is the place.
+    if (!tables(o))
+      std::cerr << "keel: dry run: " << counted.matched << " workflow(s) match; run again with --yes to " << verb
+                << " them\n";
     return kOk;
   }
   const bool tty = ::isatty(STDERR_FILENO) != 0;
@@ -281,14 +344,24 @@ int run_bulk(const Options& o, Bulk op) {
     };
   keel::BulkResult r = act(options);
   if (tty) std::cerr << '\n';
-  print(keel::admin::bulk_to_json(r, /*dry_run=*/false));
+  show(o, keel::admin::bulk_to_json(r, /*dry_run=*/false),
+       [&](int64_t, int width) { return keel::cli::bulk_view(r, false, verb, past, width); });
   return kOk;
 }
 
-// An ID or a filter: one workflow, or all that match.
-int cmd_cancel(const Options& o) { return o.id.empty() ? run_bulk(o, Bulk::Cancel) : cmd_cancel_one(o); }
-int cmd_resume(const Options& o) { return o.id.empty() ? run_bulk(o, Bulk::Resume) : cmd_resume_one(o); }
-int cmd_delete(const Options& o) { return o.id.empty() ? run_bulk(o, Bulk::Delete) : cmd_delete_one(o); }
+// An ID or a filter: one workflow, or all that match. Checked here rather
+// than in CLI11's callbacks so that the refusal is one line like the others.
+int one_or_bulk(const Options& o, int (*one)(const Options&), Bulk op) {
+  if (!o.id.empty() && !o.filter.empty())
+    throw Failure{kUsage, "give a workflow ID or a filter, not both"};
+  if (o.id.empty() && o.filter.empty())
+    throw Failure{kUsage, "give a workflow ID, or a filter (--status, --name, --id-prefix, ...) to act on every match"};
+  return o.id.empty() ? run_bulk(o, op) : one(o);
+}
+
+int cmd_cancel(const Options& o) { return one_or_bulk(o, cmd_cancel_one, Bulk::Cancel); }
+int cmd_resume(const Options& o) { return one_or_bulk(o, cmd_resume_one, Bulk::Resume); }
+int cmd_delete(const Options& o) { return one_or_bulk(o, cmd_delete_one, Bulk::Delete); }
 
 // As the admin server's POST /workflows/:id/fork, with the same output.
 int fork_with(const Options& o, const keel::ForkOptions& options) {
@@ -296,12 +369,18 @@ int fork_with(const Options& o, const keel::ForkOptions& options) {
   (void)existing(*rt, o.id);
   std::string fork_id = rt->fork_workflow(o.id, options);
   auto info = existing(*rt, fork_id);
-  print(keel::Json{{"workflow_id", fork_id},
-                   {"forked_from", o.id},
-                   {"start_step", options.start_step},
-                   {"status", keel::to_string(info.status)},
-                   {"application_version", info.application_version},
-                   {"executor_id", info.executor_id}});
+  const std::string status = keel::to_string(info.status);
+  show(o,
+       keel::Json{{"workflow_id", fork_id},
+                  {"forked_from", o.id},
+                  {"start_step", options.start_step},
+                  {"status", status},
+                  {"application_version", info.application_version},
+                  {"executor_id", info.executor_id}},
+       [&](int64_t, int) {
+         return "forked " + o.id + " from step " + std::to_string(options.start_step) + " as " + fork_id + ": " +
+                status + waiting_for(info) + "\n";
+       });
   return kOk;
 }
 
@@ -314,10 +393,13 @@ int cmd_restart(const Options& o) {
   return fork_with(o, keel::ForkOptions{.workflow_id = o.new_id});
 }
 
-void add_db_option(CLI::App* cmd, Options& o) {
+// Every command's: the database, and the output's form.
+void add_common_options(CLI::App* cmd, Options& o) {
   cmd->add_option("--db", o.db, "System database URL, e.g. sqlite:/var/lib/app/keel.db")
       ->envname("KEEL_DATABASE_URL")
       ->required();
+  cmd->add_flag("--json", o.json, "Print JSON even on a terminal (the default when stdout is not one)");
+  cmd->add_flag("--table", o.table, "Print tables even when stdout is not a terminal")->group("");  // hidden: for tests
 }
 
 void add_id_argument(CLI::App* cmd, Options& o) {
@@ -337,8 +419,12 @@ std::vector<std::pair<CLI::Option*, std::string>> add_filter_options(CLI::App* c
 }
 
 void collect_filter(const std::vector<std::pair<CLI::Option*, std::string>>& options, Options& o) {
-  for (const auto& [opt, param] : options)
-    if (opt->count() > 0) o.filter.emplace(param, opt->as<std::string>());
+  for (const auto& [opt, param] : options) {
+    if (opt->count() == 0) continue;
+    o.filter.emplace(param, opt->as<std::string>());
+    auto [it, fresh] = o.flag_of.emplace(param, opt->get_name());
+    if (!fresh) o.clash = "give " + it->second + " or " + opt->get_name() + ", not both";
+  }
 }
 
 }  // namespace
@@ -355,15 +441,16 @@ int main(int argc, char** argv) {
   bool verbose = false;
 
   CLI::App app{"keel: inspect and manage the workflows of a Keel system database.\n"
-               "Results are JSON on stdout. Exit status: 0 ok, 1 internal error, 2 no such workflow,\n"
-               "3 database missing or unusable, 5 the workflow ID exists, 64 usage error."};
+               "Results are tables on a terminal, JSON otherwise (or with --json).\n"
+               "Exit status: 0 ok, 1 internal error, 2 no such workflow, 3 database missing or unusable,\n"
+               "5 the workflow ID exists or is not finished (delete), 64 usage error."};
   app.name("keel");
   app.set_version_flag("--version", std::string("keel ") + keel::version());
   app.add_flag("-v,--verbose", verbose, "Log the library's informational messages to stderr");
   app.require_subcommand(1);
 
   auto* migrate = app.add_subcommand("migrate", "Create or upgrade the Keel schema of the database");
-  add_db_option(migrate, o);
+  add_common_options(migrate, o);
   migrate->callback([&] { command = cmd_migrate; });
 
   auto* workflow = app.add_subcommand("workflow", "Inspect and manage workflows");
@@ -378,7 +465,7 @@ int main(int argc, char** argv) {
   list_filter.emplace_back(list->add_option("--cursor", cursor, "Continue after the page that printed this next_cursor"),
                            "cursor");
   list->add_flag("--count", o.count, "Also count every match (\"total\")");
-  add_db_option(list, o);
+  add_common_options(list, o);
   list->callback([&] {
     collect_filter(list_filter, o);
     if (o.count) o.filter.emplace("count", "true");
@@ -409,14 +496,10 @@ int main(int argc, char** argv) {
                                          "Finished before T (e.g. 30d): --updated-before of a finished workflow"),
                          "updated_before");
     sub->add_flag("--yes", o.yes, "Act on every match (without it, a bulk operation only counts them)");
-    add_db_option(sub, o);
+    add_common_options(sub, o);
     auto fn = m.fn;
     sub->callback([&command, &o, fn, flags] {
       collect_filter(flags, o);
-      if (!o.id.empty() && !o.filter.empty())
-        throw CLI::ValidationError("give a workflow ID or a filter, not both");
-      if (o.id.empty() && o.filter.empty())
-        throw CLI::ValidationError("give a workflow ID, or a filter to act on every match");
       command = fn;
     });
   }
@@ -424,7 +507,7 @@ int main(int argc, char** argv) {
   auto* executors = app.add_subcommand("executors", "Inspect the executors' leases");
   executors->require_subcommand(1);
   auto* executors_list = executors->add_subcommand("list", "List the executors (live, or dead not yet taken over)");
-  add_db_option(executors_list, o);
+  add_common_options(executors_list, o);
   executors_list->callback([&] { command = cmd_executors; });
 
   struct ById {
@@ -437,7 +520,7 @@ int main(int argc, char** argv) {
                         ById{"events", "Show the events of a workflow (the latest value of each key)", cmd_events}}) {
     auto* sub = workflow->add_subcommand(c.name, c.help);
     add_id_argument(sub, o);
-    add_db_option(sub, o);
+    add_common_options(sub, o);
     auto fn = c.fn;
     sub->callback([&command, fn] { command = fn; });
   }
@@ -447,7 +530,7 @@ int main(int argc, char** argv) {
   messages->add_option("--after", o.after, "Only messages after this message_id (page on with next_after)")
       ->check(CLI::NonNegativeNumber);
   messages->add_option("--limit", o.limit, "At most this many messages (default 100)")->check(CLI::Range(1, kMaxLimit));
-  add_db_option(messages, o);
+  add_common_options(messages, o);
   messages->callback([&] { command = cmd_messages; });
 
   auto* fork = workflow->add_subcommand(
@@ -457,12 +540,12 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   fork->add_option("--new-id", o.new_id, "The fork's workflow ID (default: a fresh UUID)");
   fork->add_option("--version", o.version, "The application version that runs the fork (default: the original's)");
-  add_db_option(fork, o);
+  add_common_options(fork, o);
   fork->callback([&] { command = cmd_fork; });
   auto* restart = workflow->add_subcommand("restart", "Restart a workflow from the beginning, as a new workflow");
   add_id_argument(restart, o);
   restart->add_option("--new-id", o.new_id, "The new workflow's ID (default: a fresh UUID)");
-  add_db_option(restart, o);
+  add_common_options(restart, o);
   restart->callback([&] { command = cmd_restart; });
 
   try {
