@@ -62,6 +62,7 @@ TEST_F(InspectionTest, TheInboxListsConsumedAndPendingMessagesInOrder) {
   EXPECT_FALSE(inbox[1].consumed);
   EXPECT_LT(inbox[0].message_id, inbox[1].message_id);
   EXPECT_TRUE(inbox[0].sender_id.empty());
+  EXPECT_GT(inbox[0].created_at_ms, 1'600'000'000'000) << "sent from outside a workflow: stamped now";
   auto page = rt->list_messages("w", inbox[0].message_id, 1);
   ASSERT_EQ(page.size(), 1u);
   EXPECT_EQ(page[0].message_id, inbox[1].message_id);

@@ -3,6 +3,7 @@
 #include <string>
 #include <variant>
 
+#include "common/clock.hpp"
 #include "keel/errors.hpp"
 #include "keel/serialization.hpp"
 #include "sysdb/postgres/claims.hpp"
@@ -337,7 +338,7 @@ SendResult PostgresSystemDatabase::send_message(const std::string& destination, 
                                                 const std::string& message, const std::string& idempotency_key,
                                                 const std::string& sender_id, const OperationRecord* op) {
   SendResult sent;
-  const int64_t now = op ? op->completed_at_ms : 0;
+  const int64_t now = op ? op->completed_at_ms : detail::now_ms();  // from outside a workflow: now
   if (!op) {
     // From outside a workflow: the destination check and the insert in one statement.
     Statement s;

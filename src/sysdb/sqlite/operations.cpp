@@ -1,6 +1,7 @@
 // SQLite backend: operation_outputs (checkpoints), events and messages.
 #include <string>
 
+#include "common/clock.hpp"
 #include "keel/errors.hpp"
 #include "keel/serialization.hpp"
 #include "sysdb/sqlite/sqlite_system_database.hpp"
@@ -219,7 +220,7 @@ SendResult SqliteSystemDatabase::send_message(const std::string& destination, co
         "INSERT INTO keel_notifications (destination_id, topic, message, idempotency_key, sender_id, created_at) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING message_id",
         {destination, topic, message, idempotency_key.empty() ? SqlValue(nullptr) : SqlValue(idempotency_key),
-         sender_id.empty() ? SqlValue(nullptr) : SqlValue(sender_id), op ? now_from(*op) : int64_t{0}});
+         sender_id.empty() ? SqlValue(nullptr) : SqlValue(sender_id), op ? now_from(*op) : detail::now_ms()});
     if (ins.step()) sent.message_id = ins.column_int(0);
   });
   return sent;
