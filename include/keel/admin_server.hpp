@@ -5,6 +5,8 @@
 ///  * Serves, on its own host:port (127.0.0.1 by default), JSON over HTTP:
 ///    ~~~{.unparsed}
 ///      GET  /healthz                      -> 200 {"status":"healthy"}
+///      GET  /metrics                      -> the Prometheus text format 0.0.4 (text/plain; version=0.0.4);
+///                                            every metric: docs/operations.md, "Metrics"
 ///      GET  /workflows?status=S&name=N&limit=L
 ///      GET  /workflows/:id                -> the workflow, 404 when unknown
 ///      GET  /workflows/:id/steps

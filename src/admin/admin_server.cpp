@@ -29,6 +29,8 @@
 #include "admin/workflow_filter.hpp"
 #include "json_views.hpp"
 #include "keel/runtime.hpp"
+#include "metrics/exposition.hpp"
+#include "runtime/runtime_access.hpp"
 
 namespace keel {
 
@@ -41,6 +43,8 @@ struct Reply {
   int status = 200;
   Json body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<std::string> text;  // a body that is not JSON (GET /metrics), sent as text_type
+  std::string text_type;
 };
 
 // An answer to the client other than success; thrown by handlers.
@@ -132,6 +136,10 @@ struct AdminServer::Impl {
         guard(options.token) {
     routes = {
         {"GET", {"healthz"}, [](auto&, auto&) { return Reply{200, Json{{"status", "healthy"}}, {}}; }},
+        {"GET", {"metrics"}, [this](auto&, auto&) {
+           return Reply{200, {}, {}, detail::RuntimeAccess::metrics_text(rt),
+                        std::string(metrics::kContentType)};
+         }},
         {"GET", {"workflows"}, [this](auto& req, auto&) { return list(req); }},
         {"GET", {"workflows", "*"}, [this](auto&, auto& c) { return Reply{200, admin::to_json(existing(c[0])), {}}; }},
         {"GET", {"workflows", "*", "steps"}, [this](auto&, auto& c) { return steps(c[0]); }},
@@ -406,7 +414,11 @@ struct AdminServer::Impl {
     }
     res.status = reply.status;
     for (const auto& [k, v] : reply.headers) res.set_header(k, v);
-    res.set_content(admin::dump(reply.body) + "\n", "application/json");
+    if (reply.text) {
+      res.set_content(*reply.text, reply.text_type);
+    } else {
+      res.set_content(admin::dump(reply.body) + "\n", "application/json");
+    }
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     auto level = reply.status >= 500 ? spdlog::level::warn : spdlog::level::info;
     spdlog::log(level, "admin: {} {} -> {} ({:.1f} ms)", req.method, req.target, reply.status, ms);

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "keel/errors.hpp"
 
@@ -47,16 +48,25 @@ inline constexpr RetryPolicy kDatabaseRetry{};
 // Calls attempt() until it returns. After a DatabaseError, sleeps the
 // policy's delay and tries again, unless the attempts are spent or stop()
 // says so: then returns give_up(error) (which may throw instead).
-template <class Stop, class Attempt, class GiveUp>
-auto with_retries(const RetryPolicy& policy, Stop&& stop, Attempt&& attempt, GiveUp&& give_up) -> decltype(attempt()) {
+// failed(error) sees every failed attempt first (the engine counts them).
+template <class Stop, class Attempt, class GiveUp, class Failed>
+auto with_retries(const RetryPolicy& policy, Stop&& stop, Attempt&& attempt, GiveUp&& give_up, Failed&& failed)
+    -> decltype(attempt()) {
   for (int n = 1;; ++n) {
     try {
       return attempt();
     } catch (const DatabaseError& e) {
+      failed(e);
       if (n >= policy.max_attempts || stop()) return give_up(e);
       std::this_thread::sleep_for(policy.delay_after(n));
     }
   }
+}
+
+template <class Stop, class Attempt, class GiveUp>
+auto with_retries(const RetryPolicy& policy, Stop&& stop, Attempt&& attempt, GiveUp&& give_up) -> decltype(attempt()) {
+  return with_retries(policy, std::forward<Stop>(stop), std::forward<Attempt>(attempt),
+                      std::forward<GiveUp>(give_up), [](const DatabaseError&) {});
 }
 
 }  // namespace keel::detail

@@ -125,6 +125,7 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
   exec_.begin_unrecorded();
   exec_.check_stop();  // the replayable records deferred may wait through the body
   int64_t started = now_ms();
+  metrics::Stopwatch watch;
   exec_.fault("step.before");
   std::optional<Json> out;
   std::optional<RecordedErrorInfo> err;
@@ -150,9 +151,11 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
                                                       std::to_string(max_attempts) + " times; last error: " +
                                                       failure->type_name + ": " + failure->message};
     } else {
+      exec_.metrics().step_retries.with({name}).inc();
       interruptible_sleep_until(exec_, now_ms() + retry_delay(options, attempt).count(), false);
     }
   }
+  exec_.metrics().operation_seconds.with({"step", name}).observe(watch.seconds());
   exec_.fault("step.after");
   auto op = exec_.make_op(fid, name, started);
   op.kind = OperationKind::Step;
@@ -175,6 +178,7 @@ Json Context::run_transaction(std::string_view name, const TransactionOptions& o
   std::optional<Json> result;
   std::optional<RecordedErrorInfo> err;
   sysdb::TransactionMode mode{/*probe_first=*/false, options.isolation};
+  metrics::Stopwatch watch;
   // A retry (a lost connection, a serialization failure or deadlock) runs
   // the body again; it probes first (sysdb/system_database.hpp).
   auto cp = exec_.with_db([&](sysdb::SystemDatabase& db) {
@@ -193,6 +197,7 @@ Json Context::run_transaction(std::string_view name, const TransactionOptions& o
       }
     }, attempt);
   });
+  exec_.metrics().operation_seconds.with({"transaction", name}).observe(watch.seconds());
   exec_.accept(cp);
   if (cp.existing) return detail::replay_output(exec_, *cp.existing);
   if (err) throw_recorded_error(err->type_name, err->message);

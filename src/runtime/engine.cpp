@@ -71,6 +71,43 @@ std::optional<ErasedWorkflow> Engine::find_registered(const std::string& name) {
 
 EngineCounters Engine::counters() const { return {pool_->threads(), parking_->size()}; }
 
+std::string Engine::metrics_text(const std::vector<std::string>& queues) {
+  metrics::TextWriter w;
+  metrics_.write(w);
+  db_->metrics().write(w);
+  write_gauges(w);
+  std::map<std::string, sysdb::QueueCounts> counts;
+  try {
+    counts = db_->queue_counts(queues);
+  } catch (const DatabaseError& e) {
+    metrics_.database_errors.inc();
+    spdlog::warn("metrics: the queue counts are left out of this scrape: {}", e.what());
+    return w.text();
+  }
+  w.header(metrics::defs::kQueueEnqueued);
+  for (const auto& [queue, c] : counts)
+    w.sample(metrics::defs::kQueueEnqueued.name, {{"queue", queue}}, static_cast<double>(c.enqueued));
+  w.header(metrics::defs::kQueueRunning);
+  for (const auto& [queue, c] : counts)
+    w.sample(metrics::defs::kQueueRunning.name, {{"queue", queue}}, static_cast<double>(c.pending));
+  return w.text();
+}
+
+void Engine::write_gauges(metrics::TextWriter& w) {
+  size_t running = 0;
+  {
+    std::lock_guard lock(mu_);
+    running = running_.size();
+  }
+  const WorkerPool::Load load = pool_->load();
+  w.gauge(metrics::defs::kWorkflowsRunning, static_cast<double>(running));
+  w.gauge(metrics::defs::kWorkflowsParked, static_cast<double>(parking_->size()));
+  w.gauge(metrics::defs::kWorkerThreads, static_cast<double>(load.threads));
+  w.gauge(metrics::defs::kWorkerThreadsBusy, static_cast<double>(load.busy));
+  w.gauge(metrics::defs::kWorkerThreadsMax, static_cast<double>(pool_->max_threads()));
+  w.gauge(metrics::defs::kWorkerBacklog, static_cast<double>(load.backlog));
+}
+
 ErasedWorkflow Engine::lookup(const std::string& name) {
   std::lock_guard lock(mu_);
   auto it = registry_.find(name);
@@ -101,6 +138,7 @@ std::string Engine::start(const std::string& name, const StartOptions& options, 
   info.deadline_epoch_ms = wf.deadline_epoch_ms;
   info.created_at_ms = wf.now_ms;
   outcomes_.erase(wf.id);  // a new row: an outcome kept for an ID deleted since is not its own
+  count_started(name);
   spawn(info, /*replay=*/false);
   return wf.id;
 }
@@ -127,6 +165,7 @@ std::string Engine::start_child(Execution& parent, int function_id, const std::s
     info.parent_id = parent.id();
     info.created_at_ms = wf.now_ms;
     outcomes_.erase(wf.id);
+    count_started(name);
     spawn(info, false);
   } else if (result.existing && result.existing->name != name) {
     throw WorkflowConflictError("child workflow ID '" + wf.id + "' already belongs to workflow '" +
@@ -198,8 +237,10 @@ bool Engine::load_recorded(Execution& exec) {
       },
       [&](const DatabaseError& e) {
         spdlog::error("[{}] cannot load the checkpoints, the workflow stays PENDING: {}", exec.id(), e.what());
+        metrics_.database_retries_exhausted.inc();
         return false;
-      });
+      },
+      count_db_error());
 }
 
 // The execution leaves running_ and the gate.
@@ -285,8 +326,10 @@ bool Engine::finish(Execution& exec, WorkflowStatus status, std::optional<Json> 
       [&] { return std::optional(db_->finish_workflow(exec.id(), status, stored, error, now_ms(), last_ops)); },
       [&](const DatabaseError& e) -> std::optional<sysdb::FinishResult> {
         spdlog::error("[{}] cannot record the workflow's end, it stays PENDING: {}", exec.id(), e.what());
+        metrics_.database_retries_exhausted.inc();
         return std::nullopt;
-      });
+      },
+      count_db_error());
   if (!result) return false;
   if (*result == sysdb::FinishResult::PositionTaken) {
     // Another execution recorded a deferred record's position: run again by replay.
@@ -302,6 +345,7 @@ bool Engine::finish(Execution& exec, WorkflowStatus status, std::optional<Json> 
     done.status = status;
     done.output = std::move(output);
     done.error = error;
+    count_finished(exec.info().name, status);  // before result() can see the outcome
     outcomes_.put(std::move(done));
   }
   return true;
@@ -325,7 +369,18 @@ bool Engine::cancel(const std::string& id) {
   parking_->drop(id);  // a parked workflow has nothing left to run
   notifier_.wake_all();
   notifier_.notify(WakeKey::done(id));
+  if (changed) count_finished(name_of_cancelled(id), WorkflowStatus::Cancelled);
   return changed;
+}
+
+// One read, on a cancel that changed something (rare: an operator's act).
+std::string Engine::name_of_cancelled(const std::string& id) {
+  try {
+    if (auto info = db_->get_workflow(id)) return info->name;
+  } catch (const DatabaseError&) {
+    metrics_.database_errors.inc();  // the cancel itself is done: only its metric's label is lost
+  }
+  return "unknown";
 }
 
 bool Engine::resume(const std::string& id) {

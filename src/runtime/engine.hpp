@@ -100,6 +100,12 @@ class Engine final : public ExecutionHost {
   std::optional<ErasedWorkflow> find_registered(const std::string& name);
 
   [[nodiscard]] EngineCounters counters() const;
+  // The metrics text (metrics/exposition.hpp): the instruments, this
+  // process's gauges, and the counts of `queues` (one read; left out, and
+  // counted as a database error, when the database does not answer).
+  std::string metrics_text(const std::vector<std::string>& queues);
+  // A workflow this process created (start, child, enqueue, fork).
+  void count_started(const std::string& name) { metrics_.workflows_started.with({name}).inc(); }
 
   // --- ExecutionHost ---
   sysdb::SystemDatabase& db() override { return *db_; }
@@ -111,6 +117,7 @@ class Engine final : public ExecutionHost {
   std::string start_child(Execution& parent, int function_id, const std::string& name, Json inputs) override;
   Runtime& runtime() override { return runtime_; }
   std::string registered_at(const std::string& name) const override;
+  metrics::RuntimeMetrics& metrics() override { return metrics_; }
 
  private:
   // Queues the workflow on the pool unless it already runs (or is parked)
@@ -134,8 +141,19 @@ class Engine final : public ExecutionHost {
   std::vector<WorkflowInfo> pending_of_other_versions();
   // Polls until no execution of id runs here (a cancelled one unwinding).
   void wait_until_gone(const std::string& id);
+  void count_finished(const std::string& name, WorkflowStatus status) {
+    metrics_.workflows_finished.with({name, to_string(status)}).inc();
+  }
+  // The engine's retry policy, counted: every failed attempt, and give-ups.
+  auto count_db_error() {
+    return [this](const DatabaseError&) { metrics_.database_errors.inc(); };
+  }
+  // The name of a workflow this process cancelled (for its metric).
+  std::string name_of_cancelled(const std::string& id);
+  void write_gauges(metrics::TextWriter& w);
 
   RuntimeConfig config_;
+  metrics::RuntimeMetrics metrics_;
   std::unique_ptr<sysdb::SystemDatabase> db_;
   Notifier notifier_;
   Runtime& runtime_;

@@ -56,7 +56,9 @@ void Execution::check_interrupt() {
   if (host_.stopping()) throw ExecutionInterrupted{"runtime shutting down"};
   if (cancelled_.load()) throw WorkflowCancelledError("workflow '" + id() + "' was cancelled");
   if (past_deadline()) {
-    (void)host_.db().transition(id(), {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false, std::nullopt);
+    if (host_.db().transition(id(), {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false,
+                              std::nullopt))
+      host_.metrics().workflows_finished.with({info_.name, to_string(WorkflowStatus::Cancelled)}).inc();
     cancelled_.store(true);
     throw WorkflowCancelledError("workflow '" + id() + "' passed its timeout and was cancelled");
   }

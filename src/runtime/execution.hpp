@@ -41,7 +41,11 @@ class Execution {
     using R = decltype(call(std::declval<sysdb::SystemDatabase&>()));
     return with_retries(
         kDatabaseRetry, [this] { return host_.stopping(); }, [&]() -> R { return call(host_.db()); },
-        [this](const DatabaseError& e) -> R { throw unavailable(e); });
+        [this](const DatabaseError& e) -> R {
+          host_.metrics().database_retries_exhausted.inc();
+          throw unavailable(e);
+        },
+        [this](const DatabaseError&) { host_.metrics().database_errors.inc(); });
   }
   // Records op unless its position is taken (then the outcome found there
   // is adopted); returns the outcome recorded. Throws WorkflowCancelledError
@@ -62,6 +66,7 @@ class Execution {
     return host_.start_child(*this, function_id, name, std::move(inputs));
   }
   Runtime& runtime() { return host_.runtime(); }
+  metrics::RuntimeMetrics& metrics() { return host_.metrics(); }
 
   // Every operation takes its position here, after the deferred records
   // (if any) are written.

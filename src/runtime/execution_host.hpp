@@ -9,6 +9,7 @@
 
 #include "keel/config.hpp"
 #include "keel/serialization.hpp"
+#include "metrics/catalog.hpp"
 #include "runtime/notifier.hpp"
 #include "runtime/parking.hpp"
 #include "sysdb/system_database.hpp"
@@ -39,6 +40,8 @@ class ExecutionHost {
   virtual Runtime& runtime() = 0;
   // Where the workflow `name` was registered ("file:line"; empty if unknown).
   virtual std::string registered_at(const std::string& name) const = 0;
+  // The engine's instruments (metrics/catalog.hpp).
+  virtual metrics::RuntimeMetrics& metrics() = 0;
 
  protected:
   ~ExecutionHost() = default;

@@ -44,6 +44,7 @@ std::string ExecutorLease::this_holder() { return host_name() + ":" + std::to_st
 ExecutorLease::ExecutorLease(Engine& engine)
     : engine_(engine), executor_id_(engine.config().executor_id), holder_(this_holder()) {
   acquire();
+  engine_.metrics().lease_held.set(1);
 }
 
 ExecutorLease::~ExecutorLease() {
@@ -53,6 +54,7 @@ ExecutorLease::~ExecutorLease() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  engine_.metrics().lease_held.set(0);
   if (superseded_) return;
   try {
     engine_.db().release_lease(executor_id_, holder_);
@@ -93,6 +95,7 @@ void ExecutorLease::run() {
       tick();
     } catch (const std::exception& e) {
       // The database may be down for a while: the next tick tries again.
+      if (dynamic_cast<const DatabaseError*>(&e)) engine_.metrics().database_errors.inc();
       spdlog::warn("executor '{}': heartbeat failed: {}", executor_id_, e.what());
     }
   }
@@ -116,6 +119,7 @@ void ExecutorLease::claim_released() {
 }
 
 void ExecutorLease::on_lease_lost() {
+  engine_.metrics().lease_lost.inc();
   const auto& cfg = engine_.config();
   sysdb::ExecutorRecord me{executor_id_, cfg.application_version, holder_, 0, 0};
   auto held = engine_.db().acquire_lease(me, cfg.lease_timeout.count(), "");
@@ -130,6 +134,7 @@ void ExecutorLease::on_lease_lost() {
   spdlog::error("executor '{}' is now held by another process ({}): stopping every workflow running here",
                 executor_id_, held->holder);
   superseded_ = true;
+  engine_.metrics().lease_held.set(0);
   engine_.interrupt_all();
 }
 
@@ -139,6 +144,7 @@ void ExecutorLease::take_over_dead() {
     // Only this version's workflows come here; the rest are released.
     auto moved = engine_.db().take_over(dead, executor_id_, engine_.config().application_version, lease_ms);
     if (!moved) continue;  // alive again, or another executor won it
+    engine_.metrics().takeovers.inc();
     if (!moved->empty())
       spdlog::warn("executor '{}': took over {} PENDING workflow(s) of executor '{}' (lease expired)", executor_id_,
                    moved->size(), dead);

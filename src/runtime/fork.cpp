@@ -76,6 +76,7 @@ std::string Engine::fork(const std::string& id, const ForkOptions& options) {
     if (!launched_.load() || stopping_.load()) return std::nullopt;
     return ForkRunner{config_.executor_id, config_.application_version, find_registered(original.name).has_value()};
   });
+  count_started(fork.name);
   if (fork.executor_id == config_.executor_id) ensure_running(fork);
   return fork.id;
 }

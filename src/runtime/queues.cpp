@@ -52,6 +52,12 @@ void Queues::add(const QueueOptions& options) {
   queues_.push_back(options);
 }
 
+std::vector<std::string> Queues::names() const {
+  std::vector<std::string> out;
+  for (const auto& q : queues_) out.push_back(q.name);
+  return out;
+}
+
 const QueueOptions& Queues::find(const std::string& queue) const {
   for (const auto& q : queues_)
     if (q.name == queue) return q;
@@ -73,6 +79,7 @@ std::string Queues::enqueue(const std::string& name, const std::string& queue, c
   auto result = engine_.db().enqueue_workflow(wf, fields);
   if (result.created) {
     engine_.forget_outcome(wf.id);  // a new row: an outcome kept for an ID deleted since is not its own
+    engine_.count_started(name);
     engine_.notifier().notify(WakeKey::queues());
   } else if (result.existing && result.existing->name != name) {
     throw WorkflowConflictError("workflow ID '" + wf.id + "' already belongs to workflow '" + result.existing->name +

@@ -40,6 +40,8 @@ class Queues {
   std::string enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options, Json inputs);
   void start();
   void stop();
+  // The registered queues' names (declared before launch, fixed after).
+  std::vector<std::string> names() const;
 
  private:
   const QueueOptions& find(const std::string& queue) const;

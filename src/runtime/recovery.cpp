@@ -113,13 +113,15 @@ void Engine::recover_one(const std::string& id, LaunchReport& report) {
   auto attempts = db_->count_recovery(id, now_ms());
   if (!attempts) return;
   if (*attempts > config_.max_recovery_attempts) {
-    (void)db_->transition(id, {WorkflowStatus::Pending}, WorkflowStatus::MaxRecoveryAttemptsExceeded, now_ms(), false,
-                          std::nullopt);
+    if (db_->transition(id, {WorkflowStatus::Pending}, WorkflowStatus::MaxRecoveryAttemptsExceeded, now_ms(), false,
+                        std::nullopt))
+      count_finished(info->name, WorkflowStatus::MaxRecoveryAttemptsExceeded);
     spdlog::error("[{}] recovered {} times, moved to MAX_RECOVERY_ATTEMPTS_EXCEEDED", id, *attempts - 1);
     report.dead_lettered.push_back(id);
     return;
   }
   spawn(*info, /*replay=*/true);
+  metrics_.recoveries.inc();
   report.recovered.push_back(id);
 }
 

@@ -32,6 +32,10 @@ WorkflowInfo describe_workflow(Runtime& rt, const std::string& id) {
 
 }  // namespace detail
 
+std::string detail::RuntimeAccess::metrics_text(Runtime& rt) {
+  return rt.engine_->metrics_text(rt.queues_->names());
+}
+
 namespace {
 using detail::forbid_in_transaction_body;
 }  // namespace

@@ -10,6 +10,9 @@ namespace keel::detail {
 
 struct RuntimeAccess {
   static Engine& engine(Runtime& rt) { return *rt.engine_; }
+  // The metrics text of rt (GET /metrics of the admin server), its
+  // registered queues' counts included.
+  static std::string metrics_text(Runtime& rt);
 };
 
 }  // namespace keel::detail

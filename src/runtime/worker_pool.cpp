@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <system_error>
 
 #include "keel/errors.hpp"
@@ -40,6 +41,13 @@ size_t WorkerPool::backlog() const {
 size_t WorkerPool::threads() const {
   std::lock_guard lock(mu_);
   return threads_.size();
+}
+
+WorkerPool::Load WorkerPool::load() const {
+  std::lock_guard lock(mu_);
+  // A thread just created counts as busy until it first waits.
+  return {threads_.size(), threads_.size() - std::min(idle_, threads_.size()),
+          queue_.size() > idle_ ? queue_.size() - idle_ : 0};
 }
 
 void WorkerPool::work() {

@@ -29,6 +29,14 @@ class WorkerPool {
   size_t backlog() const;
   // Threads created so far (never more than the limit).
   size_t threads() const;
+  // One consistent reading, for the metrics.
+  struct Load {
+    size_t threads = 0;  // created so far
+    size_t busy = 0;     // running a task
+    size_t backlog = 0;  // tasks waiting for a thread
+  };
+  Load load() const;
+  size_t max_threads() const { return max_threads_; }
   // Runs what is queued, then joins every thread. Idempotent.
   void stop();
 

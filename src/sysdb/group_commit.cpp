@@ -6,7 +6,11 @@ namespace keel::sysdb {
 
 void GroupCommitter::run(const Unit& unit, bool fault_points) {
   Pending me{&unit, nullptr, fault_points};
-  batcher_.submit(me, [this](std::vector<Pending*>& batch, size_t) { execute_batch(batch); });
+  batcher_.submit(me, [this](std::vector<Pending*>& batch, size_t) {
+    metrics::Stopwatch watch;
+    execute_batch(batch);
+    if (metrics_) metrics_->observe_batch(watch.seconds(), batch.size());
+  });
   if (me.error) std::rethrow_exception(me.error);
 }
 

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "metrics/catalog.hpp"
 #include "sysdb/batcher.hpp"
 
 namespace keel::sysdb {
@@ -44,6 +45,8 @@ class GroupCommitter {
   // (the lease's heartbeats have not: a test arming a checkpoint's commit
   // must not see a heartbeat's instead).
   void run(const Unit& unit, bool fault_points = true);
+  // Where each batch's duration and size go; set before the first run().
+  void set_metrics(metrics::DatabaseMetrics* m) { metrics_ = m; }
 
  private:
   struct Pending {
@@ -60,6 +63,7 @@ class GroupCommitter {
   TransactionVerbs verbs_;
   FaultHook hook_;
   Batcher<Pending> batcher_;
+  metrics::DatabaseMetrics* metrics_ = nullptr;
 };
 
 }  // namespace keel::sysdb

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "sysdb/system_database.hpp"
 
@@ -33,6 +35,26 @@ inline std::string placeholders(size_t first, size_t n) {
   std::string out;
   for (size_t i = 0; i < n; ++i) out += (i ? ", $" : "$") + std::to_string(first + i);
   return out;
+}
+
+// queue_counts on both backends: one grouped read of the queue index
+// (queue_name, status, ...) for n queue names ($1..$n).
+inline std::string queue_counts_sql(const std::string& table, size_t n) {
+  return "SELECT queue_name, status, count(*) FROM " + table + " WHERE queue_name IN (" + placeholders(1, n) +
+         ") AND status IN ('ENQUEUED', 'PENDING') GROUP BY queue_name, status";
+}
+
+// Every queue of `queues` with zeros, to be filled in by the rows read.
+inline std::map<std::string, QueueCounts> zero_counts(const std::vector<std::string>& queues) {
+  std::map<std::string, QueueCounts> out;
+  for (const auto& q : queues) out[q] = QueueCounts{};
+  return out;
+}
+
+inline void add_count(std::map<std::string, QueueCounts>& out, const std::string& queue, const std::string& status,
+                      int64_t n) {
+  if (status == "ENQUEUED") out[queue].enqueued = n;
+  else out[queue].pending = n;
 }
 
 inline std::string deduplicated_message(const QueuedFields& q) {

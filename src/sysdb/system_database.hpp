@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 #include "keel/sql.hpp"
 #include "keel/status.hpp"
 #include "keel/transaction_options.hpp"
+#include "metrics/catalog.hpp"
 
 namespace keel::sysdb {
 
@@ -157,6 +159,13 @@ struct TransactionMode {
 // One row of the executors table: a process's lease on its executor id.
 using ExecutorRecord = ExecutorInfo;
 
+// The workflows of one queue that wait (ENQUEUED) and run (PENDING), in
+// every process.
+struct QueueCounts {
+  int64_t enqueued = 0;
+  int64_t pending = 0;
+};
+
 class SystemDatabase {
  public:
   virtual ~SystemDatabase() = default;
@@ -273,6 +282,9 @@ class SystemDatabase {
   // next ENQUEUED workflows (priority, created_at, id) up to the free capacity
   // to PENDING under r.executor_id, stamping started_at. Returns them.
   virtual std::vector<WorkflowInfo> dequeue(const DequeueRequest& r) = 0;
+  // The counts of each of these queues (one grouped read, on the queue
+  // index; for the metrics). A queue without such workflows has zeros.
+  virtual std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) = 0;
   // Throws IncompatibleDatabaseError unless the schema is exactly this build's
   // (for a Client, which does not migrate).
   virtual void require_current_schema() = 0;
@@ -323,6 +335,13 @@ class SystemDatabase {
   // stops delivery; once set_wakeup_sink returns, the previous sink is no
   // longer called. Default: none (waits poll).
   virtual void set_wakeup_sink(std::function<void(const std::string& key)> sink) { (void)sink; }
+
+  // --- metrics ---
+  // The committer's batches and the connections' reconnects (metrics/catalog.hpp).
+  const metrics::DatabaseMetrics& metrics() const { return metrics_; }
+
+ protected:
+  metrics::DatabaseMetrics metrics_;
 };
 
 // Opens the backend named by config.database_url. Throws ConfigError for an

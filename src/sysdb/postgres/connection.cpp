@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "keel/errors.hpp"
 
@@ -103,7 +104,10 @@ int64_t Result::changed() const {
   return (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
 }
 
-Connection::Connection(std::string conninfo) : conninfo_(std::move(conninfo)) { connect(); }
+Connection::Connection(std::string conninfo, metrics::Counter* reconnects)
+    : conninfo_(std::move(conninfo)), reconnects_(reconnects) {
+  connect();
+}
 
 Connection::~Connection() = default;
 
@@ -112,6 +116,7 @@ void Connection::connect() {
   deferred_failed_ = false;
   deferred_refused_ = false;
   prepared_.clear();  // prepared statements die with the server session
+  if (std::exchange(connected_once_, true) && reconnects_) reconnects_->inc();
   conn_.reset(PQconnectdb(conninfo_.c_str()));  // owned even when the connection failed
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string msg = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";

@@ -29,6 +29,7 @@
 
 #include "keel/errors.hpp"
 #include "keel/sql.hpp"
+#include "metrics/metrics.hpp"
 
 namespace keel::sysdb::postgres {
 
@@ -66,7 +67,8 @@ class Result {
 
 class Connection {
  public:
-  explicit Connection(std::string conninfo);
+  // reconnects, when given, counts the connects after the first (metrics).
+  explicit Connection(std::string conninfo, metrics::Counter* reconnects = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -152,6 +154,8 @@ class Connection {
   std::unordered_map<std::string, std::string> prepared_;
   uint64_t next_statement_ = 0;
   uint64_t transient_failures_ = 0;
+  metrics::Counter* reconnects_ = nullptr;
+  bool connected_once_ = false;
 };
 
 // keel::Sql over a connection in an open transaction.

@@ -35,7 +35,11 @@ void PipelineCommitter::run(const Unit& unit, bool fault_points, std::string_vie
 }
 
 void PipelineCommitter::submit(Pending& me) {
-  batcher_.submit(me, [this](std::vector<Pending*>& batch, size_t lane) { execute(batch, *lanes_[lane]); });
+  batcher_.submit(me, [this](std::vector<Pending*>& batch, size_t lane) {
+    metrics::Stopwatch watch;
+    execute(batch, *lanes_[lane]);
+    if (metrics_) metrics_->observe_batch(watch.seconds(), batch.size());
+  });
   if (me.error) std::rethrow_exception(me.error);
 }
 

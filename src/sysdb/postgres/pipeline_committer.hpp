@@ -34,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "metrics/catalog.hpp"
 #include "sysdb/batcher.hpp"
 #include "sysdb/postgres/connection.hpp"
 
@@ -62,6 +63,8 @@ class PipelineCommitter {
   // begin: empty, or the statement that opens a transaction of the unit's
   // own ("BEGIN ISOLATION LEVEL SERIALIZABLE"): then it shares no commit.
   void run(const Unit& unit, bool fault_points = true, std::string_view begin = {});
+  // Where each batch's duration and size go; set before the first run.
+  void set_metrics(metrics::DatabaseMetrics* m) { metrics_ = m; }
 
  private:
   struct Pending {
@@ -86,6 +89,7 @@ class PipelineCommitter {
   std::vector<Connection*> lanes_;
   FaultHook hook_;
   Batcher<Pending> batcher_;
+  metrics::DatabaseMetrics* metrics_ = nullptr;
 };
 
 }  // namespace keel::sysdb::postgres

@@ -94,6 +94,7 @@ class PostgresSystemDatabase final : public SystemDatabase {
   // queues.cpp
   InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q) override;
   std::vector<WorkflowInfo> dequeue(const DequeueRequest& r) override;
+  std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) override;
   void require_current_schema() override;
 
   // Starts (or, with an empty sink, stops) the LISTEN connection (listener.hpp).

@@ -96,7 +96,7 @@ InsertWorkflowResult PostgresSystemDatabase::enqueue_workflow(const NewWorkflow&
 std::vector<WorkflowInfo> PostgresSystemDatabase::dequeue(const DequeueRequest& r) {
   if (r.workflow_names.empty()) return {};
   std::lock_guard lock(dequeue_mu_);
-  if (!dequeue_conn_) dequeue_conn_ = std::make_unique<Connection>(url_);
+  if (!dequeue_conn_) dequeue_conn_ = std::make_unique<Connection>(url_, &metrics_.reconnects);
   Connection& c = *dequeue_conn_;
   c.begin("BEGIN");  // READ COMMITTED: each statement sees the latest commits
   std::vector<WorkflowInfo> taken;
@@ -115,6 +115,17 @@ std::vector<WorkflowInfo> PostgresSystemDatabase::dequeue(const DequeueRequest& 
     return std::tie(a.created_at_ms, a.id) < std::tie(b.created_at_ms, b.id);
   });
   return taken;
+}
+
+std::map<std::string, QueueCounts> PostgresSystemDatabase::queue_counts(const std::vector<std::string>& queues) {
+  std::map<std::string, QueueCounts> out = zero_counts(queues);
+  if (queues.empty()) return out;
+  std::vector<SqlValue> params(queues.begin(), queues.end());
+  read_one([&](Connection& c) {
+    Result r = c.exec(queue_counts_sql("keel.workflow_status", queues.size()), params);
+    for (int i = 0; i < r.rows(); ++i) add_count(out, r.text(i, 0), r.text(i, 1), r.integer(i, 2));
+  });
+  return out;
 }
 
 void PostgresSystemDatabase::require_current_schema() {

@@ -98,6 +98,17 @@ std::vector<WorkflowInfo> SqliteSystemDatabase::dequeue(const DequeueRequest& r)
   return taken;
 }
 
+std::map<std::string, QueueCounts> SqliteSystemDatabase::queue_counts(const std::vector<std::string>& queues) {
+  std::map<std::string, QueueCounts> out = zero_counts(queues);
+  if (queues.empty()) return out;
+  read([&](Connection& c) {
+    std::vector<SqlValue> params(queues.begin(), queues.end());
+    auto st = c.prepare(queue_counts_sql("keel_workflow_status", queues.size()), params);
+    while (st.step()) add_count(out, st.column_text(0), st.column_text(1), st.column_int(2));
+  });
+  return out;
+}
+
 void SqliteSystemDatabase::require_current_schema() {
   int64_t version = 0;
   read([&](Connection& c) {

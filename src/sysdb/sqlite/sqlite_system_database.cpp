@@ -37,6 +37,7 @@ SqliteSystemDatabase::SqliteSystemDatabase(std::string path, const RuntimeConfig
     : path_(std::move(path)), sync_(config.sqlite_synchronous), executor_id_(config.executor_id) {
   writer_ = std::make_unique<Connection>(path_, /*create=*/true, sync_);
   committer_ = std::make_unique<GroupCommitter>(verbs_for(*writer_), config.fault_hook);
+  committer_->set_metrics(&metrics_);
   check_schema_version();
 }
 

@@ -72,6 +72,7 @@ class SqliteSystemDatabase final : public SystemDatabase {
   // queues.cpp
   InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q) override;
   std::vector<WorkflowInfo> dequeue(const DequeueRequest& r) override;
+  std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) override;
   void require_current_schema() override;
 
  private:
