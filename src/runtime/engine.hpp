@@ -78,6 +78,8 @@ class Engine final : public ExecutionHost {
   // A new row took id (an enqueue): the outcome kept for an earlier row of
   // the ID, deleted since, is not its own.
   void forget_outcome(const std::string& id) { outcomes_.erase(id); }
+  // Returns once no execution of id runs here (a cancelled one unwinding).
+  void wait_until_gone(const std::string& id);
   // A PENDING workflow of this executor that does not run here (its start
   // was committed but reported as failed, or it is a child of a crashed
   // execution) is run now, replaying its checkpoints.
@@ -139,8 +141,6 @@ class Engine final : public ExecutionHost {
   void route_versions();
   void start_retention();
   std::vector<WorkflowInfo> pending_of_other_versions();
-  // Polls until no execution of id runs here (a cancelled one unwinding).
-  void wait_until_gone(const std::string& id);
   void count_finished(const std::string& name, WorkflowStatus status) {
     metrics_.workflows_finished.with({name, to_string(status)}).inc();
   }

@@ -119,6 +119,7 @@ WorkflowPage Runtime::list_workflows_page(const ListWorkflowsQuery& query) {
 }
 void Runtime::delete_workflow(const std::string& id) {
   forbid_in_transaction_body("Runtime::delete_workflow");
+  engine_->wait_until_gone(id);  // a cancelled execution still unwinding here: let it leave first
   detail::delete_finished_workflow(engine_->db(), id);
   engine_->forget_outcome(id);
 }
@@ -138,7 +139,10 @@ BulkResult Runtime::delete_workflows(const ListWorkflowsQuery& filter, const Bul
   return detail::run_bulk(engine_->db(), detail::finished_only(filter), options,
                           [&](const std::vector<WorkflowInfo>& page, BulkResult&) {
                             std::vector<std::string> ids;
-                            for (const auto& w : page) ids.push_back(w.id);
+                            for (const auto& w : page) {
+                              engine_->wait_until_gone(w.id);  // finished: at most unwinding here
+                              ids.push_back(w.id);
+                            }
                             auto deleted = engine_->db().delete_finished(ids);
                             for (const auto& id : deleted) engine_->forget_outcome(id);
                             return static_cast<int64_t>(deleted.size());
