@@ -76,6 +76,7 @@ TEST_F(LoggingTest, EveryLineOfAWorkflowCarriesItsIdAndTheStepsTheirStep) {
   ASSERT_NE(failed, nullptr);
   EXPECT_EQ(failed->at("workflow_id"), "fail-1");
   EXPECT_EQ(failed->at("level"), "warning");
+  rt.reset();  // its threads stop before the capture gives the logger back
 }
 
 // A child's lines carry the child's ID, and the parent's lines after it the
@@ -100,6 +101,7 @@ TEST_F(LoggingTest, AChildsLinesCarryTheChildsId) {
   EXPECT_EQ("child " + kid->at("workflow_id").get<std::string>(), kid->at("msg")) << kid->dump();
   ASSERT_NE(find_msg(lines, "parent code"), nullptr);
   EXPECT_EQ(find_msg(lines, "parent code")->at("workflow_id"), "mum");
+  rt.reset();  // its threads stop before the capture gives the logger back
 }
 
 }  // namespace
