@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   keel::payments::Settings& settings = std::get<keel::payments::Settings>(parsed);
   spdlog::set_level(spdlog::level::from_str(settings.log_level));
+  keel::configure_logging(settings.log_format);  // before anything logs
 
   try {
     if (settings.migrate) {

@@ -36,6 +36,17 @@ CLI::Option* add_duration_option(CLI::App& command, const DurationFlag& flag) {
   return command.add_option_function<std::string>(flag.name, convert, flag.help);
 }
 
+// --log-format text|json, converted as it is parsed (a bad value fails the parse).
+CLI::Option* add_log_format_option(CLI::App& command, LogFormat& target) {
+  auto convert = [&target](const std::string& text) {
+    auto format = parse_log_format(text);
+    if (!format) throw CLI::ValidationError("--log-format", "expected text or json, got '" + text + "'");
+    target = *format;
+  };
+  return command.add_option_function<std::string>("--log-format", convert,
+                                                  "text, or json: one JSON object per line (log pipelines)");
+}
+
 void add_start_options(CLI::App& start, Settings& settings) {
   ServiceConfig& cfg = settings.service;
   start.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: last wins
@@ -74,6 +85,7 @@ void add_start_options(CLI::App& start, Settings& settings) {
       ->capture_default_str();
   start.add_option("--ready-file", cfg.ready_file, "write {\"port\",\"admin_port\",\"pid\"} here once serving");
   start.add_option("--log-level", settings.log_level, "trace, debug, info, warn, error")->capture_default_str();
+  add_log_format_option(start, settings.log_format)->envname("PAYMENTS_LOG_FORMAT")->default_str("text");
   // Testing seams, hidden from --help.
   add_duration_option(start, {"--test-create-delay", "", &cfg.test_create_delay, false})->group("");
   start.add_option("--test-crash-point", cfg.test_crash_point)

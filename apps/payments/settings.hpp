@@ -7,13 +7,15 @@
 // Environment variables (flags win): PAYMENTS_DB, PAYMENTS_PORT, PAYMENTS_HOST,
 // PAYMENTS_ADMIN_PORT, WEBHOOK_SECRET, PAYMENTS_PUBLIC_URL,
 // PAYMENTS_WEBHOOK_INITIAL_BACKOFF, PAYMENTS_WEBHOOK_MAX_BACKOFF,
-// PAYMENTS_WEBHOOK_GIVE_UP_AFTER, PAYMENTS_WEBHOOK_TIMEOUT.
+// PAYMENTS_WEBHOOK_GIVE_UP_AFTER, PAYMENTS_WEBHOOK_TIMEOUT, PAYMENTS_LOG_FORMAT.
 // Thread-safety: plain values; parse_settings reads the process environment.
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <variant>
+
+#include "keel/logging.hpp"
 
 namespace keel::payments {
 
@@ -41,6 +43,7 @@ struct Settings {
   std::string migrate_db = ServiceConfig().db_url;  // the database `migrate` upgrades
   ServiceConfig service;                            // what `start` serves with
   std::string log_level = "info";
+  LogFormat log_format = LogFormat::Text;  // `start --log-format text|json` (keel/logging.hpp)
 };
 
 // Parses main's argc/argv and the environment. Returns the settings, or the

@@ -75,7 +75,6 @@ void PaymentWorkflows::crash_point(std::string_view name) const {
 //     (pay_sessions.idempotency_key is also UNIQUE).
 Json PaymentWorkflows::create_workflow(Context& ctx, const CreateInput& in) {
   if (in.delay_ms > 0) ctx.sleep(milliseconds(in.delay_ms));
-  const std::string& wf_id = ctx.workflow_id();
   Json out = ctx.transaction("insert_session", [&](Sql& sql) -> Json {
     // Only this workflow inserts under this key; kept as a guard.
     if (auto existing = store::find_created_session(sql, in.idempotency_key)) return created_answer(*existing);
@@ -84,8 +83,8 @@ Json PaymentWorkflows::create_workflow(Context& ctx, const CreateInput& in) {
     store::CreatedSession created{id, public_base_ + "/pay/" + id, r.amount_cents};
     store::insert_session(sql, created, in, now_ms());
     // Logged here, not after: the body runs for real once, never on replay.
-    spdlog::info("[{}] payment session {} created for {}: {} cents", wf_id, id, r.client_reference_id,
-                 r.amount_cents);
+    // (The line carries the workflow's ID: keel/logging.hpp.)
+    spdlog::info("payment session {} created for {}: {} cents", id, r.client_reference_id, r.amount_cents);
     return created_answer(created);
   });
   crash_point("after_create_commit");
@@ -164,10 +163,9 @@ Json PaymentWorkflows::status_workflow(Context& ctx, const std::string& session_
     DeliveryJob job = r.at("job").get<DeliveryJob>();
     // Retried: a failure here (e.g. shutting down) must not be recorded as
     // final; an interrupted workflow resumes here after restart.
-    const std::string& wf_id = ctx.workflow_id();
     ctx.step("start_webhook_delivery", StepOptions{.max_attempts = 20, .interval = milliseconds(100)}, [&] {
       (void)rt_.start(kDeliverWebhook, with_id(job.event_id), job);
-      spdlog::info("[{}] session {} is now {}{}; event {} ({}) to deliver", wf_id, session_id,
+      spdlog::info("session {} is now {}{}; event {} ({}) to deliver", session_id,
                    r["payment_status"].get<std::string>(),
                    r.contains("charge_id") ? " (charge " + r["charge_id"].get<std::string>() + ")" : "",
                    job.event_id, job.type);
@@ -210,16 +208,15 @@ AttemptResult PaymentWorkflows::attempt_delivery(const DeliveryJob& job, int att
   }
   r.duration_ms =
       std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  // Logged in the step, which runs for real (never on replay).
+  // Logged in the step, which runs for real (never on replay); the line
+  // carries the workflow's ID, the event's (keel/logging.hpp).
   if (r.ok) {
-    spdlog::info("[{}] webhook {} delivered to {} (attempt {}, HTTP {})", job.event_id, job.type, job.webhook_url,
-                 attempt, r.status);
+    spdlog::info("webhook {} delivered to {} (attempt {}, HTTP {})", job.type, job.webhook_url, attempt, r.status);
   } else if (gives_up(job, r)) {
-    spdlog::error("[{}] webhook {} to {}: attempt {} failed ({}); giving up", job.event_id, job.type,
-                  job.webhook_url, attempt, r.error);
+    spdlog::error("webhook {} to {}: attempt {} failed ({}); giving up", job.type, job.webhook_url, attempt, r.error);
   } else {
-    spdlog::warn("[{}] webhook {} to {}: attempt {} failed ({}); next attempt in {} ms", job.event_id, job.type,
-                 job.webhook_url, attempt, r.error, next_backoff_ms);
+    spdlog::warn("webhook {} to {}: attempt {} failed ({}); next attempt in {} ms", job.type, job.webhook_url,
+                 attempt, r.error, next_backoff_ms);
   }
   if (r.ok) crash_point("after_webhook_post");
   return r;

@@ -154,6 +154,7 @@ int main(int argc, char** argv) {
     std::cout << shop::usage_text();
     return 0;
   }
+  keel::configure_logging(settings.log_format);  // before anything logs
   try {
     if (settings.command == "migrate") return migrate(settings);
     if (settings.command == "verify") return verify(settings);

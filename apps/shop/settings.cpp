@@ -48,6 +48,7 @@ constexpr Source kSources[] = {
     {"webhook-secret", "WEBHOOK_SECRET", "S"},
     {"checkout-timeout", "CHECKOUT_TIMEOUT", "D"},
     {"executor-id", "SHOP_EXECUTOR_ID", "ID"},
+    {"log-format", "SHOP_LOG_FORMAT", "F"},
 };
 
 // CLI11 reads "--flag=" as a flag still waiting for its value; the shop has
@@ -167,6 +168,11 @@ Settings parse_settings(const std::vector<std::string>& args, const GetEnv& gete
     s.checkout_timeout = parse_duration(it->second);
   if (auto it = values.find("executor-id"); it != values.end()) s.executor_id = it->second;
   if (s.executor_id.empty()) throw SettingsError("--executor-id must not be empty");
+  if (auto it = values.find("log-format"); it != values.end()) {
+    auto format = parse_log_format(it->second);
+    if (!format) throw SettingsError("--log-format: expected text or json, got '" + it->second + "'");
+    s.log_format = *format;
+  }
   return s;
 }
 
@@ -177,6 +183,7 @@ std::string usage_text() {
   shop start --db URL --port 8082 --payments-url http://127.0.0.1:8086
              [--webhook-secret S] [--checkout-timeout 60s] [--host 127.0.0.1]
              [--admin-port PORT] [--admin-token T] [--public-url URL] [--executor-id ID]
+             [--log-format text|json]
 
   --db URL             sqlite:PATH (default sqlite:shop.db)                 env SHOP_DB
                        or postgresql://user@host:port/dbname
@@ -190,6 +197,7 @@ std::string usage_text() {
   --checkout-timeout D how long a checkout waits for payment (default 60s)  env CHECKOUT_TIMEOUT
   --public-url URL     base URL the payment service calls back (webhooks)   env SHOP_PUBLIC_URL
   --executor-id ID     this process's executor id (default shop)            env SHOP_EXECUTOR_ID
+  --log-format F       text (default) or json: one JSON object per line     env SHOP_LOG_FORMAT
 )";
 }
 

@@ -6,10 +6,11 @@
 //   shop start   --db URL --port 8082 --payments-url http://127.0.0.1:8086
 //                [--webhook-secret S] [--checkout-timeout 60s] [--host 127.0.0.1]
 //                [--admin-port N] [--admin-token T] [--public-url URL] [--executor-id ID]
+//                [--log-format text|json]
 //
 // Every setting may also come from the environment (SHOP_DB, SHOP_PORT,
 // SHOP_HOST, SHOP_ADMIN_PORT, SHOP_ADMIN_TOKEN, SHOP_PUBLIC_URL, PAYMENTS_URL, WEBHOOK_SECRET,
-// CHECKOUT_TIMEOUT, SHOP_EXECUTOR_ID); a flag wins over its variable, an
+// CHECKOUT_TIMEOUT, SHOP_EXECUTOR_ID, SHOP_LOG_FORMAT); a flag wins over its variable, an
 // empty variable counts as unset. Both commands take every flag; a repeated
 // flag: the last wins. `shop help`, and -h / --help before or after the
 // command, ask for the usage.
@@ -23,6 +24,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "keel/logging.hpp"
 
 namespace keel::apps::shop {
 
@@ -46,6 +49,7 @@ struct Settings {
   // default http://<host>:<port> (127.0.0.1 when host is 0.0.0.0).
   std::string public_url;
   std::string executor_id = "shop";
+  LogFormat log_format = LogFormat::Text;  // of every log line (keel/logging.hpp)
 
   int effective_admin_port() const { return admin_port ? *admin_port : port + 1; }
   std::string effective_public_url() const;

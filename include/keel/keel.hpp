@@ -11,6 +11,7 @@
 #include "keel/context.hpp"
 #include "keel/errors.hpp"
 #include "keel/handle.hpp"
+#include "keel/logging.hpp"
 #include "keel/messaging.hpp"
 #include "keel/queue.hpp"
 #include "keel/runtime.hpp"

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/clock.hpp"
+#include "common/log_context.hpp"
 #include "common/wake_key.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/operations.hpp"
@@ -134,6 +135,7 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
     std::optional<RecordedErrorInfo> failure;
     try {
       InStep guard(exec_);
+      detail::LogContextScope log_context(exec_.id(), name, fid);
       exec_.fault("step.body", name);
       out = body();
     } catch (const std::exception& e) {
@@ -188,6 +190,8 @@ Json Context::run_transaction(std::string_view name, const TransactionOptions& o
     mode.probe_first = true;
     return db.run_transaction(exec_.id(), op, [&](Sql& sql) -> std::string {
       detail::TransactionBodyScope scope(exec_.id(), name);
+      // The body may run on another workflow's thread (the batch's leader).
+      detail::LogContextScope log_context(exec_.id(), name, fid);
       try {
         result = body(sql);
         return result->dump();

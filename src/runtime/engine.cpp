@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/clock.hpp"
+#include "common/log_context.hpp"
 #include "common/retry_policy.hpp"
 #include "common/wake_key.hpp"
 #include "runtime/bulk.hpp"
@@ -210,12 +211,13 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
   }
   try {
     pool_->submit([this, exec, fn = std::move(fn), replay]() mutable {
+      LogContextScope log_context(exec->id());  // every line of this run names the workflow
       if (stopping_.load()) return release(*exec);  // queued at shutdown: stays PENDING
       if (replay && !load_recorded(*exec)) {
         if (!park_for_retry(*exec)) release(*exec);
         return;
       }
-      run_execution(std::move(exec), std::move(fn));
+      run_execution(exec, std::move(fn));  // exec outlives the log context
     });
   } catch (const RuntimeStateError&) {
     // No thread: the workflow stays PENDING and is recovered at the next launch.
@@ -236,7 +238,7 @@ bool Engine::load_recorded(Execution& exec) {
         return true;
       },
       [&](const DatabaseError& e) {
-        spdlog::error("[{}] cannot load the checkpoints, the workflow stays PENDING: {}", exec.id(), e.what());
+        spdlog::error("cannot load the checkpoints, the workflow stays PENDING: {}", e.what());
         metrics_.database_retries_exhausted.inc();
         return false;
       },
@@ -270,7 +272,7 @@ void Engine::leave_parked(Execution& exec) {
 bool Engine::park_for_retry(Execution& exec) {
   int64_t delay = std::max<int64_t>(1000, 5 * config_.poll_interval.count());
   if (!parking_->begin(exec.info(), WakeKey::retry(exec.id()).encode(), now_ms() + delay)) return false;
-  spdlog::warn("[{}] system database unavailable: the workflow runs again in {} ms", exec.id(), delay);
+  spdlog::warn("system database unavailable: the workflow runs again in {} ms", delay);
   leave_parked(exec);
   return true;
 }
@@ -287,15 +289,15 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
     if (!exec->parked()) retry = !finish(*exec, WorkflowStatus::Success, std::move(out), std::nullopt);
   } catch (const ExecutionParked&) {
   } catch (const ExecutionInterrupted& e) {
-    spdlog::info("[{}] workflow interrupted, stays PENDING: {}", id, e.reason);
+    spdlog::info("workflow interrupted, stays PENDING: {}", e.reason);
     retry = e.database_unavailable;
   } catch (const WorkflowCancelledError& e) {
     // The status is already CANCELLED: set by cancel(), by the timeout check,
     // or found at a checkpoint.
-    spdlog::info("[{}] workflow cancelled: {}", id, e.what());
+    spdlog::info("workflow cancelled: {}", e.what());
   } catch (const std::exception& e) {
     if (!exec->parked()) {
-      spdlog::warn("[{}] workflow failed: {}", id, e.what());
+      spdlog::warn("workflow failed: {}", e.what());
       retry = !finish(*exec, WorkflowStatus::Error, std::nullopt, describe_exception(e));
     }
   } catch (...) {
@@ -325,7 +327,7 @@ bool Engine::finish(Execution& exec, WorkflowStatus status, std::optional<Json> 
       kDatabaseRetry, [this] { return stopping(); },
       [&] { return std::optional(db_->finish_workflow(exec.id(), status, stored, error, now_ms(), last_ops)); },
       [&](const DatabaseError& e) -> std::optional<sysdb::FinishResult> {
-        spdlog::error("[{}] cannot record the workflow's end, it stays PENDING: {}", exec.id(), e.what());
+        spdlog::error("cannot record the workflow's end, it stays PENDING: {}", e.what());
         metrics_.database_retries_exhausted.inc();
         return std::nullopt;
       },
@@ -333,8 +335,7 @@ bool Engine::finish(Execution& exec, WorkflowStatus status, std::optional<Json> 
   if (!result) return false;
   if (*result == sysdb::FinishResult::PositionTaken) {
     // Another execution recorded a deferred record's position: run again by replay.
-    spdlog::warn("[{}] a deferred record's position was taken by another execution; running again by replay",
-                 exec.id());
+    spdlog::warn("a deferred record's position was taken by another execution; running again by replay");
     return false;
   }
   if (*result == sysdb::FinishResult::Finished) {

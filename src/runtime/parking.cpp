@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/clock.hpp"
+#include "common/log_context.hpp"
 #include "common/wake_key.hpp"
 
 namespace keel::detail {
@@ -117,10 +118,11 @@ void ParkingLot::wake_locked(const std::string& id, std::vector<WorkflowInfo>& o
 
 void ParkingLot::resume_all(const std::vector<WorkflowInfo>& infos) {
   for (const auto& info : infos) {
+    LogContextScope log_context(info.id);  // its lines name it
     try {
       wake_(info);
     } catch (const std::exception& e) {
-      spdlog::error("[{}] cannot resume the parked workflow (it stays PENDING): {}", info.id, e.what());
+      spdlog::error("cannot resume the parked workflow (it stays PENDING): {}", e.what());
     }
   }
 }

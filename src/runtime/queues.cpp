@@ -5,6 +5,7 @@
 
 #include "keel/errors.hpp"
 #include "common/clock.hpp"
+#include "common/log_context.hpp"
 #include "common/wake_key.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/uuid.hpp"
@@ -129,11 +130,12 @@ bool Queues::dequeue_once(const QueueOptions& q, const std::vector<std::string>&
                                 kMaxBatch};
   auto taken = engine_.db().dequeue(request);
   for (const auto& info : taken) {
+    LogContextScope log_context(info.id);  // its lines name it
     try {
       engine_.run_dequeued(info);
     } catch (const std::exception& e) {
       // It stays PENDING under this executor and is recovered at the next launch.
-      spdlog::error("[{}] dequeued but not started: {}", info.id, e.what());
+      spdlog::error("dequeued but not started: {}", e.what());
     }
   }
   return static_cast<int>(taken.size()) == kMaxBatch;

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/clock.hpp"
+#include "common/log_context.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/executor_lease.hpp"
@@ -85,10 +86,11 @@ LaunchReport Engine::recover(const std::vector<std::string>& ids) {
       std::lock_guard lock(mu_);
       if (running_.count(id)) continue;
     }
+    LogContextScope log_context(id);  // its lines name it
     try {
       recover_one(id, report);
     } catch (const std::exception& e) {
-      spdlog::error("[{}] cannot recover: {}", id, e.what());
+      spdlog::error("cannot recover: {}", e.what());
       report.not_recovered.push_back({id, e.what()});
     }
   }
@@ -116,7 +118,7 @@ void Engine::recover_one(const std::string& id, LaunchReport& report) {
     if (db_->transition(id, {WorkflowStatus::Pending}, WorkflowStatus::MaxRecoveryAttemptsExceeded, now_ms(), false,
                         std::nullopt))
       count_finished(info->name, WorkflowStatus::MaxRecoveryAttemptsExceeded);
-    spdlog::error("[{}] recovered {} times, moved to MAX_RECOVERY_ATTEMPTS_EXCEEDED", id, *attempts - 1);
+    spdlog::error("recovered {} times, moved to MAX_RECOVERY_ATTEMPTS_EXCEEDED", *attempts - 1);
     report.dead_lettered.push_back(id);
     return;
   }

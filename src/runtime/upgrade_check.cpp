@@ -10,6 +10,7 @@
 #include <map>
 #include <ostream>
 
+#include "common/log_context.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/runtime_access.hpp"
 #include "runtime/transaction_body.hpp"
@@ -70,6 +71,7 @@ HistoryCheck check_one(Engine& engine, const WorkflowInfo& info) {
   exec.set_verifying();
   Execution* outer = current_execution();
   set_current_execution(&exec);
+  LogContextScope log_context(info.id);
   bool ended = false;  // the code returned or threw: its history must end there too
   std::optional<std::string> unfit;  // a recorded value (or the inputs) no longer fits the code's types
   try {

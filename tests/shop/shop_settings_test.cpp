@@ -68,6 +68,9 @@ const std::vector<Setting>& all_settings() {
       {"--checkout-timeout", "CHECKOUT_TIMEOUT", "2m",
        [](const Settings& s) { return std::to_string(s.checkout_timeout.count()); }, "120000"},
       {"--executor-id", "SHOP_EXECUTOR_ID", "shop-2", [](const Settings& s) { return s.executor_id; }, "shop-2"},
+      {"--log-format", "SHOP_LOG_FORMAT", "json",
+       [](const Settings& s) { return std::string(s.log_format == keel::LogFormat::JsonLines ? "json" : "text"); },
+       "json"},
   };
   return settings;
 }
@@ -85,6 +88,7 @@ TEST(ShopSettings, Defaults) {
   EXPECT_EQ(s.public_url, "");
   EXPECT_EQ(s.effective_public_url(), "http://127.0.0.1:8082");
   EXPECT_EQ(s.executor_id, "shop");
+  EXPECT_EQ(s.log_format, keel::LogFormat::Text);
   EXPECT_EQ(parse({"migrate"}).command, "migrate");
 }
 
@@ -155,6 +159,10 @@ TEST(ShopSettings, BadValuesNameTheirFlag) {
             std::string::npos);
   EXPECT_NE(error_of({"start", "--payments-url", "http://"}).find("--payments-url: expected an http:// URL"),
             std::string::npos);
+  EXPECT_NE(error_of({"start", "--log-format", "xml"}).find("--log-format: expected text or json, got 'xml'"),
+            std::string::npos);
+  EXPECT_NE(error_of({"start"}, {{"SHOP_LOG_FORMAT", "JSON"}}).find("--log-format: expected text or json"),
+            std::string::npos);
 }
 
 TEST(ShopSettings, HelpInEveryForm) {
@@ -207,6 +215,8 @@ TEST_F(ShopExitCodes, BadCommandLineIsTwo) {
   EXPECT_EQ(run({"start", "--port", "not-a-port"}), 2);
   EXPECT_EQ(run({"migrate", "--checkout-timeout", "0s"}), 2);
   EXPECT_EQ(run({"migrate"}, {{"SHOP_PORT", "x"}}), 2);
+  EXPECT_EQ(run({"start", "--log-format", "yaml"}), 2);
+  EXPECT_NE(output.find("shop: --log-format: expected text or json, got 'yaml'"), std::string::npos) << output;
 }
 
 // `shop verify`: the upgrade check on the shop's own database. A checkout
