@@ -48,8 +48,8 @@ enum class SqliteSync {
 /// every workflow is kept forever. One executor applies it at a time (the
 /// live executor with the smallest executor_id; a Runtime without an
 /// executor lease never does), every `interval`, deleting batch_size
-/// workflows per commit and pausing after each four times as long as it
-/// took, so that the write path keeps the database 80% of the time.
+/// workflows per commit and pausing after each nine times as long as it
+/// took, so that the write path keeps the database 90% of the time.
 struct RetentionConfig {
   /// Delete the finished workflows (SUCCESS, ERROR, CANCELLED,
   /// MAX_RECOVERY_ATTEMPTS_EXCEEDED) that finished longer ago than this,
