@@ -27,6 +27,7 @@
 
 #include "admin/request_guard.hpp"
 #include "admin/workflow_filter.hpp"
+#include "common/clock.hpp"
 #include "json_views.hpp"
 #include "keel/runtime.hpp"
 #include "metrics/exposition.hpp"
@@ -164,14 +165,9 @@ struct AdminServer::Impl {
     return *info;
   }
 
-  static int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-
   static ListWorkflowsQuery filter(const admin::FilterParams& params, bool paging) {
     try {
-      return admin::parse_workflow_filter(params, now_ms(), paging);
+      return admin::parse_workflow_filter(params, detail::now_ms(), paging);
     } catch (const admin::FilterError& e) {
       throw HttpError{400, e.code, e.message};
     }

@@ -168,9 +168,7 @@ BulkResult Client::delete_workflows(const ListWorkflowsQuery& filter, const Bulk
   forbid_in_transaction_body("Client::delete_workflows");
   return detail::run_bulk(*state_->db, detail::finished_only(filter), options,
                           [&](const std::vector<WorkflowInfo>& page, BulkResult&) {
-                            std::vector<std::string> ids;
-                            for (const auto& w : page) ids.push_back(w.id);
-                            return static_cast<int64_t>(state_->db->delete_finished(ids).size());
+                            return detail::delete_page(*state_->db, page);
                           });
 }
 

@@ -53,6 +53,16 @@ PageAction each(const std::function<bool(const std::string& id)>& act_one) {
   };
 }
 
+int64_t delete_page(sysdb::SystemDatabase& db, const std::vector<WorkflowInfo>& page,
+                    const std::function<void(const std::string& id)>& on_deleted) {
+  std::vector<std::string> ids;
+  for (const auto& w : page) ids.push_back(w.id);
+  std::vector<std::string> deleted = db.delete_finished(ids);
+  if (on_deleted)
+    for (const auto& id : deleted) on_deleted(id);
+  return static_cast<int64_t>(deleted.size());
+}
+
 ListWorkflowsQuery finished_only(ListWorkflowsQuery filter) {
   if (filter.statuses.empty()) {
     filter.statuses = {WorkflowStatus::Success, WorkflowStatus::Error, WorkflowStatus::Cancelled,

@@ -30,6 +30,11 @@ PageAction each(const std::function<bool(const std::string& id)>& act_one);
 
 void note_failure(BulkResult& result, const std::string& id, const std::string& message);
 
+// Deletes the finished workflows of `page` in one commit (the others are
+// left alone), calling on_deleted with each ID deleted; returns how many.
+int64_t delete_page(sysdb::SystemDatabase& db, const std::vector<WorkflowInfo>& page,
+                    const std::function<void(const std::string& id)>& on_deleted = {});
+
 // The filter of a delete: the finished statuses only. Throws UsageError
 // when filter.statuses names one that is not finished.
 ListWorkflowsQuery finished_only(ListWorkflowsQuery filter);

@@ -92,12 +92,7 @@ int64_t Retention::delete_finished(ListWorkflowsQuery filter, int64_t budget) {
     filter.limit = static_cast<int>(std::min<int64_t>(config_.batch_size, budget - deleted));
     WorkflowPage page = engine_.db().list_workflows(filter);
     if (page.workflows.empty()) break;
-    std::vector<std::string> ids;
-    for (const auto& w : page.workflows) ids.push_back(w.id);
-    for (const auto& id : engine_.db().delete_finished(ids)) {
-      engine_.forget_outcome(id);
-      ++deleted;
-    }
+    deleted += delete_page(engine_.db(), page.workflows, [&](const std::string& id) { engine_.forget_outcome(id); });
     if (page.next_cursor.empty() || !pause(kPauseFactor * (std::chrono::steady_clock::now() - t0))) break;
     // The rows deleted are gone: the next page starts at the oldest again.
   }

@@ -138,14 +138,10 @@ BulkResult Runtime::delete_workflows(const ListWorkflowsQuery& filter, const Bul
   forbid_in_transaction_body("Runtime::delete_workflows");
   return detail::run_bulk(engine_->db(), detail::finished_only(filter), options,
                           [&](const std::vector<WorkflowInfo>& page, BulkResult&) {
-                            std::vector<std::string> ids;
-                            for (const auto& w : page) {
-                              engine_->wait_until_gone(w.id);  // finished: at most unwinding here
-                              ids.push_back(w.id);
-                            }
-                            auto deleted = engine_->db().delete_finished(ids);
-                            for (const auto& id : deleted) engine_->forget_outcome(id);
-                            return static_cast<int64_t>(deleted.size());
+                            // Finished: at most unwinding here; let them leave first.
+                            for (const auto& w : page) engine_->wait_until_gone(w.id);
+                            return detail::delete_page(engine_->db(), page,
+                                                       [&](const std::string& id) { engine_->forget_outcome(id); });
                           });
 }
 
