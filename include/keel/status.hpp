@@ -91,6 +91,10 @@ struct StepInfo {
   std::string child_workflow_id;           ///< the child of a start_child, else empty
   int64_t started_at_ms = 0;               ///< when it started, epoch milliseconds
   int64_t completed_at_ms = 0;             ///< when its outcome was recorded, epoch milliseconds
+  /// How many times a step's body ran: 1, or more after retries
+  /// (StepOptions::max_attempts); 1 for every other operation. 0 when it was
+  /// recorded before Keel counted attempts (schema: SQLite 6, PostgreSQL 9).
+  int attempts = 0;
 };
 
 /// One executor's lease (Runtime::list_executors; docs/postgres.md). A row

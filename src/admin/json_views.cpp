@@ -37,6 +37,7 @@ Json to_json(const StepInfo& step) {
       {"child_workflow_id", optional_string(step.child_workflow_id)},
       {"started_at_ms", step.started_at_ms},
       {"completed_at_ms", step.completed_at_ms},
+      {"attempts", step.attempts > 0 ? Json(step.attempts) : Json(nullptr)},  // null: not counted (old row)
   };
 }
 

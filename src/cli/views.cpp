@@ -93,11 +93,12 @@ std::string steps_view(const std::string& workflow_id, const std::vector<StepInf
     last = std::max(last, s.completed_at_ms);
   }
   Table t({{"#", true, false}, {"NAME"}, {"KIND", false, false}, {"START", true, false}, {"DURATION", true, false},
-           {"TIMELINE", false, false}, {"OUTCOME"}});
+           {"TRIES", true, false}, {"TIMELINE", false, false}, {"OUTCOME"}});
   for (const auto& s : steps)
     t.add_row({std::to_string(s.function_id), s.name, or_none(to_string(s.kind)),
                "+" + human_duration(s.started_at_ms - first), human_duration(s.completed_at_ms - s.started_at_ms),
-               bar(s.started_at_ms, s.completed_at_ms, first, last), step_outcome(s)});
+               s.attempts > 0 ? std::to_string(s.attempts) : "-", bar(s.started_at_ms, s.completed_at_ms, first, last),
+               step_outcome(s)});
   return fmt::format("{}: {} steps over {}\n", workflow_id, steps.size(), human_duration(last - first)) +
          t.render(width);
 }

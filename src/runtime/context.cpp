@@ -131,7 +131,9 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
   std::optional<Json> out;
   std::optional<RecordedErrorInfo> err;
   const int max_attempts = std::max(1, options.max_attempts);
-  for (int attempt = 1; !out && !err; ++attempt) {
+  int attempt = 0;
+  while (!out && !err) {
+    ++attempt;
     std::optional<RecordedErrorInfo> failure;
     try {
       InStep guard(exec_);
@@ -161,6 +163,7 @@ Json Context::run_step(std::string_view name, const StepOptions& options, const 
   exec_.fault("step.after");
   auto op = exec_.make_op(fid, name, started);
   op.kind = OperationKind::Step;
+  op.attempts = attempt;
   if (out) op.output = out->dump();
   op.error = err;
   exec_.defer_record(std::move(op), /*replayable=*/false);  // written by the next operation, or with the end

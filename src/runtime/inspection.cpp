@@ -16,6 +16,7 @@ std::vector<StepInfo> steps_of(sysdb::SystemDatabase& db, const std::string& id)
     s.child_workflow_id = op.child_workflow_id;
     s.started_at_ms = op.started_at_ms;
     s.completed_at_ms = op.completed_at_ms;
+    s.attempts = op.attempts;
     steps.push_back(std::move(s));
   }
   return steps;

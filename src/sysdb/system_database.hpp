@@ -36,6 +36,11 @@ struct OperationRecord {
   std::string child_workflow_id;
   int64_t started_at_ms = 0;
   int64_t completed_at_ms = 0;
+  // How many times a step's body ran (its retries, StepOptions); 1 for every
+  // other operation (a transaction whose writes were rolled back and ran
+  // again counts once: only its committed run exists). Read back as 0 from
+  // rows written before the column existed (not counted).
+  int attempts = 1;
   // > 0: a recv's record whose consume was deferred (it read the message
   // with peek_message): recording it also marks that message consumed.
   int64_t consumes_message_id = 0;

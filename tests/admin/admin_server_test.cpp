@@ -1,5 +1,6 @@
 // keel::AdminServer over real HTTP on loopback, against a Runtime on a real
-// SQLite file.
+// SQLite file, or a fresh PostgreSQL database under KEEL_TEST_DATABASE_URL
+// (the postgres.AdminServerTest.* run).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
@@ -18,6 +19,7 @@
 #include "keel/keel.hpp"
 #include "support/sample_workflows.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_databases.hpp"
 
 using namespace std::chrono_literals;
 using keel::Json;
@@ -43,7 +45,7 @@ HttpResult to_result(const httplib::Result& r) {
 
 keel::RuntimeConfig config_for(const keel::testing::TempDir& dir, const std::string& executor) {
   keel::RuntimeConfig c;
-  c.database_url = dir.db_url();
+  c.database_url = keel::testing::test_db_url(dir);  // PostgreSQL under KEEL_TEST_DATABASE_URL
   c.executor_id = executor;
   c.poll_interval = 50ms;
   return c;
@@ -66,6 +68,8 @@ class AdminServerTest : public ::testing::Test {
     client_.reset();
     server_.reset();
     rt_.reset();
+    if (keel::testing::testing_on_postgres())
+      keel::testing::detail::PgTestDatabases::instance().drop(keel::testing::detail::database_for(dir_));
   }
 
   static std::unique_ptr<httplib::Client> make_client(int port) {
@@ -328,6 +332,7 @@ TEST_F(AdminServerTest, StepsListsTheRecordedSteps) {
   EXPECT_EQ(s["name"], "make_greeting");
   EXPECT_EQ(s["kind"], "step");
   EXPECT_EQ(s["output"], "hello ann");
+  EXPECT_EQ(s["attempts"], 1);
   EXPECT_TRUE(s["error"].is_null());
   EXPECT_TRUE(s["function_id"].is_number_integer());
 

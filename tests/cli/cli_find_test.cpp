@@ -52,7 +52,7 @@ class CliFindTest : public CliTest {
     EXPECT_EQ(rt_->start(keel::Workflow<std::string, std::string>("parent"), {.workflow_id = "p-1"}, "kid")
                   .result_for(10s),
               "hello kid");
-    keel::ClientConfig v1{.database_url = dir_.db_url(), .application_version = "v1"};
+    keel::ClientConfig v1{.database_url = db_url(), .application_version = "v1"};
     (void)keel::Client(v1).enqueue("later", "greet", {.workflow_id = "q-1"}, "cy");
     later_ = rt_->get_workflow("w-1")->created_at_ms;
     for (const auto& w : rt_->list_workflows())
@@ -384,23 +384,25 @@ TEST_F(CliFindTest, StepsAsATimeline) {
   ASSERT_GE(rows.size(), 3u) << r.out;
   EXPECT_EQ(rows[0].rfind("p-1: ", 0), 0u) << r.out;
   EXPECT_EQ(cells(rows[1]),
-            (std::vector<std::string>{"#", "NAME", "KIND", "START", "DURATION", "TIMELINE", "OUTCOME"}));
+            (std::vector<std::string>{"#", "NAME", "KIND", "START", "DURATION", "TRIES", "TIMELINE", "OUTCOME"}));
   auto first = cells(rows[2]);
-  ASSERT_EQ(first.size(), 7u) << r.out;
+  ASSERT_EQ(first.size(), 8u) << r.out;
   EXPECT_EQ(first[0], "1");
   EXPECT_EQ(first[2], "keel");
   EXPECT_EQ(first[3], "+0 ms") << "offsets count from the first step";
-  EXPECT_EQ(first[6], "child " + child_);
+  EXPECT_EQ(first[5], "1");
+  EXPECT_EQ(first[7], "child " + child_);
 
   auto failed = keel_table(with_db({"workflow", "steps", "f-1"}));
   auto explode = cells(line_with(failed.out, "explode"));
-  ASSERT_EQ(explode.size(), 7u) << failed.out;
+  ASSERT_EQ(explode.size(), 8u) << failed.out;
   EXPECT_EQ(explode[2], "step");
   EXPECT_TRUE(explode[4].ends_with(" ms") || explode[4].ends_with(" s")) << explode[4];
-  EXPECT_EQ(explode[5].front(), '|');
-  EXPECT_NE(explode[5].find('#'), std::string::npos) << "the step's place on the timeline";
-  EXPECT_EQ(explode[6].rfind("error ", 0), 0u) << explode[6];
-  EXPECT_NE(explode[6].find("boom in step"), std::string::npos) << explode[6];
+  EXPECT_EQ(explode[5], "1");
+  EXPECT_EQ(explode[6].front(), '|');
+  EXPECT_NE(explode[6].find('#'), std::string::npos) << "the step's place on the timeline";
+  EXPECT_EQ(explode[7].rfind("error ", 0), 0u) << explode[7];
+  EXPECT_NE(explode[7].find("boom in step"), std::string::npos) << explode[7];
   auto ok = cells(line_with(keel_table(with_db({"workflow", "steps", "g-1"})).out, "make_greeting"));
   EXPECT_EQ(ok.back(), "ok");
 }

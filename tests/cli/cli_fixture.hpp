@@ -26,6 +26,7 @@
 #include "run_process.hpp"
 #include "support/sample_workflows.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_databases.hpp"
 
 namespace keel_cli_testing {
 
@@ -67,7 +68,7 @@ class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     keel::RuntimeConfig c;
-    c.database_url = dir_.db_url();
+    c.database_url = db_url();
     c.executor_id = "cli-test";
     c.poll_interval = 50ms;
     rt_ = std::make_unique<keel::Runtime>(c);
@@ -82,11 +83,19 @@ class CliTest : public ::testing::Test {
     EXPECT_ANY_THROW(rt_->start(wf_->failing, {.workflow_id = "f-1"}).result_for(10s));
   }
 
-  void TearDown() override { rt_.reset(); }
+  void TearDown() override {
+    rt_.reset();
+    if (keel::testing::testing_on_postgres())
+      keel::testing::detail::PgTestDatabases::instance().drop(keel::testing::detail::database_for(dir_));
+  }
+
+  // The test's database: its SQLite file, or a fresh PostgreSQL database
+  // under KEEL_TEST_DATABASE_URL (the postgres.Cli* run).
+  std::string db_url() const { return keel::testing::test_db_url(dir_); }
 
   std::vector<std::string> with_db(std::vector<std::string> args) {
     args.push_back("--db");
-    args.push_back(dir_.db_url());
+    args.push_back(db_url());
     return args;
   }
 

@@ -16,7 +16,7 @@ TEST_F(CliTest, ListPrintsTheWorkflowsAsJson) {
 
 TEST_F(CliTest, ListShowsTheQueueOfAnEnqueuedWorkflow) {
   // A queue no process registers: the workflow stays ENQUEUED.
-  (void)keel::Client(keel::ClientConfig{.database_url = dir_.db_url()}).enqueue("later", "greet", {.workflow_id = "q-1"}, "cy");
+  (void)keel::Client(keel::ClientConfig{.database_url = db_url()}).enqueue("later", "greet", {.workflow_id = "q-1"}, "cy");
   auto r = keel_cli(with_db({"workflow", "list", "--status", "enqueued"}));
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   Json list = stdout_json(r).at("workflows");
@@ -45,7 +45,7 @@ TEST_F(CliTest, ListFiltersByStatusNameAndLimit) {
 // those released for an executor of their version (executor "").
 TEST_F(CliTest, ListFiltersByApplicationVersionAndExecutor) {
   start_waiter("w");
-  keel::ClientConfig pinned{.database_url = dir_.db_url(), .application_version = "v1"};
+  keel::ClientConfig pinned{.database_url = db_url(), .application_version = "v1"};
   (void)keel::Client(pinned).enqueue("later", "greet", {.workflow_id = "q-v1"}, "cy");
   auto v1 = keel_cli(with_db({"workflow", "list", "--version", "v1"}));
   ASSERT_EQ(v1.exit_code, 0) << describe(v1);
@@ -257,7 +257,7 @@ TEST_F(CliTest, UsageErrorsExitWith64) {
 }
 
 TEST_F(CliTest, DatabaseUrlMayComeFromTheEnvironment) {
-  auto r = keel_cli({"workflow", "get", "g-2"}, {{"KEEL_DATABASE_URL", dir_.db_url()}});
+  auto r = keel_cli({"workflow", "get", "g-2"}, {{"KEEL_DATABASE_URL", db_url()}});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(stdout_json(r)["id"], "g-2");
 }

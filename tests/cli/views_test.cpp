@@ -153,20 +153,21 @@ TEST(CliViews, WorkflowShowsEveryFieldOnItsLine) {
 
 TEST(CliViews, StepsAreATimeline) {
   std::vector<keel::StepInfo> steps(3);
-  steps[0] = {1, "reserve", keel::OperationKind::Step, keel::Json(1), std::nullopt, "", kNow, kNow + 12};
+  steps[0] = {1, "reserve", keel::OperationKind::Step, keel::Json(1), std::nullopt, "", kNow, kNow + 12, 3};
   steps[1] = {2, "keel.start_child", keel::OperationKind::Keel, keel::Json("c"), std::nullopt, "wf-1-2", kNow + 12,
               kNow + 20};
   steps[2] = {3, "charge", keel::OperationKind::Transaction, std::nullopt,
-              keel::RecordedErrorInfo{"PaymentError", "card declined"}, "", kNow + 1'000, kNow + 2'000};
+              keel::RecordedErrorInfo{"PaymentError", "card declined"}, "", kNow + 1'000, kNow + 2'000, 1};
   auto out = lines(steps_view("wf-1", steps, 120));
   ASSERT_EQ(out.size(), 5u);
   EXPECT_EQ(out[0], "wf-1: 3 steps over 2.0 s");
-  EXPECT_EQ(out[1], "#  NAME              KIND          START  DURATION  TIMELINE                OUTCOME");
-  EXPECT_EQ(out[2], "1  reserve           step          +0 ms     12 ms  |#...................|  ok");
-  EXPECT_EQ(out[3], "2  keel.start_child  keel         +12 ms      8 ms  |#...................|  child wf-1-2");
+  EXPECT_EQ(out[1], "#  NAME              KIND          START  DURATION  TRIES  TIMELINE                OUTCOME");
+  EXPECT_EQ(out[2], "1  reserve           step          +0 ms     12 ms      3  |#...................|  ok");
+  EXPECT_EQ(out[3], "2  keel.start_child  keel         +12 ms      8 ms      -  |#...................|  child wf-1-2")
+      << "0 attempts: recorded before Keel counted them";
   EXPECT_EQ(out[4],
-            "3  charge            transaction  +1.0 s     1.0 s  |..........##########|  error PaymentError: card "
-            "declined");
+            "3  charge            transaction  +1.0 s     1.0 s      1  |..........##########|  error PaymentError: "
+            "card declined");
   EXPECT_EQ(steps_view("wf-1", {}, 120), "wf-1: no steps recorded\n");
 }
 

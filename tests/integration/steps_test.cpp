@@ -65,8 +65,26 @@ TEST_F(StepTest, RetriesUntilSuccessWithinMaxAttempts) {
     });
   });
   rt->launch();
-  EXPECT_EQ(rt->start(wf, {}).result_for(10s), "done");
+  EXPECT_EQ(rt->start(wf, {.workflow_id = "flaky-1"}).result_for(10s), "done");
   EXPECT_EQ(effects.count("attempt"), 3);
+  auto steps = rt->list_steps("flaky-1");
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].attempts, 3);  // recorded with the step, read back from the database
+  EXPECT_EQ(steps[0].output, keel::Json("done"));
+}
+
+// Without retries a step counts one attempt, and so do Keel's own operations.
+TEST_F(StepTest, OperationsWithoutRetriesCountOneAttempt) {
+  auto wf = rt->register_workflow("plain", [](keel::Context& ctx) {
+    int a = ctx.step("a", [] { return 1; });
+    ctx.set_event("e", a);
+    return a;
+  });
+  rt->launch();
+  EXPECT_EQ(rt->start(wf, {.workflow_id = "plain-1"}).result_for(10s), 1);
+  auto steps = rt->list_steps("plain-1");
+  ASSERT_EQ(steps.size(), 2u);
+  for (const auto& s : steps) EXPECT_EQ(s.attempts, 1) << s.name;
 }
 
 TEST_F(StepTest, ExhaustedRetriesFailWithMaxRetriesExceeded) {
@@ -85,6 +103,10 @@ TEST_F(StepTest, ExhaustedRetriesFailWithMaxRetriesExceeded) {
     EXPECT_NE(std::string(e.what()).find("always down"), std::string::npos);
   }
   EXPECT_EQ(effects.count("attempt"), 3);
+  auto steps = rt->list_steps("hopeless-1");
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].attempts, 3);
+  ASSERT_TRUE(steps[0].error.has_value());
 }
 
 TEST_F(StepTest, StepErrorIsRecordedAndRethrownIdenticallyOnReplay) {

@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::string_view kColumns =
     "workflow_id, function_id, name, output, error_type, error_message, child_workflow_id, started_at, completed_at, "
-    "kind";
+    "kind, attempts";
 
 SqlValue text_or_null(const std::optional<std::string>& v) { return v ? SqlValue(*v) : SqlValue(nullptr); }
 
@@ -29,6 +29,7 @@ std::string bind_record(Statement& s, const OperationRecord& op, bool typed) {
   std::string completed = s.bind(op.completed_at_ms, t("bigint"));
   s << ", " << completed;
   s << ", " << s.bind(stored_kind(op.kind), t("text"));
+  s << ", " << s.bind(int64_t{op.attempts}, t("integer"));
   return completed;
 }
 
@@ -49,7 +50,8 @@ std::string list_json(const std::vector<OperationRecord>& ops) {
                     {"child_workflow_id", op.child_workflow_id.empty() ? Json(nullptr) : Json(op.child_workflow_id)},
                     {"started_at", op.started_at_ms},
                     {"completed_at", op.completed_at_ms},
-                    {"kind", op.kind == OperationKind::Unknown ? Json(nullptr) : Json(to_string(op.kind))}});
+                    {"kind", op.kind == OperationKind::Unknown ? Json(nullptr) : Json(to_string(op.kind))},
+                    {"attempts", op.attempts}});
   // An error message need not be valid UTF-8 (e.what() of any exception).
   return list.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
@@ -95,10 +97,10 @@ Refs list(Statement& s, const std::string& id, const std::vector<OperationRecord
   lock_row(s, r.workflow_id);
   s << "ops AS (SELECT * FROM jsonb_to_recordset(" << s.bind(list_json(ops), "jsonb")
     << ") AS o(function_id integer, name text, output text, error_type text, error_message text, "
-       "child_workflow_id text, started_at bigint, completed_at bigint, kind text)), "
+       "child_workflow_id text, started_at bigint, completed_at bigint, kind text, attempts integer)), "
     << "ins AS (INSERT INTO keel.operation_outputs (" << kColumns << ") SELECT " << r.workflow_id
     << ", o.function_id, o.name, o.output, o.error_type, o.error_message, o.child_workflow_id, o.started_at, "
-       "o.completed_at, o.kind FROM ops AS o, wf WHERE wf.status = 'PENDING' AND wf.executor_id = "
+       "o.completed_at, o.kind, o.attempts FROM ops AS o, wf WHERE wf.status = 'PENDING' AND wf.executor_id = "
     << s.bind(owner, "text")
     // A message consumed already (read by an earlier recv before its
     // wake-up came): nothing goes in, and no position is found taken.

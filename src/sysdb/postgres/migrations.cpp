@@ -198,11 +198,19 @@ CREATE INDEX workflow_status_by_parent ON keel.workflow_status (parent_id, creat
   WHERE parent_id IS NOT NULL;
 )sql";
 
+// How many times each operation's body ran (a step's retries; StepInfo::
+// attempts). NULL on older rows: not counted. No default, so the ALTER only
+// changes the catalog (no table rewrite on a large table).
+constexpr std::string_view kV9OperationAttempts = R"sql(
+ALTER TABLE keel.operation_outputs ADD COLUMN attempts INTEGER;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim,
-                                                 kV6StepsWithoutForeignKey, kV7OperationKinds, kV8ListIndexes};
+                                                 kV6StepsWithoutForeignKey, kV7OperationKinds, kV8ListIndexes,
+                                                 kV9OperationAttempts};
   return all;
 }
 

@@ -18,7 +18,7 @@ namespace {
 Statement select_operations(const std::string& id) {
   Statement s;
   s << "SELECT function_id, name, output, error_type, error_message, child_workflow_id, started_at, completed_at, "
-       "kind FROM keel.operation_outputs WHERE workflow_id = "
+       "kind, attempts FROM keel.operation_outputs WHERE workflow_id = "
     << s.bind(id);
   return s;
 }
@@ -57,6 +57,7 @@ OperationRecord read_operation_row(const Result& r, int row, int first_column) {
   op.started_at_ms = r.integer(row, c + 6);
   op.completed_at_ms = r.integer(row, c + 7);
   op.kind = operation_kind_from_string(r.null(row, c + 8) ? std::string() : r.text(row, c + 8));
+  op.attempts = r.null(row, c + 9) ? 0 : static_cast<int>(r.integer(row, c + 9));
   return op;
 }
 

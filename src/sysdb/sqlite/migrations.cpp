@@ -120,10 +120,17 @@ CREATE INDEX keel_workflow_status_by_parent ON keel_workflow_status (parent_id, 
   WHERE parent_id IS NOT NULL;
 )sql";
 
+// V6: how many times each operation's body ran (a step's retries;
+// StepInfo::attempts). NULL on older rows: not counted.
+constexpr std::string_view kV6OperationAttempts = R"sql(
+ALTER TABLE keel_operation_outputs ADD COLUMN attempts INTEGER;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
-  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors, kV4OperationKinds, kV5ListIndexes};
+  static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors, kV4OperationKinds, kV5ListIndexes,
+                                                 kV6OperationAttempts};
   return all;
 }
 

@@ -12,7 +12,7 @@ namespace {
 
 constexpr const char* kSelectOperation =
     "SELECT function_id, name, output, error_type, error_message, child_workflow_id, started_at, completed_at, "
-    "kind FROM keel_operation_outputs WHERE workflow_id = $1";
+    "kind, attempts FROM keel_operation_outputs WHERE workflow_id = $1";
 
 std::optional<OperationRecord> find_operation(Connection& c, const std::string& id, int function_id) {
   auto st = c.prepare(std::string(kSelectOperation) + " AND function_id = $2", {id, int64_t{function_id}});
@@ -29,10 +29,13 @@ bool workflow_pending(Connection& c, const std::string& id, const std::string& o
 
 int64_t now_from(const OperationRecord& op) { return op.completed_at_ms; }
 
-// A record's columns, bound as $1..$10 in this order.
+// A record's columns, bound as $1..$11 in this order.
 constexpr const char* kInsertRecord =
     "INSERT INTO keel_operation_outputs (workflow_id, function_id, name, output, error_type, error_message, "
-    "child_workflow_id, started_at, completed_at, kind) ";
+    "child_workflow_id, started_at, completed_at, kind, attempts) ";
+// Their placeholders, and the first one free after them.
+constexpr const char* kRecordPlaceholders = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11";
+constexpr const char* kAfterRecord = "$12";
 std::vector<SqlValue> record_values(const std::string& id, const OperationRecord& op) {
   return {id,
           int64_t{op.function_id},
@@ -43,7 +46,8 @@ std::vector<SqlValue> record_values(const std::string& id, const OperationRecord
           op.child_workflow_id.empty() ? SqlValue(nullptr) : SqlValue(op.child_workflow_id),
           op.started_at_ms,
           op.completed_at_ms,
-          stored_kind(op.kind)};
+          stored_kind(op.kind),
+          int64_t{op.attempts}};
 }
 
 }  // namespace
@@ -58,6 +62,7 @@ OperationRecord read_operation_row(const BoundStatement& st) {
   op.started_at_ms = st.column_int(6);
   op.completed_at_ms = st.column_int(7);
   op.kind = operation_kind_from_string(st.column_null(8) ? std::string() : st.column_text(8));
+  op.attempts = st.column_null(9) ? 0 : static_cast<int>(st.column_int(9));
   return op;
 }
 
@@ -81,17 +86,16 @@ Checkpoint SqliteSystemDatabase::claim(Connection& c, const std::string& id, con
 bool SqliteSystemDatabase::insert_operation(Connection& c, const std::string& id, const OperationRecord& op) {
   std::vector<SqlValue> values = record_values(id, op);
   values.emplace_back(executor_id_);
-  c.prepare(std::string(kInsertRecord) +
-                "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 "
-                "WHERE EXISTS (SELECT 1 FROM keel_workflow_status WHERE workflow_id = $1 AND status = 'PENDING' "
-                "AND executor_id = $11) ON CONFLICT (workflow_id, function_id) DO NOTHING",
+  c.prepare(std::string(kInsertRecord) + "SELECT " + kRecordPlaceholders +
+                " WHERE EXISTS (SELECT 1 FROM keel_workflow_status WHERE workflow_id = $1 AND status = 'PENDING' "
+                "AND executor_id = " + kAfterRecord + ") ON CONFLICT (workflow_id, function_id) DO NOTHING",
             values)
       .step();
   return c.changes() == 1;
 }
 
 void insert_record(Connection& c, const std::string& id, const OperationRecord& op) {
-  c.prepare(std::string(kInsertRecord) + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", record_values(id, op))
+  c.prepare(std::string(kInsertRecord) + "VALUES (" + kRecordPlaceholders + ")", record_values(id, op))
       .step();
 }
 
