@@ -45,15 +45,19 @@ class ConsoleTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (browser) {
-      std::vector<std::string> unexpected;
-      for (const auto& line : browser->console_errors())
-        if (!expected_network_line(line)) unexpected.push_back(line);
-      for (const auto& line : unexpected) ADD_FAILURE() << "console error: " << line;
-    }
+    if (browser)
+      for (const auto& line : unexpected_console_errors()) ADD_FAILURE() << "console error: " << line;
     browser.reset();
     server.reset();
     rt.reset();
+  }
+
+  // The console's errors since the last call, less the declared HTTP errors.
+  std::vector<std::string> unexpected_console_errors() {
+    std::vector<std::string> out;
+    for (const auto& line : browser->console_errors())
+      if (!expected_network_line(line)) out.push_back(line);
+    return out;
   }
 
   // Starts the admin server (with a token when given) and returns the base URL.
@@ -111,7 +115,10 @@ class ConsoleTest : public ::testing::Test {
     for (const auto& g : got) seen += g + " ";
     EXPECT_TRUE(ok) << "the list shows: " << seen;
   }
-  void shot(const std::string& name) {
+  // A screenshot of the viewport, scrolled to `css` first when given.
+  void shot(const std::string& name, const std::string& css = "") {
+    if (!css.empty())
+      browser->execute("const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView();", {css});
     browser->screenshot(::testing::UnitTest::GetInstance()->current_test_info()->name() + std::string("-") + name);
   }
 

@@ -150,6 +150,7 @@ TEST_F(ConsoleTest, AWorkflowsPageShowsItsStepsOutcomeEventsInboxAndFamily) {
   browser->find("#no-messages");
   browser->find("#no-children");
   shot("success");
+  shot("success-steps", "#steps-table");
 
   run_failing("wf-page-2");
   open("#/workflow/wf-page-2");
@@ -157,6 +158,7 @@ TEST_F(ConsoleTest, AWorkflowsPageShowsItsStepsOutcomeEventsInboxAndFamily) {
   expect_text("#wf-error", "boom in step");
   expect_text("#steps-table tbody tr[data-function-id='1']", "boom in step");
   shot("error");
+  shot("error-steps", "#steps-table");
 
   // A waiting workflow with a message in its inbox (another topic than it
   // waits for, so it stays there).
@@ -166,7 +168,8 @@ TEST_F(ConsoleTest, AWorkflowsPageShowsItsStepsOutcomeEventsInboxAndFamily) {
   expect_text("#wf-status", "PENDING");
   expect_text("#messages-table", "other-topic");
   expect_text("#messages-table", "not for recv");
-  shot("pending-with-inbox");
+  shot("pending");
+  shot("pending-inbox", "#messages-table");
 
   // An unknown ID: the API's 404 message is shown.
   expect_http_error(404);
@@ -297,5 +300,29 @@ TEST_F(ConsoleTest, WithATokenThePageAsksForItAndRefusesAWrongOne) {
   shot("system-with-token");
 }
 
+// The gate every test ends with (console_fixture.hpp) can fail: a thrown
+// error and an undeclared HTTP error are caught, a declared one is not.
+TEST_F(ConsoleTest, TheConsoleErrorGateCatchesScriptErrorsAndUndeclaredHttpErrors) {
+  serve();
+  open();
+  browser->find("#workflows-table");
+  browser->execute("setTimeout(() => { throw new Error('injected by the test'); }, 0);");
+  std::vector<std::string> caught;
+  ASSERT_TRUE(Browser::wait_until([&] { return !(caught = unexpected_console_errors()).empty(); }, 5s));
+  EXPECT_NE(caught[0].find("injected by the test"), std::string::npos) << caught[0];
+
+  open("#/workflow/no-such-id");
+  expect_text("#error", "no workflow with ID");
+  ASSERT_TRUE(Browser::wait_until([&] { return !(caught = unexpected_console_errors()).empty(); }, 5s));
+  EXPECT_NE(caught[0].find("status of 404"), std::string::npos) << caught[0];
+
+  expect_http_error(404);
+  open("#/workflow/another-missing-id");
+  expect_text("#error", "another-missing-id");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(unexpected_console_errors().empty());
+}
+
 }  // namespace
 }  // namespace keel::testing
+

@@ -113,16 +113,25 @@ window.Keel = window.Keel || {};
 
   K.section = (title, ...content) => K.el('section', { className: 'card' }, K.el('h2', {}, title), ...content);
 
-  // A JSON value as text; long or multi-line ones folded in <details>.
+  // A JSON value as text; long ones folded in <details> (pretty-printed).
   K.value = function (v) {
     if (v === undefined) return K.el('span', { className: 'muted' }, '—');
-    const text = typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v, null, 2);
-    if (text.length <= 80 && !text.includes('\n')) return K.el('code', { className: 'value' }, text);
-    const head = text.replace(/\s+/g, ' ').slice(0, 60) + '…';
-    return K.el('details', { className: 'value' }, K.el('summary', {}, head), K.el('pre', {}, text));
+    const compact = JSON.stringify(v);
+    if (compact.length <= 100) return K.el('code', { className: 'value' }, compact);
+    return K.fold(compact, JSON.stringify(v, null, 2));
   };
+  // Plain text (an error's message), folded when long.
+  K.plain = function (text) {
+    if (text.length <= 160 && !text.includes('\n')) return K.el('span', {}, text);
+    return K.fold(text, text);
+  };
+  K.fold = (head, full) => K.el('details', { className: 'value' },
+    K.el('summary', {}, head.replace(/\s+/g, ' ').slice(0, 80) + '…'), K.el('pre', {}, full));
 
-  K.errorValue = (e) => K.el('span', { className: 'error-text' }, e.type ? e.type + ': ' : '', K.value(e.message));
+  K.errorValue = (e) => K.el('span', { className: 'error-text' }, e.type ? e.type + ': ' : '', K.plain(e.message));
+
+  // In place of a view's content that could not be read (the error banner says why).
+  K.notLoaded = () => K.el('p', { className: 'muted not-loaded' }, 'Not loaded: see the error above.');
 
   // --- formatting -----------------------------------------------------------
 

@@ -50,7 +50,10 @@
       document.getElementById('executors').replaceChildren(executorsTable(executors));
       document.getElementById('queues').replaceChildren(queuesTable(queues));
     } catch (err) {
-      if (visit === shown) K.showError(err);
+      if (visit !== shown) return;
+      K.showError(err);
+      document.getElementById('executors').replaceChildren(K.notLoaded());
+      document.getElementById('queues').replaceChildren(K.notLoaded());
     }
   }
 

@@ -133,6 +133,8 @@
   function actions(w, steps) {
     const path = '/workflows/' + K.enc(w.id);
     return el('div', { className: 'wf-actions' },
+      el('button', { type: 'button', id: 'wf-refresh', className: 'quiet',
+        on: { click: () => render(w.id).catch((err) => K.showError(err)) } }, 'Refresh'),
       el('button', { type: 'button', id: 'btn-cancel', className: 'danger',
         on: { click: () => act(w.id, 'Cancel workflow ' + w.id + '? It stops at its next step.', 'POST', path + '/cancel',
           undefined, (a) => (a.cancelled ? 'Cancelled: ' : 'Not cancelled (already finished): ') + a.status) } }, 'Cancel'),
@@ -146,17 +148,21 @@
   // Reads everything the page shows, in parallel, then renders it at once.
   async function render(id) {
     const base = '/workflows/' + K.enc(id);
-    const [w, steps, events, inbox, children] = await Promise.all([
-      K.api('GET', base), K.api('GET', base + '/steps'), K.api('GET', base + '/events'),
+    // The row first: an unknown ID is one 404, not five.
+    const w = await K.api('GET', base);
+    const [steps, events, inbox, children] = await Promise.all([
+      K.api('GET', base + '/steps'), K.api('GET', base + '/events'),
       K.api('GET', base + '/messages?limit=100'), K.api('GET', '/workflows?limit=100&parent_id=' + K.enc(id))]);
     if (!current || current.id !== id) return;
     document.getElementById('view').replaceChildren(
       el('p', {}, el('a', { href: '#/workflows' }, '← Workflows')),
       el('h1', {}, 'Workflow ', el('code', { id: 'wf-id' }, w.id), ' ', K.badge(w.status)),
       actions(w, steps.steps),
-      K.section('Summary', summary(w)),
-      K.section('Inputs', el('div', { id: 'wf-inputs' }, K.value(w.inputs))),
-      K.section(w.error ? 'Error' : 'Output', outcome(w)),
+      el('div', { className: 'cols' },
+        K.section('Summary', summary(w)),
+        el('div', {},
+          K.section('Inputs', el('div', { id: 'wf-inputs' }, K.value(w.inputs))),
+          K.section(w.error ? 'Error' : 'Output', outcome(w)))),
       K.section('Steps', timeline(steps.steps)),
       K.section('Events', eventsTable(events.events)),
       K.section('Inbox', inboxTable(inbox)),
@@ -166,9 +172,13 @@
   K.views = K.views || {};
   K.views.workflow = function (view, id) {
     current = { id };
-    view.replaceChildren(el('h1', {}, 'Workflow ', el('code', {}, id)), el('p', { className: 'muted' }, 'Loading…'));
-    render(id).catch((err) => K.showError(err));
     const mine = current;
+    view.replaceChildren(el('h1', {}, 'Workflow ', el('code', {}, id)), el('p', { className: 'muted' }, 'Loading…'));
+    render(id).catch((err) => {
+      if (current !== mine) return;
+      K.showError(err);
+      view.replaceChildren(el('h1', {}, 'Workflow ', el('code', {}, id)), K.notLoaded());
+    });
     return () => {
       if (current === mine) current = null;
     };

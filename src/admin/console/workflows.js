@@ -115,7 +115,9 @@
       K.showError(null);
       renderPage(page);
     } catch (err) {
-      if (state === mine) K.showError(err);
+      if (state !== mine) return;
+      K.showError(err);
+      document.getElementById('results').replaceChildren(K.notLoaded());
     }
   }
 
