@@ -39,6 +39,12 @@ class ConsoleTest : public ::testing::Test {
                       "browser tests need /usr/bin/chromium and /usr/bin/chromedriver";
     rt = std::make_unique<Runtime>(test_config(dir, "console-exec"));
     wf = std::make_unique<SampleWorkflows>(*rt);
+    // A workflow with an event and a child, for the page's events and family.
+    family.emplace(rt->register_workflow("family", [greet = wf->greet](Context& ctx) {
+      ctx.set_event("stage", std::string("children started"));
+      auto child = ctx.start_child(greet, std::string("kid"));
+      return child.result();
+    }));
     rt->register_queue({.name = kConsoleQueue, .concurrency = 1});
     rt->launch();
     browser = std::make_unique<Browser>(e2e::free_port(), std::string(KEEL_BROWSER_ARTIFACTS) + "/console");
@@ -144,6 +150,7 @@ class ConsoleTest : public ::testing::Test {
   TempDir dir;
   std::unique_ptr<Runtime> rt;
   std::unique_ptr<SampleWorkflows> wf;
+  std::optional<Workflow<std::string>> family;
   std::unique_ptr<AdminServer> server;
   std::unique_ptr<Browser> browser;
   std::string base;

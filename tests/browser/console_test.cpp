@@ -41,6 +41,12 @@ TEST_F(ConsoleTest, AKnownWorkflowIsListedWithItsStatus) {
   expect_listed({"wf-greet-1", "wf-greet-2", "wf-fail-1", "wf-wait-1"});
   EXPECT_TRUE(browser->execute("return window.__sameDocument === true;").get<bool>());
   shot("refreshed");
+
+  // Auto-refresh (every 5 s) shows the next one by itself.
+  browser->click("#auto-refresh");
+  run_greet("wf-greet-3", "cy");
+  expect_text("#workflows-table", "wf-greet-3", 12s);
+  EXPECT_TRUE(browser->execute("return window.__sameDocument === true;").get<bool>());
 }
 
 TEST_F(ConsoleTest, FiltersNarrowTheList) {
@@ -170,6 +176,23 @@ TEST_F(ConsoleTest, AWorkflowsPageShowsItsStepsOutcomeEventsInboxAndFamily) {
   expect_text("#messages-table", "not for recv");
   shot("pending");
   shot("pending-inbox", "#messages-table");
+
+  // Events, children and parent.
+  auto fam = rt->start(*family, {.workflow_id = "wf-fam-1"});
+  ASSERT_EQ(fam.result_for(10s), "hello kid");
+  auto kids = rt->list_workflows({.parent_id = "wf-fam-1"});
+  ASSERT_EQ(kids.size(), 1u);
+  const std::string kid = kids[0].id;
+  open("#/workflow/wf-fam-1");
+  expect_text("#events-table", "stage");
+  expect_text("#events-table", "children started");
+  expect_text("#children-table tr[data-id='" + kid + "']", "SUCCESS");
+  expect_text("#steps-table", "child " + kid);
+  shot("family", "#events-table");
+  browser->click("#children-table tr[data-id='" + kid + "'] a.wf-link");
+  expect_text("#wf-id", kid);
+  expect_text("dl.summary", "wf-fam-1");  // its parent, linked
+  shot("child");
 
   // An unknown ID: the API's 404 message is shown.
   expect_http_error(404);
