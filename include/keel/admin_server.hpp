@@ -25,10 +25,10 @@
 ///    Errors are {"error": code, "message": sentence} with a 4xx/5xx status.
 ///  * Security (docs/operations.md): it binds loopback by default. With a
 ///    token (AdminServerOptions::token), every route but /healthz and the
-///    console's static files (which hold no data; the page asks for the
-///    token) requires `Authorization: Bearer <token>` (401 otherwise;
-///    compared in constant time); binding any address that is not loopback requires a token
-///    (start() throws ConfigError). A request that changes state (any method
+///    console's static files (GET only; they hold no data, and the page
+///    asks for the token) requires `Authorization: Bearer <token>` (401
+///    otherwise; compared in constant time); binding any address that is
+///    not loopback requires a token (start() throws ConfigError). A request that changes state (any method
 ///    but GET and HEAD) sent by a browser from another site is refused (403
 ///    cross_site): `Sec-Fetch-Site` other than same-origin or none, or an
 ///    `Origin` whose host is not the request's `Host`.

@@ -239,7 +239,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   std::vector<ExecutorInfo> list_executors();
   /// The queues registered in this process (register_queue), by name, with
   /// their depth and running counts (keel/queue.hpp, QueueInfo).
-  std::vector<QueueInfo> list_queues();
+  [[nodiscard]] std::vector<QueueInfo> list_queues();
 
   /// The application's own SQL on the system database, outside any workflow
   /// (migrations, reads for HTTP handlers). run_sql_write is one transaction,

@@ -7,6 +7,7 @@
 (function (K) {
   const { el } = K;
   let current = null;  // {id}: the page shown; answers for another are dropped
+  const INBOX_PAGE = 100;
 
   function summary(w) {
     const dl = el('dl', { className: 'summary' });
@@ -72,7 +73,12 @@
       el('td', {}, String(m.message_id)), el('td', {}, m.topic || '—'), el('td', {}, K.value(m.message)),
       el('td', {}, m.sender_id ? K.link(m.sender_id) : 'outside'), el('td', {}, m.consumed ? 'yes' : 'no'),
       K.timeCell(m.created_at_ms)));
-    return K.table('messages-table', ['#', 'Topic', 'Message', 'Sender', 'Consumed', 'Sent'], rows);
+    const more = inbox.messages.length >= INBOX_PAGE
+      ? el('p', { className: 'muted' }, 'The first ' + INBOX_PAGE + ' shown; the rest: keel workflow messages ' +
+        inbox.workflow_id + ' --after ' + inbox.next_after)
+      : null;
+    return el('div', {}, K.table('messages-table', ['#', 'Topic', 'Message', 'Sender', 'Consumed', 'Sent'], rows),
+      more || '');
   }
 
   function childrenTable(page) {
@@ -152,7 +158,7 @@
     const w = await K.api('GET', base);
     const [steps, events, inbox, children] = await Promise.all([
       K.api('GET', base + '/steps'), K.api('GET', base + '/events'),
-      K.api('GET', base + '/messages?limit=100'), K.api('GET', '/workflows?limit=100&parent_id=' + K.enc(id))]);
+      K.api('GET', base + '/messages?limit=' + INBOX_PAGE), K.api('GET', '/workflows?limit=100&parent_id=' + K.enc(id))]);
     if (!current || current.id !== id) return;
     document.getElementById('view').replaceChildren(
       el('p', {}, el('a', { href: '#/workflows' }, '← Workflows')),
