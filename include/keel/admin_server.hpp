@@ -17,17 +17,23 @@
 ///      POST /workflows/:id/fork           body {"start_step", "workflow_id", "application_version"}, all optional
 ///                                         -> {"workflow_id": the fork, "forked_from", "status", ...}
 ///      POST /workflows/:id/restart        body {"workflow_id"}, optional: a fork from the beginning
+///      GET  /executors                    -> the executors' leases: live, dead or stopped, ages, workflows held
+///      GET  /queues                       -> the queues registered in this process: depth, running, limits
+///      GET  /  and  /console/*            -> the web console (HTML, CSS, JavaScript compiled into the library)
 ///    ~~~
 ///    (Runtime::fork_workflow; an ID that exists is 409 workflow_conflict.)
 ///    Errors are {"error": code, "message": sentence} with a 4xx/5xx status.
 ///  * Security (docs/operations.md): it binds loopback by default. With a
-///    token (AdminServerOptions::token), every route but /healthz requires
-///    `Authorization: Bearer <token>` (401 otherwise; compared in constant
-///    time); binding any address that is not loopback requires a token
-///    (start() throws ConfigError). A request that changes state (any method
+///    token (AdminServerOptions::token), every route but /healthz and the
+///    console's static files (GET only; they hold no data, and the page
+///    asks for the token) requires `Authorization: Bearer <token>` (401
+///    otherwise; compared in constant time); binding any address that is
+///    not loopback requires a token (start() throws ConfigError). A request that changes state (any method
 ///    but GET and HEAD) sent by a browser from another site is refused (403
 ///    cross_site): `Sec-Fetch-Site` other than same-origin or none, or an
 ///    `Origin` whose host is not the request's `Host`.
+///  * Every answer carries `Content-Security-Policy: default-src 'self'; ...`
+///    and `X-Content-Type-Options: nosniff`.
 ///  * start() returns once the socket listens (throws keel::Error when the port
 ///    cannot be bound); stop() (and the destructor) stop it and join its threads.
 ///

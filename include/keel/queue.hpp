@@ -43,6 +43,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -78,6 +79,15 @@ struct EnqueueOptions {
   std::string deduplication_id;
   /// Cancel the workflow when it still runs this long after its dequeue.
   std::optional<std::chrono::milliseconds> timeout;
+};
+
+/// A queue registered in this process and its workflows now
+/// (Runtime::list_queues). The counts are every process's, read in one
+/// query; the limits are this process's declaration (they are not stored).
+struct QueueInfo {
+  QueueOptions options;  ///< the declaration, as register_queue received it
+  int64_t enqueued = 0;  ///< ENQUEUED workflows of the queue: its depth
+  int64_t running = 0;   ///< PENDING (dequeued) workflows of the queue, every executor's
 };
 
 }  // namespace keel

@@ -237,6 +237,9 @@ class Runtime : public detail::TypedMessaging<Runtime> {
                                          int limit = 100);
   /// The executors' leases on this database (live and not yet taken over).
   std::vector<ExecutorInfo> list_executors();
+  /// The queues registered in this process (register_queue), by name, with
+  /// their depth and running counts (keel/queue.hpp, QueueInfo).
+  [[nodiscard]] std::vector<QueueInfo> list_queues();
 
   /// The application's own SQL on the system database, outside any workflow
   /// (migrations, reads for HTTP handlers). run_sql_write is one transaction,

@@ -20,11 +20,13 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "admin/console/console_assets.hpp"
 #include "admin/request_guard.hpp"
 #include "admin/workflow_filter.hpp"
 #include "common/clock.hpp"
@@ -134,7 +136,7 @@ struct AdminServer::Impl {
       : rt(runtime),
         host(options.host.empty() ? "127.0.0.1" : std::move(options.host)),
         requested_port(options.port),
-        guard(options.token) {
+        guard(options.token, console_paths()) {
     routes = {
         {"GET", {"healthz"}, [](auto&, auto&) { return Reply{200, Json{{"status", "healthy"}}, {}}; }},
         {"GET", {"metrics"}, [this](auto&, auto&) {
@@ -154,7 +156,23 @@ struct AdminServer::Impl {
         {"POST", {"workflows", "*", "resume"}, [this](auto&, auto& c) { return resume(c[0]); }},
         {"POST", {"workflows", "*", "fork"}, [this](auto& req, auto& c) { return fork(c[0], fork_options(req)); }},
         {"POST", {"workflows", "*", "restart"}, [this](auto& req, auto& c) { return fork(c[0], restart_options(req)); }},
+        {"GET", {"executors"}, [this](auto&, auto&) { return executors(); }},
+        {"GET", {"queues"}, [this](auto&, auto&) { return Reply{200, admin::queues_to_json(rt.list_queues()), {}}; }},
     };
+    // The web console: "/" and "/console/<file>" (admin/console/).
+    for (const auto& asset : admin::console::assets()) {
+      std::string path(asset.path);
+      routes.push_back({"GET", split_path(path), [&asset](auto&, auto&) {
+                          return Reply{200, {}, {{"Cache-Control", "no-cache"}}, std::string(asset.body),
+                                       std::string(asset.content_type)};
+                        }});
+    }
+  }
+
+  static std::set<std::string> console_paths() {
+    std::set<std::string> paths;
+    for (const auto& asset : admin::console::assets()) paths.emplace(asset.path);
+    return paths;
   }
 
   // --- handlers -----------------------------------------------------------
@@ -215,6 +233,23 @@ struct AdminServer::Impl {
     int limit = static_cast<int>(number("limit", kDefaultLimit, 1, kMaxLimit));
     (void)existing(id);
     return Reply{200, admin::messages_to_json(id, rt.list_messages(id, after, limit)), {}};
+  }
+
+  // The leases, with each one's PENDING workflows counted (one indexed
+  // count per executor: there are few executors).
+  Reply executors() {
+    std::vector<admin::ExecutorView> views;
+    for (auto& e : rt.list_executors()) {
+      ListWorkflowsQuery q;
+      q.statuses = {WorkflowStatus::Pending};
+      q.executor_id = e.executor_id;
+      q.limit = 1;
+      q.count_total = true;
+      int64_t held = rt.list_workflows_page(q).total.value_or(0);
+      views.push_back({std::move(e), held});
+    }
+    const int64_t lease_timeout_ms = rt.config().lease_timeout.count();
+    return Reply{200, admin::executors_to_json(views, detail::now_ms(), lease_timeout_ms), {}};
   }
 
   Reply cancel(const std::string& id) {
@@ -409,6 +444,7 @@ struct AdminServer::Impl {
       fail(500, "internal_error", "a non-standard exception");
     }
     res.status = reply.status;
+    for (const auto& [k, v] : admin::console::security_headers()) res.set_header(std::string(k), std::string(v));
     for (const auto& [k, v] : reply.headers) res.set_header(k, v);
     if (reply.text) {
       res.set_content(*reply.text, reply.text_type);

@@ -90,6 +90,44 @@ Json steps_to_json(const std::string& workflow_id, const std::vector<StepInfo>& 
   return Json{{"workflow_id", workflow_id}, {"steps", std::move(list)}};
 }
 
+Json executors_to_json(const std::vector<ExecutorView>& executors, int64_t now_ms, int64_t lease_timeout_ms) {
+  Json list = Json::array();
+  for (const auto& [e, held] : executors) {
+    // A heartbeat of 0 is a clean shutdown (ExecutorInfo::heartbeat_at_ms).
+    const bool stopped = e.heartbeat_at_ms == 0;
+    const int64_t age = now_ms - e.heartbeat_at_ms;
+    const char* state = stopped ? "stopped" : (age < lease_timeout_ms ? "live" : "dead");
+    list.push_back(Json{{"executor_id", e.executor_id},
+                        {"application_version", e.application_version},
+                        {"holder", e.holder},
+                        {"heartbeat_at_ms", e.heartbeat_at_ms},
+                        {"started_at_ms", e.started_at_ms},
+                        {"state", state},
+                        {"heartbeat_age_ms", stopped ? Json(nullptr) : Json(age)},
+                        {"lease_age_ms", e.started_at_ms == 0 ? Json(nullptr) : Json(now_ms - e.started_at_ms)},
+                        {"workflows_held", held}});
+  }
+  return Json{{"now_ms", now_ms}, {"lease_timeout_ms", lease_timeout_ms}, {"executors", std::move(list)}};
+}
+
+Json queues_to_json(const std::vector<QueueInfo>& queues) {
+  auto optional_int = [](const std::optional<int>& v) { return v ? Json(*v) : Json(nullptr); };
+  Json list = Json::array();
+  for (const auto& q : queues) {
+    const QueueOptions& o = q.options;
+    Json rate = o.rate_limit ? Json{{"limit", o.rate_limit->limit}, {"period_ms", o.rate_limit->period.count()}}
+                             : Json(nullptr);
+    list.push_back(Json{{"name", o.name},
+                        {"enqueued", q.enqueued},
+                        {"running", q.running},
+                        {"concurrency", optional_int(o.concurrency)},
+                        {"worker_concurrency", optional_int(o.worker_concurrency)},
+                        {"rate_limit", std::move(rate)},
+                        {"priority_enabled", o.priority_enabled}});
+  }
+  return Json{{"queues", std::move(list)}};
+}
+
 Json error_to_json(const std::string& code, const std::string& message) {
   return Json{{"error", code}, {"message", message}};
 }

@@ -19,6 +19,17 @@
 //              (next_cursor: the next page's cursor, null on the last page;
 //              total: every match, null unless counted)
 //   steps:    {"workflow_id", "steps": [step...]}
+//   executors: {"now_ms", "lease_timeout_ms", "executors": [{"executor_id",
+//              "application_version", "holder", "heartbeat_at_ms",
+//              "started_at_ms", "state", "heartbeat_age_ms", "lease_age_ms",
+//              "workflows_held"}...]}
+//              (state: "live", "dead" (no heartbeat for lease_timeout: a
+//              live executor will take it over) or "stopped" (a clean
+//              shutdown); ages null when unknown; workflows_held: its PENDING
+//              workflows)
+//   queues:   {"queues": [{"name", "enqueued", "running", "concurrency",
+//              "worker_concurrency", "rate_limit": {"limit", "period_ms"},
+//              "priority_enabled"}...]} (unset limits null)
 // Thread-safety: pure functions.
 #pragma once
 
@@ -26,6 +37,7 @@
 #include <vector>
 
 #include "keel/bulk.hpp"
+#include "keel/queue.hpp"
 #include "keel/serialization.hpp"
 #include "keel/status.hpp"
 
@@ -40,6 +52,14 @@ Json bulk_to_json(const BulkResult& result, bool dry_run);
 Json steps_to_json(const std::string& workflow_id, const std::vector<StepInfo>& steps);
 Json events_to_json(const std::string& workflow_id, const std::vector<EventInfo>& events);
 Json messages_to_json(const std::string& workflow_id, const std::vector<MessageInfo>& messages);
+
+// One executor's lease as seen at now_ms; workflows_held: its PENDING workflows.
+struct ExecutorView {
+  ExecutorInfo info;
+  int64_t workflows_held = 0;
+};
+Json executors_to_json(const std::vector<ExecutorView>& executors, int64_t now_ms, int64_t lease_timeout_ms);
+Json queues_to_json(const std::vector<QueueInfo>& queues);
 
 // The error body of the admin API and of the CLI: {"error": code, "message": message}.
 Json error_to_json(const std::string& code, const std::string& message);

@@ -4,6 +4,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <utility>
+
 namespace keel::admin {
 
 namespace {
@@ -33,7 +35,8 @@ bool is_loopback_host(const std::string& host) {
   return false;
 }
 
-RequestGuard::RequestGuard(const std::string& token) : has_token_(!token.empty()) {
+RequestGuard::RequestGuard(const std::string& token, std::set<std::string> open_paths)
+    : has_token_(!token.empty()), open_paths_(std::move(open_paths)) {
   if (has_token_) token_digest_ = digest(token);
 }
 
@@ -58,6 +61,9 @@ std::optional<Refusal> RequestGuard::check(const httplib::Request& req, const st
     }
   }
   if (!has_token_ || path == "/healthz") return std::nullopt;
+  // Only reads of the console's files: they are the same for everyone, and
+  // the page asks for the token before it reads any data.
+  if (!changes_state(req.method) && open_paths_.count(path) != 0) return std::nullopt;
   if (!authorized(req))
     return Refusal{401, "unauthorized", "this route requires the header 'Authorization: Bearer <admin token>'"};
   return std::nullopt;

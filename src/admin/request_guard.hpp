@@ -8,6 +8,7 @@
 
 #include <array>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace keel::admin {
@@ -24,7 +25,10 @@ bool is_loopback_host(const std::string& host);
 class RequestGuard {
  public:
   // An empty token: no authentication (the server then binds loopback only).
-  explicit RequestGuard(const std::string& token);
+  // open_paths: the paths (exact, as sent, without the query) served without
+  // the token besides /healthz: the web console's static files, which hold
+  // no data. Every other path still needs the token.
+  explicit RequestGuard(const std::string& token, std::set<std::string> open_paths = {});
   bool has_token() const { return has_token_; }
   // Why req must be refused, or nothing.
   std::optional<Refusal> check(const httplib::Request& req, const std::string& path) const;
@@ -32,6 +36,7 @@ class RequestGuard {
  private:
   bool authorized(const httplib::Request& req) const;
   bool has_token_ = false;
+  std::set<std::string> open_paths_;
   std::array<unsigned char, 32> token_digest_{};  // SHA-256: the comparison never depends on the token's length
 };
 

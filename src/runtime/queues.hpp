@@ -42,6 +42,8 @@ class Queues {
   void stop();
   // The registered queues' names (declared before launch, fixed after).
   std::vector<std::string> names() const;
+  // The registered queues' declarations (a copy; fixed after launch).
+  std::vector<QueueOptions> declarations() const { return queues_; }
 
  private:
   const QueueOptions& find(const std::string& queue) const;

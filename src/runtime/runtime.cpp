@@ -1,6 +1,8 @@
 // keel::Runtime: the public face of the engine.
 #include "keel/runtime.hpp"
 
+#include <algorithm>
+
 #include "runtime/bulk.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/inspection.hpp"
@@ -148,6 +150,21 @@ BulkResult Runtime::delete_workflows(const ListWorkflowsQuery& filter, const Bul
 std::vector<ExecutorInfo> Runtime::list_executors() {
   forbid_in_transaction_body("Runtime::list_executors");
   return engine_->db().list_executors();
+}
+std::vector<QueueInfo> Runtime::list_queues() {
+  forbid_in_transaction_body("Runtime::list_queues");
+  std::vector<QueueOptions> declared = queues_->declarations();
+  std::vector<std::string> names;
+  for (const auto& q : declared) names.push_back(q.name);
+  auto counts = engine_->db().queue_counts(names);
+  std::vector<QueueInfo> out;
+  for (auto& q : declared) {
+    const sysdb::QueueCounts c = counts[q.name];
+    out.push_back(QueueInfo{.options = std::move(q), .enqueued = c.enqueued, .running = c.pending});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const QueueInfo& a, const QueueInfo& b) { return a.options.name < b.options.name; });
+  return out;
 }
 std::vector<StepInfo> Runtime::list_steps(const std::string& id) {
   forbid_in_transaction_body("Runtime::list_steps");

@@ -345,8 +345,8 @@ TEST_F(AdminServerTest, StepsListsTheRecordedSteps) {
 }
 
 TEST_F(AdminServerTest, UnknownRouteIs404) {
-  expect_error(get("/"), 404, "not_found");
-  expect_error(get("/nope"), 404, "not_found");
+  expect_error(get("/nope"), 404, "not_found");  // "/" is the web console (console_routes_test.cpp)
+  expect_error(get("/console/nope.js"), 404, "not_found");
   expect_error(get("/workflows/"), 404, "not_found");
   expect_error(get("/workflows/x/steps/more"), 404, "not_found");
   expect_error(post("/workflows/x/explode"), 404, "not_found");
