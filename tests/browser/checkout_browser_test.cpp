@@ -5,7 +5,8 @@
 //   a reload) -> hosted payment page -> Pay or Cancel -> order page.
 // Each test then checks both services' state through their JSON APIs and
 // databases: one order and at most one charge for the cart, the stock, and
-// the checkout's rules (check_rules). Screenshots of every page at every
+// the checkout's rules (check_rules). A refused cart (out of stock) shows the
+// answer's message and holds nothing. Screenshots of every page at every
 // state go to build/browser-artifacts/checkout/<test>/; any JavaScript error
 // in the console fails the test (TearDown).
 #include <gtest/gtest.h>
@@ -205,6 +206,34 @@ TEST_F(CheckoutBrowserTest, ShopKilledWhileTheCustomerIsOnThePaymentPageStillEnd
   json order = the_order(1);
   EXPECT_EQ(order.value("status", ""), "fulfilled");
   EXPECT_EQ(inventory(2), kSeed - 4);
+  check_rules();
+}
+
+TEST_F(CheckoutBrowserTest, OutOfStockIsShownFromTheAnswerAndHoldsNothing) {
+  fill_cart(static_cast<int>(kSeed) + 1);
+  browser->click("#buy");
+  ASSERT_TRUE(page_until("return document.getElementById('message').classList.contains('error')", true))
+      << browser->text("#message");
+  const std::string message = browser->text("#message");
+  EXPECT_EQ(message.rfind("Your order was not placed: product 2 (Pencil)", 0), 0u) << message;
+  EXPECT_EQ(browser->url(), shop_url() + "/") << "no payment page for a refused order";
+  EXPECT_FALSE(browser->execute("return document.getElementById('buy').disabled").get<bool>());
+  browser->screenshot("1-storefront-out-of-stock");
+
+  // The refusal is final for that key: the page forgot it, so the same cart
+  // again is a second (refused) checkout, not a replay of the first.
+  browser->click("#buy");
+  EXPECT_TRUE(Browser::wait_until([&] { return all_orders().size() == 2; }, 20s));
+  for (const auto& o : all_orders()) {
+    EXPECT_EQ(o.value("status", ""), "failed");
+    EXPECT_EQ(o.value("failure", ""), "out_of_stock");
+  }
+  EXPECT_EQ(inventory(2), kSeed);
+  EXPECT_TRUE(charges().empty());
+  // Chromium logs each refused fetch (409) to the console; those two lines,
+  // and nothing else, are expected here.
+  for (const auto& e : browser->console_errors())
+    EXPECT_NE(e.find("409"), std::string::npos) << "unexpected console error: " << e;
   check_rules();
 }
 
