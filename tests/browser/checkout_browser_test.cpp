@@ -168,7 +168,7 @@ TEST_F(CheckoutBrowserTest, BuyTwiceClickedThenPayEndsFulfilledWithOneOrderAndOn
 }
 
 TEST_F(CheckoutBrowserTest, BuyThenCancelEndsCancelledWithTheStockBack) {
-  buy_pencils(2);
+  const std::string payment_page = buy_pencils(2);
   const std::string id = the_order(0).value("order_id", "");
   EXPECT_EQ(inventory(2), kSeed - 2) << "held while awaiting payment";
 
@@ -182,12 +182,18 @@ TEST_F(CheckoutBrowserTest, BuyThenCancelEndsCancelledWithTheStockBack) {
   EXPECT_EQ(order.value("failure", ""), "payment_cancelled");
   EXPECT_EQ(inventory(2), kSeed) << "the stock is back";
 
+  // Back on the payment page: it says the payment was cancelled, no buttons.
+  browser->go(payment_page);
+  EXPECT_TRUE(page_until("return document.getElementById('session-status').dataset.status", "cancelled"));
+  EXPECT_TRUE(browser->execute("return document.getElementById('actions').hidden").get<bool>());
+  browser->screenshot("6-payment-already-cancelled");
+
   // The same cart again is a new order (the old key was spent).
   fill_cart(2);
   browser->click("#buy");
   EXPECT_TRUE(url_starts_with(pay_url() + "/pay/")) << browser->url();
   EXPECT_EQ(all_orders().size(), 2u) << "a cancelled cart bought again is a new order";
-  browser->screenshot("6-payment-new-order");
+  browser->screenshot("7-payment-new-order");
   check_rules();
 }
 
@@ -199,6 +205,7 @@ TEST_F(CheckoutBrowserTest, ShopKilledWhileTheCustomerIsOnThePaymentPageStillEnd
   shop->respawn();
   wait_ready(*shop, shop_url() + "/products");
   ASSERT_FALSE(HasFatalFailure());
+  browser->screenshot("3b-payment-pending-shop-restarted");
 
   browser->click("#pay");
   expect_order_page(id, "fulfilled");
