@@ -5,8 +5,14 @@
 #include <cstdio>
 #include <functional>
 
+#include "common/web_assets.hpp"
 #include "payments/store.hpp"
 #include "payments/workflows.hpp"
+
+namespace keel::apps {
+// Generated at build time (apps/payments/CMakeLists.txt): pay.html, pay.js, ...
+std::span<const WebAsset> payments_web_assets();
+}  // namespace keel::apps
 
 namespace keel::payments {
 
@@ -74,6 +80,7 @@ void PaymentApi::add_routes() {
   http_.route("GET", "/api/sessions/:id", gated(std::bind_front(&PaymentApi::handle_get_session, this)));
   http_.route("GET", "/api/charges", gated(std::bind_front(&PaymentApi::handle_charges, this)));
   http_.route("GET", "/pay/:id", gated(std::bind_front(&PaymentApi::handle_pay_page, this)));
+  apps::add_asset_routes(http_, apps::payments_web_assets());  // the pay page's script, style, icon
   http_.route("GET", "/healthz", [this](const HttpRequest&) {
     if (!ready_.load()) return HttpResponse::json({{"status", "starting"}}, 503);
     return HttpResponse::json({{"status", "healthy"}});
@@ -192,6 +199,9 @@ HttpResponse PaymentApi::handle_charges(const HttpRequest& req) {
 HttpResponse PaymentApi::handle_pay_page(const HttpRequest& req) {
   std::string id = req.path_param("id").value_or("");
   auto s = load_session(id);
+  // A browser gets the hosted page, which reads GET /api/sessions/:id (and
+  // says when there is no such session); curl, as before, the text.
+  if (apps::wants_html(req)) return apps::page_response(apps::payments_web_assets(), "pay.html", s ? 200 : 404);
   if (!s) throw session_not_found(id);
   std::string base = http_.base_url();
   std::string body_json = Json{{"session_id", id}}.dump();

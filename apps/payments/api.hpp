@@ -7,7 +7,10 @@
 //   POST /api/expire_session           workflow "expire:<session id>"
 //   GET  /api/sessions/:id             the session, its charge, events and deliveries
 //   GET  /api/charges                  the ledger, ?after=CURSOR&limit=N
-//   GET  /pay/:id                      a text page with ready curl commands
+//   GET  /pay/:id                      the hosted payment page for a browser
+//                                      (Accept: text/html); otherwise a text
+//                                      page with ready curl commands
+//   GET  /assets/:name                 the hosted page's script, style, icon
 //   GET  /healthz
 //
 // Contract:

@@ -8,6 +8,7 @@
 
 #include "common/webhook_signature.hpp"
 #include "shop/checkout.hpp"
+#include "shop/pages.hpp"
 
 namespace keel::apps::shop {
 
@@ -142,6 +143,7 @@ void ShopApi::add_routes(HttpService& http) {
   http.route("GET", "/orders/:order_id", [this](const HttpRequest& r) { return get_order(r); });
   http.route("GET", "/orders", [this](const HttpRequest& r) { return list_orders(r); });
   http.route("GET", "/products", [this](const HttpRequest& r) { return list_products(r); });
+  add_page_routes(http);
 }
 
 HttpResponse ShopApi::checkout(const HttpRequest& req) {
@@ -265,6 +267,9 @@ HttpResponse ShopApi::get_order(const HttpRequest& req) {
   const std::string id = req.path_param("order_id").value_or("");
   std::optional<Order> order;
   rt_.run_sql_read([&](keel::Sql& sql) { order = store::get_order(sql, id); });
+  // A browser gets the page, which reads this same JSON (and says when there
+  // is no such order); everyone else, as before, the JSON.
+  if (wants_html(req)) return order_page(order ? 200 : 404);
   if (!order) throw HttpError(404, "order_not_found", "there is no order '" + id + "'");
   return HttpResponse::json(order_json(*order));
 }

@@ -3,9 +3,10 @@
 //   POST /checkout/:key?     start (or join) the checkout of key; answer once
 //                            its payment session exists
 //   POST /payment_webhook    signed payment events -> the checkout's "payment" topic
-//   GET  /orders/:order_id   one order
+//   GET  /orders/:order_id   one order (JSON; the order page for a browser)
 //   GET  /orders             ?status=S&limit=N&after=CURSOR
 //   GET  /products           the catalogue with its inventory
+//   GET  /, /assets/:name    the storefront and its files (shop/pages.hpp)
 //
 // Contract:
 //  * Handlers validate everything before any durable write: a 4xx answer

@@ -68,9 +68,13 @@ std::string run_checkout(keel::Context& ctx, const CheckoutRequest& req, Payment
   const json conf = ctx.step("checkout_settings", [&] {
     return json{{"payments_url", settings.payments_url},
                 {"webhook_url", settings.webhook_url},
-                {"checkout_timeout_ms", settings.checkout_timeout.count()}};
+                {"checkout_timeout_ms", settings.checkout_timeout.count()},
+                {"public_url", settings.public_url}};
   });
   const std::string payments_url = conf.at("payments_url").get<std::string>();
+  // Absent from checkouts recorded by an older build: their session request
+  // must stay the body they first sent (same idempotency key), so no URLs.
+  const std::string public_url = conf.value("public_url", std::string());
   const std::string webhook_url = conf.at("webhook_url").get<std::string>();
   const int64_t timeout_ms = conf.at("checkout_timeout_ms").get<int64_t>();
 
@@ -91,7 +95,13 @@ std::string run_checkout(keel::Context& ctx, const CheckoutRequest& req, Payment
   json items = json::array();
   for (const auto& i : reservation.items)
     items.push_back({{"description", i.name}, {"quantity", i.quantity}, {"price_cents", i.price_cents}});
-  const json request_body{{"client_reference_id", id}, {"webhook_url", webhook_url}, {"items", items}};
+  json request_body{{"client_reference_id", id}, {"webhook_url", webhook_url}, {"items", items}};
+  if (!public_url.empty()) {
+    // The hosted payment page sends the customer back to the order page,
+    // which shows how the order ends whichever button was pressed.
+    request_body["success_url"] = public_url + "/orders/" + id;
+    request_body["cancel_url"] = public_url + "/orders/" + id;
+  }
   json created;
   try {
     created = ctx.step("create_payment_session", settings.create_session_retry, [&] {

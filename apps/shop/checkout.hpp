@@ -40,6 +40,10 @@ struct CheckoutSettings {
   std::string payments_url;  // e.g. http://127.0.0.1:8086
   std::string webhook_url;   // e.g. http://127.0.0.1:8082/payment_webhook
   std::chrono::milliseconds checkout_timeout{std::chrono::seconds(60)};
+  // The shop's base URL for customers, e.g. http://127.0.0.1:8082: the
+  // session's success_url and cancel_url are <public_url>/orders/<order id>.
+  // Empty: the session gets neither.
+  std::string public_url;
   // Creating the session: 8 attempts, waiting 0.5 s, 1 s, 2 s, 3 s, 3 s, 3 s, 3 s
   // between them: at least 15.5 s of trying before giving up.
   keel::StepOptions create_session_retry{.max_attempts = 8,

@@ -61,6 +61,7 @@ shop::CheckoutSettings checkout_settings_of(const shop::Settings& s) {
   shop::CheckoutSettings c;
   c.payments_url = s.payments_url;
   c.webhook_url = s.effective_public_url() + "/payment_webhook";
+  c.public_url = s.effective_public_url();
   c.checkout_timeout = s.checkout_timeout;
   return c;
 }

@@ -195,7 +195,9 @@ std::string usage_text() {
   --payments-url URL   the payment service (default http://127.0.0.1:8086)  env PAYMENTS_URL
   --webhook-secret S   shared webhook secret (default whsec_dev)            env WEBHOOK_SECRET
   --checkout-timeout D how long a checkout waits for payment (default 60s)  env CHECKOUT_TIMEOUT
-  --public-url URL     base URL the payment service calls back (webhooks)   env SHOP_PUBLIC_URL
+  --public-url URL     the shop's base URL, for the payment service's       env SHOP_PUBLIC_URL
+                       webhooks and the customer's return to the order page
+                       (default http://HOST:PORT)
   --executor-id ID     this process's executor id (default shop)            env SHOP_EXECUTOR_ID
   --log-format F       text (default) or json: one JSON object per line     env SHOP_LOG_FORMAT
 )";

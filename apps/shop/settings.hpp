@@ -45,7 +45,8 @@ struct Settings {
   std::string payments_url = "http://127.0.0.1:8086";
   std::string webhook_secret = "whsec_dev";  // the payment service's default
   std::chrono::milliseconds checkout_timeout{std::chrono::seconds(60)};
-  // Base URL under which the payment service reaches this shop (webhooks);
+  // Base URL under which the payment service reaches this shop (webhooks)
+  // and the hosted payment page sends the customer back (<url>/orders/<id>);
   // default http://<host>:<port> (127.0.0.1 when host is 0.0.0.0).
   std::string public_url;
   std::string executor_id = "shop";
