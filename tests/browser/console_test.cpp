@@ -150,6 +150,7 @@ TEST_F(ConsoleTest, AWorkflowsPageShowsItsStepsOutcomeEventsInboxAndFamily) {
   expect_text("#steps-table tbody tr[data-function-id='1'] .step-name", "make_greeting");
   expect_text("#steps-table tbody tr[data-function-id='1']", "step");
   expect_text("#steps-table tbody tr[data-function-id='1']", "\"hello carol\"");
+  expect_text("#steps-table tbody tr[data-function-id='1'] .attempts", "1");
   expect_text("#wf-inputs", "carol");
   expect_text("#wf-output", "hello carol");
   browser->find("#no-events");

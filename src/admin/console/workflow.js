@@ -55,10 +55,12 @@
         el('td', {}, s.kind || '—'),
         el('td', { title: K.time(s.started_at_ms) }, s.started_at_ms ? '+' + K.duration(s.started_at_ms - t0) : '—'),
         el('td', {}, K.duration(dur)),
+        // null: recorded before Keel counted attempts.
+        el('td', { className: 'attempts' + (s.attempts > 1 ? ' retried' : '') }, s.attempts ? String(s.attempts) : '—'),
         el('td', { className: 'timeline' }, bar),
         el('td', {}, result));
     });
-    return K.table('steps-table', ['#', 'Step', 'Kind', 'Start', 'Duration', 'Timeline', 'Output or error'], rows);
+    return K.table('steps-table', ['#', 'Step', 'Kind', 'Start', 'Duration', 'Attempts', 'Timeline', 'Output or error'], rows);
   }
 
   function eventsTable(events) {
