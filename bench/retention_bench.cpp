@@ -59,7 +59,7 @@ bool is_postgres(const std::string& url) { return url.rfind("postgres", 0) == 0;
 void fill(keel::Runtime& rt, bool pg, int64_t old) {
   const std::string n = std::to_string(old);
   const std::string created = "(CAST(strftime('%s','now') AS INTEGER) * 1000 - 30 * 86400000 + i)";
-  const std::string pg_created = "((extract(epoch from now()) * 1000)::bigint - 30 * 86400000 + i)";
+  const std::string pg_created = "((extract(epoch from now()) * 1000)::bigint - 30::bigint * 86400000 + i)";
   const std::string ts = pg ? pg_created : created;
   const std::string status = pg ? "keel.workflow_status" : "keel_workflow_status";
   const std::string ops = pg ? "keel.operation_outputs" : "keel_operation_outputs";
@@ -134,6 +134,15 @@ int main(int argc, char** argv) try {
       fill(*rt, pg, a.old - count_old(*rt));
       std::cerr << "filled in " << std::chrono::duration<double>(Clock::now() - t0).count() << " s\n";
     }
+    // Fresh statistics, as autovacuum would have by the time a table holds a
+    // million old rows: without them PostgreSQL plans retention's first
+    // batches over a table it believes empty (measured: 1,000 deletions in
+    // 10 s before, 18,000 once autovacuum had analyzed).
+    if (pg)
+      rt->run_sql_write([](keel::Sql& sql) {
+        (void)sql.execute("ANALYZE keel.workflow_status");
+        (void)sql.execute("ANALYZE keel.operation_outputs");
+      });
   }
   std::printf("%-28s %12s %8s %14s\n", "phase", "workflows/s", "x base", "old deleted");
   for (int r = 0; r < a.rounds; ++r) {
