@@ -241,6 +241,13 @@ std::variant<CreateRequest, ValidationError> validate_create_request(const Json&
   return r;
 }
 
+std::variant<std::string, ValidationError> validate_session_request(const Json& body) {
+  auto it = body.is_object() ? body.find("session_id") : body.end();
+  if (it == body.end() || !it->is_string() || it->get<std::string>().empty() || it->get<std::string>().size() > 255)
+    return ValidationError{"session_id must be a non-empty string"};
+  return it->get<std::string>();
+}
+
 std::string event_type_for(std::string_view status) {
   if (status == kPaid) return "payment.succeeded";
   if (status == kCancelled) return "payment.cancelled";

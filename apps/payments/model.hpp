@@ -57,6 +57,11 @@ struct ValidationError {
 // Unknown fields are ignored (they still count in the fingerprint).
 std::variant<CreateRequest, ValidationError> validate_create_request(const Json& body);
 
+// The session_id of a POST /api/submit_payment, /cancel_payment or
+// /expire_session body ({"session_id": "..."}, 1 to 255 bytes); a
+// ValidationError otherwise.
+std::variant<std::string, ValidationError> validate_session_request(const Json& body);
+
 // True for http://127.0.0.1[:port][/...] and http://localhost[:port][/...]
 // (case-insensitive host), with no user info, whitespace or control bytes.
 bool is_loopback_http_url(std::string_view url);
