@@ -146,6 +146,22 @@ TEST_F(HttpServiceTest, BodyLimit) {
   EXPECT_EQ(client.get(base + "/items/1").status, 200);
 }
 
+// A body of 100 000 nested arrays (200 KB, under the body limit) parsed
+// fine, then dump() (here the echo; in the payment service the request
+// fingerprint) recursed once per level and overflowed the handler thread's
+// stack: the whole process died of SIGSEGV. Now 400 before any handler runs.
+TEST_F(HttpServiceTest, DeeplyNestedJsonIs400NotAStackOverflow) {
+  const std::string deep = "{\"a\":" + std::string(100'000, '[') + std::string(100'000, ']') + "}";
+  auto r = client.post_json(base + "/checkout/k", {}, deep);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json()["error"], "invalid_json");
+
+  // 64 levels (kMaxJsonDepth) are fine, 65 are not.
+  std::string ok = std::string(kMaxJsonDepth - 1, '[') + R"({"a":1})" + std::string(kMaxJsonDepth - 1, ']');
+  EXPECT_EQ(client.post_json(base + "/checkout/k", {}, ok).status, 200);
+  EXPECT_EQ(client.post_json(base + "/checkout/k", {}, "[" + ok + "]").status, 400);
+}
+
 TEST_F(HttpServiceTest, ConcurrentRequests) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
