@@ -117,8 +117,9 @@ std::string sha256_hex(std::string_view data);
 std::string encode_cursor(int64_t seq);
 std::optional<int64_t> decode_cursor(std::string_view cursor);
 
-// Parses "250ms", "1s", "5m", "1h", "3d" (a bare number means seconds).
-// Throws std::invalid_argument.
+// Parses "250ms", "1s", "5m", "1h", "3d" (a bare number means seconds), at
+// most kMaxDurationMs. Throws std::invalid_argument.
+inline constexpr int64_t kMaxDurationMs = int64_t{1} << 40;
 std::chrono::milliseconds parse_duration(std::string_view text);
 
 // A strict decimal integer in [min, max]; nullopt otherwise.

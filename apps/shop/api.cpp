@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 #include <set>
 
@@ -88,10 +89,15 @@ HttpResponse session_answer(const json& ev, bool as_json) {
 }
 
 int64_t parse_cursor(const std::string& c) {
+  // 19 digits can exceed int64 ("c9999999999999999999"): from_chars says
+  // so (std::stoll threw std::out_of_range, a 500).
+  int64_t seq = 0;
+  const char* end = c.data() + c.size();
   if (c.size() < 2 || c.size() > 20 || c[0] != 'c' ||
-      !std::all_of(c.begin() + 1, c.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+      !std::all_of(c.begin() + 1, c.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) ||
+      std::from_chars(c.data() + 1, end, seq).ptr != end || seq < 0)
     throw HttpError(400, "invalid_cursor", "'after' is not a cursor returned by GET /orders");
-  return std::stoll(c.substr(1));
+  return seq;
 }
 
 }  // namespace
