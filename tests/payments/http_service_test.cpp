@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/http_service.hpp"
+#include "common/webhook_signature.hpp"
 
 using namespace keel::apps;
 using nlohmann::json;
@@ -172,6 +173,17 @@ TEST_F(HttpServiceTest, ConcurrentRequests) {
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 16);
+}
+
+// fuzz_shop_webhook (seed t_int64_min): the tolerance check computed
+// now - t, which overflows for t near INT64_MIN (undefined behaviour).
+TEST(WebhookSignature, TimestampsAtTheInt64EdgesAreStaleOrMalformed) {
+  const int64_t now = 1'765'000'000;
+  EXPECT_EQ(verify_webhook("s", "t=-9223372036854775808,v1=00", "{}", now), SignatureCheck::Stale);
+  EXPECT_EQ(verify_webhook("s", "t=9223372036854775807,v1=00", "{}", now), SignatureCheck::Stale);
+  EXPECT_EQ(verify_webhook("s", "t=9223372036854775808,v1=00", "{}", now), SignatureCheck::Malformed);
+  EXPECT_EQ(verify_webhook("s", sign_webhook("s", now - 300, "{}"), "{}", now), SignatureCheck::Valid);
+  EXPECT_EQ(verify_webhook("s", sign_webhook("s", now + 301, "{}"), "{}", now), SignatureCheck::Stale);
 }
 
 TEST(HttpServiceStandalone, BindFailureThrowsAndStopIsIdempotent) {
