@@ -43,8 +43,8 @@ Json to_json_value(const T& value) {
 /// @cond
 namespace detail {
 /// JSON pointers to the numbers of `j` that are floating point and beyond
-/// the int64 range (|x| >= 2^63): nlohmann converts a float to an integer
-/// field with a plain cast, undefined behaviour for those.
+/// the int32 range (|x| >= 2^31): nlohmann converts a float to an integer
+/// field with a plain cast, undefined behaviour when it does not fit.
 std::vector<Json::json_pointer> wide_floats(const Json& j);
 /// `j` with 0.5 (keeping the sign) at each of `at`.
 Json with_halves(Json j, const std::vector<Json::json_pointer>& at);
@@ -55,8 +55,8 @@ void require_floats_at(const Json& encoded, const std::vector<Json::json_pointer
 /// @endcond
 
 /// `j` as a T, through nlohmann's from_json (a Json is returned as is); throws
-/// SerializationError naming T on a wrong shape, also for a number beyond
-/// the int64 range where T holds an integer.
+/// SerializationError naming T on a wrong shape, also for a floating-point
+/// number beyond the int32 range where T reads an integer.
 template <class T>
 T from_json_value(const Json& j) {
   if constexpr (std::is_same_v<T, Json>) {

@@ -55,7 +55,10 @@ Json parse_stored_json(const std::string& text, const std::string& what) {
 namespace detail {
 
 std::vector<Json::json_pointer> wide_floats(const Json& j) {
-  constexpr double kLimit = 9223372036854775808.0;  // 2^63
+  // 2^31: int and int64_t fields (narrower ones are not checked). Keel
+  // writes integers as JSON integers, so a float this large in an integer
+  // field is a damaged row or a field whose type changed.
+  constexpr double kLimit = 2147483648.0;
   std::vector<Json::json_pointer> out;
   // Iterative: stored JSON may nest deeper than the stack allows.
   std::vector<std::pair<const Json*, Json::json_pointer>> todo{{&j, Json::json_pointer()}};
@@ -83,7 +86,7 @@ void require_floats_at(const Json& encoded, const std::vector<Json::json_pointer
   for (const auto& p : at)
     if (!encoded.contains(p) || !encoded[p].is_number_float())
       throw SerializationError("stored value is not a valid " + type + ": the number at '" + p.to_string() +
-                               "' is beyond the 64-bit integer range");
+                               "' is a floating-point number too large for the integer read there");
 }
 
 }  // namespace detail

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <optional>
 #include <tuple>
+#include <vector>
 
 #include "common/database_url.hpp"
 #include "keel/errors.hpp"
@@ -23,6 +25,8 @@ TEST(FuzzFindings, StoredNumberBeyondInt64IsASerializationErrorForIntegers) {
   EXPECT_THROW((from_json_value<std::tuple<std::string, int64_t>>(row)), SerializationError);
   EXPECT_THROW(from_json_value<int64_t>(parse_stored_json("-1e300", "output")), SerializationError);
   EXPECT_THROW(from_json_value<std::vector<int>>(parse_stored_json("[1, 2e19]", "output")), SerializationError);
+  EXPECT_THROW(from_json_value<std::optional<int>>(parse_stored_json("3e9", "output")), SerializationError);
+  EXPECT_EQ(from_json_value<int>(parse_stored_json("2.0e3", "output")), 2000);  // small floats still read
   // Read as floating point, the same numbers are fine.
   auto t = from_json_value<std::tuple<std::string, double>>(row);
   EXPECT_DOUBLE_EQ(std::get<1>(t), 18446744073709551907.0);
