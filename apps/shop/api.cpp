@@ -93,9 +93,13 @@ int64_t parse_cursor(const std::string& c) {
   // so (std::stoll threw std::out_of_range, a 500).
   int64_t seq = 0;
   const char* end = c.data() + c.size();
-  if (c.size() < 2 || c.size() > 20 || c[0] != 'c' ||
-      !std::all_of(c.begin() + 1, c.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) ||
-      std::from_chars(c.data() + 1, end, seq).ptr != end || seq < 0)
+  bool ok = c.size() >= 2 && c.size() <= 20 && c[0] == 'c' &&
+            std::all_of(c.begin() + 1, c.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  if (ok) {
+    auto [ptr, ec] = std::from_chars(c.data() + 1, end, seq);
+    ok = ec == std::errc() && ptr == end;
+  }
+  if (!ok)
     throw HttpError(400, "invalid_cursor", "'after' is not a cursor returned by GET /orders");
   return seq;
 }
