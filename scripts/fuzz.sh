@@ -65,7 +65,8 @@ failed=0
     printf '%-24s %12s %8s %6s %7s  %s\n' "$t" "${runs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "$result"
   done
   echo "# ${#targets[@]} targets, ${seconds} s each, $jobs at a time: $(( $(date +%s) - start )) s"
-} | tee "$summary"
+} > "$summary"  # not piped into tee: a pipe would run the loop in a subshell and lose $failed
+cat "$summary"
 if [ "$failed" != 0 ]; then
   echo "fuzz: FAILED: crash/leak/timeout inputs in $out/artifacts/ (see $out/logs/)" >&2
   ls -R "$out/artifacts" | grep -E 'crash-|leak-|timeout-|oom-|slow-unit-' >&2 || true

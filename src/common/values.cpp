@@ -47,7 +47,9 @@ bool is_terminal(WorkflowStatus s) { return s != WorkflowStatus::Pending && s !=
 Json parse_stored_json(const std::string& text, const std::string& what) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // Not only parse_error: a number too large for a double ("1e999") is
+    // out_of_range (406).
     throw SerializationError("malformed JSON stored as " + what + ": " + e.what());
   }
 }

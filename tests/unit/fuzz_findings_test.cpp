@@ -35,6 +35,15 @@ TEST(FuzzFindings, StoredNumberBeyondInt64IsASerializationErrorForIntegers) {
   EXPECT_EQ(from_json_value<int64_t>(parse_stored_json("-9223372036854775808", "output")), INT64_MIN);
 }
 
+// fuzz_stored_values: a number too large for a double made nlohmann throw
+// out_of_range (406), not parse_error, and it escaped parse_stored_json as
+// an nlohmann exception instead of keel::SerializationError.
+TEST(FuzzFindings, StoredNumberTooLargeForADoubleIsASerializationError) {
+  EXPECT_THROW(parse_stored_json("5555555555555e555555555555555555555555555555555", "output"), SerializationError);
+  EXPECT_THROW(parse_stored_json("[1e999]", "output"), SerializationError);
+  EXPECT_THROW(parse_stored_json("{", "output"), SerializationError);
+}
+
 // fuzz_workflow_cursor: a page whose last row had the ID "" handed out the
 // cursor "n<time>." and the next query refused it (UsageError).
 TEST(FuzzFindings, CursorAfterAnEmptyIdContinues) {
