@@ -8,6 +8,7 @@
 # in BUILD/fuzz/artifacts/<target>/; docs/testing.md says how to replay it).
 #
 # usage: scripts/fuzz.sh BUILD SECONDS JOBS [TARGET...]
+# FUZZ_ARGS adds libFuzzer flags to every run (e.g. FUZZ_ARGS=-only_ascii=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-fuzz}
@@ -38,7 +39,7 @@ run_one() {
   # deep JSON nesting.
   local rc=0
   "$build/bin/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
-      -print_final_stats=1 -artifact_prefix="$art" "${dict[@]}" "$work" "$seeds" > "$out/logs/$t.log" 2>&1 || rc=$?
+      -print_final_stats=1 -artifact_prefix="$art" "${dict[@]}" ${FUZZ_ARGS:-} "$work" "$seeds" > "$out/logs/$t.log" 2>&1 || rc=$?
   echo "$rc" > "$out/logs/$t.rc"
   echo "== $t (exit $rc)"
   # The coverage lines (pulse/NEW/REDUCE/DONE) and the final stats.
