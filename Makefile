@@ -5,7 +5,7 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: deps build test run asan tsan bench crash-long torture-long package clean
+.PHONY: deps build test run asan tsan fuzz fuzz-ci bench crash-long torture-long package clean
 
 deps:
 	@scripts/install-deps.sh
@@ -34,6 +34,19 @@ tsan: deps
 	cmake --build build-tsan -j$(JOBS) --target keel_tests
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j2 -L concurrency --timeout 900
 
+# The libFuzzer targets of tests/fuzz (clang, ASan + UBSan) in build-fuzz/,
+# each run FUZZ_SECONDS, two at a time; a crash, leak or hang fails the
+# target. Summary in build-fuzz/fuzz/summary.txt (docs/testing.md, Fuzzing).
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS    ?= 2
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS)
+
+# CI's budget: each target 60 s.
+fuzz-ci: deps
+	scripts/fuzz.sh $(FUZZ_BUILD) 60 $(FUZZ_JOBS)
+
 bench: build
 	$(BUILD)/bin/keel_bench
 
@@ -61,4 +74,4 @@ package: build
 	cd $(BUILD) && cpack -G DEB -B packages > /dev/null && ls packages/*.deb
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

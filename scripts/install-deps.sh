@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(g++ cmake make pkg-config sqlite3 libsqlite3-dev nlohmann-json3-dev doxygen
       libcpp-httplib-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev
       libgtest-dev libgmock-dev libbenchmark-dev curl postgresql libpq-dev dpkg-dev
-      prometheus chromium chromium-driver)
+      prometheus chromium chromium-driver
+      clang-16 libclang-rt-16-dev)  # make fuzz: clang 16 (14 lacks std::source_location), libFuzzer
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -172,8 +172,21 @@ nlohmann::json parse_json_body(const HttpRequest& req, bool allow_empty) {
     if (allow_empty) return nullptr;
     throw HttpError(400, "invalid_json", "the request body must be a JSON document");
   }
+  // nlohmann's parser does not recurse, but dump() (the payment service's
+  // request fingerprint), == and the copies do, once per level: a 200 KB
+  // body of nested arrays overflowed the handler thread's stack. No request
+  // of either app nests deeper than 3 levels.
+  // depth counts the containers around an event: an object or array that
+  // opens at depth d is level d + 1.
+  auto depth_limit = [](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    using Event = nlohmann::json::parse_event_t;
+    if ((event == Event::object_start || event == Event::array_start) && depth >= kMaxJsonDepth)
+      throw HttpError(400, "invalid_json",
+                      "the request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return true;
+  };
   try {
-    return nlohmann::json::parse(req.body);
+    return nlohmann::json::parse(req.body, depth_limit);
   } catch (const nlohmann::json::exception& e) {
     throw HttpError(400, "invalid_json", std::string("the request body is not valid JSON: ") + e.what());
   }

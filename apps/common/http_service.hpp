@@ -113,7 +113,11 @@ class HttpError : public std::runtime_error {
 nlohmann::json error_body(const std::string& code, const std::string& message,
                           const nlohmann::json& extra = nlohmann::json::object());
 
-// Parses the request body as JSON; malformed → HttpError 400 "invalid_json".
+// Deeper JSON request bodies are refused (HttpError 400 "invalid_json").
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses the request body as JSON; malformed or nested deeper than
+// kMaxJsonDepth → HttpError 400 "invalid_json".
 // An empty (or all-whitespace) body → HttpError 400 "invalid_json", unless
 // allow_empty, in which case it returns a null json.
 nlohmann::json parse_json_body(const HttpRequest& req, bool allow_empty = false);

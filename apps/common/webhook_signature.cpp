@@ -5,7 +5,6 @@
 #include <openssl/hmac.h>
 
 #include <charconv>
-#include <cstdlib>
 #include <vector>
 
 namespace keel::apps {
@@ -58,7 +57,9 @@ SignatureCheck verify_webhook(std::string_view secret, std::string_view header, 
   auto [ptr, ec] = std::from_chars(t_text.data(), t_text.data() + t_text.size(), t);
   if (t_text.empty() || ec != std::errc() || ptr != t_text.data() + t_text.size() || v1s.empty())
     return SignatureCheck::Malformed;
-  if (std::llabs(now_unix - t) > tolerance_seconds) return SignatureCheck::Stale;
+  // Compared without subtracting t: now - t overflows for a t near
+  // INT64_MIN ("t=-9223372036854775808"), undefined behaviour.
+  if (t < now_unix - tolerance_seconds || t > now_unix + tolerance_seconds) return SignatureCheck::Stale;
   std::string expected = hmac_sha256_hex(secret, std::string(t_text) + "." + std::string(body));
   bool match = false;
   for (auto v : v1s)

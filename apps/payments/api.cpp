@@ -133,10 +133,9 @@ void PaymentApi::check_request_key(const std::string& endpoint, const std::strin
 HttpResponse PaymentApi::handle_status_change(const HttpRequest& req, const std::string& action) {
   auto key = idempotency_key_of(req, /*required=*/false);
   Json body = apps::parse_json_body(req);
-  if (!body.is_object() || !body.contains("session_id") || !body["session_id"].is_string() ||
-      body["session_id"].get<std::string>().empty() || body["session_id"].get<std::string>().size() > 255)
-    throw HttpError(400, "invalid_request", "session_id must be a non-empty string");
-  std::string session_id = body["session_id"].get<std::string>();
+  auto validated = validate_session_request(body);
+  if (auto* err = std::get_if<ValidationError>(&validated)) throw HttpError(400, "invalid_request", err->message);
+  const std::string session_id = std::get<std::string>(std::move(validated));
 
   bool exists = false;
   rt_.run_sql_read([&](Sql& sql) { exists = store::session_exists(sql, session_id); });

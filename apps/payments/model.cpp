@@ -241,6 +241,13 @@ std::variant<CreateRequest, ValidationError> validate_create_request(const Json&
   return r;
 }
 
+std::variant<std::string, ValidationError> validate_session_request(const Json& body) {
+  auto it = body.is_object() ? body.find("session_id") : body.end();
+  if (it == body.end() || !it->is_string() || it->get<std::string>().empty() || it->get<std::string>().size() > 255)
+    return ValidationError{"session_id must be a non-empty string"};
+  return it->get<std::string>();
+}
+
 std::string event_type_for(std::string_view status) {
   if (status == kPaid) return "payment.succeeded";
   if (status == kCancelled) return "payment.cancelled";
@@ -301,16 +308,21 @@ std::optional<int64_t> parse_int(std::string_view text, int64_t min, int64_t max
 std::chrono::milliseconds parse_duration(std::string_view text) {
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  auto n = parse_int(text.substr(0, digits), 0, int64_t{1} << 40);
+  auto n = parse_int(text.substr(0, digits), 0, kMaxDurationMs);
   std::string_view unit = text.substr(digits);
   if (!n) throw std::invalid_argument("not a duration: '" + std::string(text) + "' (e.g. 250ms, 1s, 5m, 1h, 3d)");
-  int64_t v = *n;
-  if (unit == "ms") return std::chrono::milliseconds(v);
-  if (unit == "s" || unit.empty()) return std::chrono::milliseconds(v * 1000);
-  if (unit == "m") return std::chrono::milliseconds(v * 60'000);
-  if (unit == "h") return std::chrono::milliseconds(v * 3'600'000);
-  if (unit == "d") return std::chrono::milliseconds(v * 86'400'000);
-  throw std::invalid_argument("unknown duration unit in '" + std::string(text) + "' (use ms, s, m, h or d)");
+  int64_t scale = 0;
+  if (unit == "ms") scale = 1;
+  else if (unit == "s" || unit.empty()) scale = 1000;
+  else if (unit == "m") scale = 60'000;
+  else if (unit == "h") scale = 3'600'000;
+  else if (unit == "d") scale = 86'400'000;
+  else throw std::invalid_argument("unknown duration unit in '" + std::string(text) + "' (use ms, s, m, h or d)");
+  // At most 2^40 ms (about 34 years), checked before multiplying: 2^40 days
+  // in milliseconds overflowed int64 (undefined behaviour).
+  if (*n > kMaxDurationMs / scale)
+    throw std::invalid_argument("duration too long: '" + std::string(text) + "' (at most 2^40 ms, about 34 years)");
+  return std::chrono::milliseconds(*n * scale);
 }
 
 int64_t now_ms() {

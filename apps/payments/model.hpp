@@ -57,6 +57,11 @@ struct ValidationError {
 // Unknown fields are ignored (they still count in the fingerprint).
 std::variant<CreateRequest, ValidationError> validate_create_request(const Json& body);
 
+// The session_id of a POST /api/submit_payment, /cancel_payment or
+// /expire_session body ({"session_id": "..."}, 1 to 255 bytes); a
+// ValidationError otherwise.
+std::variant<std::string, ValidationError> validate_session_request(const Json& body);
+
 // True for http://127.0.0.1[:port][/...] and http://localhost[:port][/...]
 // (case-insensitive host), with no user info, whitespace or control bytes.
 bool is_loopback_http_url(std::string_view url);
@@ -112,8 +117,9 @@ std::string sha256_hex(std::string_view data);
 std::string encode_cursor(int64_t seq);
 std::optional<int64_t> decode_cursor(std::string_view cursor);
 
-// Parses "250ms", "1s", "5m", "1h", "3d" (a bare number means seconds).
-// Throws std::invalid_argument.
+// Parses "250ms", "1s", "5m", "1h", "3d" (a bare number means seconds), at
+// most kMaxDurationMs. Throws std::invalid_argument.
+inline constexpr int64_t kMaxDurationMs = int64_t{1} << 40;
 std::chrono::milliseconds parse_duration(std::string_view text);
 
 // A strict decimal integer in [min, max]; nullopt otherwise.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 #include <set>
 
@@ -88,16 +89,25 @@ HttpResponse session_answer(const json& ev, bool as_json) {
                             curl(cancel_url, "cancel-" + session_id));
 }
 
-std::string cursor_of(int64_t seq) { return "c" + std::to_string(seq); }
-
 int64_t parse_cursor(const std::string& c) {
-  if (c.size() < 2 || c.size() > 20 || c[0] != 'c' ||
-      !std::all_of(c.begin() + 1, c.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+  // 19 digits can exceed int64 ("c9999999999999999999"): from_chars says
+  // so (std::stoll threw std::out_of_range, a 500).
+  int64_t seq = 0;
+  const char* end = c.data() + c.size();
+  bool ok = c.size() >= 2 && c.size() <= 20 && c[0] == 'c' &&
+            std::all_of(c.begin() + 1, c.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  if (ok) {
+    auto [ptr, ec] = std::from_chars(c.data() + 1, end, seq);
+    ok = ec == std::errc() && ptr == end;
+  }
+  if (!ok)
     throw HttpError(400, "invalid_cursor", "'after' is not a cursor returned by GET /orders");
-  return std::stoll(c.substr(1));
+  return seq;
 }
 
 }  // namespace
+
+std::string orders_cursor(int64_t seq) { return "c" + std::to_string(seq); }
 
 void validate_checkout_key(const std::string& key) {
   if (key.size() > kMaxKeyLength)
@@ -132,6 +142,39 @@ CheckoutRequest parse_checkout_body(const std::string& body) {
                                positive_int(line["quantity"], where + ".quantity")});
   }
   return r;
+}
+
+PaymentEvent parse_payment_event(const HttpRequest& req) {
+  json ev = parse_json_body(req);
+  auto str = [&](const char* field) -> std::string {
+    if (!ev.is_object() || !ev.contains(field) || !ev[field].is_string() || ev[field].get<std::string>().empty())
+      throw HttpError(400, "invalid_event", std::string("the event's '") + field + "' must be a non-empty string");
+    return ev[field].get<std::string>();
+  };
+  PaymentEvent out{str("id"), str("type"), str("session_id"), str("client_reference_id"), nullptr};
+  if (!ev.contains("created") || !ev["created"].is_number_integer())
+    throw HttpError(400, "invalid_event", "the event's 'created' must be an integer (unix seconds)");
+  out.created = ev["created"];
+  return out;
+}
+
+OrdersQuery parse_orders_query(const HttpRequest& req) {
+  OrdersQuery q;
+  q.status = req.query_param("status");
+  if (q.status && q.status->empty()) q.status.reset();
+  if (q.status && !is_order_status(*q.status))
+    throw HttpError(400, "invalid_request",
+                    "status must be one of reserving, awaiting_payment, fulfilled, cancelled, failed");
+  q.limit = kDefaultPageSize;
+  if (auto l = req.query_param("limit")) {
+    if (l->empty() || l->size() > 4 || !std::all_of(l->begin(), l->end(), [](char c) { return c >= '0' && c <= '9'; }))
+      throw HttpError(400, "invalid_request", "limit must be an integer from 1 to 500");
+    q.limit = std::stoi(*l);
+    if (q.limit < 1 || q.limit > kMaxPageSize)
+      throw HttpError(400, "invalid_request", "limit must be an integer from 1 to 500");
+  }
+  if (auto a = req.query_param("after"); a && !a->empty()) q.after = parse_cursor(*a);
+  return q;
 }
 
 ShopApi::ShopApi(keel::Runtime& rt, keel::Workflow<std::string, CheckoutRequest> checkout, ApiSettings settings)
@@ -227,18 +270,11 @@ HttpResponse ShopApi::payment_webhook(const HttpRequest& req) {
     spdlog::warn("payment_webhook: rejected ({})", to_string(check));
     throw HttpError(400, "invalid_signature", std::string("the Payment-Signature is not valid: ") + to_string(check));
   }
-  json ev = parse_json_body(req);
-  auto str = [&](const char* field) -> std::string {
-    if (!ev.is_object() || !ev.contains(field) || !ev[field].is_string() || ev[field].get<std::string>().empty())
-      throw HttpError(400, "invalid_event", std::string("the event's '") + field + "' must be a non-empty string");
-    return ev[field].get<std::string>();
-  };
-  const std::string event_id = str("id");
-  const std::string type = str("type");
-  const std::string session_id = str("session_id");
-  const std::string order_id = str("client_reference_id");
-  if (!ev.contains("created") || !ev["created"].is_number_integer())
-    throw HttpError(400, "invalid_event", "the event's 'created' must be an integer (unix seconds)");
+  const PaymentEvent ev = parse_payment_event(req);
+  const std::string& event_id = ev.id;
+  const std::string& type = ev.type;
+  const std::string& session_id = ev.session_id;
+  const std::string& order_id = ev.order_id;
 
   if (type != "payment.succeeded" && type != "payment.cancelled" && type != "payment.expired") {
     spdlog::warn("[{}] payment_webhook: ignoring event {} of unknown type {}", order_id, event_id, type);
@@ -250,7 +286,7 @@ HttpResponse ShopApi::payment_webhook(const HttpRequest& req) {
     return HttpResponse::json({{"received", true}, {"ignored", "unknown order"}});
   }
   const json message{{"id", event_id}, {"type", type}, {"session_id", session_id},
-                     {"client_reference_id", order_id}, {"created", ev["created"]}};
+                     {"client_reference_id", order_id}, {"created", ev.created}};
   try {
     // Durable before we answer; the event id makes a redelivery a no-op.
     rt_.send(order_id, message, kPaymentTopic, "payment_webhook:" + order_id + ":" + event_id);
@@ -275,26 +311,14 @@ HttpResponse ShopApi::get_order(const HttpRequest& req) {
 }
 
 HttpResponse ShopApi::list_orders(const HttpRequest& req) {
-  std::optional<std::string> status = req.query_param("status");
-  if (status && status->empty()) status.reset();
-  if (status && !is_order_status(*status))
-    throw HttpError(400, "invalid_request",
-                    "status must be one of reserving, awaiting_payment, fulfilled, cancelled, failed");
-  int limit = kDefaultPageSize;
-  if (auto l = req.query_param("limit")) {
-    if (l->empty() || l->size() > 4 || !std::all_of(l->begin(), l->end(), [](char c) { return c >= '0' && c <= '9'; }))
-      throw HttpError(400, "invalid_request", "limit must be an integer from 1 to 500");
-    limit = std::stoi(*l);
-    if (limit < 1 || limit > kMaxPageSize) throw HttpError(400, "invalid_request", "limit must be an integer from 1 to 500");
-  }
-  int64_t after = 0;
-  if (auto a = req.query_param("after"); a && !a->empty()) after = parse_cursor(*a);
+  const OrdersQuery q = parse_orders_query(req);
+  const int limit = q.limit;
   std::vector<Order> orders;
-  rt_.run_sql_read([&](keel::Sql& sql) { orders = store::list_orders(sql, status, after, limit); });
+  rt_.run_sql_read([&](keel::Sql& sql) { orders = store::list_orders(sql, q.status, q.after, q.limit); });
   json out = json::array();
   for (const auto& o : orders) out.push_back(order_json(o));
   json next = nullptr;
-  if (static_cast<int>(orders.size()) == limit && !orders.empty()) next = cursor_of(orders.back().seq);
+  if (static_cast<int>(orders.size()) == limit && !orders.empty()) next = orders_cursor(orders.back().seq);
   return HttpResponse::json({{"orders", out}, {"next", next}});
 }
 

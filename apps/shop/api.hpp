@@ -63,8 +63,29 @@ class ShopApi {
   ApiSettings settings_;
 };
 
-// Exposed for tests of the validation rules: throw HttpError 400 when invalid.
+// Exposed for tests of the validation rules (and the fuzz targets of
+// tests/fuzz): each throws HttpError 400 when invalid, and nothing else.
 void validate_checkout_key(const std::string& key);
 CheckoutRequest parse_checkout_body(const std::string& body);
+
+// GET /orders ?status=S&limit=N&after=CURSOR.
+struct OrdersQuery {
+  std::optional<std::string> status;
+  int limit = 100;
+  int64_t after = 0;  // the seq after which the page starts
+};
+OrdersQuery parse_orders_query(const HttpRequest& req);
+// The cursor GET /orders returns as "next" for the page ending at seq.
+std::string orders_cursor(int64_t seq);
+
+// The body of POST /payment_webhook (after its signature is checked).
+struct PaymentEvent {
+  std::string id;
+  std::string type;
+  std::string session_id;
+  std::string order_id;  // client_reference_id
+  nlohmann::json created;  // an integer (unix seconds)
+};
+PaymentEvent parse_payment_event(const HttpRequest& req);
 
 }  // namespace keel::apps::shop

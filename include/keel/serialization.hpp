@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <typeinfo>
+#include <vector>
 
 #include "keel/errors.hpp"
 
@@ -39,15 +40,38 @@ Json to_json_value(const T& value) {
   }
 }
 
+/// @cond
+namespace detail {
+/// JSON pointers to the numbers of `j` that are floating point and beyond
+/// the int32 range (|x| >= 2^31): nlohmann converts a float to an integer
+/// field with a plain cast, undefined behaviour when it does not fit.
+std::vector<Json::json_pointer> wide_floats(const Json& j);
+/// `j` with 0.5 (keeping the sign) at each of `at`.
+Json with_halves(Json j, const std::vector<Json::json_pointer>& at);
+/// Throws SerializationError naming `type` unless `encoded` holds a float
+/// at each of `at`, i.e. the type read those numbers as floating point.
+void require_floats_at(const Json& encoded, const std::vector<Json::json_pointer>& at, const std::string& type);
+}  // namespace detail
+/// @endcond
+
 /// `j` as a T, through nlohmann's from_json (a Json is returned as is); throws
-/// SerializationError naming T on a wrong shape.
+/// SerializationError naming T on a wrong shape, also for a floating-point
+/// number beyond the int32 range where T reads an integer.
 template <class T>
 T from_json_value(const Json& j) {
   if constexpr (std::is_same_v<T, Json>) {
     return j;
   } else {
     try {
+      // Rare (such numbers are never written for integers): a trial decode
+      // with harmless stand-ins shows whether T reads them as floating
+      // point, before the real decode may cast them to an integer.
+      if (auto wide = detail::wide_floats(j); !wide.empty())
+        detail::require_floats_at(Json(detail::with_halves(j, wide).template get<T>()), wide,
+                                  detail::demangle(typeid(T).name()));
       return j.get<T>();
+    } catch (const SerializationError&) {
+      throw;
     } catch (const std::exception& e) {
       throw SerializationError("stored value is not a valid " + detail::demangle(typeid(T).name()) +
                                ": " + e.what());

@@ -15,7 +15,8 @@ struct DatabaseUrl {
   std::string target;  // SQLite: the file's path; PostgreSQL: the whole URL
 };
 
-// Throws ConfigError naming the URL when its scheme is unknown or it names no file.
+// Throws ConfigError naming the URL when its scheme is unknown, it names no
+// file or it holds a NUL byte.
 DatabaseUrl parse_database_url(const std::string& url);
 
 }  // namespace keel::detail

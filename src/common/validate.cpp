@@ -15,6 +15,10 @@ namespace keel {
 namespace detail {
 
 DatabaseUrl parse_database_url(const std::string& url) {
+  // The URL reaches SQLite and libpq as a C string: a NUL byte would cut it
+  // short and open another file or server than the one named.
+  if (url.find('\0') != std::string::npos)
+    throw ConfigError("database URL '" + url.substr(0, url.find('\0')) + "...' contains a NUL byte");
   constexpr std::string_view kSqlite = "sqlite:";
   if (url.rfind(kSqlite, 0) == 0) {
     std::string path = url.substr(kSqlite.size());

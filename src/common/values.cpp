@@ -47,10 +47,51 @@ bool is_terminal(WorkflowStatus s) { return s != WorkflowStatus::Pending && s !=
 Json parse_stored_json(const std::string& text, const std::string& what) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // Not only parse_error: a number too large for a double ("1e999") is
+    // out_of_range (406).
     throw SerializationError("malformed JSON stored as " + what + ": " + e.what());
   }
 }
+
+namespace detail {
+
+std::vector<Json::json_pointer> wide_floats(const Json& j) {
+  // 2^31: int and int64_t fields (narrower ones are not checked). Keel
+  // writes integers as JSON integers, so a float this large in an integer
+  // field is a damaged row or a field whose type changed.
+  constexpr double kLimit = 2147483648.0;
+  std::vector<Json::json_pointer> out;
+  // Iterative: stored JSON may nest deeper than the stack allows.
+  std::vector<std::pair<const Json*, Json::json_pointer>> todo{{&j, Json::json_pointer()}};
+  while (!todo.empty()) {
+    auto [v, at] = std::move(todo.back());
+    todo.pop_back();
+    if (v->is_number_float()) {
+      double x = v->get<double>();
+      if (!(x > -kLimit && x < kLimit)) out.push_back(at);
+    } else if (v->is_object()) {
+      for (const auto& [key, child] : v->items()) todo.emplace_back(&child, at / key);
+    } else if (v->is_array()) {
+      for (size_t i = 0; i < v->size(); ++i) todo.emplace_back(&(*v)[i], at / i);
+    }
+  }
+  return out;
+}
+
+Json with_halves(Json j, const std::vector<Json::json_pointer>& at) {
+  for (const auto& p : at) j[p] = j[p].get<double>() < 0 ? -0.5 : 0.5;
+  return j;
+}
+
+void require_floats_at(const Json& encoded, const std::vector<Json::json_pointer>& at, const std::string& type) {
+  for (const auto& p : at)
+    if (!encoded.contains(p) || !encoded[p].is_number_float())
+      throw SerializationError("stored value is not a valid " + type + ": the number at '" + p.to_string() +
+                               "' is a floating-point number too large for the integer read there");
+}
+
+}  // namespace detail
 
 const SqlValue& SqlRow::at(size_t i) const {
   if (i >= values_.size())

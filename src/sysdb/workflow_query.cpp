@@ -48,7 +48,9 @@ std::optional<Cursor> decode(const std::string& s) {
   auto [end, ec] = std::from_chars(s.data() + 1, s.data() + dot, c.created_at);
   if (ec != std::errc() || end != s.data() + dot) return std::nullopt;
   std::string hex = s.substr(dot + 1);
-  if (hex.empty() || hex.size() % 2 != 0) return std::nullopt;
+  // An empty ID has an empty hex part: encode() writes it, so it decodes
+  // (the next page after a row whose ID is "" must not be refused).
+  if (hex.size() % 2 != 0) return std::nullopt;
   for (size_t i = 0; i < hex.size(); i += 2) {
     int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/http_service.hpp"
+#include "common/webhook_signature.hpp"
 
 using namespace keel::apps;
 using nlohmann::json;
@@ -146,6 +147,22 @@ TEST_F(HttpServiceTest, BodyLimit) {
   EXPECT_EQ(client.get(base + "/items/1").status, 200);
 }
 
+// A body of 100 000 nested arrays (200 KB, under the body limit) parsed
+// fine, then dump() (here the echo; in the payment service the request
+// fingerprint) recursed once per level and overflowed the handler thread's
+// stack: the whole process died of SIGSEGV. Now 400 before any handler runs.
+TEST_F(HttpServiceTest, DeeplyNestedJsonIs400NotAStackOverflow) {
+  const std::string deep = "{\"a\":" + std::string(100'000, '[') + std::string(100'000, ']') + "}";
+  auto r = client.post_json(base + "/checkout/k", {}, deep);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.json()["error"], "invalid_json");
+
+  // 64 levels (kMaxJsonDepth) are fine, 65 are not.
+  std::string ok = std::string(kMaxJsonDepth - 1, '[') + R"({"a":1})" + std::string(kMaxJsonDepth - 1, ']');
+  EXPECT_EQ(client.post_json(base + "/checkout/k", {}, ok).status, 200);
+  EXPECT_EQ(client.post_json(base + "/checkout/k", {}, "[" + ok + "]").status, 400);
+}
+
 TEST_F(HttpServiceTest, ConcurrentRequests) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
@@ -156,6 +173,17 @@ TEST_F(HttpServiceTest, ConcurrentRequests) {
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 16);
+}
+
+// fuzz_shop_webhook (seed t_int64_min): the tolerance check computed
+// now - t, which overflows for t near INT64_MIN (undefined behaviour).
+TEST(WebhookSignature, TimestampsAtTheInt64EdgesAreStaleOrMalformed) {
+  const int64_t now = 1'765'000'000;
+  EXPECT_EQ(verify_webhook("s", "t=-9223372036854775808,v1=00", "{}", now), SignatureCheck::Stale);
+  EXPECT_EQ(verify_webhook("s", "t=9223372036854775807,v1=00", "{}", now), SignatureCheck::Stale);
+  EXPECT_EQ(verify_webhook("s", "t=9223372036854775808,v1=00", "{}", now), SignatureCheck::Malformed);
+  EXPECT_EQ(verify_webhook("s", sign_webhook("s", now - 300, "{}"), "{}", now), SignatureCheck::Valid);
+  EXPECT_EQ(verify_webhook("s", sign_webhook("s", now + 301, "{}"), "{}", now), SignatureCheck::Stale);
 }
 
 TEST(HttpServiceStandalone, BindFailureThrowsAndStopIsIdempotent) {
