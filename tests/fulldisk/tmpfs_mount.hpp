@@ -12,6 +12,7 @@
 // ever left behind in the mount table, and removes the mount point.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -26,7 +27,10 @@ namespace keel::testing {
 
 class TmpfsMount {
  public:
-  TmpfsMount(std::filesystem::path dir, const std::string& size) : dir_(std::move(dir)) {
+  // mode: of the filesystem's root ("0755" when another user, e.g.
+  // PostgreSQL's, must reach files under it).
+  TmpfsMount(std::filesystem::path dir, const std::string& size, std::string mode = "0700")
+      : dir_(std::move(dir)), mode_(std::move(mode)) {
     if (::geteuid() != 0) {
       skip_reason_ = "the full-disk tests mount a tmpfs: run them as root";
       return;
@@ -37,7 +41,7 @@ class TmpfsMount {
       skip_reason_ = "cannot create the mount point " + dir_.string() + ": " + ec.message();
       return;
     }
-    const std::string opts = "size=" + size + ",mode=0700";
+    const std::string opts = "size=" + size + ",mode=" + mode_;
     if (::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0) {
       skip_reason_ = "mount -t tmpfs -o " + opts + " tmpfs " + dir_.string() + " failed: " + std::strerror(errno) +
                      " (a container without CAP_SYS_ADMIN?)";
@@ -65,12 +69,31 @@ class TmpfsMount {
   // `mount -o remount,size=SIZE DIR`: more (or less) room, files untouched.
   // Returns false (with errno's text on stderr) when the kernel refuses.
   bool resize(const std::string& size) {
-    const std::string opts = "size=" + size + ",mode=0700";
+    const std::string opts = "size=" + size + ",mode=" + mode_;
     if (::mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, opts.c_str()) != 0) {
       std::cerr << "remount " << dir_ << " " << opts << ": " << std::strerror(errno) << "\n";
       return false;
     }
     return true;
+  }
+
+  // Writes `name` until the filesystem refuses (ENOSPC): no byte is left.
+  // Returns the bytes written.
+  uint64_t fill(const std::string& name) {
+    const int fd = ::open(file(name).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return 0;
+    static const std::string chunk(1 << 20, 'f');
+    uint64_t written = 0;
+    for (size_t size = chunk.size(); size >= 512;) {
+      const ssize_t n = ::write(fd, chunk.data(), size);
+      if (n > 0) {
+        written += static_cast<uint64_t>(n);
+      } else {
+        size /= 2;  // the last pages: smaller writes until even 512 bytes do not fit
+      }
+    }
+    ::close(fd);
+    return written;
   }
 
   // Bytes left for files (f_bavail), for messages.
@@ -82,6 +105,7 @@ class TmpfsMount {
 
  private:
   std::filesystem::path dir_;
+  std::string mode_;
   bool mounted_ = false;
   std::string skip_reason_;
 };
