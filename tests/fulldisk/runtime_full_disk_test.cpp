@@ -100,6 +100,7 @@ TEST_F(FullDiskRuntime, WritesFailWithStorageFullAndWorkflowsResumeWhenSpaceIsFr
   std::set<std::string> finished;     // result received: acknowledged
   std::vector<std::string> started;   // start() returned: the ID is the caller's to rely on
   std::string full_error;
+  std::string refused;  // the ID whose start() met the full disk
   auto wait = 5000ms;
   for (int i = 0; i < 5000 && full_error.empty(); ++i) {
     const std::string id = "w-" + std::to_string(i);
@@ -110,6 +111,7 @@ TEST_F(FullDiskRuntime, WritesFailWithStorageFullAndWorkflowsResumeWhenSpaceIsFr
       finished.insert(id);
     } catch (const StorageFullError& e) {
       full_error = e.what();
+      refused = id;
     } catch (const keel::TimeoutError&) {
       wait = 200ms;  // it met the full disk after its start: in flight, keep filling
     }
@@ -123,10 +125,9 @@ TEST_F(FullDiskRuntime, WritesFailWithStorageFullAndWorkflowsResumeWhenSpaceIsFr
   // Full: the gated workflows wake and meet it. They stay PENDING (parked),
   // never ERROR, and retry at a bounded rate.
   gate_open.store(true);
-  EXPECT_THROW((void)rt->start(order, {.workflow_id = "while-full"}, std::string("while-full"), false),
-               StorageFullError);
+  EXPECT_FALSE(rt->get_workflow(refused).has_value()) << "the refused start left a row";
   ASSERT_TRUE(keel::testing::eventually(
-      [&] { return lines_with(log, "system database's disk is full") >= gated.size(); }, 15s))
+      [&] { return lines_with(log, "system database's disk is full") > 0; }, 15s))
       << "no log line names the full disk";
   const size_t lines_before = lines_with(log, "system database's disk is full");
   std::this_thread::sleep_for(3s);
@@ -135,11 +136,16 @@ TEST_F(FullDiskRuntime, WritesFailWithStorageFullAndWorkflowsResumeWhenSpaceIsFr
   // each, not a busy loop (allow a margin for the fill phase's stragglers).
   const size_t in_flight = gated.size() + (started.size() - finished.size());
   EXPECT_LE(parked_lines, in_flight * 6) << in_flight << " workflows in flight";
+  // (A small commit may still fit in WAL pages a failed larger one had
+  // allocated, so a gated workflow may get one step further; none fails.)
+  size_t pending = 0;
   for (const auto& id : gated) {
     auto info = rt->get_workflow(id);
     ASSERT_TRUE(info.has_value()) << id;
-    EXPECT_EQ(info->status, WorkflowStatus::Pending) << id;
+    EXPECT_NE(info->status, WorkflowStatus::Error) << id;
+    pending += info->status == WorkflowStatus::Pending;
   }
+  EXPECT_GT(pending, 0u) << "no workflow in flight met the full disk";
   for (const auto& id : started) EXPECT_NE(rt->get_workflow(id)->status, WorkflowStatus::Error) << id;
 
   // Space is freed, without a restart: everything in flight finishes.
@@ -148,8 +154,7 @@ TEST_F(FullDiskRuntime, WritesFailWithStorageFullAndWorkflowsResumeWhenSpaceIsFr
   for (const auto& id : started)
     if (!finished.count(id)) EXPECT_EQ(rt->retrieve<std::string>(id).result_for(30s), id) << id;
   // New work runs, including the ID that was refused while full.
-  EXPECT_EQ(rt->start(order, {.workflow_id = "while-full"}, std::string("while-full"), false).result_for(10s),
-            "while-full");
+  EXPECT_EQ(rt->start(order, {.workflow_id = refused}, refused, false).result_for(10s), refused);
   EXPECT_EQ(rt->start(order, {.workflow_id = "after"}, std::string("after"), false).result_for(10s), "after");
 
   // Nothing acknowledged is lost; each transaction committed exactly once.
