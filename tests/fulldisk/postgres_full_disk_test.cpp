@@ -202,8 +202,11 @@ TEST_F(FullDiskPostgres, DiskFullIsStorageFullAndAWalPanicLosesNothingAcknowledg
 
   ASSERT_TRUE(fs->resize("96m"));  // space freed, nothing restarted
   for (const auto& id : gated) EXPECT_EQ(rt->retrieve<std::string>(id).result_for(30s), id) << id;
-  for (const auto& id : started)
-    if (!finished.count(id)) EXPECT_EQ(rt->retrieve<std::string>(id).result_for(30s), id) << id;
+  for (const auto& id : started) {
+    if (!finished.count(id)) {
+      EXPECT_EQ(rt->retrieve<std::string>(id).result_for(30s), id) << id;
+    }
+  }
   for (const auto& id : gated) finished.insert(id);
   for (const auto& id : started) finished.insert(id);
   run_orders("between-", 3);

@@ -151,8 +151,11 @@ TEST_F(FullDiskRuntime, WritesFailWithStorageFullAndWorkflowsResumeWhenSpaceIsFr
   // Space is freed, without a restart: everything in flight finishes.
   ASSERT_TRUE(fs->resize("64m"));
   for (const auto& id : gated) EXPECT_EQ(rt->retrieve<std::string>(id).result_for(30s), id) << id;
-  for (const auto& id : started)
-    if (!finished.count(id)) EXPECT_EQ(rt->retrieve<std::string>(id).result_for(30s), id) << id;
+  for (const auto& id : started) {
+    if (!finished.count(id)) {
+      EXPECT_EQ(rt->retrieve<std::string>(id).result_for(30s), id) << id;
+    }
+  }
   // New work runs, including the ID that was refused while full.
   EXPECT_EQ(rt->start(order, {.workflow_id = refused}, refused, false).result_for(10s), refused);
   EXPECT_EQ(rt->start(order, {.workflow_id = "after"}, std::string("after"), false).result_for(10s), "after");

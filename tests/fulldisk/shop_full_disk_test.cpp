@@ -137,7 +137,9 @@ TEST_F(FullDiskShop, AnswersStorageFullThenResumesWithoutARestart) {
   for (const auto& [id, sid] : acknowledged) {
     json o = order(id);
     EXPECT_EQ(o.value("session_id", json()), json(sid)) << id;
-    if (paid.count(id)) EXPECT_TRUE(wait_status(id, "fulfilled", 30s)) << id << ": " << status_of(id);
+    if (paid.count(id)) {
+      EXPECT_TRUE(wait_status(id, "fulfilled", 30s)) << id << ": " << status_of(id);
+    }
   }
   for (const auto& id : unanswered)
     EXPECT_TRUE(eventually([&] {
