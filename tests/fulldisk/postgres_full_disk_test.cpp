@@ -44,7 +44,12 @@ using keel::StorageFullError;
 using keel::WorkflowStatus;
 using keel::testing::TmpfsMount;
 
-constexpr int kPort = 54386;  // loopback, beside the suite's cluster (54384)
+// Loopback, apart from the suite's cluster (KEEL_PG_TEST_PORT) and the
+// failover test's pair (54386-54387); KEEL_FULLDISK_PG_PORT overrides it.
+int pg_port() {
+  const char* v = std::getenv("KEEL_FULLDISK_PG_PORT");
+  return v && *v ? std::atoi(v) : 54396;
+}
 
 // The cluster of one test, on its tmpfs; halted (immediately) and cleaned up
 // on every way out, before the mount goes.
@@ -59,8 +64,8 @@ class ThrowawayCluster {
   ThrowawayCluster& operator=(const ThrowawayCluster&) = delete;
 
   bool start() { return run("start"); }
-  std::string url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(kPort) + "/keel_test"; }
-  std::string admin_url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(kPort) + "/postgres"; }
+  std::string url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(pg_port()) + "/keel_test"; }
+  std::string admin_url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(pg_port()) + "/postgres"; }
   std::string server_log() const { return slurp(data_ + "/server.log"); }
   std::string script_log() const { return slurp(log_); }
 
@@ -76,7 +81,7 @@ class ThrowawayCluster {
 
  private:
   bool run(const std::string& verb) {
-    const std::string cmd = "KEEL_PG_PORT=" + std::to_string(kPort) + " KEEL_PG_DATA='" + data_ + "' '" +
+    const std::string cmd = "KEEL_PG_PORT=" + std::to_string(pg_port()) + " KEEL_PG_DATA='" + data_ + "' '" +
                             KEEL_PG_CLUSTER_SCRIPT + "' " + verb + " >>'" + log_ + "' 2>&1";
     return std::system(cmd.c_str()) == 0;
   }
@@ -138,6 +143,9 @@ TEST_F(FullDiskPostgres, DiskFullIsStorageFullAndAWalPanicLosesNothingAcknowledg
   fs = std::make_unique<TmpfsMount>(dir.path() / "pg", "64m", "0755");
   if (!fs->mounted()) GTEST_SKIP() << fs->skip_reason();
   cluster = std::make_unique<ThrowawayCluster>(fs->file("data"), dir.file("cluster.log"));
+  // Never fill (or crash) somebody else's server: the port must be free.
+  ASSERT_FALSE(cluster->answers()) << "a server already listens on 127.0.0.1:" << pg_port()
+                                   << " (set KEEL_FULLDISK_PG_PORT)";
   ASSERT_TRUE(cluster->start()) << cluster->script_log();
 
   keel::RuntimeConfig config;
