@@ -1,7 +1,8 @@
 // The checkout on a full disk, end to end: the real `shop` and `payments`
 // binaries with both SQLite databases on one 3 MiB tmpfs (tmpfs_mount.hpp).
 // Checkouts run until the filesystem is full. Asserts: the services answer
-// 503 with Retry-After and {"error": "storage_full"} (not 500), reads still
+// 503 with Retry-After and {"error": "storage_full"} (not 500): the shop's
+// checkout, and the payment service's submit_payment while full; reads still
 // answer, the shop's log names the full disk; then, once the filesystem grows
 // (remount, neither service restarted): the refused checkout succeeds when
 // repeated with its key, new checkouts and payments succeed, the checkouts in
@@ -100,6 +101,21 @@ TEST_F(FullDiskShop, AnswersStorageFullThenResumesWithoutARestart) {
   if (!acknowledged.empty()) {
     auto r = quick.get(shop_url() + "/orders/" + acknowledged.begin()->first);
     EXPECT_EQ(r.status, 200) << r.body;
+  }
+  // The payment service on the same full disk: a payment either goes
+  // through (a small commit may still fit in WAL pages a failed one had
+  // allocated) or is refused with the same 503; never a 500.
+  for (const auto& [id, sid] : acknowledged) {
+    if (paid.count(id)) continue;
+    auto p = quick.post_json(pay_url() + "/api/submit_payment", {}, json{{"session_id", sid}}.dump());
+    std::cerr << "submit_payment while full: " << p.status << " " << p.body << "\n";
+    if (p.status == 200) {
+      paid.insert(id);
+    } else {
+      EXPECT_TRUE(is_storage_full(p)) << p.status << " " << p.body;
+      EXPECT_TRUE(p.header("retry-after").has_value());
+    }
+    break;
   }
   EXPECT_TRUE(shop->alive() && payments->alive()) << "a service died on the full disk";
 
