@@ -12,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include "keel/errors.hpp"
+
 namespace keel::apps {
 
 namespace {
@@ -246,6 +248,10 @@ struct HttpService::Impl {
       res = dispatch(req);
     } catch (const HttpError& e) {
       res = HttpResponse::json(e.body(), e.status());
+    } catch (const keel::StorageFullError& e) {
+      // The driver's text (file, statement) goes to the log, not to the client.
+      spdlog::error("[{}] {} {}: the database's disk is full: {}", name, req.method, req.path, e.what());
+      res = storage_full_response(options.storage_full_retry_after);
     } catch (const std::exception& e) {
       spdlog::error("[{}] {} {}: unhandled error: {}", name, req.method, req.path, e.what());
       res = HttpResponse::json(error_body("internal_error", e.what()), 500);
@@ -258,6 +264,18 @@ struct HttpService::Impl {
     hres.set_content(res.body, res.content_type);
   }
 };
+
+HttpResponse storage_full_response(std::chrono::seconds retry_after) {
+  const auto seconds = std::max<int64_t>(1, retry_after.count());
+  HttpResponse res = HttpResponse::json(
+      error_body("storage_full",
+                 "the service's database has no space left (disk full); the write that failed was not recorded. "
+                 "Retry later (a request with an idempotency key is safe to repeat).",
+                 {{"retry_after_seconds", seconds}}),
+      503);
+  res.headers["Retry-After"] = std::to_string(seconds);
+  return res;
+}
 
 HttpService::HttpService(std::string name, HttpServiceOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->name = std::move(name);

@@ -22,6 +22,8 @@
 //    When several routes match, the first registered wins.
 //  * Errors are JSON {"error": "<code>", "message": "<sentence>", ...extra}:
 //      - a handler throwing HttpError(status, code, message, extra) → that;
+//      - keel::StorageFullError (the service's database is on a full disk)
+//        → 503 "storage_full" with a Retry-After header (storage_full_response);
 //      - any other std::exception from a handler → 500 "internal_error";
 //      - no route matches the path → 404 "not_found";
 //      - a route matches the path but not the method → 405
@@ -133,7 +135,16 @@ struct HttpServiceOptions {
   std::chrono::seconds keep_alive_timeout{5};
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{10};
+  // Retry-After of a 503 "storage_full": freeing space takes an operator, so
+  // clients should not hammer a full disk.
+  std::chrono::seconds storage_full_retry_after{5};
 };
+
+// The answer to a handler's keel::StorageFullError: 503, Retry-After: N, and
+// {"error": "storage_full", "message": ..., "retry_after_seconds": N}. The
+// failed write did not take effect (keel/errors.hpp), so the client may
+// repeat the request (with the same idempotency key) once space is freed.
+HttpResponse storage_full_response(std::chrono::seconds retry_after);
 
 class HttpService {
  public:

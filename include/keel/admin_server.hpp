@@ -22,7 +22,9 @@
 ///      GET  /  and  /console/*            -> the web console (HTML, CSS, JavaScript compiled into the library)
 ///    ~~~
 ///    (Runtime::fork_workflow; an ID that exists is 409 workflow_conflict.)
-///    Errors are {"error": code, "message": sentence} with a 4xx/5xx status.
+///    Errors are {"error": code, "message": sentence} with a 4xx/5xx status;
+///    a StorageFullError (the system database's disk is full) is 503
+///    "storage_full" with a Retry-After header.
 ///  * Security (docs/operations.md): it binds loopback by default. With a
 ///    token (AdminServerOptions::token), every route but /healthz and the
 ///    console's static files (GET only; they hold no data, and the page

@@ -54,6 +54,23 @@ class TransientDatabaseError : public DatabaseError {
   using DatabaseError::DatabaseError;
 };
 
+/// A write failed because the filesystem holding the database is full:
+/// SQLite's SQLITE_FULL (or an I/O error whose cause is ENOSPC or EDQUOT),
+/// PostgreSQL's SQLSTATE 53100 (disk_full).
+///
+/// Contract: nothing of the failed write took effect (its transaction was
+/// rolled back); what was committed before is intact. The condition lasts
+/// until space is freed: retry later, with a pause, not in a tight loop.
+/// Inside a workflow Keel does that itself (the workflow stays PENDING and
+/// runs again by replay every second or so until the write succeeds), and a
+/// StorageFullError raised in a transaction's body is never recorded as the
+/// transaction's outcome. Callers outside a workflow (start, send, ...) see
+/// it and may repeat the call (IDs and idempotency keys make that safe).
+class StorageFullError : public DatabaseError {
+ public:
+  using DatabaseError::DatabaseError;
+};
+
 /// The file is not a database, is corrupt, or holds a Keel schema newer than
 /// this build understands. Nothing was written to it.
 class IncompatibleDatabaseError : public DatabaseError {

@@ -436,6 +436,12 @@ struct AdminServer::Impl {
       fail(400, "invalid_request", e.what());
     } catch (const RuntimeStateError& e) {
       fail(503, "unavailable", e.what());
+    } catch (const StorageFullError& e) {
+      // Nothing of the failed write took effect: a retry once space is freed is safe.
+      spdlog::error("admin: {} {}: the system database's disk is full: {}", req.method, req.target, e.what());
+      fail(503, "storage_full",
+           "the system database has no space left (disk full); the write that failed was not recorded. Retry later.");
+      reply.headers.emplace_back("Retry-After", "5");
     } catch (const DatabaseError& e) {
       fail(500, "database_error", e.what());
     } catch (const std::exception& e) {

@@ -34,6 +34,7 @@ void register_builtins_once() {
     std::unique_lock lock(r.mu);
     add_builtin<Error>(r);
     add_builtin<DatabaseError>(r);
+    add_builtin<StorageFullError>(r);
     add_builtin<WorkflowConflictError>(r);
     add_builtin<UnknownWorkflowError>(r);
     add_builtin<WorkflowNotFoundError>(r);

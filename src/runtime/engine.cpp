@@ -269,10 +269,16 @@ void Engine::leave_parked(Execution& exec) {
 // workflow is PENDING with its checkpoints intact: it runs again by replay
 // after a pause, parked without a thread meanwhile (a start() of its ID does
 // not run it twice). False at shutdown: it is recovered at the next launch.
-bool Engine::park_for_retry(Execution& exec) {
+bool Engine::park_for_retry(Execution& exec, bool storage_full) {
   int64_t delay = std::max<int64_t>(1000, 5 * config_.poll_interval.count());
   if (!parking_->begin(exec.info(), WakeKey::retry(exec.id()).encode(), now_ms() + delay)) return false;
-  spdlog::warn("system database unavailable: the workflow runs again in {} ms", delay);
+  // A full disk needs the operator (free space), not patience: say so.
+  if (storage_full)
+    spdlog::warn("system database's disk is full (no space left): the workflow runs again in {} ms, "
+                 "and resumes by itself once space is freed",
+                 delay);
+  else
+    spdlog::warn("system database unavailable: the workflow runs again in {} ms", delay);
   leave_parked(exec);
   return true;
 }
@@ -281,6 +287,7 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   set_current_execution(exec.get());
   const std::string& id = exec->id();
   bool retry = false;  // the database was away: run it again later
+  bool storage_full = false;  // ... because its disk is full
   // Workflow code that swallowed ExecutionParked (catch (...)) must not end
   // the workflow: the parked execution's outcome is no outcome.
   try {
@@ -291,6 +298,7 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   } catch (const ExecutionInterrupted& e) {
     spdlog::info("workflow interrupted, stays PENDING: {}", e.reason);
     retry = e.database_unavailable;
+    storage_full = e.storage_full;
   } catch (const WorkflowCancelledError& e) {
     // The status is already CANCELLED: set by cancel(), by the timeout check,
     // or found at a checkpoint.
@@ -307,7 +315,7 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   }
   set_current_execution(nullptr);
   if (exec->parked()) return leave_parked(*exec);
-  if (retry && !stopping_.load() && park_for_retry(*exec)) return;
+  if (retry && !stopping_.load() && park_for_retry(*exec, storage_full)) return;
   notifier_.notify(WakeKey::done(id));
   if (!exec->info().queue_name.empty()) notifier_.notify(WakeKey::queues());  // a slot is free
   release(*exec);

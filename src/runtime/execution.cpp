@@ -179,7 +179,8 @@ sysdb::OperationRecord Execution::record(const sysdb::OperationRecord& op) {
 }
 
 ExecutionInterrupted Execution::unavailable(const DatabaseError& e) const {
-  return ExecutionInterrupted{std::string("system database unavailable: ") + e.what(), !host_.stopping()};
+  return ExecutionInterrupted{std::string("system database unavailable: ") + e.what(), !host_.stopping(),
+                              dynamic_cast<const StorageFullError*>(&e) != nullptr};
 }
 
 void Execution::accept(const sysdb::Checkpoint& cp) {

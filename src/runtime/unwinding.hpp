@@ -13,6 +13,7 @@ namespace keel::detail {
 struct ExecutionInterrupted {
   std::string reason;
   bool database_unavailable = false;  // the engine runs it again later (Engine::park_for_retry)
+  bool storage_full = false;          // ... because the database's filesystem is full (its log line says so)
 };
 
 // The execution parked (Execution::wait): the thread is given back, the

@@ -66,9 +66,11 @@ class ShopE2E : public ::testing::Test {
   std::string pay_url() const { return "http://127.0.0.1:" + std::to_string(pay_port); }
   std::string shop_url() const { return "http://127.0.0.1:" + std::to_string(shop_port); }
   // SQLite files in the test's directory, or (KEEL_TEST_DATABASE_URL set)
-  // PostgreSQL databases of their own on the test cluster.
-  const std::string shop_db_url = keel::testing::named_test_db_url(dir, "shop");
-  const std::string payments_db_url = keel::testing::named_test_db_url(dir, "payments");
+  // PostgreSQL databases of their own on the test cluster. Not const: a
+  // test may put them elsewhere before starting the services (the full-disk
+  // tests put them on a small filesystem of their own).
+  std::string shop_db_url = keel::testing::named_test_db_url(dir, "shop");
+  std::string payments_db_url = keel::testing::named_test_db_url(dir, "payments");
   const std::string& shop_db() const { return shop_db_url; }
   const std::string& payments_db() const { return payments_db_url; }
 

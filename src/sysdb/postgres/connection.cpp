@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "keel/errors.hpp"
+#include "sysdb/storage_full.hpp"
 
 namespace keel::sysdb::postgres {
 
@@ -199,6 +200,7 @@ void Connection::fail(PGresult* r, std::string_view sql) {
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   std::string full = std::string(sql) + ": " + msg + (state.empty() ? "" : " (SQLSTATE " + state + ")");
   if (broken()) full += " [connection lost]";
+  if (postgres_storage_full(state)) throw StorageFullError(std::string(kStorageFullPrefix) + full);
   if (state.rfind("23", 0) == 0) throw ConstraintError(full);
   if (state == kRefusedState) throw CheckRefused(full);
   if (is_transient_state(state)) {

@@ -9,7 +9,8 @@
 // RELEASE) travel in one libpq pipeline with the next statement. A statement
 // and everything deferred before it thus cost one round trip.
 //
-// Errors: SQLSTATE class 23 (integrity constraint) throws ConstraintError;
+// Errors: SQLSTATE 53100 (disk full) throws StorageFullError;
+// class 23 (integrity constraint) throws ConstraintError;
 // 40001 (serialization failure) and 40P01 (deadlock) throw
 // TransientDatabaseError; anything else, including a lost server connection,
 // throws DatabaseError. A connection found broken is re-established on the

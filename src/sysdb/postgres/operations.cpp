@@ -254,6 +254,8 @@ void PostgresSystemDatabase::run_body(Connection& c, const std::function<std::st
   try {
     PgSql sql(c);
     rec.output = body(sql);
+  } catch (const StorageFullError&) {
+    throw;  // the database's condition, not the body's outcome: the unit's rollback undoes it all
   } catch (const std::exception& e) {
     if (c.transient_failures() != conflicts) throw;  // the unit's rollback undoes it all
     c.exec("ROLLBACK TO SAVEPOINT keel_user_tx");

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "keel/errors.hpp"
+#include "sysdb/storage_full.hpp"
 
 namespace keel::sysdb::sqlite {
 
@@ -11,6 +12,10 @@ void throw_sqlite_error(sqlite3* db, int rc, std::string_view context) {
   std::string msg = std::string(context) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) +
                     " (sqlite code " + std::to_string(rc) + ")";
   int primary = rc & 0xff;
+  // The errno is the last OS call's on this connection: read it now, before
+  // anything else runs on it.
+  if (sqlite_storage_full(rc, db ? sqlite3_system_errno(db) : 0))
+    throw StorageFullError(std::string(kStorageFullPrefix) + msg);
   if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) throw IncompatibleDatabaseError(msg);
   if (primary == SQLITE_CONSTRAINT) throw ConstraintError(msg);
   throw DatabaseError(msg);

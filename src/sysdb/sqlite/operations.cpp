@@ -171,6 +171,11 @@ Checkpoint SqliteSystemDatabase::run_transaction(const std::string& id, Operatio
       SqliteSql sql(c);
       op.output = body(sql);
       c.exec("RELEASE keel_user_tx");
+    } catch (const StorageFullError&) {
+      // Not the body's outcome but the database's condition: recording it
+      // would end the transaction for good. The write's rollback undoes it
+      // all and the operation is retried (the workflow parks meanwhile).
+      throw;
     } catch (const std::exception& e) {
       c.exec("ROLLBACK TO keel_user_tx");
       c.exec("RELEASE keel_user_tx");
