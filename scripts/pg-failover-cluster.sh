@@ -51,10 +51,29 @@ running() { as_owner "$bindir/pg_ctl" -D "$(data_of "$1")" status >/dev/null 2>&
 psql_at() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres "${@:2}"; }
 sync_names_for() { if [ "$ASYNC" = "1" ]; then echo ""; else echo "\"$(name_of "$1")\""; fi; }
 
+# The ports are in the kernel's ephemeral range: a client connection to the
+# other node may have been given this node's port as its local port, and then
+# the server cannot bind it. Such a connection (to our own other node) is
+# reset, which its client survives as a lost connection; any other user of
+# the port is waited for.
+free_port() {
+  local port="$1" other
+  other="$(other_of "$port")"
+  for _ in $(seq 1 100); do
+    [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] && return 0
+    ss -K -Htan "( sport = :$port and dport = :$other )" >/dev/null 2>&1 || true
+    sleep 0.1
+  done
+  echo "pg-failover-cluster: 127.0.0.1:$port stays in use:" >&2
+  ss -Htanp "( sport = :$port )" >&2 || true
+  exit 1
+}
+
 start_node() {
   local port="$1" data
   data="$(data_of "$port")"
   if ! running "$port"; then
+    free_port "$port"
     # The port on the command line: the data directory may be a copy of the
     # other node's (pg_basebackup), whose postgresql.conf names its port.
     as_owner "$bindir/pg_ctl" -D "$data" -l "$data.log" -o "-p $port" -w -t 60 start >/dev/null ||
