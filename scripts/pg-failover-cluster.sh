@@ -60,7 +60,8 @@ free_port() {
   local port="$1" other
   other="$(other_of "$port")"
   for _ in $(seq 1 100); do
-    [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] && return 0
+    # TIME-WAIT leftovers do not stop a bind (the server sets SO_REUSEADDR).
+    [ -z "$(ss -Htan exclude time-wait "( sport = :$port )" 2>/dev/null)" ] && return 0
     ss -K -Htan "( sport = :$port and dport = :$other )" >/dev/null 2>&1 || true
     sleep 0.1
   done
