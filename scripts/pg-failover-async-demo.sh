@@ -12,6 +12,7 @@
 # new primary. Exit status 0 when both modes behave as stated (async: the
 # acknowledged row is gone; sync: the row was not acknowledged), 1 otherwise.
 set -euo pipefail
+shopt -s inherit_errexit  # a failed step inside $(run_mode ...) ends the run
 
 here="$(cd "$(dirname "$0")" && pwd)"
 PORTS="${KEEL_PG_DEMO_PORTS:-54388,54389}"

@@ -74,11 +74,19 @@ start_node() {
   local port="$1" data
   data="$(data_of "$port")"
   if ! running "$port"; then
-    free_port "$port"
     # The port on the command line: the data directory may be a copy of the
     # other node's (pg_basebackup), whose postgresql.conf names its port.
-    as_owner "$bindir/pg_ctl" -D "$data" -l "$data.log" -o "-p $port" -w -t 60 start >/dev/null ||
-      { tail -n 30 "$data.log" >&2; exit 1; }
+    # Tried again when something took the port between the check and the bind.
+    local attempt
+    for attempt in 1 2 3 4 5; do
+      free_port "$port"
+      as_owner "$bindir/pg_ctl" -D "$data" -l "$data.log" -o "-p $port" -w -t 60 start >/dev/null && break
+      if [ "$attempt" = 5 ] || ! tail -n 5 "$data.log" | grep -q "could not create any TCP/IP sockets"; then
+        tail -n 30 "$data.log" >&2
+        exit 1
+      fi
+      sleep 1
+    done
     touch "$STATE/.started-by-keel"
   fi
 }
