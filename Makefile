@@ -5,7 +5,7 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: deps build test run asan tsan fuzz fuzz-ci bench crash-long torture-long package clean
+.PHONY: deps build test run asan tsan fuzz fuzz-ci bench crash-long torture-long failover-long package clean
 
 deps:
 	@scripts/install-deps.sh
@@ -68,6 +68,16 @@ torture-long: deps
 	cmake --build $(BUILD) -j$(JOBS) --target shop payments shop_torture
 	KEEL_TORTURE_KILLS=$${KEEL_TORTURE_KILLS:-160} KEEL_TORTURE_CHECKOUTS=$${KEEL_TORTURE_CHECKOUTS:-400} \
 	KEEL_TORTURE_CLIENTS=$${KEEL_TORTURE_CLIENTS:-8} $(BUILD)/bin/shop_torture
+
+# The long PostgreSQL failover run (tests/failover): the shop and the payment
+# service under load on a synchronous primary/standby pair
+# (scripts/pg-failover-cluster.sh), ten SIGKILLs of the primary, each followed
+# by the promotion of the standby and the rebuild of the old primary as the new
+# standby. KEEL_FAILOVER_COUNT=N for another number.
+failover-long: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_WERROR=ON $(CMAKE_ARGS) > /dev/null
+	cmake --build $(BUILD) -j$(JOBS) --target shop payments keel_failover_tests
+	KEEL_FAILOVER_COUNT=$${KEEL_FAILOVER_COUNT:-10} $(BUILD)/bin/keel_failover_tests --gtest_filter='ShopFailover.*'
 
 # The Debian packages (libkeel0.x, libkeel-dev, keel-tools) in $(BUILD)/packages/.
 package: build

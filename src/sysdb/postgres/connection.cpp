@@ -128,6 +128,17 @@ void Connection::connect() {
   backend_pid_.store(PQbackendPID(conn_.get()), std::memory_order_relaxed);
 }
 
+// What the server reports at connect and on change (PostgreSQL 14 and later):
+// a standby, or a server whose sessions are read-only by default. A write
+// refused in a READ ONLY transaction of our own is not this.
+bool Connection::read_only_server() const {
+  auto on = [&](const char* name) {
+    const char* v = conn_ ? PQparameterStatus(conn_.get(), name) : nullptr;
+    return v && std::string_view(v) == "on";
+  };
+  return on("in_hot_standby") || on("default_transaction_read_only");
+}
+
 bool Connection::broken() const { return !conn_ || PQstatus(conn_.get()) != CONNECTION_OK; }
 
 // Our connections never LISTEN: input arriving on an idle connection is the
@@ -201,6 +212,14 @@ void Connection::fail(PGresult* r, std::string_view sql) {
   std::string full = std::string(sql) + ": " + msg + (state.empty() ? "" : " (SQLSTATE " + state + ")");
   if (broken()) full += " [connection lost]";
   if (postgres_storage_full(state)) throw StorageFullError(std::string(kStorageFullPrefix) + full);
+  if (state == kReadOnlyState && read_only_server()) {
+    // A standby (before its promotion, or a demoted old primary) answered a
+    // write: this session can never write. Drop it, so that the next use
+    // connects again and, with target_session_attrs=read-write in the URL,
+    // finds the primary; the caller retries as after a lost connection.
+    conn_.reset();
+    throw DatabaseError(full + " [not the primary: reconnecting]");
+  }
   if (state.rfind("23", 0) == 0) throw ConstraintError(full);
   if (state == kRefusedState) throw CheckRefused(full);
   if (is_transient_state(state)) {

@@ -37,6 +37,8 @@ namespace keel::sysdb::postgres {
 // The SQLSTATE a deferred check raises when it refuses (keel.refuse_claim,
 // migrations.cpp).
 inline constexpr std::string_view kRefusedState = "KL001";
+// read_only_sql_transaction: a write reached a server in recovery (a standby).
+inline constexpr std::string_view kReadOnlyState = "25006";
 
 // A deferred check refused (see Connection::defer_check). A DatabaseError, so
 // that paths unaware of it treat it as any failed statement.
@@ -130,6 +132,7 @@ class Connection {
   struct Bound;
   void connect();
   bool idle_input_pending();
+  bool read_only_server() const;
   bool begin_deferred() const;  // the first deferred statement opens a transaction
   Bound bind(std::string_view sql, const std::vector<SqlValue>& params);
   std::vector<Result> run(const std::vector<const Bound*>& stmts, std::string_view tail, size_t& failed_at);
