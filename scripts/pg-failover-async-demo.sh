@@ -5,7 +5,7 @@
 # acknowledged, so nothing acknowledged is lost.
 #
 # For each mode, on a pair of its own (scripts/pg-failover-cluster.sh on
-# ${KEEL_PG_DEMO_PORTS:-54388,54389}): a row committed and replicated; the
+# ${KEEL_PG_DEMO_PORTS:-19388,19389}): a row committed and replicated; the
 # standby then cut off from the primary (its primary_conninfo emptied: a
 # network partition, or a standby that lags); a second row committed on the
 # primary; the primary SIGKILLed; the standby promoted; the rows counted on the
@@ -15,7 +15,7 @@ set -euo pipefail
 shopt -s inherit_errexit  # a failed step inside $(run_mode ...) ends the run
 
 here="$(cd "$(dirname "$0")" && pwd)"
-PORTS="${KEEL_PG_DEMO_PORTS:-54388,54389}"
+PORTS="${KEEL_PG_DEMO_PORTS:-19388,19389}"
 
 pair() { KEEL_PG_FAILOVER_PORTS="$PORTS" KEEL_PG_FAILOVER_ASYNC="$mode_async" "$here/pg-failover-cluster.sh" "$@"; }
 psql_port() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d keel_test "${@:2}"; }

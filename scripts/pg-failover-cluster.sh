@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL failover pair for the failover tests: a primary and a
-# streaming-replication standby on 127.0.0.1:${KEEL_PG_FAILOVER_PORTS:-54386,54387},
+# streaming-replication standby on 127.0.0.1:${KEEL_PG_FAILOVER_PORTS:-19386,19387},
 # data under /tmp, trust authentication on loopback. Replication is
 # synchronous (synchronous_standby_names names the standby,
 # synchronous_commit = on): a commit is acknowledged only once the standby has
@@ -23,7 +23,7 @@
 # root, the servers run as the `postgres` OS user.
 set -euo pipefail
 
-IFS=, read -r PORT_A PORT_B <<<"${KEEL_PG_FAILOVER_PORTS:-54386,54387}"
+IFS=, read -r PORT_A PORT_B <<<"${KEEL_PG_FAILOVER_PORTS:-19386,19387}"
 STATE="${KEEL_PG_FAILOVER_DATA:-/tmp/keel-pg-failover-${PORT_A}-${PORT_B}}"
 DB="${KEEL_PG_FAILOVER_DB:-keel_test}"
 URL="postgresql://postgres@127.0.0.1:${PORT_A},127.0.0.1:${PORT_B}/${DB}?target_session_attrs=read-write"
@@ -51,11 +51,12 @@ running() { as_owner "$bindir/pg_ctl" -D "$(data_of "$1")" status >/dev/null 2>&
 psql_at() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres "${@:2}"; }
 sync_names_for() { if [ "$ASYNC" = "1" ]; then echo ""; else echo "\"$(name_of "$1")\""; fi; }
 
-# The ports are in the kernel's ephemeral range: a client connection to the
-# other node may have been given this node's port as its local port, and then
-# the server cannot bind it. Such a connection (to our own other node) is
-# reset, which its client survives as a lost connection; any other user of
-# the port is waited for.
+# The default ports are below the kernel's ephemeral range (and below the
+# e2e tests' 20000-32766), so no client connection is given one of them as
+# its local port; ports chosen inside that range may be, and then the
+# server cannot bind. Such a connection (to our own other node) is reset,
+# which its client survives as a lost connection; any other user of the
+# port is waited for.
 free_port() {
   local port="$1" other
   other="$(other_of "$port")"

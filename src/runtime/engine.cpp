@@ -123,7 +123,19 @@ std::string Engine::start(const std::string& name, const StartOptions& options, 
   sysdb::NewWorkflow wf{options.workflow_id.empty() ? new_uuid() : options.workflow_id, name, inputs.dump(),
                         config_.executor_id, config_.application_version, "", std::nullopt, now_ms()};
   if (options.timeout) wf.deadline_epoch_ms = wf.now_ms + options.timeout->count();
-  auto result = db_->insert_workflow(wf, "", nullptr);
+  sysdb::InsertWorkflowResult result;
+  try {
+    result = db_->insert_workflow(wf, "", nullptr);
+  } catch (const ConstraintError&) {
+    throw;  // refused: nothing went in
+  } catch (const DatabaseError&) {
+    // Unknown outcome: the row may have been committed just before the
+    // connection died (a failover). Nobody may ask for this ID again, so the
+    // heartbeat reads it back and runs it if it is there.
+    std::lock_guard lock(mu_);
+    unsure_starts_.insert(wf.id);
+    throw;
+  }
   if (!result.created) {
     if (result.existing && result.existing->name != name)
       throw WorkflowConflictError("workflow ID '" + wf.id + "' already belongs to workflow '" +
@@ -175,6 +187,25 @@ std::string Engine::start_child(Execution& parent, int function_id, const std::s
     ensure_running(*result.existing);
   }
   return wf.id;
+}
+
+void Engine::settle_unsure_starts() {
+  std::set<std::string> ids;
+  {
+    std::lock_guard lock(mu_);
+    ids.swap(unsure_starts_);
+  }
+  for (auto it = ids.begin(); it != ids.end();) {
+    try {
+      if (auto info = db_->get_workflow(*it)) ensure_running(*info);
+      it = ids.erase(it);
+    } catch (const std::exception& e) {
+      spdlog::warn("cannot yet read back workflow '{}' whose start had an unknown outcome: {}", *it, e.what());
+      ++it;
+    }
+  }
+  std::lock_guard lock(mu_);
+  unsure_starts_.merge(ids);
 }
 
 void Engine::ensure_running(const WorkflowInfo& info) {

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,11 @@ class Engine final : public ExecutionHost {
   // Stops every execution running here at its next operation without
   // changing its status (another process now holds this executor id).
   void interrupt_all();
+  // Starts whose insert failed with an unknown outcome (the commit may have
+  // gone in before the connection was lost): each is read back, and run
+  // here if its row exists, PENDING on this executor, with no execution.
+  // Called at every heartbeat; an ID whose read fails stays for the next.
+  void settle_unsure_starts();
 
   // --- for the upgrade check (runtime/upgrade_check.cpp) ---
   // The function registered as name, or none.
@@ -172,6 +178,7 @@ class Engine final : public ExecutionHost {
   std::unique_ptr<ExecutorLease> lease_;  // set by launch(), reset by shutdown()
   std::unique_ptr<Retention> retention_;  // set by launch() when configured, reset first by shutdown()
   RecentOutcomes outcomes_{4096};
+  std::set<std::string> unsure_starts_;  // guarded by mu_; see settle_unsure_starts()
 };
 
 }  // namespace keel::detail

@@ -106,6 +106,7 @@ void ExecutorLease::tick() {
   if (superseded_) return;
   take_over_dead();
   claim_released();
+  engine_.settle_unsure_starts();
 }
 
 // Workflows of this version that no executor holds (released by a restart

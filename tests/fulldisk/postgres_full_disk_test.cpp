@@ -45,10 +45,10 @@ using keel::WorkflowStatus;
 using keel::testing::TmpfsMount;
 
 // Loopback, apart from the suite's cluster (KEEL_PG_TEST_PORT) and the
-// failover test's pair (54386-54387); KEEL_FULLDISK_PG_PORT overrides it.
+// failover test's pair (19386-19387); KEEL_FULLDISK_PG_PORT overrides it.
 int pg_port() {
   const char* v = std::getenv("KEEL_FULLDISK_PG_PORT");
-  return v && *v ? std::atoi(v) : 54396;
+  return v && *v ? std::atoi(v) : 19396;
 }
 
 // The cluster of one test, on its tmpfs; halted (immediately) and cleaned up

@@ -62,4 +62,32 @@ TEST_F(ExecutorsTest, ALaunchedRuntimeHoldsALeaseOnItsExecutorId) {
   EXPECT_EQ(r->list_executors().at(0).heartbeat_at_ms, 0) << "a clean shutdown releases the lease";
 }
 
+// A start whose commit went in but whose answer was lost (the primary died
+// after the commit: a failover) throws; the row is there, PENDING on this
+// executor, and nobody may ask for that ID again. The heartbeat reads such
+// starts back and runs them (found by the failover test: such a workflow
+// stayed PENDING until the process restarted).
+TEST_F(ExecutorsTest, AStartWhoseCommitWentInButWhoseAnswerWasLostRunsAnyway) {
+  std::atomic<bool> armed{false};
+  auto config = short_lease(dir, "unsure");
+  config.fault_hook = [&](std::string_view point) {
+    if (point == "checkpoint.after_commit" && armed.exchange(false))
+      throw keel::DatabaseError("connection lost after the commit (injected)");
+  };
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+  auto wf = rt->register_workflow("once", [this](keel::Context& ctx) {
+    return ctx.step("work", [this] {
+      effects.hit("work");
+      return 5;
+    });
+  });
+  rt->launch();
+  armed = true;
+  EXPECT_THROW((void)rt->start(wf, {.workflow_id = "lost-answer"}), keel::DatabaseError);
+  ASSERT_TRUE(rt->get_workflow("lost-answer").has_value()) << "the row went in";
+  EXPECT_EQ(rt->retrieve<int>("lost-answer").result_for(10s), 5) << "run by the heartbeat, without a restart";
+  EXPECT_EQ(effects.count("work"), 1);
+}
+
 }  // namespace
