@@ -46,6 +46,9 @@ class VersionRoutingTest : public keel::testing::RuntimeTest {
   void start_parked(keel::Runtime& r, const std::string& id) {
     (void)r.start(keel::Workflow<std::string>("waiter"), {.workflow_id = id});
     ASSERT_TRUE(eventually([&] { return effects.count(id + ":before") == 1; })) << id;
+    // And recorded (by the recv, before it waits): a cancel before that
+    // would drop the record, and the step would run again, as documented.
+    ASSERT_TRUE(eventually([&] { return !r.list_steps(id).empty(); })) << id;
   }
   std::string executor_of(keel::Runtime& r, const std::string& id) { return r.get_workflow(id)->executor_id; }
   static bool lists(const std::vector<keel::WorkflowInfo>& infos, const std::string& id) {
