@@ -19,8 +19,9 @@
 ///    launch() decides a holder is dead at once when it is a process of this
 ///    host that no longer exists (a restart after a crash); otherwise it
 ///    watches the holder's heartbeat for up to lease_timeout.
-///  * heartbeat_interval / lease_timeout: an executor whose lease is not
-///    renewed for lease_timeout is dead; one live executor takes over its
+///  * heartbeat_interval / lease_timeout: an executor whose lease its peers
+///    have watched go unrenewed for lease_timeout (their monotonic clocks; a
+///    wall-clock step moves nothing) is dead; one live executor takes over its
 ///    PENDING workflows. lease_timeout must exceed 2 * heartbeat_interval
 ///    (else ConfigError).
 ///  * application_version is recorded with every workflow.

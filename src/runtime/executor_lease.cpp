@@ -139,16 +139,42 @@ void ExecutorLease::on_lease_lost() {
   engine_.interrupt_all();
 }
 
+std::map<std::string, int64_t> ExecutorLease::dead_peers() {
+  const auto lease = engine_.config().lease_timeout;
+  const auto rows = engine_.db().list_executors();
+  const auto now = std::chrono::steady_clock::now();
+  // This process could not look for a while (an outage, a stall): peers may
+  // not have been able to renew either, so what stood still then proves
+  // nothing. The bound keeps a peer's renewals (every heartbeat_interval,
+  // each one at most a heartbeat late) within the lease around such a gap.
+  if (last_looked_ && now - *last_looked_ > lease - 2 * engine_.config().heartbeat_interval) watched_.clear();
+  last_looked_ = now;
+  std::map<std::string, Watch> still;
+  std::map<std::string, int64_t> dead;
+  for (const auto& row : rows) {
+    if (row.executor_id == executor_id_) continue;
+    auto it = watched_.find(row.executor_id);
+    Watch w = (it != watched_.end() && it->second.heartbeat_at_ms == row.heartbeat_at_ms)
+                  ? it->second
+                  : Watch{row.heartbeat_at_ms, now};
+    // 0: released by a clean shutdown, to be taken over at once.
+    if (row.heartbeat_at_ms == 0 || now - w.since >= lease) dead.emplace(row.executor_id, row.heartbeat_at_ms);
+    still.emplace(row.executor_id, w);
+  }
+  watched_ = std::move(still);
+  return dead;
+}
+
 void ExecutorLease::take_over_dead() {
-  const int64_t lease_ms = engine_.config().lease_timeout.count();
-  for (const std::string& dead : engine_.db().expired_executors(executor_id_, lease_ms)) {
+  for (const auto& [dead, heartbeat] : dead_peers()) {
     // Only this version's workflows come here; the rest are released.
-    auto moved = engine_.db().take_over(dead, executor_id_, engine_.config().application_version, lease_ms);
+    auto moved = engine_.db().take_over(dead, executor_id_, engine_.config().application_version, heartbeat);
     if (!moved) continue;  // alive again, or another executor won it
     engine_.metrics().takeovers.inc();
     if (!moved->empty())
-      spdlog::warn("executor '{}': took over {} PENDING workflow(s) of executor '{}' (lease expired)", executor_id_,
-                   moved->size(), dead);
+      spdlog::warn("executor '{}': took over {} PENDING workflow(s) of executor '{}' (heartbeat stood still for "
+                   "lease_timeout)",
+                   executor_id_, moved->size(), dead);
     engine_.recover(*moved);
   }
 }

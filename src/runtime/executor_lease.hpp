@@ -11,8 +11,21 @@
 // moves, a live process holds the id and ConfigError is thrown; if the row
 // expires, it is taken.
 //
-// Takeover: at every heartbeat each live executor looks for expired rows and
-// claims each in one transaction (see SystemDatabase::take_over): exactly one
+// Death: each live executor watches its peers' heartbeat values at every
+// heartbeat, and a peer is dead when its value has not moved for lease_timeout
+// of the watcher's monotonic clock (or was released: 0). Not by comparing the
+// value with a wall clock: a wall-clock step (NTP, a VM resumed) larger than
+// the lease would make every live executor look dead at once. The watch
+// starts when the watcher first sees a value, and starts again after the
+// watcher itself could not look for lease_timeout - 2 * heartbeat_interval (a
+// database outage or a stall: nobody could renew meanwhile), so a peer is declared dead only
+// after it was watched standing still, with the watcher live, for a whole
+// lease: a dead executor's workflows move between lease_timeout and
+// lease_timeout + 2 * heartbeat_interval after its last renewal (or after
+// the watcher's launch, for a row already dead then).
+//
+// Takeover: each dead peer is claimed in one transaction (see
+// SystemDatabase::take_over, conditional on the watched value): exactly one
 // claimant wins a dead executor, moves its PENDING workflows to itself and
 // replays them (Engine::recover, counting a recovery attempt as launch does).
 // Versions: a takeover moves only the dead executor's workflows of the
@@ -34,8 +47,12 @@
 // this executor leaves PENDING without waiting for lease_timeout.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -65,6 +82,15 @@ class ExecutorLease {
   void take_over_dead();
   void claim_released();
   bool wait_for_tick();  // false when stopping
+  // The peers whose heartbeat stood still for a lease (id → watched value).
+  std::map<std::string, int64_t> dead_peers();
+
+  // A peer's heartbeat value and since when (this process's monotonic
+  // clock) it has not moved.
+  struct Watch {
+    int64_t heartbeat_at_ms;
+    std::chrono::steady_clock::time_point since;
+  };
 
   Engine& engine_;
   const std::string executor_id_;
@@ -73,6 +99,8 @@ class ExecutorLease {
   std::condition_variable cv_;
   bool stop_ = false;        // guarded by mu_
   bool superseded_ = false;  // heartbeat thread only
+  std::map<std::string, Watch> watched_;                              // heartbeat thread only
+  std::optional<std::chrono::steady_clock::time_point> last_looked_;  // heartbeat thread only
   std::thread thread_;
 };
 

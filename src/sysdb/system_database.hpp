@@ -312,21 +312,24 @@ class SystemDatabase {
                                                       const std::string& replace_holder) = 0;
   // Renews the lease; false when the row is gone (another executor took this
   // one over: its PENDING workflows moved away) or another holder has it.
+  // The heartbeat value strictly increases at every renewal (the clock's
+  // time, or the previous value + 1 if the clock stepped back), so that a
+  // peer watching it sees it move (ExecutorLease: liveness is judged by the
+  // value moving, not by the clock).
   virtual bool renew_lease(const std::string& executor_id, const std::string& holder) = 0;
   // Marks the lease expired now, if holder still has it (clean shutdown): a
   // live peer takes over what this executor leaves PENDING at its next heartbeat.
   virtual void release_lease(const std::string& executor_id, const std::string& holder) = 0;
   virtual std::vector<ExecutorRecord> list_executors() = 0;
-  // The executors other than self whose lease expired.
-  virtual std::vector<std::string> expired_executors(const std::string& self, int64_t lease_ms) = 0;
-  // In one transaction: deletes dead's row if its lease is still expired,
-  // moves its PENDING workflows of application version `version` to
-  // executor `to`, returning their IDs, and releases those of other
-  // versions (executor_id '', for claim_released by their version's
-  // executors); nullopt when dead renewed meanwhile or another executor
-  // claimed it first.
+  // In one transaction: deletes dead's row if its heartbeat is still
+  // observed_heartbeat_ms (the value the caller watched not move for a
+  // lease), moves its PENDING workflows of application version `version` to
+  // executor `to`, returning their IDs, and releases those of other versions
+  // (executor_id '', for claim_released by their version's executors);
+  // nullopt when dead renewed meanwhile or another executor claimed it first.
   virtual std::optional<std::vector<std::string>> take_over(const std::string& dead, const std::string& to,
-                                                            const std::string& version, int64_t lease_ms) = 0;
+                                                            const std::string& version,
+                                                            int64_t observed_heartbeat_ms) = 0;
 
   // --- the application's SQL ---
   virtual void run_sql_write(const std::function<void(Sql&)>& fn) = 0;

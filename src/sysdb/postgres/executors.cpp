@@ -1,11 +1,12 @@
 // PostgreSQL backend: executor leases (keel.executors) and the takeover of a
 // dead executor's PENDING workflows.
 //
-// Times are the server's clock, so executors on different hosts need not
-// agree on the time. Races are decided by the executor row's lock: a
-// claimant locks the dead executor's row FOR UPDATE SKIP LOCKED (a row locked
-// by another claimant or by a heartbeat in flight is skipped) and deletes it
-// only while its lease is still expired: exactly one live executor wins a
+// Heartbeats are the server's clock, so executors on different hosts need
+// not agree on the time; whether one is dead is judged by its watchers
+// (runtime/executor_lease.hpp). Races are decided by the executor row's lock:
+// a claimant locks the dead executor's row FOR UPDATE SKIP LOCKED (a row
+// locked by another claimant or by a heartbeat in flight is skipped) and
+// deletes it only while its heartbeat is still the value it watched: exactly one live executor wins a
 // dead one, and a heartbeat that got in first keeps it alive. Its PENDING workflows move in the same
 // transaction, locking their rows as checkpoints do (FOR NO KEY UPDATE
 // conflicts with the UPDATE), which is what fences a slow former owner.
@@ -64,7 +65,8 @@ bool PostgresSystemDatabase::renew_lease(const std::string& executor_id, const s
   bool renewed = false;
   write([&](Connection& c) {
     Result r = c.exec(
-        "UPDATE keel.executors SET heartbeat_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint "
+        "UPDATE keel.executors SET heartbeat_at = "
+        "GREATEST((extract(epoch FROM clock_timestamp()) * 1000)::bigint, heartbeat_at + 1) "
         "WHERE executor_id = $1 AND holder = $2",
         {executor_id, holder});
     renewed = r.changed() == 1;
@@ -87,22 +89,10 @@ std::vector<ExecutorRecord> PostgresSystemDatabase::list_executors() {
   return rows;
 }
 
-std::vector<std::string> PostgresSystemDatabase::expired_executors(const std::string& self, int64_t lease_ms) {
-  std::vector<std::string> ids;
-  read([&](Connection& c) {
-    Result r = c.exec(
-        "SELECT executor_id FROM keel.executors WHERE executor_id <> $1 "
-        "AND heartbeat_at < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $2",
-        {self, lease_ms});
-    for (int i = 0; i < r.rows(); ++i) ids.push_back(r.text(i, 0));
-  });
-  return ids;
-}
-
 std::optional<std::vector<std::string>> PostgresSystemDatabase::take_over(const std::string& dead,
                                                                           const std::string& to,
                                                                           const std::string& version,
-                                                                          int64_t lease_ms) {
+                                                                          int64_t observed_heartbeat_ms) {
   std::optional<std::vector<std::string>> moved;
   write([&](Connection& c) {
     moved.reset();
@@ -111,8 +101,8 @@ std::optional<std::vector<std::string>> PostgresSystemDatabase::take_over(const 
     // heartbeat in flight is not waited for; the next heartbeat looks again.
     Result gone = c.exec(
         "DELETE FROM keel.executors WHERE executor_id IN (SELECT executor_id FROM keel.executors "
-        "WHERE executor_id = $1 AND heartbeat_at < $2 FOR UPDATE SKIP LOCKED)",
-        {dead, now - lease_ms});
+        "WHERE executor_id = $1 AND heartbeat_at = $2 FOR UPDATE SKIP LOCKED)",
+        {dead, observed_heartbeat_ms});
     if (gone.changed() != 1) return;  // alive again, or claimed by another executor
     moved.emplace();
     // Other versions' workflows are released ('') for their own executors.

@@ -84,9 +84,8 @@ class PostgresSystemDatabase final : public SystemDatabase {
   bool renew_lease(const std::string& executor_id, const std::string& holder) override;
   void release_lease(const std::string& executor_id, const std::string& holder) override;
   std::vector<ExecutorRecord> list_executors() override;
-  std::vector<std::string> expired_executors(const std::string& self, int64_t lease_ms) override;
   std::optional<std::vector<std::string>> take_over(const std::string& dead, const std::string& to, const std::string& version,
-                                                    int64_t lease_ms) override;
+                                                    int64_t observed_heartbeat_ms) override;
 
   void run_sql_write(const std::function<void(Sql&)>& fn) override;
   void run_sql_read(const std::function<void(Sql&)>& fn) override;

@@ -50,7 +50,7 @@ std::optional<ExecutorRecord> SqliteSystemDatabase::acquire_lease(const Executor
 bool SqliteSystemDatabase::renew_lease(const std::string& executor_id, const std::string& holder) {
   bool renewed = false;
   write([&](Connection& c) {
-    c.prepare("UPDATE keel_executors SET heartbeat_at = $3 WHERE executor_id = $1 AND holder = $2",
+    c.prepare("UPDATE keel_executors SET heartbeat_at = max($3, heartbeat_at + 1) WHERE executor_id = $1 AND holder = $2",
               {executor_id, holder, clock_ms()})
         .step();
     renewed = c.changes() == 1;
@@ -75,24 +75,15 @@ std::vector<ExecutorRecord> SqliteSystemDatabase::list_executors() {
   return rows;
 }
 
-std::vector<std::string> SqliteSystemDatabase::expired_executors(const std::string& self, int64_t lease_ms) {
-  std::vector<std::string> ids;
-  read([&](Connection& c) {
-    auto st = c.prepare("SELECT executor_id FROM keel_executors WHERE executor_id <> $1 AND heartbeat_at < $2",
-                        {self, clock_ms() - lease_ms});
-    while (st.step()) ids.push_back(st.column_text(0));
-  });
-  return ids;
-}
-
 std::optional<std::vector<std::string>> SqliteSystemDatabase::take_over(const std::string& dead,
                                                                         const std::string& to,
-                                                                        const std::string& version, int64_t lease_ms) {
+                                                                        const std::string& version,
+                                                                        int64_t observed_heartbeat_ms) {
   std::optional<std::vector<std::string>> moved;
   write([&](Connection& c) {
     moved.reset();
     int64_t now = clock_ms();
-    c.prepare("DELETE FROM keel_executors WHERE executor_id = $1 AND heartbeat_at < $2", {dead, now - lease_ms})
+    c.prepare("DELETE FROM keel_executors WHERE executor_id = $1 AND heartbeat_at = $2", {dead, observed_heartbeat_ms})
         .step();
     if (c.changes() != 1) return;  // alive again, or claimed by another executor
     moved.emplace();
