@@ -150,11 +150,20 @@ class Context {
   /// Sleeps for `duration`, durably: the wake-up time is recorded.
   void sleep(std::chrono::milliseconds duration);
 
-  /// Starts a child workflow (ID "<parent id>-<function id>") exactly once.
+  /// Starts a child workflow exactly once: ID "<parent id>-<position>", the
+  /// parent's deadline (ChildOptions' defaults).
   template <class R, class... Args, class... A>
+    requires(sizeof...(A) == sizeof...(Args))
   [[nodiscard]] Handle<R> start_child(const Workflow<R, Args...>& wf, A&&... args) {
+    return start_child(wf, ChildOptions{}, std::forward<A>(args)...);
+  }
+
+  /// Starts a child workflow exactly once, as `options` say (keel/workflow.hpp).
+  template <class R, class... Args, class... A>
+    requires(sizeof...(A) == sizeof...(Args))
+  [[nodiscard]] Handle<R> start_child(const Workflow<R, Args...>& wf, const ChildOptions& options, A&&... args) {
     Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
-    return Handle<R>(runtime(), do_start_child(wf.name(), std::move(inputs)));
+    return Handle<R>(runtime(), do_start_child(wf.name(), options, std::move(inputs)));
   }
 
   /// The current time, recorded: the same value on replay.
@@ -189,7 +198,7 @@ class Context {
                                    std::chrono::milliseconds timeout);
   void do_send(std::string_view destination_id, std::string_view topic, Json message);
   std::optional<Json> do_recv(std::string_view topic, std::chrono::milliseconds timeout);
-  std::string do_start_child(const std::string& name, Json inputs);
+  std::string do_start_child(const std::string& name, const ChildOptions& options, Json inputs);
   Runtime& runtime();
 
   detail::Execution& exec_;

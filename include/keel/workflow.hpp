@@ -50,6 +50,24 @@ struct StartOptions {
   std::optional<std::chrono::milliseconds> timeout;
 };
 
+/// How Context::start_child starts a child workflow. The child's ID and
+/// deadline are recorded with the parent's operation: a replay returns the same
+/// child and never starts a second one.
+struct ChildOptions {
+  /// The child's workflow ID; empty: "<parent id>-<position>". As for
+  /// StartOptions::workflow_id, an ID that exists is that workflow (nothing is
+  /// started; WorkflowConflictError when it is another workflow's name).
+  std::string workflow_id;
+  /// The child's own timeout, counted from its start; it replaces the
+  /// parent's deadline. Must be positive (UsageError).
+  std::optional<std::chrono::milliseconds> timeout;
+  /// Without a timeout: true (the default) gives the child the parent's
+  /// deadline, so a parent that times out does not leave its children
+  /// running past it; false starts the child with no deadline (it outlives
+  /// the parent's).
+  bool inherit_deadline = true;
+};
+
 /// How Runtime::fork_workflow and Client::fork_workflow copy a workflow
 /// (docs/operations.md). The fork is a new workflow of the same name and
 /// inputs that keeps the original's recorded outcomes before start_step (their

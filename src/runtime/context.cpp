@@ -363,13 +363,14 @@ bool Context::deprecate_patch(std::string_view name) {
   return true;
 }
 
-std::string Context::do_start_child(const std::string& name, Json inputs) {
+std::string Context::do_start_child(const std::string& name, const ChildOptions& options, Json inputs) {
   require_workflow_code(exec_, "ctx.start_child");
+  if (options.timeout && options.timeout->count() <= 0) throw UsageError("a child workflow's timeout must be positive");
   int fid = exec_.next_function_id();
   if (auto* r = exec_.recorded(fid, "keel.start_child:" + name)) return r->child_workflow_id;
   exec_.begin_unrecorded();
   exec_.check_interrupt();
-  return exec_.start_child(fid, name, std::move(inputs));
+  return exec_.start_child(fid, name, options, std::move(inputs));
 }
 
 }  // namespace keel

@@ -156,10 +156,26 @@ std::string Engine::start(const std::string& name, const StartOptions& options, 
   return wf.id;
 }
 
-std::string Engine::start_child(Execution& parent, int function_id, const std::string& name, Json inputs) {
+namespace {
+
+// ChildOptions' deadline rule: its own timeout, else the parent's deadline
+// unless told not to inherit it.
+std::optional<int64_t> child_deadline(const Execution& parent, const ChildOptions& options, int64_t now) {
+  if (options.timeout) return now + options.timeout->count();
+  if (options.inherit_deadline) return parent.info().deadline_epoch_ms;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string Engine::start_child(Execution& parent, int function_id, const std::string& name,
+                                const ChildOptions& options, Json inputs) {
   (void)lookup(name);
-  sysdb::NewWorkflow wf{parent.id() + "-" + std::to_string(function_id), name, inputs.dump(), config_.executor_id,
-                        config_.application_version, parent.id(), std::nullopt, now_ms()};
+  const int64_t now = now_ms();
+  sysdb::NewWorkflow wf{options.workflow_id.empty() ? parent.id() + "-" + std::to_string(function_id)
+                                                    : options.workflow_id,
+                        name, inputs.dump(), config_.executor_id, config_.application_version, parent.id(),
+                        child_deadline(parent, options, now), now};
   auto op = parent.make_op(function_id, "keel.start_child:" + name, wf.now_ms);
   op.child_workflow_id = wf.id;
   auto result = parent.with_db([&](sysdb::SystemDatabase& db) { return db.insert_workflow(wf, parent.id(), &op); });
@@ -176,6 +192,7 @@ std::string Engine::start_child(Execution& parent, int function_id, const std::s
     info.inputs = std::move(inputs);
     info.executor_id = config_.executor_id;
     info.parent_id = parent.id();
+    info.deadline_epoch_ms = wf.deadline_epoch_ms;
     info.created_at_ms = wf.now_ms;
     outcomes_.erase(wf.id);
     count_started(name);
@@ -331,9 +348,17 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
     retry = e.database_unavailable;
     storage_full = e.storage_full;
   } catch (const WorkflowCancelledError& e) {
-    // The status is already CANCELLED: set by cancel(), by the timeout check,
-    // or found at a checkpoint.
-    spdlog::info("workflow cancelled: {}", e.what());
+    if (exec->cancelled() || exec->cancel_if_past_deadline()) {
+      // The status is already CANCELLED: set by cancel(), by the timeout
+      // check, or found at a checkpoint.
+      spdlog::info("workflow cancelled: {}", e.what());
+    } else if (!exec->parked()) {
+      // Another workflow's cancellation (a child's result) that the code let
+      // through: this workflow fails with it. Treated as its own, it would
+      // stay PENDING for ever.
+      spdlog::warn("workflow failed: {}", e.what());
+      retry = !finish(*exec, WorkflowStatus::Error, std::nullopt, describe_exception(e));
+    }
   } catch (const std::exception& e) {
     if (!exec->parked()) {
       spdlog::warn("workflow failed: {}", e.what());

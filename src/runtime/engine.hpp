@@ -122,7 +122,8 @@ class Engine final : public ExecutionHost {
   bool stopping() const override { return stopping_.load(); }
   bool threads_scarce() const override { return pool_->backlog() > 0; }
   ParkingLot& parking() override { return *parking_; }
-  std::string start_child(Execution& parent, int function_id, const std::string& name, Json inputs) override;
+  std::string start_child(Execution& parent, int function_id, const std::string& name, const ChildOptions& options,
+                          Json inputs) override;
   Runtime& runtime() override { return runtime_; }
   std::string registered_at(const std::string& name) const override;
   metrics::RuntimeMetrics& metrics() override { return metrics_; }

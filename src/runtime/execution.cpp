@@ -55,13 +55,16 @@ void Execution::check_interrupt() {
   flush_deferred();
   if (host_.stopping()) throw ExecutionInterrupted{"runtime shutting down"};
   if (cancelled_.load()) throw WorkflowCancelledError("workflow '" + id() + "' was cancelled");
-  if (past_deadline()) {
-    if (host_.db().transition(id(), {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false,
-                              std::nullopt))
-      host_.metrics().workflows_finished.with({info_.name, to_string(WorkflowStatus::Cancelled)}).inc();
-    cancelled_.store(true);
-    throw WorkflowCancelledError("workflow '" + id() + "' passed its timeout and was cancelled");
-  }
+  if (cancel_if_past_deadline()) throw WorkflowCancelledError("workflow '" + id() + "' passed its timeout and was cancelled");
+}
+
+bool Execution::cancel_if_past_deadline() {
+  if (!past_deadline()) return false;
+  if (host_.db().transition(id(), {WorkflowStatus::Pending}, WorkflowStatus::Cancelled, now_ms(), false,
+                            std::nullopt))
+    host_.metrics().workflows_finished.with({info_.name, to_string(WorkflowStatus::Cancelled)}).inc();
+  cancelled_.store(true);
+  return true;
 }
 
 void Execution::check_stop() {

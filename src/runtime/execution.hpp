@@ -62,8 +62,8 @@ class Execution {
     if (host_.config().fault_hook) host_.config().fault_hook(std::string(point) + ":" + std::string(name));
   }
   // Starts a child at this execution's position function_id (ExecutionHost).
-  std::string start_child(int function_id, const std::string& name, Json inputs) {
-    return host_.start_child(*this, function_id, name, std::move(inputs));
+  std::string start_child(int function_id, const std::string& name, const ChildOptions& options, Json inputs) {
+    return host_.start_child(*this, function_id, name, options, std::move(inputs));
   }
   Runtime& runtime() { return host_.runtime(); }
   metrics::RuntimeMetrics& metrics() { return host_.metrics(); }
@@ -173,6 +173,9 @@ class Execution {
 
   void cancel() { cancelled_.store(true); }
   bool cancelled() const { return cancelled_.load(); }
+  // Past the workflow's deadline: records CANCELLED (if still PENDING), marks
+  // this execution cancelled and returns true.
+  bool cancel_if_past_deadline();
   // Writes the deferred record, if any, then throws WorkflowCancelledError
   // (cancelled, or past its deadline) or ExecutionInterrupted (shutdown).
   // Called before every operation and every wait.

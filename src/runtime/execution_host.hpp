@@ -9,6 +9,7 @@
 
 #include "keel/config.hpp"
 #include "keel/serialization.hpp"
+#include "keel/workflow.hpp"
 #include "metrics/catalog.hpp"
 #include "runtime/notifier.hpp"
 #include "runtime/parking.hpp"
@@ -35,7 +36,8 @@ class ExecutionHost {
   // Starts the child workflow `name` of parent at its position function_id,
   // recording that operation in the same commit; exactly once (the child's
   // ID is derived from the parent's and the position). Returns the child's ID.
-  virtual std::string start_child(Execution& parent, int function_id, const std::string& name, Json inputs) = 0;
+  virtual std::string start_child(Execution& parent, int function_id, const std::string& name,
+                                  const ChildOptions& options, Json inputs) = 0;
   // The Runtime the handles of started children refer to.
   virtual Runtime& runtime() = 0;
   // Where the workflow `name` was registered ("file:line"; empty if unknown).
