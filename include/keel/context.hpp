@@ -41,6 +41,7 @@
 #include <type_traits>
 
 #include "keel/handle.hpp"
+#include "keel/queue.hpp"
 #include "keel/serialization.hpp"
 #include "keel/sql.hpp"
 #include "keel/step_options.hpp"
@@ -166,6 +167,21 @@ class Context {
     return Handle<R>(runtime(), do_start_child(wf.name(), options, std::move(inputs)));
   }
 
+  /// Enqueues a child workflow in a queue registered here, exactly once (see
+  /// keel/queue.hpp): the enqueue and this operation's record commit
+  /// together, so a replay returns the same workflow and never enqueues a
+  /// second one. Its ID is options.workflow_id or "<parent id>-<position>";
+  /// its parent is this workflow; its deadline as EnqueueOptions says. A
+  /// DeduplicatedError is recorded and thrown again on replay. Throws as
+  /// Runtime::enqueue otherwise.
+  template <class R, class... Args, class... A>
+    requires(sizeof...(A) == sizeof...(Args))
+  [[nodiscard]] Handle<R> enqueue(const Workflow<R, Args...>& wf, const std::string& queue_name,
+                                  const EnqueueOptions& options, A&&... args) {
+    Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
+    return Handle<R>(runtime(), do_enqueue(wf.name(), queue_name, options, std::move(inputs)));
+  }
+
   /// The current time, recorded: the same value on replay.
   std::chrono::system_clock::time_point now();
 
@@ -199,6 +215,8 @@ class Context {
   void do_send(std::string_view destination_id, std::string_view topic, Json message);
   std::optional<Json> do_recv(std::string_view topic, std::chrono::milliseconds timeout);
   std::string do_start_child(const std::string& name, const ChildOptions& options, Json inputs);
+  std::string do_enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options,
+                         Json inputs);
   Runtime& runtime();
 
   detail::Execution& exec_;

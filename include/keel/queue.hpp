@@ -5,7 +5,8 @@
 ///  * A queue is declared in each process that should run its workflows, with
 ///    Runtime::register_queue before launch(). Every process declaring a queue
 ///    must declare the same limits (they are not stored in the database).
-///  * Runtime::enqueue (or Client::enqueue) records the workflow as ENQUEUED.
+///  * Runtime::enqueue (or Client::enqueue, or Context::enqueue from inside a
+///    workflow) records the workflow as ENQUEUED.
 ///    A dequeuer thread of each launched Runtime moves ENQUEUED workflows of
 ///    the queues registered there, whose workflow names are registered there,
 ///    to PENDING under its executor id and runs them. A workflow of a queue no
@@ -79,6 +80,10 @@ struct EnqueueOptions {
   std::string deduplication_id;
   /// Cancel the workflow when it still runs this long after its dequeue.
   std::optional<std::chrono::milliseconds> timeout;
+  /// Context::enqueue only (a Runtime or Client enqueue has no parent):
+  /// without a timeout, true (the default) gives the workflow its parent's
+  /// deadline, false none (as ChildOptions::inherit_deadline).
+  bool inherit_deadline = true;
 };
 
 /// A queue registered in this process and its workflows now

@@ -41,6 +41,8 @@ void register_builtins_once() {
     add_builtin<NonDeterminismError>(r);
     add_builtin<WorkflowCancelledError>(r);
     add_builtin<DeadLetterError>(r);
+    add_builtin<DeduplicatedError>(r);  // ctx.enqueue records it
+    add_builtin<UnknownQueueError>(r);
     add_builtin<TimeoutError>(r);
     add_builtin<MaxRetriesExceededError>(r);
     add_builtin<SerializationError>(r);

@@ -10,6 +10,8 @@
 #include "common/wake_key.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/operations.hpp"
+#include "runtime/queues.hpp"
+#include "runtime/runtime_access.hpp"
 #include "runtime/transaction_body.hpp"
 
 namespace keel {
@@ -367,10 +369,24 @@ std::string Context::do_start_child(const std::string& name, const ChildOptions&
   require_workflow_code(exec_, "ctx.start_child");
   if (options.timeout && options.timeout->count() <= 0) throw UsageError("a child workflow's timeout must be positive");
   int fid = exec_.next_function_id();
-  if (auto* r = exec_.recorded(fid, "keel.start_child:" + name)) return r->child_workflow_id;
+  if (auto* r = exec_.recorded(fid, detail::start_child_operation_name(name))) return r->child_workflow_id;
   exec_.begin_unrecorded();
   exec_.check_interrupt();
   return exec_.start_child(fid, name, options, std::move(inputs));
+}
+
+std::string Context::do_enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options,
+                                Json inputs) {
+  require_workflow_code(exec_, "ctx.enqueue");
+  int fid = exec_.next_function_id();
+  if (auto* r = exec_.recorded(fid, detail::enqueue_operation_name(name))) {
+    if (r->error) throw_recorded_error(r->error->type_name, r->error->message);
+    return r->child_workflow_id;
+  }
+  exec_.begin_unrecorded();
+  exec_.check_interrupt();
+  detail::EnqueueParent parent{exec_, fid};
+  return detail::RuntimeAccess::queues(exec_.runtime()).enqueue(name, queue, options, std::move(inputs), &parent);
 }
 
 }  // namespace keel

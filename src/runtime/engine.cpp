@@ -172,11 +172,10 @@ std::string Engine::start_child(Execution& parent, int function_id, const std::s
                                 const ChildOptions& options, Json inputs) {
   (void)lookup(name);
   const int64_t now = now_ms();
-  sysdb::NewWorkflow wf{options.workflow_id.empty() ? parent.id() + "-" + std::to_string(function_id)
-                                                    : options.workflow_id,
+  sysdb::NewWorkflow wf{options.workflow_id.empty() ? child_workflow_id(parent.id(), function_id) : options.workflow_id,
                         name, inputs.dump(), config_.executor_id, config_.application_version, parent.id(),
                         child_deadline(parent, options, now), now};
-  auto op = parent.make_op(function_id, "keel.start_child:" + name, wf.now_ms);
+  auto op = parent.make_op(function_id, start_child_operation_name(name), wf.now_ms);
   op.child_workflow_id = wf.id;
   auto result = parent.with_db([&](sysdb::SystemDatabase& db) { return db.insert_workflow(wf, parent.id(), &op); });
   if (result.parent_op_existing) {

@@ -37,4 +37,12 @@ RecordedErrorInfo describe_exception(const std::exception& e) {
   return {demangle(typeid(e).name()), e.what()};
 }
 
+std::string start_child_operation_name(const std::string& workflow_name) {
+  return "keel.start_child:" + workflow_name;
+}
+std::string enqueue_operation_name(const std::string& workflow_name) { return "keel.enqueue:" + workflow_name; }
+std::string child_workflow_id(const std::string& parent_id, int function_id) {
+  return parent_id + "-" + std::to_string(function_id);
+}
+
 }  // namespace keel::detail

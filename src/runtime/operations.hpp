@@ -29,4 +29,11 @@ std::string set_event_output(const std::string& key, const Json& value);
 // other record, or one without its output.
 std::optional<std::pair<std::string, std::string>> event_set_by(const sysdb::OperationRecord& op);
 
+// The records of ctx.start_child and ctx.enqueue: named after the started
+// workflow, their child_workflow_id the child's ID.
+std::string start_child_operation_name(const std::string& workflow_name);
+std::string enqueue_operation_name(const std::string& workflow_name);
+// A child's workflow ID when none is chosen: "<parent id>-<position>".
+std::string child_workflow_id(const std::string& parent_id, int function_id);
+
 }  // namespace keel::detail

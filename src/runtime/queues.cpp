@@ -8,6 +8,8 @@
 #include "common/log_context.hpp"
 #include "common/wake_key.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/execution.hpp"
+#include "runtime/operations.hpp"
 #include "runtime/uuid.hpp"
 
 namespace keel::detail {
@@ -65,8 +67,25 @@ const QueueOptions& Queues::find(const std::string& queue) const {
   throw UnknownQueueError("queue '" + queue + "' is not registered in this process (Runtime::register_queue)");
 }
 
+sysdb::InsertWorkflowResult Queues::enqueue_from(const EnqueueParent& parent, const sysdb::NewWorkflow& wf,
+                                                 const sysdb::QueuedFields& fields) {
+  auto op = parent.exec.make_op(parent.function_id, enqueue_operation_name(wf.name), wf.now_ms);
+  op.child_workflow_id = wf.id;
+  try {
+    return parent.exec.with_db([&](sysdb::SystemDatabase& db) { return db.enqueue_workflow(wf, fields, &op); });
+  } catch (const DeduplicatedError& e) {
+    // Recorded, so that a replay throws it again rather than enqueue anew
+    // (the holder of the deduplication ID may have finished by then).
+    op.child_workflow_id.clear();
+    op.error = describe_exception(e);
+    auto kept = parent.exec.record(op);
+    if (kept.error) throw;
+    return sysdb::InsertWorkflowResult{.parent_op_existing = true};  // an earlier attempt's enqueue went in
+  }
+}
+
 std::string Queues::enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options,
-                            Json inputs) {
+                            Json inputs, const EnqueueParent* parent) {
   engine_.require_running();
   sysdb::QueuedFields fields = queued_fields(queue, options);
   const QueueOptions& q = find(queue);
@@ -77,7 +96,14 @@ std::string Queues::enqueue(const std::string& name, const std::string& queue, c
   const RuntimeConfig& config = engine_.config();
   sysdb::NewWorkflow wf{options.workflow_id.empty() ? new_uuid() : options.workflow_id, name, inputs.dump(),
                         config.executor_id, config.application_version, "", std::nullopt, now_ms()};
-  auto result = engine_.db().enqueue_workflow(wf, fields);
+  if (parent) {
+    if (options.workflow_id.empty()) wf.id = child_workflow_id(parent->exec.id(), parent->function_id);
+    wf.parent_id = parent->exec.id();
+    // A queue timeout replaces the deadline at dequeue (keel/queue.hpp).
+    if (!options.timeout && options.inherit_deadline) wf.deadline_epoch_ms = parent->exec.info().deadline_epoch_ms;
+  }
+  auto result = parent ? enqueue_from(*parent, wf, fields) : engine_.db().enqueue_workflow(wf, fields);
+  if (result.parent_op_existing) return wf.id;
   if (result.created) {
     engine_.forget_outcome(wf.id);  // a new row: an outcome kept for an ID deleted since is not its own
     engine_.count_started(name);

@@ -23,6 +23,14 @@
 namespace keel::detail {
 
 class Engine;
+class Execution;
+
+// Context::enqueue: the enqueuing workflow's execution and the position its
+// record takes (committed with the enqueue).
+struct EnqueueParent {
+  Execution& exec;
+  int function_id;
+};
 
 // Throws UsageError when the options are invalid (for a Client, which does
 // not know the queue's declaration: priority is only checked to be >= 0).
@@ -37,7 +45,8 @@ class Queues {
   Queues& operator=(const Queues&) = delete;
 
   void add(const QueueOptions& options);
-  std::string enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options, Json inputs);
+  std::string enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options, Json inputs,
+                      const EnqueueParent* parent = nullptr);
   void start();
   void stop();
   // The registered queues' names (declared before launch, fixed after).
@@ -47,6 +56,10 @@ class Queues {
 
  private:
   const QueueOptions& find(const std::string& queue) const;
+  // The enqueue and the parent's record, in one commit; a DeduplicatedError
+  // is recorded as the parent's operation's outcome before it is thrown.
+  sysdb::InsertWorkflowResult enqueue_from(const EnqueueParent& parent, const sysdb::NewWorkflow& wf,
+                                           const sysdb::QueuedFields& fields);
   void loop();
   // One dequeue of one queue; true when it took a full batch (look again now).
   bool dequeue_once(const QueueOptions& q, const std::vector<std::string>& names);

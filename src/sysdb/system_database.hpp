@@ -278,10 +278,14 @@ class SystemDatabase {
 
   // --- queues (sysdb/*/queues.cpp) ---
   // Inserts the workflow as ENQUEUED in q.queue_name unless its ID exists
-  // (then like insert_workflow). Throws DeduplicatedError, writing nothing,
-  // when q.deduplication_id is held by an ENQUEUED or PENDING workflow of the
-  // same queue.
-  virtual InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q) = 0;
+  // (then like insert_workflow), with wf.parent_id and wf.deadline_epoch_ms
+  // (kept at dequeue unless q.timeout_ms replaces it). When parent_op is
+  // given (ctx.enqueue), the parent's operation (wf.parent_id's) is recorded
+  // in the same commit, as insert_workflow does. Throws DeduplicatedError,
+  // writing nothing, when q.deduplication_id is held by an ENQUEUED or
+  // PENDING workflow of the same queue.
+  virtual InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
+                                                const OperationRecord* parent_op = nullptr) = 0;
   // In one transaction, serialised with every other dequeuer of the queue:
   // counts what runs and what started within the rate period, then moves the
   // next ENQUEUED workflows (priority, created_at, id) up to the free capacity

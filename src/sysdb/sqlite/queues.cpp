@@ -30,19 +30,25 @@ int64_t count(Connection& c, const std::string& sql, const std::vector<SqlValue>
 
 }  // namespace
 
-InsertWorkflowResult SqliteSystemDatabase::enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q) {
+InsertWorkflowResult SqliteSystemDatabase::enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
+                                                            const OperationRecord* parent_op) {
   InsertWorkflowResult result;
   try {
     write([&](Connection& c) {
       result = InsertWorkflowResult{};
+      if (parent_op && claim(c, wf.parent_id, *parent_op).existing) {
+        result.parent_op_existing = true;
+        return;  // enqueued by an earlier execution
+      }
       c.prepare(
            "INSERT INTO keel_workflow_status (workflow_id, name, status, inputs, executor_id, application_version, "
-           "queue_name, priority, deduplication_id, timeout_ms, created_at, updated_at) "
-           "VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT (workflow_id) DO NOTHING",
+           "queue_name, priority, deduplication_id, timeout_ms, created_at, updated_at, parent_id, deadline_epoch_ms) "
+           "VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) "
+           "ON CONFLICT (workflow_id) DO NOTHING",
            {wf.id, wf.name, wf.inputs, wf.executor_id, wf.application_version, q.queue_name,
             static_cast<int64_t>(q.priority),
             q.deduplication_id.empty() ? SqlValue(nullptr) : SqlValue(q.deduplication_id), opt_int(q.timeout_ms),
-            wf.now_ms})
+            wf.now_ms, wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), opt_int(wf.deadline_epoch_ms)})
           .step();
       result.created = c.changes() == 1;
       if (result.created) return;

@@ -69,7 +69,8 @@ class SqliteSystemDatabase final : public SystemDatabase {
   void run_sql_read(const std::function<void(Sql&)>& fn) override;
 
   // queues.cpp
-  InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q) override;
+  InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
+                                        const OperationRecord* parent_op) override;
   std::vector<WorkflowInfo> dequeue(const DequeueRequest& r) override;
   std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) override;
   void require_current_schema() override;
