@@ -1,7 +1,8 @@
-// fan-out: ten tasks through a queue that runs at most two at a time, then
-// the results gathered. The limit holds across every process that dequeues
-// the queue (it is enforced in the database), and an enqueued task survives a
-// crash: it runs when a process with the queue is back.
+// fan-out: a workflow enqueues ten tasks through a queue that runs at most
+// two at a time, then gathers their results. The limit holds across every
+// process that dequeues the queue (it is enforced in the database). Each
+// ctx.enqueue is recorded with the enqueue itself: after a crash the batch
+// replays, finds its ten tasks, and enqueues none twice.
 //
 //   ./fan-out fan-out.db
 #include <keel/keel.hpp>
@@ -29,13 +30,17 @@ int main(int argc, char** argv) {
       return image * 10;
     });
   });
+  auto batch = rt.register_workflow("batch", [resize](keel::Context& ctx, int images) {
+    std::vector<keel::Handle<int>> tasks;
+    for (int image = 1; image <= images; ++image)
+      tasks.push_back(ctx.enqueue(resize, "resize", {.workflow_id = "resize-" + std::to_string(image)}, image));
+    int total = 0;
+    for (auto& t : tasks) total += t.result();  // each child's result is durable
+    return total;
+  });
   rt.launch();
 
-  std::vector<keel::Handle<int>> tasks;
-  for (int image = 1; image <= 10; ++image)
-    tasks.push_back(rt.enqueue(resize, "resize", {.workflow_id = "resize-" + std::to_string(image)}, image));
-  int total = 0;
-  for (auto& t : tasks) total += t.result();
-  std::cout << tasks.size() << " tasks done, total " << total << ", at most " << most.load() << " at once"
-            << std::endl;
+  int total = rt.start(batch, {.workflow_id = "batch-1"}, 10).result();
+  std::cout << rt.list_workflows({.parent_id = "batch-1"}).size() << " tasks done, total " << total << ", at most "
+            << most.load() << " at once" << std::endl;
 }
