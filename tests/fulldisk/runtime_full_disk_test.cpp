@@ -22,6 +22,13 @@
 #include <thread>
 #include <vector>
 
+#include <httplib.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "keel/admin_server.hpp"
 #include "keel/keel.hpp"
 #include "support/eventually.hpp"
 #include "support/log_capture.hpp"
@@ -169,6 +176,51 @@ TEST_F(FullDiskRuntime, WritesFailWithStorageFullAndWorkflowsResumeWhenSpaceIsFr
   }
   EXPECT_EQ(count(*rt, "SELECT count(*) FROM orders"), workflows);
   EXPECT_EQ(count(*rt, "SELECT count(*) FROM keel_workflow_status WHERE status = 'SUCCESS'"), workflows);
+}
+
+// The admin server's writes meet the full disk too: 503 storage_full with
+// Retry-After and a JSON body (never a 500), and they work again once space
+// is freed, without a restart.
+TEST_F(FullDiskRuntime, TheAdminServerAnswers503StorageFullAndRecovers) {
+  fs = std::make_unique<TmpfsMount>(dir.path() / "fs", "3m");
+  if (!fs->mounted()) GTEST_SKIP() << fs->skip_reason();
+  keel::RuntimeConfig config;
+  config.database_url = "sqlite:" + fs->file("keel.db");
+  config.executor_id = "fulldisk-admin";
+  config.poll_interval = 50ms;
+  rt = std::make_unique<keel::Runtime>(config);
+  auto waiter = rt->register_workflow("waiter", [](keel::Context& ctx) {
+    ctx.step("begin", [] { return 1; });
+    return ctx.recv<int>("go", 1h).value_or(0);
+  });
+  rt->launch();
+  (void)rt->start(waiter, {.workflow_id = "original"});
+  ASSERT_TRUE(keel::testing::eventually([&] { return rt->list_steps("original").size() == 1; }, 10s));
+  keel::AdminServer admin(*rt);
+  admin.start();
+  httplib::Client http("127.0.0.1", admin.port());
+
+  fs->fill("filler");
+  // Each fork inserts a workflow and its copied records: once the WAL's
+  // spare pages are used up, one meets the full disk.
+  std::optional<httplib::Result> full;
+  for (int i = 0; i < 200 && !full; ++i) {
+    auto r = http.Post("/workflows/original/restart", "{}", "application/json");
+    ASSERT_TRUE(r) << "no answer";
+    ASSERT_NE(r->status, 500) << r->body;
+    if (r->status == 503) full.emplace(std::move(r));
+  }
+  ASSERT_TRUE(full.has_value()) << "no fork met the full disk";
+  const auto& reply = **full;
+  EXPECT_EQ(nlohmann::json::parse(reply.body).at("error"), "storage_full") << reply.body;
+  EXPECT_TRUE(reply.has_header("Retry-After"));
+
+  std::filesystem::remove(fs->file("filler"));
+  auto after = http.Post("/workflows/original/restart", "{}", "application/json");
+  ASSERT_TRUE(after);
+  EXPECT_LT(after->status, 300) << after->body;
+  rt->send("original", 1, "go");
+  EXPECT_EQ(rt->retrieve<int>("original").result_for(10s), 1);
 }
 
 // --- on both backends: a full disk inside a transaction's body -----------------
