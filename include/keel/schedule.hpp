@@ -93,6 +93,7 @@ class TimeZone {
   TimeZone();
   /// Reads the zone; throws UnknownTimeZoneError.
   [[nodiscard]] static TimeZone locate(const std::string& name);
+  /// "UTC" or the tz database name it was located by.
   [[nodiscard]] const std::string& name() const { return name_; }
   /// The offset from UTC (local = utc + offset) in effect at `t`.
   [[nodiscard]] std::chrono::seconds offset_at(SysSeconds t) const;
@@ -105,11 +106,14 @@ class TimeZone {
 /// A cron expression read in a time zone.
 class CronSchedule {
  public:
+  /// `expression` read in `zone`.
   CronSchedule(CronExpression expression, TimeZone zone)
       : expression_(std::move(expression)), zone_(std::move(zone)) {}
   /// The first tick strictly after `t` (DST rules in the contract above).
   [[nodiscard]] SysSeconds next_after(SysSeconds t) const;
+  /// The expression.
   [[nodiscard]] const CronExpression& expression() const { return expression_; }
+  /// The zone.
   [[nodiscard]] const TimeZone& zone() const { return zone_; }
 
  private:
@@ -139,6 +143,7 @@ struct ScheduleOptions {
   std::string cron;
   /// "UTC" or a tz database name ("Europe/Paris").
   std::string time_zone = "UTC";
+  /// What runs of the ticks missed while no process ran the schedule.
   MissedTicks missed = MissedTicks::Skip;
   /// RunEach: at most this many missed ticks run (the latest ones); >= 1.
   int max_catch_up = 100;
@@ -159,16 +164,16 @@ void from_json(const nlohmann::json& j, ScheduledTick& t);
 
 /// A schedule as stored and, for those declared here, computed.
 struct ScheduleInfo {
-  std::string name;
-  std::string workflow_name;
-  std::string cron;
-  std::string time_zone;
-  MissedTicks missed = MissedTicks::Skip;
-  bool paused = false;
+  std::string name;           ///< the schedule's name
+  std::string workflow_name;  ///< the workflow its ticks start
+  std::string cron;           ///< the cron expression
+  std::string time_zone;      ///< "UTC" or a tz database name
+  MissedTicks missed = MissedTicks::Skip;  ///< its missed-tick policy
+  bool paused = false;        ///< pause_schedule'd, not resumed since
   /// The last tick the schedule moved past (started or skipped), epoch ms.
   int64_t last_tick_epoch_ms = 0;
-  /// The next tick after the last one; nullopt when this process cannot
-  /// compute it (a zone its tz database lacks).
+  /// The first tick after the last one and after now; nullopt when this
+  /// process cannot compute it (a zone its tz database lacks).
   std::optional<int64_t> next_tick_epoch_ms;
 };
 
