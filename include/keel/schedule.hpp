@@ -8,7 +8,7 @@
 ///    each `*`, a value, a range `a-b`, a step `*\/n`, `a-b/n` or `a/n` (a to
 ///    the field's maximum), or a comma list of these. Months take JAN..DEC,
 ///    days of week SUN..SAT (0 or 7 is Sunday), case-insensitive. The macros
-///    @yearly @annually @monthly @weekly @daily @midnight @hourly are
+///    `@yearly` `@annually` `@monthly` `@weekly` `@daily` `@midnight` `@hourly` are
 ///    accepted. Ranges do not wrap (`FRI-MON` is refused). Anything else, and
 ///    an expression that can never fire ("0 0 30 2 *"), throws CronSyntaxError.
 ///  * Day rule (Vixie cron's): when both day-of-month and day-of-week are
