@@ -77,6 +77,10 @@ TEST_F(ScheduleCrashTest, KilledAtTickCommitsLosesNoTickAndDoublesNone) {
 
 TEST_F(ScheduleCrashTest, TwoExecutorsOneKilledRepeatedly) {
   auto steady = spawn("steady", {"none", 0}, 14000);
+  // Its launch first: two processes creating the schema and the tick table
+  // at once on PostgreSQL may collide in CREATE TABLE IF NOT EXISTS.
+  auto line = steady->read_line(Clock::now() + std::chrono::seconds(60));
+  ASSERT_TRUE(line && line->find("@@ launched") == 0) << (line ? *line : "end of output");
   for (const auto& kill : kKills) run_killed("crashing", kill);
   run_clean("crashing", 2500);
   int status = steady->wait();
