@@ -27,6 +27,9 @@ set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
 set(KEEL_RUNTIME_PACKAGE libkeel${KEEL_SOVERSION})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME ${KEEL_RUNTIME_PACKAGE})
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION "Keel, durable workflows for C++: the shared library")
+# Schedules in a named time zone read /usr/share/zoneinfo (docs/schedules.md);
+# UTC ones need nothing.
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_RECOMMENDS tzdata)
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libkeel-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)

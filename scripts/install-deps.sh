@@ -6,6 +6,7 @@ pkgs=(g++ cmake make pkg-config sqlite3 libsqlite3-dev nlohmann-json3-dev doxyge
       libcpp-httplib-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev
       libgtest-dev libgmock-dev libbenchmark-dev curl postgresql libpq-dev dpkg-dev
       prometheus chromium chromium-driver
+      tzdata  # schedules' named time zones (/usr/share/zoneinfo) and their tests
       clang-16 libclang-rt-16-dev)  # make fuzz: clang 16 (14 lacks std::source_location), libFuzzer
 missing=()
 for p in "${pkgs[@]}"; do

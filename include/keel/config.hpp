@@ -124,8 +124,10 @@ struct RuntimeConfig {
   RetentionConfig retention;
   /// Testing seam, in the spirit of LevelDB's Env: called at named points of
   /// the engine ("checkpoint.before_commit", "checkpoint.after_commit",
-  /// "step.before", "step.after", "wait.begin", and "step.body:NAME" before
-  /// each attempt of step NAME's body). A crash test raises SIGKILL from here
+  /// "step.before", "step.after", "wait.begin", "step.body:NAME" before
+  /// each attempt of step NAME's body, "schedule.tick_started" after a
+  /// schedule's tick's start committed and "schedule.advanced" after its
+  /// last tick moved, keel/schedule.hpp). A crash test raises SIGKILL from here
   /// (keel/crash_sweep.hpp does). Must be cheap and must not call back into
   /// the Runtime.
   std::function<void(std::string_view point)> fault_hook;

@@ -84,6 +84,27 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
+/// A cron expression does not parse, or can never fire (e.g.\ "0 0 30 2 *");
+/// the message names the field and the text (keel/schedule.hpp).
+class CronSyntaxError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A time zone name that is neither "UTC" nor a readable zone of the
+/// system's tz database (/usr/share/zoneinfo, or $TZDIR) (keel/schedule.hpp).
+class UnknownTimeZoneError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A schedule name that is not declared (Runtime::schedule) in this process
+/// nor stored in the system database (pause, resume, trigger).
+class UnknownScheduleError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A workflow ID already exists under a different workflow name.
 class WorkflowConflictError : public Error {
  public:

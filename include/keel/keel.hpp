@@ -14,6 +14,7 @@
 #include "keel/logging.hpp"
 #include "keel/messaging.hpp"
 #include "keel/queue.hpp"
+#include "keel/schedule.hpp"
 #include "keel/runtime.hpp"
 #include "keel/serialization.hpp"
 #include "keel/sql.hpp"

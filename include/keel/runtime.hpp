@@ -21,6 +21,8 @@
 ///    flight; interrupted workflows stay PENDING and resume at the next launch.
 ///  * register_queue / enqueue: see keel/queue.hpp. A launched Runtime with
 ///    queues runs one dequeuer thread, stopped first by shutdown().
+///  * schedule: see keel/schedule.hpp. A launched Runtime with schedules runs
+///    one scheduler thread, stopped first by shutdown().
 ///  * Running workflows execute on a pool of at most
 ///    config.max_workflow_threads threads (a run queue holds the rest). A
 ///    workflow waiting in recv, sleep, get_event or a child's result() parks
@@ -52,6 +54,7 @@
 #include "keel/handle.hpp"
 #include "keel/messaging.hpp"
 #include "keel/queue.hpp"
+#include "keel/schedule.hpp"
 #include "keel/serialization.hpp"
 #include "keel/sql.hpp"
 #include "keel/status.hpp"
@@ -63,6 +66,7 @@ namespace keel {
 namespace detail {
 class Engine;
 class Queues;
+class Scheduler;
 struct RuntimeAccess;
 using ErasedWorkflow = std::function<Json(Context&, const Json& inputs)>;
 
@@ -138,6 +142,19 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   /// call after launch, ConfigError for a limit that is not positive (or a
   /// worker_concurrency above concurrency).
   void register_queue(const QueueOptions& options);
+
+  /// Declares a cron schedule (keel/schedule.hpp, docs/schedules.md): each
+  /// tick starts `wf` once, with ID schedule_workflow_id(options.name, tick),
+  /// in whichever process that declares it sees the tick first. Before
+  /// launch(), after wf's registration; throws UsageError (an empty name or
+  /// one with ':', a duplicate, max_catch_up < 1, a negative grace, a call
+  /// after launch), CronSyntaxError, UnknownTimeZoneError,
+  /// UnknownWorkflowError. Every process declaring a schedule should declare
+  /// it alike: the last launched one's declaration is the stored one.
+  template <class R>
+  void schedule(const Workflow<R, ScheduledTick>& wf, const ScheduleOptions& options) {
+    schedule_erased(wf.name(), options);
+  }
 
   /// Migrates the schema, takes this executor id's lease (unless
   /// config.executor_lease is false; ConfigError when a live process holds it)
@@ -241,6 +258,21 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   /// their depth and running counts (keel/queue.hpp, QueueInfo).
   [[nodiscard]] std::vector<QueueInfo> list_queues();
 
+  /// Every schedule stored in the system database (declared by any process),
+  /// by name, with its state and next tick.
+  [[nodiscard]] std::vector<ScheduleInfo> list_schedules();
+  /// Pauses a stored schedule: no tick starts until resume_schedule (in
+  /// every process, within a second). Throws UnknownScheduleError.
+  void pause_schedule(const std::string& name);
+  /// Resumes a paused schedule; the ticks of the pause do not run (the
+  /// missed-tick policy does not apply to them). Throws UnknownScheduleError.
+  void resume_schedule(const std::string& name);
+  /// Starts the schedule's workflow now, outside its ticks (paused or not),
+  /// with ID schedule_workflow_id(name, now, true) and ScheduledTick::manual
+  /// set; returns the ID. Throws UnknownScheduleError, UnknownWorkflowError
+  /// (its workflow is not registered here), RuntimeStateError.
+  [[nodiscard]] std::string trigger_schedule(const std::string& name);
+
   /// The application's own SQL on the system database, outside any workflow
   /// (migrations, reads for HTTP handlers). run_sql_write is one transaction,
   /// committed when fn returns, rolled back when it throws.
@@ -257,6 +289,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   friend struct detail::RuntimeAccess;  // the engine, for Keel's own tests and benchmarks
   void register_erased(const std::string& name, detail::ErasedWorkflow fn, const std::string& where);
   void stop();  // shutdown() without its misuse check (the destructor's)
+  void schedule_erased(const std::string& workflow_name, const ScheduleOptions& options);
   std::string start_erased(const std::string& name, const StartOptions& options, Json inputs);
   std::string enqueue_erased(const std::string& name, const std::string& queue, const EnqueueOptions& options,
                              Json inputs);
@@ -266,6 +299,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
 
   std::unique_ptr<detail::Engine> engine_;
   std::unique_ptr<detail::Queues> queues_;  // after engine_: stopped and destroyed first
+  std::unique_ptr<detail::Scheduler> scheduler_;  // after queues_: stopped and destroyed before them
 };
 
 }  // namespace keel

@@ -158,6 +158,12 @@ struct AdminServer::Impl {
         {"POST", {"workflows", "*", "restart"}, [this](auto& req, auto& c) { return fork(c[0], restart_options(req)); }},
         {"GET", {"executors"}, [this](auto&, auto&) { return executors(); }},
         {"GET", {"queues"}, [this](auto&, auto&) { return Reply{200, admin::queues_to_json(rt.list_queues()), {}}; }},
+        {"GET", {"schedules"}, [this](auto&, auto&) {
+           return Reply{200, admin::schedules_to_json(rt.list_schedules()), {}};
+         }},
+        {"POST", {"schedules", "*", "pause"}, [this](auto&, auto& c) { return pause_schedule(c[0], true); }},
+        {"POST", {"schedules", "*", "resume"}, [this](auto&, auto& c) { return pause_schedule(c[0], false); }},
+        {"POST", {"schedules", "*", "trigger"}, [this](auto&, auto& c) { return trigger_schedule(c[0]); }},
     };
     // The web console: "/" and "/console/<file>" (admin/console/).
     for (const auto& asset : admin::console::assets()) {
@@ -250,6 +256,20 @@ struct AdminServer::Impl {
     }
     const int64_t lease_timeout_ms = rt.config().lease_timeout.count();
     return Reply{200, admin::executors_to_json(views, detail::now_ms(), lease_timeout_ms), {}};
+  }
+
+  Reply pause_schedule(const std::string& name, bool pause) {
+    if (pause) rt.pause_schedule(name);
+    else rt.resume_schedule(name);
+    return Reply{200, Json{{"name", name}, {"paused", pause}}, {}};
+  }
+
+  Reply trigger_schedule(const std::string& name) {
+    try {
+      return Reply{200, Json{{"name", name}, {"workflow_id", rt.trigger_schedule(name)}}, {}};
+    } catch (const UnknownWorkflowError& e) {
+      throw HttpError{409, "workflow_not_registered", e.what()};
+    }
   }
 
   Reply cancel(const std::string& id) {
@@ -430,6 +450,8 @@ struct AdminServer::Impl {
       fail(e.status, e.code, e.message);
     } catch (const WorkflowNotFoundError& e) {
       fail(404, "workflow_not_found", e.what());
+    } catch (const UnknownScheduleError& e) {
+      fail(404, "schedule_not_found", e.what());
     } catch (const WorkflowConflictError& e) {
       fail(409, "workflow_conflict", e.what());
     } catch (const UsageError& e) {

@@ -110,6 +110,20 @@ Json executors_to_json(const std::vector<ExecutorView>& executors, int64_t now_m
   return Json{{"now_ms", now_ms}, {"lease_timeout_ms", lease_timeout_ms}, {"executors", std::move(list)}};
 }
 
+Json schedules_to_json(const std::vector<ScheduleInfo>& schedules) {
+  Json list = Json::array();
+  for (const auto& s : schedules)
+    list.push_back(Json{{"name", s.name},
+                        {"workflow_name", s.workflow_name},
+                        {"cron", s.cron},
+                        {"time_zone", s.time_zone},
+                        {"missed", to_string(s.missed)},
+                        {"paused", s.paused},
+                        {"last_tick_epoch_ms", s.last_tick_epoch_ms},
+                        {"next_tick_epoch_ms", s.next_tick_epoch_ms ? Json(*s.next_tick_epoch_ms) : Json(nullptr)}});
+  return Json{{"schedules", std::move(list)}};
+}
+
 Json queues_to_json(const std::vector<QueueInfo>& queues) {
   auto optional_int = [](const std::optional<int>& v) { return v ? Json(*v) : Json(nullptr); };
   Json list = Json::array();

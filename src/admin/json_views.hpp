@@ -30,6 +30,9 @@
 //   queues:   {"queues": [{"name", "enqueued", "running", "concurrency",
 //              "worker_concurrency", "rate_limit": {"limit", "period_ms"},
 //              "priority_enabled"}...]} (unset limits null)
+//   schedules: {"schedules": [{"name", "workflow_name", "cron", "time_zone",
+//              "missed", "paused", "last_tick_epoch_ms",
+//              "next_tick_epoch_ms"}...]}
 // Thread-safety: pure functions.
 #pragma once
 
@@ -38,6 +41,7 @@
 
 #include "keel/bulk.hpp"
 #include "keel/queue.hpp"
+#include "keel/schedule.hpp"
 #include "keel/serialization.hpp"
 #include "keel/status.hpp"
 
@@ -60,6 +64,7 @@ struct ExecutorView {
 };
 Json executors_to_json(const std::vector<ExecutorView>& executors, int64_t now_ms, int64_t lease_timeout_ms);
 Json queues_to_json(const std::vector<QueueInfo>& queues);
+Json schedules_to_json(const std::vector<ScheduleInfo>& schedules);
 
 // The error body of the admin API and of the CLI: {"error": code, "message": message}.
 Json error_to_json(const std::string& code, const std::string& message);

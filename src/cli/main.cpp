@@ -10,6 +10,10 @@
 //   keel workflow fork ID [--start-step N] [--new-id X] [--version V] --db URL
 //   keel workflow restart ID [--new-id X] --db URL
 //   keel executors list --db URL
+//   keel schedule list --db URL
+//   keel schedule pause|resume NAME --db URL
+// (No "trigger": a manual run starts the schedule's workflow, whose code this
+// command does not have; use Runtime::trigger_schedule or the admin API.)
 // Every command also takes --json (JSON even on a terminal).
 //
 // FILTER: --status S[,S...] --name N --id-prefix P --queue Q --version V
@@ -56,7 +60,7 @@ namespace {
 enum ExitCode : int {
   kOk = 0,
   kInternal = 1,       // an unexpected error
-  kNotFound = 2,       // no workflow with that ID
+  kNotFound = 2,       // no workflow with that ID (or schedule with that name)
   kDatabase = 3,       // the database is missing, not a database, incompatible or failing
   // 4 was "not possible from the command line" (resume, before it released).
   kConflict = 5,       // the workflow ID asked for exists (fork), or is not finished (delete)
@@ -232,6 +236,26 @@ int cmd_executors(const Options& o) {
   show(o, out, [&](int64_t now, int width) { return keel::cli::executors_view(executors, now, width); });
   return kOk;
 }
+
+int cmd_schedules(const Options& o) {
+  auto rt = open_runtime(o.db, false);
+  const auto schedules = rt->list_schedules();
+  show(o, keel::admin::schedules_to_json(schedules),
+       [&](int64_t, int width) { return keel::cli::schedules_view(schedules, width); });
+  return kOk;
+}
+
+int set_schedule_paused(const Options& o, bool paused) {
+  auto rt = open_runtime(o.db, false);
+  if (paused) rt->pause_schedule(o.id);
+  else rt->resume_schedule(o.id);
+  show(o, keel::Json{{"name", o.id}, {"paused", paused}}, [&](int64_t, int) {
+    return "schedule " + o.id + (paused ? " paused\n" : " resumed\n");
+  });
+  return kOk;
+}
+int cmd_schedule_pause(const Options& o) { return set_schedule_paused(o, true); }
+int cmd_schedule_resume(const Options& o) { return set_schedule_paused(o, false); }
 
 int cmd_get(const Options& o) {
   auto rt = open_runtime(o.db, false);
@@ -510,6 +534,26 @@ int main(int argc, char** argv) {
   add_common_options(executors_list, o);
   executors_list->callback([&] { command = cmd_executors; });
 
+  auto* schedule = app.add_subcommand("schedule", "Inspect, pause and resume schedules");
+  schedule->require_subcommand(1);
+  auto* schedule_list = schedule->add_subcommand("list", "List the schedules stored in the database");
+  add_common_options(schedule_list, o);
+  schedule_list->callback([&] { command = cmd_schedules; });
+  struct ByName {
+    const char* name;
+    const char* help;
+    int (*fn)(const Options&);
+  };
+  for (const ByName& c : {ByName{"pause", "Pause a schedule: no tick starts until resumed", cmd_schedule_pause},
+                          ByName{"resume", "Resume a schedule (the ticks of the pause do not run)",
+                                 cmd_schedule_resume}}) {
+    auto* sub = schedule->add_subcommand(c.name, c.help);
+    sub->add_option("name", o.id, "Schedule name")->required();
+    add_common_options(sub, o);
+    auto fn = c.fn;
+    sub->callback([&command, fn] { command = fn; });
+  }
+
   struct ById {
     const char* name;
     const char* help;
@@ -581,6 +625,9 @@ int main(int argc, char** argv) {
     std::cerr << "keel: database '" << o.db << "' cannot be used: " << e.what() << '\n';
     return kDatabase;
   } catch (const keel::WorkflowNotFoundError& e) {
+    std::cerr << "keel: " << e.what() << '\n';
+    return kNotFound;
+  } catch (const keel::UnknownScheduleError& e) {
     std::cerr << "keel: " << e.what() << '\n';
     return kNotFound;
   } catch (const keel::WorkflowConflictError& e) {

@@ -132,6 +132,16 @@ std::string executors_view(const std::vector<ExecutorInfo>& executors, int64_t n
   return t.render(width);
 }
 
+std::string schedules_view(const std::vector<ScheduleInfo>& schedules, int width) {
+  if (schedules.empty()) return "no schedules\n";
+  Table t({{"NAME"}, {"WORKFLOW"}, {"CRON"}, {"ZONE"}, {"MISSED", false, false}, {"STATE", false, false},
+           {"NEXT", false, false}});
+  for (const auto& s : schedules)
+    t.add_row({s.name, s.workflow_name, s.cron, s.time_zone, to_string(s.missed), s.paused ? "paused" : "active",
+               s.paused ? "-" : (s.next_tick_epoch_ms ? iso_time(*s.next_tick_epoch_ms) : "?")});
+  return t.render(width);
+}
+
 std::string bulk_view(const BulkResult& r, bool dry_run, const std::string& verb, const std::string& past_verb,
                       int width) {
   if (dry_run)

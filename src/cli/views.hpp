@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "keel/bulk.hpp"
+#include "keel/schedule.hpp"
 #include "keel/status.hpp"
 
 namespace keel::cli {
@@ -27,6 +28,8 @@ std::string steps_view(const std::string& workflow_id, const std::vector<StepInf
 std::string events_view(const std::vector<EventInfo>& events, int64_t now_ms, int width);
 std::string messages_view(const std::vector<MessageInfo>& messages, int64_t now_ms, int width);
 std::string executors_view(const std::vector<ExecutorInfo>& executors, int64_t now_ms, int width);
+// NAME, WORKFLOW, CRON, ZONE, MISSED, STATE (active/paused), NEXT (UTC).
+std::string schedules_view(const std::vector<ScheduleInfo>& schedules, int width);
 
 // "cancelled 12 of 12 matching workflows", then the failures; for a dry run,
 // how many match, that nothing changed, and how to act. verb: "cancel", ...;

@@ -7,6 +7,7 @@
 #include "runtime/engine.hpp"
 #include "runtime/inspection.hpp"
 #include "runtime/queues.hpp"
+#include "runtime/scheduler.hpp"
 #include "runtime/runtime_access.hpp"
 #include "runtime/transaction_body.hpp"
 
@@ -44,7 +45,8 @@ using detail::forbid_in_transaction_body;
 
 Runtime::Runtime(RuntimeConfig config)
     : engine_(std::make_unique<detail::Engine>(std::move(config), *this)),
-      queues_(std::make_unique<detail::Queues>(*engine_)) {}
+      queues_(std::make_unique<detail::Queues>(*engine_)),
+      scheduler_(std::make_unique<detail::Scheduler>(*engine_)) {}
 Runtime::~Runtime() { stop(); }
 
 void Runtime::register_erased(const std::string& name, detail::ErasedWorkflow fn, const std::string& where) {
@@ -59,6 +61,7 @@ LaunchReport Runtime::launch() {
   forbid_in_transaction_body("Runtime::launch");
   LaunchReport report = engine_->launch();
   queues_->start();
+  scheduler_->start();
   return report;
 }
 void Runtime::shutdown() {
@@ -66,8 +69,29 @@ void Runtime::shutdown() {
   stop();
 }
 void Runtime::stop() {
+  scheduler_->stop();  // no tick may start a workflow the engine would refuse
   queues_->stop();  // no dequeue may start a workflow the engine would refuse
   engine_->shutdown();
+}
+void Runtime::schedule_erased(const std::string& workflow_name, const ScheduleOptions& options) {
+  forbid_in_transaction_body("Runtime::schedule");
+  scheduler_->add(workflow_name, options);
+}
+std::vector<ScheduleInfo> Runtime::list_schedules() {
+  forbid_in_transaction_body("Runtime::list_schedules");
+  return scheduler_->list();
+}
+void Runtime::pause_schedule(const std::string& name) {
+  forbid_in_transaction_body("Runtime::pause_schedule");
+  scheduler_->set_paused(name, true);
+}
+void Runtime::resume_schedule(const std::string& name) {
+  forbid_in_transaction_body("Runtime::resume_schedule");
+  scheduler_->set_paused(name, false);
+}
+std::string Runtime::trigger_schedule(const std::string& name) {
+  forbid_in_transaction_body("Runtime::trigger_schedule");
+  return scheduler_->trigger(name);
 }
 std::string Runtime::fork_workflow(const std::string& id, const ForkOptions& options) {
   forbid_in_transaction_body("Runtime::fork_workflow");

@@ -171,6 +171,19 @@ struct QueueCounts {
   int64_t pending = 0;
 };
 
+// --- schedules (sysdb/*/schedules.cpp; docs/schedules.md) ---
+// One schedule as stored. policy: to_string(MissedTicks). last_tick_ms: the
+// last tick the schedule moved past (started or skipped), epoch ms.
+struct ScheduleRow {
+  std::string name;
+  std::string workflow_name;
+  std::string cron;
+  std::string time_zone;
+  std::string policy;
+  bool paused = false;
+  int64_t last_tick_ms = 0;
+};
+
 class SystemDatabase {
  public:
   virtual ~SystemDatabase() = default;
@@ -334,6 +347,21 @@ class SystemDatabase {
   virtual std::optional<std::vector<std::string>> take_over(const std::string& dead, const std::string& to,
                                                             const std::string& version,
                                                             int64_t observed_heartbeat_ms) = 0;
+
+  // --- schedules (sysdb/*/schedules.cpp) ---
+  // Stores the declaration: inserts it (row.last_tick_ms is its first last
+  // tick: nothing before runs) unless the name is stored; a stored one takes
+  // row's workflow name, cron, zone and policy, and keeps paused and its
+  // last tick.
+  virtual void declare_schedule(const ScheduleRow& row) = 0;
+  // Every stored schedule, by name.
+  virtual std::vector<ScheduleRow> list_schedules() = 0;
+  // Moves the last tick forward to tick_ms (never back: executors racing
+  // over the same ticks all end at the latest).
+  virtual void advance_schedule(const std::string& name, int64_t tick_ms) = 0;
+  // Pauses or resumes; resuming a paused schedule also moves its last tick
+  // to now_ms (the ticks of the pause do not run). False when not stored.
+  [[nodiscard]] virtual bool set_schedule_paused(const std::string& name, bool paused, int64_t now_ms) = 0;
 
   // --- the application's SQL ---
   virtual void run_sql_write(const std::function<void(Sql&)>& fn) = 0;

@@ -3,6 +3,7 @@
 // fork, migrate, usage errors. (Finding, bulk operations and tables:
 // cli_find_test.cpp.)
 #include "cli_fixture.hpp"
+#include "support/schedule_support.hpp"
 
 using namespace keel_cli_testing;
 
@@ -267,6 +268,7 @@ TEST_F(CliTest, HelpListsTheCommands) {
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.out.find("migrate"), std::string::npos) << describe(r);
   EXPECT_NE(r.out.find("workflow"), std::string::npos) << describe(r);
+  EXPECT_NE(r.out.find("schedule"), std::string::npos) << describe(r);
   auto w = keel_cli({"workflow", "--help"});
   ASSERT_EQ(w.exit_code, 0) << describe(w);
   for (const char* sub : {"list", "get", "steps", "cancel", "resume"})
@@ -278,3 +280,33 @@ TEST_F(CliTest, HelpListsTheCommands) {
 
 // Every workflow's status, to show that a refused or dry-run command
 }  // namespace
+
+TEST_F(CliTest, ScheduleListPauseAndResume) {
+  const std::string url = keel::testing::named_test_db_url(dir_, "sched");
+  {
+    keel::RuntimeConfig c;
+    c.database_url = url;
+    c.executor_id = "sched-test";
+    keel::Runtime rt(c);
+    keel::testing::create_tick_table(rt);
+    rt.schedule(keel::testing::register_tick_workflow(rt), {.name = "daily", .cron = "@daily"});
+    rt.launch();
+  }
+  auto list = [&] {
+    auto r = keel_cli({"schedule", "list", "--db", url});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    return stdout_json(r).at("schedules");
+  };
+  ASSERT_EQ(list().size(), 1u);
+  EXPECT_EQ(list()[0]["name"], "daily");
+  EXPECT_EQ(list()[0]["paused"], false);
+  auto r = keel_cli({"schedule", "pause", "daily", "--db", url});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(list()[0]["paused"], true);
+  r = keel_cli({"schedule", "resume", "daily", "--db", url});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(list()[0]["paused"], false);
+  r = keel_cli({"schedule", "pause", "nope", "--db", url});
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_NE(r.err.find("nope"), std::string::npos) << describe(r);
+}

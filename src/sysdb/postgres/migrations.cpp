@@ -205,12 +205,27 @@ constexpr std::string_view kV9OperationAttempts = R"sql(
 ALTER TABLE keel.operation_outputs ADD COLUMN attempts INTEGER;
 )sql";
 
+// Schedules (docs/schedules.md). last_tick_ms: the last tick the schedule
+// moved past; its workflows' IDs say which ticks started.
+constexpr std::string_view kV10Schedules = R"sql(
+CREATE TABLE keel.schedules (
+  name          TEXT PRIMARY KEY,
+  workflow_name TEXT NOT NULL,
+  cron          TEXT NOT NULL,
+  time_zone     TEXT NOT NULL,
+  policy        TEXT NOT NULL,
+  paused        BOOLEAN NOT NULL DEFAULT false,
+  last_tick_ms  BIGINT NOT NULL,
+  updated_at    BIGINT NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim,
                                                  kV6StepsWithoutForeignKey, kV7OperationKinds, kV8ListIndexes,
-                                                 kV9OperationAttempts};
+                                                 kV9OperationAttempts, kV10Schedules};
   return all;
 }
 

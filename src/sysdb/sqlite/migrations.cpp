@@ -126,11 +126,26 @@ constexpr std::string_view kV6OperationAttempts = R"sql(
 ALTER TABLE keel_operation_outputs ADD COLUMN attempts INTEGER;
 )sql";
 
+// V7: schedules (docs/schedules.md). last_tick_ms: the last tick the
+// schedule moved past; its workflows' IDs say which ticks started.
+constexpr std::string_view kV7Schedules = R"sql(
+CREATE TABLE keel_schedules (
+  name          TEXT PRIMARY KEY,
+  workflow_name TEXT NOT NULL,
+  cron          TEXT NOT NULL,
+  time_zone     TEXT NOT NULL,
+  policy        TEXT NOT NULL,
+  paused        INTEGER NOT NULL DEFAULT 0,
+  last_tick_ms  INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors, kV4OperationKinds, kV5ListIndexes,
-                                                 kV6OperationAttempts};
+                                                 kV6OperationAttempts, kV7Schedules};
   return all;
 }
 

@@ -68,6 +68,12 @@ class SqliteSystemDatabase final : public SystemDatabase {
   void run_sql_write(const std::function<void(Sql&)>& fn) override;
   void run_sql_read(const std::function<void(Sql&)>& fn) override;
 
+  // schedules.cpp
+  void declare_schedule(const ScheduleRow& row) override;
+  std::vector<ScheduleRow> list_schedules() override;
+  void advance_schedule(const std::string& name, int64_t tick_ms) override;
+  bool set_schedule_paused(const std::string& name, bool paused, int64_t now_ms) override;
+
   // queues.cpp
   InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
                                         const OperationRecord* parent_op) override;
