@@ -5,7 +5,7 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: deps build test run asan tsan fuzz fuzz-ci bench crash-long torture-long failover-long package clean
+.PHONY: deps build test run asan tsan tsan-all fuzz fuzz-ci bench crash-long torture-long failover-long package clean
 
 deps:
 	@scripts/install-deps.sh
@@ -30,11 +30,18 @@ asan: deps
 	cmake --build build-asan -j$(JOBS)
 	cd build-asan && ctest --output-on-failure -j2 --timeout 900 -LE failover
 
-# The concurrency tests under ThreadSanitizer.
+# The suite under ThreadSanitizer in build-tsan/ (scripts/tsan.sh;
+# docs/testing.md, ThreadSanitizer): every process a test starts (the shop,
+# the payment service, crash workers) is a TSan build too, and a race report
+# in any of them fails the test. `make tsan` is CI's short form: the library's
+# tests, the apps' and end-to-end tests on SQLite, the crash tests (one kill
+# point in 4) and the torture test's short run. `make tsan-all` runs every
+# test but failover, fulldisk and browser, PostgreSQL included.
 tsan: deps
-	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DKEEL_SANITIZE=thread > /dev/null
-	cmake --build build-tsan -j$(JOBS) --target keel_tests
-	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j2 -L concurrency --timeout 900
+	JOBS=$(JOBS) CMAKE_ARGS="$(CMAKE_ARGS)" scripts/tsan.sh build-tsan short
+
+tsan-all: deps
+	JOBS=$(JOBS) CMAKE_ARGS="$(CMAKE_ARGS)" scripts/tsan.sh build-tsan all
 
 # The libFuzzer targets of tests/fuzz (clang, ASan + UBSan) in build-fuzz/,
 # each run FUZZ_SECONDS, two at a time; a crash, leak or hang fails the

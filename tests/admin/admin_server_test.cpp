@@ -569,9 +569,22 @@ TEST_F(AdminServerTest, LogsEachRequestWithMethodPathStatusAndDuration) {
   auto previous = spdlog::default_logger();
   auto logger = std::make_shared<spdlog::logger>("admin-test-capture", sink);
   logger->set_level(spdlog::level::info);
+  // spdlog reads its default logger without a lock: it may only be swapped
+  // while no other thread logs through it. Swapping it under the fixture's
+  // running server was a data race (TSan: an HTTP worker read the new
+  // logger unordered with its construction). So the server that logs here
+  // starts after the swap (its threads see the new logger) and is stopped,
+  // its threads joined, before the swap back.
+  client_.reset();
+  server_.reset();
   spdlog::set_default_logger(logger);
+  server_ = std::make_unique<keel::AdminServer>(*rt_, "127.0.0.1", 0);
+  server_->start();
+  client_ = make_client(server_->port());
   get("/healthz");
   get("/workflows/nope");
+  client_.reset();
+  server_.reset();
   spdlog::set_default_logger(previous);
 
   auto lines = sink->last_formatted();
