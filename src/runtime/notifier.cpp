@@ -21,10 +21,18 @@ Notifier::Waiter::~Waiter() {
 bool Notifier::Waiter::wait_until(std::chrono::steady_clock::time_point until) {
   std::unique_lock lock(n_.mu_);
   Slot& slot = n_.slots_[key_];
+  ++slot.sleeping;
   bool woken = slot.cv.wait_until(lock, until, [&] { return slot.seq != seen_ || n_.epoch_ != seen_epoch_; });
+  --slot.sleeping;
   seen_ = slot.seq;
   seen_epoch_ = n_.epoch_;
   return woken;
+}
+
+int Notifier::sleeping(const WakeKey& key) const {
+  std::lock_guard lock(mu_);
+  auto it = slots_.find(key.encode());
+  return it == slots_.end() ? 0 : it->second.sleeping;
 }
 
 bool Notifier::Waiter::notified() const {

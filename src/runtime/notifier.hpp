@@ -80,11 +80,15 @@ class Notifier {
   void set_listener(std::function<void(const std::string&)> listener) { listener_ = std::move(listener); }
   // Wakes every waiter (cancellation, shutdown).
   void wake_all();
+  // How many waiters of key sleep in wait_until now (for tests that must
+  // act only once a waiter has read and gone to sleep).
+  int sleeping(const WakeKey& key) const;
 
  private:
   struct Slot {
     uint64_t seq = 0;
     int waiters = 0;
+    int sleeping = 0;  // of the waiters, those inside wait_until
     std::condition_variable cv;  // only this key's waiters sleep here
     std::optional<std::string> payload;
     uint64_t payload_seq = 0;  // the seq its notify made

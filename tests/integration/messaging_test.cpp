@@ -43,6 +43,12 @@ TEST_F(MessagingTest, GetEventWokenByASetHereTakesTheValueWithoutReadingIt) {
   // the getter before the setter hands it the value, and the getter then
   // reads (legitimately). Seen once in CI; the shortcut is best-effort there.
   if (keel::testing::testing_on_postgres()) GTEST_SKIP() << "the NOTIFY races the in-process hand-over";
+  // A poll interval longer than the test: the getter reads the database once,
+  // then sleeps until it is handed the value (a poll's re-read would find the
+  // tampered row).
+  auto cfg = keel::testing::test_config(dir);
+  cfg.poll_interval = 30s;
+  rt = std::make_unique<keel::Runtime>(cfg);
   auto wf = rt->register_workflow("late_publisher", [](keel::Context& ctx) {
     ctx.recv<int>("go", 10s);
     ctx.set_event("stage", std::string("real"));
@@ -64,7 +70,11 @@ TEST_F(MessagingTest, GetEventWokenByASetHereTakesTheValueWithoutReadingIt) {
   auto h = rt->start(wf, {.workflow_id = "late-pub"});
   std::optional<std::string> waited;
   std::thread getter([&] { waited = rt->get_event<std::string>("late-pub", "stage", 10s); });
-  std::this_thread::sleep_for(500ms);  // the getter has read nothing and waits
+  // The getter has read nothing and sleeps (a fixed pause was not always
+  // long enough under ThreadSanitizer on a busy machine).
+  auto& notifier = keel::detail::RuntimeAccess::engine(*rt).notifier();
+  ASSERT_TRUE(keel::testing::eventually(
+      [&] { return notifier.sleeping(keel::detail::WakeKey::event("late-pub", "stage")) == 1; }, 10s));
   rt->send("late-pub", 1, "go");
   getter.join();
   h.result_for(10s);
