@@ -6,7 +6,8 @@
 #   short  the library's tests (label concurrency), the apps' and the
 #          end-to-end tests on SQLite (labels e2e, shop, payments), the crash
 #          tests (label crash) with one kill point in KEEL_CRASH_SWEEP_STRIDE
-#          (default here 4), the torture test's sanitized short run. Builds
+#          (default here 4), the torture test's sanitized short run, the
+#          schedules' tests (label schedules; their crash test too). Builds
 #          only the targets these need.
 #   all    every test of the build but the labels failover, fulldisk and
 #          browser: also PostgreSQL (the throwaway cluster of tests/postgres
@@ -31,8 +32,9 @@ case "$form" in
   short)
     targets=(keel_tests shop payments shop_core payments_lib shop_e2e_tests shop_prometheus_tests checkout_sweep_tests
              shop_torture shop_settings_tests shop_input_tests shop_pages_tests http_service_tests payments_tests
-             payments_model_tests tsan_race_probe keel_crash_worker keel_crash_tests keel_crash_sweep_tests)
-    select=(-L '^(concurrency|e2e|shop|payments|crash|torture)$' -LE '^(postgres|failover|fulldisk|browser)$')
+             payments_model_tests tsan_race_probe keel_crash_worker keel_crash_tests keel_crash_sweep_tests
+             keel_schedule_worker keel_schedule_tests)
+    select=(-L '^(concurrency|e2e|shop|payments|crash|torture|schedules)$' -LE '^(postgres|failover|fulldisk|browser)$')
     export KEEL_CRASH_SWEEP_STRIDE=${KEEL_CRASH_SWEEP_STRIDE:-4}
     ;;
   all)
