@@ -157,7 +157,7 @@ class Soak : public ::testing::Test {
     return c;
   }
 
-  std::map<std::string, std::optional<double>> sample(int started, int acknowledged, int kills) {
+  std::map<std::string, std::optional<double>> sample() {
     std::map<std::string, std::optional<double>> v;
     for (Service* s : all())
       if (auto p = keel::soak::sample_process(s->pid())) {
@@ -174,7 +174,7 @@ class Soak : public ::testing::Test {
       }
     v["checkouts_started"] = started;
     v["checkouts_acknowledged"] = acknowledged;
-    v["kills"] = kills;
+    v["kills"] = shop_kills + pay_kills;
     return v;
   }
 
@@ -276,8 +276,8 @@ class Soak : public ::testing::Test {
 
   // The steady processes took over a victim that stayed down past its lease
   // (the first kill of each is one): the takeover path ran in them.
-  void expect_takeovers(int shop_kills, int pay_kills) {
-    for (auto [steady, kills] : {std::pair{shop_steady.get(), shop_kills}, std::pair{pay_steady.get(), pay_kills}}) {
+  void expect_takeovers() {
+    for (auto [steady, kills] : {std::pair{shop_steady.get(), shop_kills.load()}, std::pair{pay_steady.get(), pay_kills.load()}}) {
       const double takeovers = metric(*steady, "keel_executor_takeovers_total");
       const double recovered = metric(*steady, "keel_workflow_recoveries_total");
       say(steady->name() + ": " + std::to_string(static_cast<int>(takeovers)) + " takeover(s), " +
@@ -289,7 +289,7 @@ class Soak : public ::testing::Test {
   }
 
   // The three rules, and every acknowledged answer kept; returns a tally.
-  std::string expect_rules(const std::vector<Outcome>& outcomes) {
+  std::string expect_rules() {
     keel::e2e::ShopSnapshot snap;
     snap.orders = keel::e2e::all_pages(http, shop_steady->url() + "/orders", "orders");
     for (const auto& p : keel::e2e::get_json(http, shop_steady->url() + "/products"))
@@ -321,55 +321,41 @@ class Soak : public ::testing::Test {
     for (const auto& [s, n] : tally) figures += " " + s + "=" + std::to_string(n);
     return figures;
   }
-};
-
-TEST_F(Soak, CheckoutAtASteadyRateThroughKillsWithRetention) {
-  say(std::to_string(opt.seconds) + " s at " + std::to_string(opt.rate) + " checkouts/s from " +
-      std::to_string(opt.clients) + " clients; a kill every " + std::to_string(opt.kill_every) + " s; samples every " +
-      std::to_string(opt.sample_every) + " s to " + opt.csv + "; retention " + std::to_string(opt.retention) +
-      " s (every " + std::to_string(opt.retention_interval) + " s); PostgreSQL " + cluster.url() +
-      (cluster.owned() ? " (started here)" : "") + "; logs in " + log_dir);
-  for (Service* s : {pay_steady.get(), pay_victim.get(), shop_steady.get(), shop_victim.get()})
-    ASSERT_TRUE(s->start(http, kStartTimeout)) << s->name() << " did not start:\n" << s->log_tail();
-  keel::soak::SampleTable table(columns(), opt.csv);
-
-  const auto t0 = Clock::now();
-  const auto load_end = t0 + std::chrono::seconds(opt.seconds);
+  // --- the run: load, kills and samples, each on its own thread ---
+  Clock::time_point t0, load_end;
   std::atomic<int> started{0}, acknowledged{0}, shop_kills{0}, pay_kills{0};
   std::atomic<bool> killer_failed{false};
-  std::string killer_error;
-
-  // --- the load: checkout i is due at t0 + i / rate ---
+  std::string killer_error;  // written by the killer before killer_failed
+  std::atomic<int64_t> next_checkout{0};
   std::mutex outcomes_mu;
   std::vector<Outcome> outcomes;
-  std::atomic<int64_t> next{0};
-  std::vector<std::thread> clients;
-  for (int c = 0; c < opt.clients; ++c)
-    clients.emplace_back([&, c] {
-      std::mt19937 rng(static_cast<unsigned>(c) * 7919u + 17u);
-      auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-      for (;;) {
-        const int64_t i = next++;
-        const auto due = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                                  static_cast<double>(i) / opt.rate));
-        if (due >= load_end || killer_failed) return;
-        std::this_thread::sleep_until(due);
-        Outcome o;
-        o.key = "soak-" + std::to_string(i);
-        const int a = pick(0, 9);
-        o.action = a < 6 ? Action::Pay : a < 8 ? Action::Cancel : Action::Abandon;
-        const std::string body =
-            json{{"items", {{{"product_id", pick(1, 2)}, {"quantity", pick(1, 3)}}}}}.dump();
-        ++started;
-        run_checkout(o, body, pick(0, 1) ? *shop_steady : *shop_victim, pick(0, 1) ? *pay_steady : *pay_victim);
-        if (o.checkout == "ok") ++acknowledged;
-        std::lock_guard lk(outcomes_mu);
-        outcomes.push_back(std::move(o));
-      }
-    });
 
-  // --- the kills: the victims in turn, one stays down past its lease every other time ---
-  std::thread killer([&] {
+  // One client: checkout i is due at t0 + i / rate, whichever client is free.
+  void client_loop(int c) {
+    std::mt19937 rng(static_cast<unsigned>(c) * 7919u + 17u);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    for (;;) {
+      const int64_t i = next_checkout++;
+      const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(static_cast<double>(i) / opt.rate));
+      if (due >= load_end || killer_failed) return;
+      std::this_thread::sleep_until(due);
+      Outcome o;
+      o.key = "soak-" + std::to_string(i);
+      const int a = pick(0, 9);
+      o.action = a < 6 ? Action::Pay : a < 8 ? Action::Cancel : Action::Abandon;
+      const std::string body = json{{"items", {{{"product_id", pick(1, 2)}, {"quantity", pick(1, 3)}}}}}.dump();
+      ++started;
+      run_checkout(o, body, pick(0, 1) ? *shop_steady : *shop_victim, pick(0, 1) ? *pay_steady : *pay_victim);
+      if (o.checkout == "ok") ++acknowledged;
+      std::lock_guard lk(outcomes_mu);
+      outcomes.push_back(std::move(o));
+    }
+  }
+
+  // Kill k at k * kill_every: odd ones the shop, even ones the payment
+  // service; kills 1-2, 5-6, 9-10... keep the victim down past its lease.
+  void killer_loop() {
     for (int k = 1;; ++k) {
       const auto at = t0 + std::chrono::seconds(static_cast<int64_t>(k) * opt.kill_every);
       if (at >= load_end) return;
@@ -389,15 +375,35 @@ TEST_F(Soak, CheckoutAtASteadyRateThroughKillsWithRetention) {
           " s: " + victim.name() + (past_lease ? ", down past its lease" : ", restarted at once") + "; " +
           std::to_string(acknowledged.load()) + " checkouts acknowledged so far");
     }
-  });
-
-  // --- the samples, until the load ends ---
-  for (int n = 0;; ++n) {
-    const auto at = t0 + std::chrono::seconds(static_cast<int64_t>(n) * opt.sample_every);
-    if (at > load_end || killer_failed) break;
-    std::this_thread::sleep_until(at);
-    table.add(seconds_between(t0, Clock::now()), sample(started, acknowledged, shop_kills + pay_kills));
   }
+
+  // A sample every sample_every seconds until the load ends.
+  void sample_loop(keel::soak::SampleTable& table) {
+    for (int n = 0;; ++n) {
+      const auto at = t0 + std::chrono::seconds(static_cast<int64_t>(n) * opt.sample_every);
+      if (at > load_end || killer_failed) return;
+      std::this_thread::sleep_until(at);
+      table.add(seconds_between(t0, Clock::now()), sample());
+    }
+  }
+};
+
+TEST_F(Soak, CheckoutAtASteadyRateThroughKillsWithRetention) {
+  say(std::to_string(opt.seconds) + " s at " + std::to_string(opt.rate) + " checkouts/s from " +
+      std::to_string(opt.clients) + " clients; a kill every " + std::to_string(opt.kill_every) + " s; samples every " +
+      std::to_string(opt.sample_every) + " s to " + opt.csv + "; retention " + std::to_string(opt.retention) +
+      " s (every " + std::to_string(opt.retention_interval) + " s); PostgreSQL " + cluster.url() +
+      (cluster.owned() ? " (started here)" : "") + "; logs in " + log_dir);
+  for (Service* s : {pay_steady.get(), pay_victim.get(), shop_steady.get(), shop_victim.get()})
+    ASSERT_TRUE(s->start(http, kStartTimeout)) << s->name() << " did not start:\n" << s->log_tail();
+  keel::soak::SampleTable table(columns(), opt.csv);
+
+  t0 = Clock::now();
+  load_end = t0 + std::chrono::seconds(opt.seconds);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < opt.clients; ++c) clients.emplace_back([this, c] { client_loop(c); });
+  std::thread killer([this] { killer_loop(); });
+  sample_loop(table);
   killer.join();
   for (auto& c : clients) c.join();
   ASSERT_FALSE(killer_failed) << killer_error;
@@ -407,19 +413,20 @@ TEST_F(Soak, CheckoutAtASteadyRateThroughKillsWithRetention) {
       std::to_string(static_cast<double>(started.load()) / opt.seconds) + "/s), " +
       std::to_string(acknowledged.load()) + " acknowledged; " + std::to_string(shop_kills.load()) + " shop kills, " +
       std::to_string(pay_kills.load()) + " payments kills; " + std::to_string(table.rows()) + " samples");
+
   if (opt.seconds >= 2 * opt.kill_every) {
     EXPECT_GE(shop_kills.load(), 1);
     EXPECT_GE(pay_kills.load(), 1);
   }
   for (Service* s : all()) ASSERT_TRUE(s->alive()) << s->name() << " is not running: " << s->log_tail();
 
-  expect_takeovers(shop_kills, pay_kills);
+  expect_takeovers();
 
   // --- nothing stuck, the rules ---
   expect_nothing_stuck(load_over + std::chrono::seconds(opt.grace));
   say("settled " + std::to_string(static_cast<int>(seconds_between(load_over, Clock::now()))) +
       " s after the load");
-  const std::string figures = expect_rules(outcomes);
+  const std::string figures = expect_rules();
   say("orders:" + figures);
 
   // --- growth ---
