@@ -24,11 +24,13 @@ run: build
 
 # The suite under AddressSanitizer + UndefinedBehaviorSanitizer, but for the
 # failover run (label failover: minutes of replication and rebuilds whose
-# timing a Debug+ASan build stretches; `make failover-long` runs it alone).
+# timing a Debug+ASan build stretches; `make failover-long` runs it alone)
+# and the soak (label soak: its figures would measure ASan's own memory; the
+# kills under load run sanitized in the torture test).
 asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKEEL_SANITIZE=address,undefined > /dev/null
 	cmake --build build-asan -j$(JOBS)
-	cd build-asan && ctest --output-on-failure -j2 --timeout 900 -LE failover
+	cd build-asan && ctest --output-on-failure -j2 --timeout 900 -LE 'failover|soak'
 
 # The concurrency tests under ThreadSanitizer.
 tsan: deps
