@@ -5,7 +5,7 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: deps build test run asan tsan tsan-all fuzz fuzz-ci bench crash-long torture-long failover-long package clean
+.PHONY: deps build test run asan tsan tsan-all fuzz fuzz-ci bench crash-long torture-long failover-long soak package clean
 
 deps:
 	@scripts/install-deps.sh
@@ -24,11 +24,13 @@ run: build
 
 # The suite under AddressSanitizer + UndefinedBehaviorSanitizer, but for the
 # failover run (label failover: minutes of replication and rebuilds whose
-# timing a Debug+ASan build stretches; `make failover-long` runs it alone).
+# timing a Debug+ASan build stretches; `make failover-long` runs it alone)
+# and the soak (label soak: its figures would measure ASan's own memory; the
+# kills under load run sanitized in the torture test).
 asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKEEL_SANITIZE=address,undefined > /dev/null
 	cmake --build build-asan -j$(JOBS)
-	cd build-asan && ctest --output-on-failure -j2 --timeout 900 -LE failover
+	cd build-asan && ctest --output-on-failure -j2 --timeout 900 -LE 'failover|soak'
 
 # The suite under ThreadSanitizer in build-tsan/ (scripts/tsan.sh;
 # docs/testing.md, ThreadSanitizer): every process a test starts (the shop,
@@ -87,6 +89,21 @@ failover-long: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_WERROR=ON $(CMAKE_ARGS) > /dev/null
 	cmake --build $(BUILD) -j$(JOBS) --target shop payments keel_failover_tests
 	KEEL_FAILOVER_COUNT=$${KEEL_FAILOVER_COUNT:-10} $(BUILD)/bin/keel_failover_tests --gtest_filter='ShopFailover.*'
+
+# The soak (tests/soak): the checkout at a steady rate for SOAK_SECONDS (an
+# hour) on a PostgreSQL cluster of its own (127.0.0.1:KEEL_SOAK_PG_PORT,
+# default 19390; KEEL_TEST_DATABASE_URL to use another), SIGKILLs of both
+# services every KEEL_SOAK_KILL_EVERY seconds (90), retention on. Fails when
+# RSS, threads, descriptors, connections or Keel's tables grow without bound
+# (a slope test over the second half) or a checkout stays stuck. Samples in
+# $(BUILD)/soak.csv (KEEL_SOAK_CSV), the summary table on stdout; every other
+# knob is a KEEL_SOAK_* variable (tests/soak/soak_options.hpp).
+SOAK_SECONDS ?= 3600
+soak: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEL_WERROR=ON $(CMAKE_ARGS) > /dev/null
+	cmake --build $(BUILD) -j$(JOBS) --target shop payments keel_soak
+	KEEL_SOAK_SECONDS=$(SOAK_SECONDS) KEEL_SOAK_CSV=$${KEEL_SOAK_CSV:-$(BUILD)/soak.csv} \
+	$(BUILD)/bin/keel_soak --gtest_filter='Soak.*'
 
 # The Debian packages (libkeel0.x, libkeel-dev, keel-tools) in $(BUILD)/packages/.
 package: build

@@ -57,6 +57,8 @@ void PaymentService::start() {
   rc.database_url = config_.db_url;
   rc.executor_id = config_.executor_id;
   rc.application_version = "payments-1";
+  rc.retention.finished_older_than = config_.retention;
+  rc.retention.interval = config_.retention_interval;
   rt_ = std::make_unique<Runtime>(rc);
 
   // The service's tables first: recovered workflows use them.

@@ -47,6 +47,26 @@ CLI::Option* add_log_format_option(CLI::App& command, LogFormat& target) {
                                                   "text, or json: one JSON object per line (log pipelines)");
 }
 
+// --retention D (unset: keep every finished workflow) and --retention-interval D.
+void add_retention_options(CLI::App& start, ServiceConfig& cfg) {
+  auto retention = [&cfg](const std::string& text) {
+    milliseconds d{0};
+    try {
+      d = parse_duration(text);
+    } catch (const std::invalid_argument& e) {
+      throw CLI::ValidationError("--retention", e.what());
+    }
+    if (d.count() < 1) throw CLI::ValidationError("--retention", "must be positive");
+    cfg.retention = d;
+  };
+  start.add_option_function<std::string>("--retention", retention,
+                                         "delete the workflow records finished longer ago than this (default: keep)")
+      ->envname("PAYMENTS_RETENTION");
+  add_duration_option(start, {"--retention-interval", "how often retention runs", &cfg.retention_interval, true})
+      ->envname("PAYMENTS_RETENTION_INTERVAL")
+      ->default_str("60s");
+}
+
 void add_start_options(CLI::App& start, Settings& settings) {
   ServiceConfig& cfg = settings.service;
   start.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a repeated flag: last wins
@@ -81,6 +101,7 @@ void add_start_options(CLI::App& start, Settings& settings) {
        "PAYMENTS_WEBHOOK_TIMEOUT", "10s"},
   };
   for (const auto& d : webhook_durations) add_duration_option(start, d.flag)->envname(d.env)->default_str(d.default_text);
+  add_retention_options(start, cfg);
   start.add_option("--executor-id", cfg.executor_id, "Keel executor id (one live process per id)")
       ->capture_default_str();
   start.add_option("--ready-file", cfg.ready_file, "write {\"port\",\"admin_port\",\"pid\"} here once serving");

@@ -7,11 +7,13 @@
 // Environment variables (flags win): PAYMENTS_DB, PAYMENTS_PORT, PAYMENTS_HOST,
 // PAYMENTS_ADMIN_PORT, WEBHOOK_SECRET, PAYMENTS_PUBLIC_URL,
 // PAYMENTS_WEBHOOK_INITIAL_BACKOFF, PAYMENTS_WEBHOOK_MAX_BACKOFF,
-// PAYMENTS_WEBHOOK_GIVE_UP_AFTER, PAYMENTS_WEBHOOK_TIMEOUT, PAYMENTS_LOG_FORMAT.
+// PAYMENTS_WEBHOOK_GIVE_UP_AFTER, PAYMENTS_WEBHOOK_TIMEOUT, PAYMENTS_LOG_FORMAT,
+// PAYMENTS_RETENTION, PAYMENTS_RETENTION_INTERVAL.
 // Thread-safety: plain values; parse_settings reads the process environment.
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -32,6 +34,11 @@ struct ServiceConfig {
   std::chrono::milliseconds webhook_max_backoff{std::chrono::hours(1)};
   std::chrono::milliseconds webhook_give_up_after{std::chrono::hours(72)};
   std::chrono::milliseconds webhook_timeout{10000};  // per attempt (read); connect is 2 s at most
+  // Retention (RuntimeConfig::retention, docs/operations.md): delete the
+  // workflow records finished longer ago than this; unset keeps them. The
+  // sessions and charges tables are the service's own and are kept.
+  std::optional<std::chrono::milliseconds> retention;
+  std::chrono::milliseconds retention_interval{60000};  // how often retention runs
   std::string ready_file;   // written ({"port", "admin_port", "pid"}) once serving
   // Testing seams.
   std::chrono::milliseconds test_create_delay{0};  // durable sleep in the create workflow

@@ -32,6 +32,8 @@ keel::RuntimeConfig runtime_config(const shop::Settings& s) {
   c.executor_id = s.executor_id;
   c.application_version = "shop-1";
   c.sqlite_synchronous = keel::SqliteSync::Full;  // a lost commit could be seen outside (charges)
+  c.retention.finished_older_than = s.retention;
+  c.retention.interval = s.retention_interval;
   return c;
 }
 

@@ -49,6 +49,8 @@ constexpr Source kSources[] = {
     {"checkout-timeout", "CHECKOUT_TIMEOUT", "D"},
     {"executor-id", "SHOP_EXECUTOR_ID", "ID"},
     {"log-format", "SHOP_LOG_FORMAT", "F"},
+    {"retention", "SHOP_RETENTION", "D"},
+    {"retention-interval", "SHOP_RETENTION_INTERVAL", "D"},
 };
 
 // CLI11 reads "--flag=" as a flag still waiting for its value; the shop has
@@ -173,6 +175,9 @@ Settings parse_settings(const std::vector<std::string>& args, const GetEnv& gete
     if (!format) throw SettingsError("--log-format: expected text or json, got '" + it->second + "'");
     s.log_format = *format;
   }
+  if (auto it = values.find("retention"); it != values.end()) s.retention = parse_duration(it->second);
+  if (auto it = values.find("retention-interval"); it != values.end())
+    s.retention_interval = parse_duration(it->second);
   return s;
 }
 
@@ -183,7 +188,7 @@ std::string usage_text() {
   shop start --db URL --port 8082 --payments-url http://127.0.0.1:8086
              [--webhook-secret S] [--checkout-timeout 60s] [--host 127.0.0.1]
              [--admin-port PORT] [--admin-token T] [--public-url URL] [--executor-id ID]
-             [--log-format text|json]
+             [--log-format text|json] [--retention D] [--retention-interval D]
 
   --db URL             sqlite:PATH (default sqlite:shop.db)                 env SHOP_DB
                        or postgresql://user@host:port/dbname
@@ -200,6 +205,9 @@ std::string usage_text() {
                        (default http://HOST:PORT)
   --executor-id ID     this process's executor id (default shop)            env SHOP_EXECUTOR_ID
   --log-format F       text (default) or json: one JSON object per line     env SHOP_LOG_FORMAT
+  --retention D        delete the records of checkouts finished longer ago  env SHOP_RETENTION
+                       than D (default: keep them; orders are kept anyway)
+  --retention-interval D  how often retention runs (default 60s)         env SHOP_RETENTION_INTERVAL
 )";
 }
 

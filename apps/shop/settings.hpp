@@ -6,11 +6,12 @@
 //   shop start   --db URL --port 8082 --payments-url http://127.0.0.1:8086
 //                [--webhook-secret S] [--checkout-timeout 60s] [--host 127.0.0.1]
 //                [--admin-port N] [--admin-token T] [--public-url URL] [--executor-id ID]
-//                [--log-format text|json]
+//                [--log-format text|json] [--retention D] [--retention-interval D]
 //
 // Every setting may also come from the environment (SHOP_DB, SHOP_PORT,
 // SHOP_HOST, SHOP_ADMIN_PORT, SHOP_ADMIN_TOKEN, SHOP_PUBLIC_URL, PAYMENTS_URL, WEBHOOK_SECRET,
-// CHECKOUT_TIMEOUT, SHOP_EXECUTOR_ID, SHOP_LOG_FORMAT); a flag wins over its variable, an
+// CHECKOUT_TIMEOUT, SHOP_EXECUTOR_ID, SHOP_LOG_FORMAT, SHOP_RETENTION,
+// SHOP_RETENTION_INTERVAL); a flag wins over its variable, an
 // empty variable counts as unset. Both commands take every flag; a repeated
 // flag: the last wins. `shop help`, and -h / --help before or after the
 // command, ask for the usage.
@@ -51,6 +52,12 @@ struct Settings {
   std::string public_url;
   std::string executor_id = "shop";
   LogFormat log_format = LogFormat::Text;  // of every log line (keel/logging.hpp)
+  // Retention (RuntimeConfig::retention, docs/operations.md): delete the
+  // workflow records of checkouts finished longer ago than this; unset keeps
+  // them forever. The orders table is the shop's own and is kept. A repeated
+  // key is recognised by its workflow: retention must outlast client retries.
+  std::optional<std::chrono::milliseconds> retention;
+  std::chrono::milliseconds retention_interval{std::chrono::seconds(60)};  // how often retention runs
 
   int effective_admin_port() const { return admin_port ? *admin_port : port + 1; }
   std::string effective_public_url() const;

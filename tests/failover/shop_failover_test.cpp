@@ -29,6 +29,7 @@
 #include <optional>
 #include <random>
 
+#include "checkout_client.hpp"
 #include "checkout_rules.hpp"
 #include "common/http_service.hpp"
 #include "e2e_support.hpp"
@@ -43,6 +44,7 @@ using keel::apps::HttpClientResponse;
 using keel::e2e::eventually;
 using keel::e2e::free_port;
 using keel::e2e::Process;
+using keel::e2e::until_definitive;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -118,33 +120,6 @@ class ShopFailover : public ::testing::Test {
            p.alive();
   }
 
-  // Retries with the same request until the answer is neither a transport
-  // error nor a 5xx (except `definitive_5xx`) nor 409 request_in_progress.
-  std::optional<HttpClientResponse> until_definitive(const std::function<HttpClientResponse()>& send,
-                                                     std::chrono::milliseconds budget,
-                                                     const std::string& definitive_5xx = "") {
-    auto until = Clock::now() + budget;
-    auto backoff = 50ms;
-    for (;;) {
-      try {
-        auto r = send();
-        bool retry = false;
-        std::string error;
-        try {
-          error = r.json().value("error", "");
-        } catch (const std::exception&) {
-        }
-        if (r.status >= 500) retry = definitive_5xx.empty() || error != definitive_5xx;
-        if (r.status == 409) retry = error == "request_in_progress";
-        if (!retry) return r;
-      } catch (const std::exception&) {
-      }
-      if (Clock::now() + backoff > until) return std::nullopt;
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min<std::chrono::milliseconds>(backoff * 2, 500ms);
-    }
-  }
-
   void run_checkout(Outcome& o, const std::string& body) {
     auto r = until_definitive(
         [&] {
@@ -185,27 +160,12 @@ class ShopFailover : public ::testing::Test {
     }
   }
 
-  json get_json(const std::string& url) {
-    auto r = until_definitive([&] { return http.get(url); }, 60s);
-    if (!r || r->status != 200) throw std::runtime_error("GET " + url + " failed" + (r ? ": " + r->body : ""));
-    return r->json();
-  }
-  std::vector<json> pages(const std::string& url, const char* field) {
-    std::vector<json> out;
-    std::string after;
-    for (int page = 0; page < 1000; ++page) {
-      json j = get_json(url + "?limit=500" + (after.empty() ? "" : "&after=" + after));
-      for (const auto& o : j.at(field)) out.push_back(o);
-      if (j.at("next").is_null()) break;
-      after = j.at("next").get<std::string>();
-    }
-    return out;
-  }
+  json get_json(const std::string& url) { return keel::e2e::get_json(http, url, 60s); }
+  std::vector<json> pages(const std::string& url, const char* field) { return keel::e2e::all_pages(http, url, field); }
   std::vector<json> pending_workflows(int admin_port) {
-    json j = get_json("http://127.0.0.1:" + std::to_string(admin_port) + "/workflows?status=PENDING&limit=10000");
-    return j.at("workflows").get<std::vector<json>>();
+    return keel::e2e::pending_workflows(http, "http://127.0.0.1:" + std::to_string(admin_port));
   }
-  static bool terminal(const std::string& s) { return s == "fulfilled" || s == "cancelled" || s == "failed"; }
+  static bool terminal(const std::string& s) { return keel::e2e::is_terminal_order(s); }
 };
 
 TEST_F(ShopFailover, CheckoutsSurviveKillsOfThePrimaryAndPromotions) {

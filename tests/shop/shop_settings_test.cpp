@@ -71,6 +71,10 @@ const std::vector<Setting>& all_settings() {
       {"--log-format", "SHOP_LOG_FORMAT", "json",
        [](const Settings& s) { return std::string(s.log_format == keel::LogFormat::JsonLines ? "json" : "text"); },
        "json"},
+      {"--retention", "SHOP_RETENTION", "2h",
+       [](const Settings& s) { return s.retention ? std::to_string(s.retention->count()) : "unset"; }, "7200000"},
+      {"--retention-interval", "SHOP_RETENTION_INTERVAL", "5s",
+       [](const Settings& s) { return std::to_string(s.retention_interval.count()); }, "5000"},
   };
   return settings;
 }
@@ -89,6 +93,8 @@ TEST(ShopSettings, Defaults) {
   EXPECT_EQ(s.effective_public_url(), "http://127.0.0.1:8082");
   EXPECT_EQ(s.executor_id, "shop");
   EXPECT_EQ(s.log_format, keel::LogFormat::Text);
+  EXPECT_FALSE(s.retention.has_value());
+  EXPECT_EQ(s.retention_interval, milliseconds(60'000));
   EXPECT_EQ(parse({"migrate"}).command, "migrate");
 }
 
@@ -145,6 +151,8 @@ TEST(ShopSettings, Durations) {
   EXPECT_EQ(parse({"start", "--checkout-timeout", "1500ms"}).checkout_timeout, milliseconds(1500));
   EXPECT_NE(error_of({"start", "--checkout-timeout", "soon"}).find("not a duration: 'soon'"), std::string::npos);
   EXPECT_NE(error_of({"start"}, {{"CHECKOUT_TIMEOUT", "0s"}}).find("duration out of range"), std::string::npos);
+  EXPECT_NE(error_of({"start", "--retention", "forever"}).find("not a duration: 'forever'"), std::string::npos);
+  EXPECT_NE(error_of({"start", "--retention-interval", "0s"}).find("duration out of range"), std::string::npos);
 }
 
 TEST(ShopSettings, BadValuesNameTheirFlag) {

@@ -29,8 +29,9 @@
 #include <random>
 #include <set>
 
-#include "common/http_service.hpp"
+#include "checkout_client.hpp"
 #include "checkout_rules.hpp"
+#include "common/http_service.hpp"
 #include "e2e_support.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_databases.hpp"
@@ -42,6 +43,7 @@ using keel::apps::HttpClientResponse;
 using keel::e2e::eventually;
 using keel::e2e::free_port;
 using keel::e2e::Process;
+using keel::e2e::until_definitive;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -181,42 +183,7 @@ class ShopTorture : public ::testing::Test {
     return wait_ready(*shop, shop_url() + "/products");
   }
 
-  // --- clients: retry with the same key until a definitive answer ----------
-
-  // Sends until the answer is neither a transport error nor a 5xx (except the
-  // definitive `definitive_5xx` code) nor 409 request_in_progress, or until
-  // `budget` is spent. nullopt: gave up.
-  std::optional<HttpClientResponse> until_definitive(const std::function<HttpClientResponse()>& send,
-                                                     std::chrono::milliseconds budget,
-                                                     const std::string& definitive_5xx = "") {
-    auto until = Clock::now() + budget;
-    auto backoff = 50ms;
-    for (;;) {
-      try {
-        auto r = send();
-        bool retry = false;
-        if (r.status >= 500) {
-          retry = true;
-          if (!definitive_5xx.empty()) {
-            try {
-              if (r.json().value("error", "") == definitive_5xx) retry = false;
-            } catch (const std::exception&) {
-            }
-          }
-        } else if (r.status == 409) {
-          try {
-            retry = r.json().value("error", "") == "request_in_progress";
-          } catch (const std::exception&) {
-          }
-        }
-        if (!retry) return r;
-      } catch (const std::exception&) {  // connection refused or reset: the service is down
-      }
-      if (Clock::now() + backoff > until) return std::nullopt;
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min<std::chrono::milliseconds>(backoff * 2, 500ms);
-    }
-  }
+  // --- clients: retry with the same key until a definitive answer (checkout_client.hpp) ---
 
   std::optional<HttpClientResponse> checkout(const Plan& p) {
     return until_definitive(
@@ -293,45 +260,18 @@ class ShopTorture : public ::testing::Test {
 
   // --- reading state from outside -------------------------------------------
 
-  json get_json(const std::string& url) {
-    auto r = until_definitive([&] { return http.get(url); }, 30s);
-    if (!r || r->status != 200) throw std::runtime_error("GET " + url + " failed" + (r ? ": " + r->body : ""));
-    return r->json();
-  }
-  std::vector<json> all_orders() {
-    std::vector<json> out;
-    std::string after;
-    for (int page = 0; page < 1000; ++page) {
-      json j = get_json(shop_url() + "/orders?limit=500" + (after.empty() ? "" : "&after=" + after));
-      for (const auto& o : j.at("orders")) out.push_back(o);
-      if (j.at("next").is_null()) break;
-      after = j.at("next").get<std::string>();
-    }
-    return out;
-  }
-  std::vector<json> charges() {
-    std::vector<json> out;
-    std::string after;
-    for (int page = 0; page < 1000; ++page) {
-      json j = get_json(pay_url() + "/api/charges?limit=500" + (after.empty() ? "" : "&after=" + after));
-      for (const auto& c : j.at("charges")) out.push_back(c);
-      if (j.at("next").is_null()) break;
-      after = j.at("next").get<std::string>();
-    }
-    return out;
-  }
+  std::vector<json> all_orders() { return keel::e2e::all_pages(http, shop_url() + "/orders", "orders"); }
+  std::vector<json> charges() { return keel::e2e::all_pages(http, pay_url() + "/api/charges", "charges"); }
   int64_t inventory(int64_t product_id) {
-    for (const auto& p : get_json(shop_url() + "/products"))
+    for (const auto& p : keel::e2e::get_json(http, shop_url() + "/products"))
       if (p.at("product_id") == product_id) return p.at("inventory").get<int64_t>();
     ADD_FAILURE() << "no product " << product_id;
     return -1;
   }
   std::vector<json> pending_workflows(const std::string& admin_url) {
-    json j = get_json(admin_url + "/workflows?status=PENDING&limit=10000");
-    return j.at("workflows").get<std::vector<json>>();
+    return keel::e2e::pending_workflows(http, admin_url);
   }
-
-  static bool terminal(const std::string& s) { return s == "fulfilled" || s == "cancelled" || s == "failed"; }
+  static bool terminal(const std::string& s) { return keel::e2e::is_terminal_order(s); }
 
   // The three rules (checkout_rules.hpp) against both services' state;
   // returns the orders by ID.
