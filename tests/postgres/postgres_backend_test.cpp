@@ -51,6 +51,29 @@ TEST_F(PostgresBackend, TablesLiveInTheKeelSchema) {
             std::to_string(keel::sysdb::postgres::migrations().size()));
 }
 
+// Each session names its process in pg_stat_activity ("keel <executor id>";
+// the listener "keel_listen <executor id>"), unless the URL names it: an
+// operator (and the soak) can tell which process holds which connections.
+TEST_F(PostgresBackend, SessionsNameTheirExecutorInPgStatActivityUnlessTheUrlDoes) {
+  rt.reset();
+  auto config = keel::testing::test_config(dir, "named-exec");
+  rt = std::make_unique<keel::Runtime>(config);
+  rt->launch();
+  std::string mine;
+  rt->run_sql_read([&](keel::Sql& sql) { mine = sql.query_one("SELECT current_setting('application_name')")->get_string(0); });
+  EXPECT_EQ(mine, "keel named-exec");
+  EXPECT_NE(admin("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                  "AND application_name = 'keel named-exec'"),
+            "0");
+  rt.reset();
+  const std::string url = config.database_url;
+  config.database_url = url + (url.find('?') == std::string::npos ? "?" : "&") + "application_name=chosen";
+  rt = std::make_unique<keel::Runtime>(config);
+  rt->launch();
+  rt->run_sql_read([&](keel::Sql& sql) { mine = sql.query_one("SELECT current_setting('application_name')")->get_string(0); });
+  EXPECT_EQ(mine, "chosen") << "the URL's application_name wins";
+}
+
 // Migration 6: a step's claim reads the workflow's row without a lock, so
 // operation_outputs has no foreign key (its check would lock the row); a
 // trigger deletes a workflow's records with it, as ON DELETE CASCADE did.

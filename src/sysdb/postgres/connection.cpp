@@ -105,8 +105,8 @@ int64_t Result::changed() const {
   return (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
 }
 
-Connection::Connection(std::string conninfo, metrics::Counter* reconnects)
-    : conninfo_(std::move(conninfo)), reconnects_(reconnects) {
+Connection::Connection(std::string conninfo, metrics::Counter* reconnects, std::string application_name)
+    : conninfo_(std::move(conninfo)), application_name_(std::move(application_name)), reconnects_(reconnects) {
   connect();
 }
 
@@ -118,7 +118,11 @@ void Connection::connect() {
   deferred_refused_ = false;
   prepared_.clear();  // prepared statements die with the server session
   if (std::exchange(connected_once_, true) && reconnects_) reconnects_->inc();
-  conn_.reset(PQconnectdb(conninfo_.c_str()));  // owned even when the connection failed
+  // expand_dbname: the URL's settings are read as if given here, and
+  // fallback_application_name yields to an application_name among them.
+  const char* keys[] = {"fallback_application_name", "dbname", nullptr};
+  const char* values[] = {application_name_.c_str(), conninfo_.c_str(), nullptr};
+  conn_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));  // owned even when the connection failed
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string msg = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();

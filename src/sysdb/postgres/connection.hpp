@@ -71,7 +71,10 @@ class Result {
 class Connection {
  public:
   // reconnects, when given, counts the connects after the first (metrics).
-  explicit Connection(std::string conninfo, metrics::Counter* reconnects = nullptr);
+  // application_name names the session in pg_stat_activity unless the URL
+  // (or PGAPPNAME) names it: which process holds which connections.
+  explicit Connection(std::string conninfo, metrics::Counter* reconnects = nullptr,
+                      std::string application_name = "keel");
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -140,6 +143,7 @@ class Connection {
   [[noreturn]] void fail(PGresult* r, std::string_view sql);
 
   std::string conninfo_;
+  std::string application_name_;
   struct ConnDeleter {
     void operator()(PGconn* c) const { PQfinish(c); }
   };

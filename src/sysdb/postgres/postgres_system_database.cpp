@@ -35,10 +35,10 @@ std::string redact(const std::string& url) {
 
 PostgresSystemDatabase::PostgresSystemDatabase(std::string url, const RuntimeConfig& config)
     : url_(std::move(url)), executor_id_(config.executor_id) {
-  writer_ = std::make_unique<Connection>(url_, &metrics_.reconnects);
+  writer_ = std::make_unique<Connection>(url_, &metrics_.reconnects, application_name());
   std::vector<Connection*> lanes{writer_.get()};
   for (int i = 1; i < config.postgres_writer_connections; ++i) {
-    extra_writers_.push_back(std::make_unique<Connection>(url_, &metrics_.reconnects));
+    extra_writers_.push_back(std::make_unique<Connection>(url_, &metrics_.reconnects, application_name()));
     lanes.push_back(extra_writers_.back().get());
   }
   committer_ = std::make_unique<PipelineCommitter>(std::move(lanes), config.fault_hook);
@@ -109,7 +109,7 @@ std::unique_ptr<Connection> PostgresSystemDatabase::take_reader() {
     ++open_readers_;
   }
   try {
-    return std::make_unique<Connection>(url_, &metrics_.reconnects);
+    return std::make_unique<Connection>(url_, &metrics_.reconnects, application_name());
   } catch (...) {
     std::lock_guard lock(readers_mu_);
     --open_readers_;

@@ -116,6 +116,8 @@ class PostgresSystemDatabase final : public SystemDatabase {
   void read(const std::function<void(Connection&)>& fn);
   void read_one(const std::function<void(Connection&)>& fn);  // fn runs one SELECT
   std::unique_ptr<Connection> take_reader();
+  // Every connection's application_name: "keel <executor id>".
+  std::string application_name() const { return "keel " + executor_id_; }
   void return_reader(std::unique_ptr<Connection> conn);
   Checkpoint probe(Connection& c, const std::string& id, int function_id);
   // finish_workflow with last_ops (operations.cpp).

@@ -102,7 +102,7 @@ InsertWorkflowResult PostgresSystemDatabase::enqueue_workflow(const NewWorkflow&
 std::vector<WorkflowInfo> PostgresSystemDatabase::dequeue(const DequeueRequest& r) {
   if (r.workflow_names.empty()) return {};
   std::lock_guard lock(dequeue_mu_);
-  if (!dequeue_conn_) dequeue_conn_ = std::make_unique<Connection>(url_, &metrics_.reconnects);
+  if (!dequeue_conn_) dequeue_conn_ = std::make_unique<Connection>(url_, &metrics_.reconnects, application_name());
   Connection& c = *dequeue_conn_;
   c.begin("BEGIN");  // READ COMMITTED: each statement sees the latest commits
   std::vector<WorkflowInfo> taken;
