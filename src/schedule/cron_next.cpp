@@ -37,9 +37,14 @@ local_seconds next_month_start(const year_month_day& ymd) {
   return local_days(ym / day(1));
 }
 
-// Past this many years without a match the expression cannot match (a 29
-// February within the next 8 years is the rarest: 2096 to 2104).
-constexpr int kHorizonYears = 9;
+// Past this many years without a match the expression cannot match: the
+// Gregorian calendar repeats every 400 years, and a day of a month on a given
+// weekday (the AND of a starred-with-step day-of-month and a weekday, e.g.
+// "*/50" = the 1st of February on a Monday: 2027, then 2038) recurs within
+// it. (Nine years, as before, threw "never fires" for such expressions:
+// found by fuzz_cron.) The search skips whole months and days, so even 400
+// years is a few thousand steps.
+constexpr int kHorizonYears = 400;
 
 }  // namespace
 

@@ -49,6 +49,15 @@ TEST(CronTest, DayOfMonthAndDayOfWeekFollowTheOrRule) {
   EXPECT_EQ(next("0 0 * * 7", utc(2026, 12, 6, 1)), "2026-12-13T00:00:00Z");  // 7 is Sunday
 }
 
+// fuzz_cron's finding: a starred-with-step day of month ANDed with a weekday
+// may fire more than nine years apart (the 1st of February on a Monday: 2027,
+// 2038, 2044); it used to throw "never fires" at the second tick.
+TEST(CronTest, AMonthDayOnAWeekdayFiresEvenYearsApart) {
+  EXPECT_EQ(next("8 0 */50 2/55 1/8", utc(2025, 12, 6)), "2027-02-01T00:08:00Z");
+  EXPECT_EQ(next("8 0 */50 2/55 1/8", utc(2027, 2, 2)), "2038-02-01T00:08:00Z");
+  EXPECT_EQ(next("8 0 */50 2/55 1/8", utc(2038, 2, 2)), "2044-02-01T00:08:00Z");
+}
+
 TEST(CronTest, LeapDaysAndMacros) {
   EXPECT_EQ(next("0 0 29 2 *", utc(2026, 12, 6)), "2028-02-29T00:00:00Z");
   EXPECT_EQ(next("0 0 29 2 *", utc(2096, 3, 1)), "2104-02-29T00:00:00Z");
