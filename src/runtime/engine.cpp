@@ -347,7 +347,15 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
     retry = e.database_unavailable;
     storage_full = e.storage_full;
   } catch (const WorkflowCancelledError& e) {
-    if (exec->cancelled() || exec->cancel_if_past_deadline()) {
+    bool own = exec->cancelled();
+    if (!own) {
+      try {
+        own = exec->cancel_if_past_deadline();
+      } catch (const DatabaseError&) {
+        own = retry = true;  // cannot tell yet: run again by replay later, which decides
+      }
+    }
+    if (own) {
       // The status is already CANCELLED: set by cancel(), by the timeout
       // check, or found at a checkpoint.
       spdlog::info("workflow cancelled: {}", e.what());
