@@ -3,12 +3,15 @@
 // inside the workflow): the time from start to the parent's result, and what
 // the system database committed per child.
 //
-// Child: one step (x * 2). Parent: N ctx.enqueue, then result() of each.
+// Child: one step (x * 2). Parent: N ctx.enqueue, then ctx.wait_all and
+// result() of each (--gather wait_all, the default), or result() of each in
+// turn (--gather result: one wait, and maybe one parking, per child).
 // Commits are the group committer's batches (keel_group_commit_batch_size
 // count) and write units (its sum) during the run, divided by N; the queue's
 // dequeues commit on their own connection and are not in these counts.
 //
 // Usage: keel_fanout_bench [--children N] [--concurrency N] [--db URL] [--threads N]
+//                          [--gather wait_all|result]
 //   --db  sqlite:PATH or postgresql://... (default: a fresh SQLite file under /tmp)
 #include <unistd.h>
 
@@ -32,11 +35,13 @@ struct Options {
   int concurrency = 16;
   int threads = 64;
   std::string db;
+  bool wait_all = true;
 };
 
 [[noreturn]] void usage(int code) {
   std::fprintf(code ? stderr : stdout,
-               "usage: keel_fanout_bench [--children N] [--concurrency N] [--db URL] [--threads N]\n");
+               "usage: keel_fanout_bench [--children N] [--concurrency N] [--db URL] [--threads N]\n"
+               "                         [--gather wait_all|result]\n");
   std::exit(code);
 }
 
@@ -53,6 +58,11 @@ Options parse(int argc, char** argv) {
     else if (a == "--concurrency") o.concurrency = number();
     else if (a == "--threads") o.threads = number();
     else if (a == "--db") o.db = value();
+    else if (a == "--gather") {
+      std::string g = value();
+      if (g != "wait_all" && g != "result") usage(2);
+      o.wait_all = g == "wait_all";
+    }
     else if (a == "--help" || a == "-h") usage(0);
     else usage(2);
   }
@@ -98,10 +108,11 @@ int main(int argc, char** argv) {
   auto leaf = rt.register_workflow("leaf", [](keel::Context& ctx, int x) {
     return ctx.step("double", [x] { return x * 2; });
   });
-  auto fan_out = rt.register_workflow("fan_out", [leaf](keel::Context& ctx, int n) {
+  auto fan_out = rt.register_workflow("fan_out", [leaf, &o](keel::Context& ctx, int n) {
     std::vector<keel::Handle<int>> parts;
     parts.reserve(static_cast<size_t>(n));
     for (int x = 0; x < n; ++x) parts.push_back(ctx.enqueue(leaf, "fanout", {}, x));
+    if (o.wait_all) ctx.wait_all(parts);
     long long sum = 0;
     for (auto& h : parts) sum += h.result();
     return sum;
@@ -114,8 +125,9 @@ int main(int argc, char** argv) {
   const CommitCounts after = commit_counts(rt);
   const long long expected = static_cast<long long>(o.children) * (o.children - 1);
   const double n = o.children;
-  std::printf("backend=%s children=%d concurrency=%d\n", db.rfind("postgresql", 0) == 0 ? "postgresql" : "sqlite",
-              o.children, o.concurrency);
+  std::printf("backend=%s children=%d concurrency=%d gather=%s\n",
+              db.rfind("postgresql", 0) == 0 ? "postgresql" : "sqlite", o.children, o.concurrency,
+              o.wait_all ? "wait_all" : "result");
   std::printf("time %.2f s  (%.0f children/s)\n", seconds, n / seconds);
   std::printf("group-commit batches per child %.2f, write units per child %.2f\n",
               (after.batches - before.batches) / n, (after.units - before.units) / n);

@@ -34,8 +34,9 @@ int main(int argc, char** argv) {
     std::vector<keel::Handle<int>> tasks;
     for (int image = 1; image <= images; ++image)
       tasks.push_back(ctx.enqueue(resize, "resize", {.workflow_id = "resize-" + std::to_string(image)}, image));
+    ctx.wait_all(tasks);  // parks until every task has ended, without a thread
     int total = 0;
-    for (auto& t : tasks) total += t.result();  // each child's result is durable
+    for (auto& t : tasks) total += t.result();  // each child's result is durable: at once now
     return total;
   });
   rt.launch();

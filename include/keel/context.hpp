@@ -25,6 +25,8 @@
 ///    oldest first; returns nullopt when the timeout passes. The deadline is
 ///    recorded, so a recv interrupted by a crash waits only what is left.
 ///  * sleep: durable; a recovered sleep waits only what is left.
+///  * wait_all / wait_first: wait on many workflows' ends at once, parking
+///    like any wait; wait_first's answer is recorded.
 ///  * Cancellation (Runtime::cancel, or the workflow timeout) is observed at
 ///    each operation: it throws WorkflowCancelledError, which the workflow
 ///    should not swallow.
@@ -39,6 +41,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "keel/handle.hpp"
 #include "keel/queue.hpp"
@@ -182,6 +185,39 @@ class Context {
     return Handle<R>(runtime(), do_enqueue(wf.name(), queue_name, options, std::move(inputs)));
   }
 
+  /// Waits until the workflow of every handle is terminal (each one's
+  /// result() then returns at once), parking like any wait. Not recorded:
+  /// the ends are durable, so a replay reads them again. Throws
+  /// WorkflowNotFoundError for a workflow that does not exist, UsageError for
+  /// this workflow's own ID.
+  template <class R>
+  void wait_all(const std::vector<Handle<R>>& handles) {
+    do_wait_all(ids_of(handles));
+  }
+  /// wait_all over workflow IDs (handles of different result types).
+  void wait_all(const std::vector<std::string>& workflow_ids) { do_wait_all(workflow_ids); }
+
+  /// Waits until the workflow of one of `handles` is terminal and returns its
+  /// index (the lowest among those found terminal). Recorded: a replay returns
+  /// the same index however the others have gone since. Parks like any wait.
+  /// Throws UsageError for no handles or this workflow's own ID,
+  /// WorkflowNotFoundError for a workflow that does not exist.
+  template <class R>
+  std::size_t wait_first(const std::vector<Handle<R>>& handles) {
+    return *do_wait_first(ids_of(handles), std::nullopt);
+  }
+  /// As wait_first, but nullopt once `timeout` passes first (the deadline is
+  /// recorded, as a recv's: after a crash it waits only what is left).
+  template <class R>
+  std::optional<std::size_t> wait_first(const std::vector<Handle<R>>& handles, std::chrono::milliseconds timeout) {
+    return do_wait_first(ids_of(handles), timeout);
+  }
+  /// wait_first over workflow IDs (handles of different result types).
+  std::optional<std::size_t> wait_first(const std::vector<std::string>& workflow_ids,
+                                        std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
+    return do_wait_first(workflow_ids, timeout);
+  }
+
   /// The current time, recorded: the same value on replay.
   std::chrono::system_clock::time_point now();
 
@@ -217,6 +253,16 @@ class Context {
   std::string do_start_child(const std::string& name, const ChildOptions& options, Json inputs);
   std::string do_enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options,
                          Json inputs);
+  void do_wait_all(const std::vector<std::string>& ids);
+  std::optional<std::size_t> do_wait_first(const std::vector<std::string>& ids,
+                                           std::optional<std::chrono::milliseconds> timeout);
+  template <class R>
+  static std::vector<std::string> ids_of(const std::vector<Handle<R>>& handles) {
+    std::vector<std::string> ids;
+    ids.reserve(handles.size());
+    for (const auto& h : handles) ids.push_back(h.id());
+    return ids;
+  }
   Runtime& runtime();
 
   detail::Execution& exec_;

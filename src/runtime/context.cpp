@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "common/clock.hpp"
@@ -387,6 +389,100 @@ std::string Context::do_enqueue(const std::string& name, const std::string& queu
   exec_.check_interrupt();
   detail::EnqueueParent parent{exec_, fid};
   return detail::RuntimeAccess::queues(exec_.runtime()).enqueue(name, queue, options, std::move(inputs), &parent);
+}
+
+}  // namespace keel
+
+// --- wait_all / wait_first: waits on many workflows' ends -------------------
+
+namespace keel {
+
+namespace {
+
+constexpr std::string_view kWaitFirst = "keel.wait_first";
+constexpr int64_t kNoDeadline = int64_t{1} << 60;  // an untimed wait: woken by an end, cancel or the sweep
+constexpr size_t kStatusBatch = 500;               // workflows per status query
+
+void require_waitable(const Execution& ex, const std::vector<std::string>& ids, std::string_view call) {
+  for (const auto& id : ids)
+    if (id == ex.id()) throw UsageError(std::string(call) + ": workflow '" + id + "' cannot wait for its own end");
+}
+
+// The IDs among ids whose workflows are not terminal, in their order.
+std::vector<std::string> unfinished(Execution& ex, const std::vector<std::string>& ids) {
+  std::vector<std::string> left;
+  for (size_t at = 0; at < ids.size(); at += kStatusBatch) {
+    std::vector<std::string> batch(ids.begin() + static_cast<std::ptrdiff_t>(at),
+                                   ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), at + kStatusBatch)));
+    auto rows = ex.with_db([&](sysdb::SystemDatabase& db) { return db.workflow_statuses(batch); });
+    std::unordered_map<std::string, WorkflowStatus> status(rows.begin(), rows.end());
+    for (const auto& id : batch) {
+      auto it = status.find(id);
+      if (it == status.end()) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+      if (!is_terminal(it->second)) left.push_back(id);
+    }
+  }
+  return left;
+}
+
+}  // namespace
+
+// Watches the last unfinished workflow only: all must end anyway, and
+// children of a queue end roughly in their order, so this wakes (and, when
+// parked, replays) about once instead of once per child. Every wake-up of
+// the watch re-reads the watched one; its end re-reads the rest.
+void Context::do_wait_all(const std::vector<std::string>& ids) {
+  require_workflow_code(exec_, "ctx.wait_all");
+  require_waitable(exec_, ids, "ctx.wait_all");
+  int64_t since = now_ms();
+  std::vector<std::string> left = ids;
+  while (!left.empty()) {
+    std::string watched = left.back();
+    // Registered before the read: an end between the read and the sleep wakes it.
+    detail::Notifier::Waiter w(exec_.notifier(), WakeKey::done(watched));
+    left = unfinished(exec_, left);
+    if (left.empty() || left.back() != watched) continue;
+    do {
+      exec_.wait(w, kNoDeadline, since);
+      exec_.check_interrupt();
+    } while (!unfinished(exec_, {watched}).empty());
+    left.pop_back();
+  }
+}
+
+std::optional<std::size_t> Context::do_wait_first(const std::vector<std::string>& ids,
+                                                  std::optional<std::chrono::milliseconds> timeout) {
+  require_workflow_code(exec_, "ctx.wait_first");
+  if (ids.empty()) throw UsageError("ctx.wait_first needs at least one workflow to wait for");
+  require_waitable(exec_, ids, "ctx.wait_first");
+  std::optional<DurableDeadline> deadline;
+  if (timeout) deadline.emplace(exec_, exec_.next_function_id(), *timeout);
+  int fid = exec_.next_function_id();
+  if (auto* r = exec_.recorded(fid, kWaitFirst)) {
+    auto v = detail::replay_optional(exec_, *r);
+    if (!v) return std::nullopt;
+    return v->get<std::size_t>();
+  }
+  exec_.begin_unrecorded();
+  exec_.check_interrupt();
+  int64_t started = now_ms();
+  std::vector<WakeKey> keys;
+  keys.reserve(ids.size());
+  for (const auto& id : ids) keys.push_back(WakeKey::done(id));
+  detail::Notifier::AnyWaiter w(exec_.notifier(), keys);
+  for (;;) {
+    auto left = unfinished(exec_, ids);
+    std::unordered_set<std::string> running(left.begin(), left.end());
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      if (!running.count(ids[i]))
+        return record_optional(exec_, fid, kWaitFirst, std::to_string(i), started)->get<std::size_t>();
+    if (timeout && (timeout->count() <= 0 || deadline->passed())) {
+      (void)record_optional(exec_, fid, kWaitFirst, std::nullopt, started);
+      return std::nullopt;
+    }
+    exec_.wait(w, timeout ? deadline->get() : kNoDeadline, started);
+    exec_.check_interrupt();
+  }
 }
 
 }  // namespace keel

@@ -318,7 +318,7 @@ void Engine::leave_parked(Execution& exec) {
 // not run it twice). False at shutdown: it is recovered at the next launch.
 bool Engine::park_for_retry(Execution& exec, bool storage_full) {
   int64_t delay = std::max<int64_t>(1000, 5 * config_.poll_interval.count());
-  if (!parking_->begin(exec.info(), WakeKey::retry(exec.id()).encode(), now_ms() + delay)) return false;
+  if (!parking_->begin(exec.info(), {WakeKey::retry(exec.id()).encode()}, now_ms() + delay)) return false;
   // A full disk needs the operator (free space), not patience: say so.
   if (storage_full)
     spdlog::warn("system database's disk is full (no space left): the workflow runs again in {} ms, "

@@ -83,7 +83,7 @@ std::chrono::steady_clock::time_point Execution::bound(int64_t until_epoch_ms) c
   return std::chrono::steady_clock::now() + std::chrono::milliseconds(delta);
 }
 
-bool Execution::wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since) {
+bool Execution::wait(WaitSource& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since) {
   begin_unrecorded();  // a recorded wait still waiting: its history ends here
   fault("wait.begin");
   int64_t wake = until_epoch_ms;
@@ -124,16 +124,16 @@ bool Execution::should_park(int64_t since_ms, int64_t wake_ms) const {
   return replaying_ || now - since_ms >= c.park_after.count() || host_.threads_scarce();
 }
 
-void Execution::park_if_due(Notifier::Waiter& waiter, int64_t wake_ms, int64_t since_ms) {
+void Execution::park_if_due(WaitSource& waiter, int64_t wake_ms, int64_t since_ms) {
   if (should_park(since_ms, wake_ms)) park(waiter, wake_ms);
 }
 
 // Registered before unwinding, so that a notify from now on is not lost; a
 // notify that came before (since the waiter's last database read) cancels
 // the parking: the caller reads the database again instead.
-void Execution::park(Notifier::Waiter& waiter, int64_t wake_ms) {
+void Execution::park(WaitSource& waiter, int64_t wake_ms) {
   flush_deferred();  // a replay resumes from the records
-  if (!host_.parking().begin(info_, waiter.key(), wake_ms)) return;
+  if (!host_.parking().begin(info_, waiter.keys(), wake_ms)) return;
   if (waiter.notified()) {
     host_.parking().abort(id());
     return;

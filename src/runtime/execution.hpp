@@ -129,7 +129,7 @@ class Execution {
   bool parked() const { return parked_; }
   // Parks (throws ExecutionParked) when should_park says so: for waits that
   // do not go through wait(), e.g. a child's result (waits.cpp).
-  void park_if_due(Notifier::Waiter& waiter, int64_t wake_ms, int64_t since_ms);
+  void park_if_due(WaitSource& waiter, int64_t wake_ms, int64_t since_ms);
   // Adopt an outcome found at write time (another execution recorded it).
   void adopt(const sysdb::OperationRecord& op) { recorded_[op.function_id] = op; }
   // Records not written yet, in position order: the last step's, a timed
@@ -193,7 +193,7 @@ class Execution {
   // began) may park instead: it registers with the parking lot and throws
   // ExecutionParked (see should_park for when). True when woken by a notify
   // (or wake_all), false by the time.
-  bool wait(Notifier::Waiter& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since = std::nullopt);
+  bool wait(WaitSource& waiter, int64_t until_epoch_ms, std::optional<int64_t> parkable_since = std::nullopt);
 
   sysdb::OperationRecord make_op(int function_id, std::string_view name, int64_t started_ms) const;
 
@@ -208,7 +208,7 @@ class Execution {
   std::map<int, sysdb::OperationRecord> recorded_;
   int function_id_ = 0;
   bool should_park(int64_t since_ms, int64_t wake_ms) const;
-  void park(Notifier::Waiter& waiter, int64_t wake_ms);
+  void park(WaitSource& waiter, int64_t wake_ms);
 
   // Writes deferred_. A position found recorded with another outcome (only
   // possible if two executions ran it) ends this run with

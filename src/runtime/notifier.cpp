@@ -1,5 +1,7 @@
 #include "runtime/notifier.hpp"
 
+#include <algorithm>
+
 namespace keel::detail {
 
 Notifier::Waiter::Waiter(Notifier& n, std::string key) : n_(n), key_(std::move(key)) {
@@ -57,6 +59,46 @@ std::optional<std::string> Notifier::Waiter::sole_payload() const {
   return s.payload;
 }
 
+Notifier::AnyWaiter::AnyWaiter(Notifier& n, const std::vector<WakeKey>& keys)
+    : n_(n), group_(std::make_unique<Group>()) {
+  keys_.reserve(keys.size());
+  for (const auto& k : keys) keys_.push_back(k.encode());
+  std::lock_guard lock(n_.mu_);
+  for (const auto& k : keys_) {
+    Slot& s = n_.slots_[k];
+    ++s.waiters;
+    s.groups.push_back(group_.get());
+  }
+  seen_epoch_ = n_.epoch_;
+}
+
+Notifier::AnyWaiter::~AnyWaiter() {
+  std::lock_guard lock(n_.mu_);
+  for (const auto& k : keys_) {
+    auto it = n_.slots_.find(k);
+    if (it == n_.slots_.end()) continue;
+    auto& groups = it->second.groups;
+    auto g = std::find(groups.begin(), groups.end(), group_.get());
+    if (g != groups.end()) groups.erase(g);
+    if (--it->second.waiters == 0) n_.slots_.erase(it);
+  }
+}
+
+bool Notifier::AnyWaiter::woken_locked() const { return group_->seq != seen_ || n_.epoch_ != seen_epoch_; }
+
+bool Notifier::AnyWaiter::wait_until(std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(n_.mu_);
+  bool woken = group_->cv.wait_until(lock, until, [&] { return woken_locked(); });
+  seen_ = group_->seq;
+  seen_epoch_ = n_.epoch_;
+  return woken;
+}
+
+bool Notifier::AnyWaiter::notified() const {
+  std::lock_guard lock(n_.mu_);
+  return woken_locked();
+}
+
 void Notifier::notify(const std::string& key, std::optional<std::string> payload) {
   {
     std::lock_guard lock(mu_);
@@ -68,6 +110,10 @@ void Notifier::notify(const std::string& key, std::optional<std::string> payload
         it->second.payload_seq = it->second.seq;
       }
       it->second.cv.notify_all();  // under the lock: the slot may be erased once it is released
+      for (Group* g : it->second.groups) {
+        ++g->seq;
+        g->cv.notify_all();
+      }
     }
   }
   if (listener_) listener_(key);
@@ -77,7 +123,10 @@ void Notifier::wake_all() {
   {
     std::lock_guard lock(mu_);
     ++epoch_;
-    for (auto& [key, slot] : slots_) slot.cv.notify_all();
+    for (auto& [key, slot] : slots_) {
+      slot.cv.notify_all();
+      for (Group* g : slot.groups) g->cv.notify_all();
+    }
   }
 }
 

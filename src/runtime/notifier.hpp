@@ -15,6 +15,9 @@
 // Keys are WakeKey texts (common/wake_key.hpp): the overloads taking a
 // WakeKey encode it; the string forms are for keys that arrive encoded (the
 // PostgreSQL wake-up sink) and for the notifier's own tests.
+// A wait on several keys at once (AnyWaiter: the first of many workflows to
+// end) sleeps on its own condition variable, which every notify of any of
+// its keys signals.
 // Thread-safe.
 #pragma once
 
@@ -22,29 +25,45 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/wake_key.hpp"
 
 namespace keel::detail {
 
-class Notifier {
+// What a wait sleeps on: one key (Notifier::Waiter) or any of several
+// (Notifier::AnyWaiter). Execution::wait and parking take either.
+class WaitSource {
  public:
-  class Waiter {
+  virtual ~WaitSource() = default;
+  // Sleeps until notified since construction (or the last wait), until, or
+  // wake_all; true when woken by a notify or wake_all (not by the time).
+  virtual bool wait_until(std::chrono::steady_clock::time_point until) = 0;
+  // Whether wait_until would return at once (notified or woken since).
+  virtual bool notified() const = 0;
+  // The keys whose notify ends the wait (a parked entry registers them all).
+  virtual std::vector<std::string> keys() const = 0;
+};
+
+class Notifier {
+  struct Group;
+
+ public:
+  class Waiter : public WaitSource {
    public:
     Waiter(Notifier& n, std::string key);
     Waiter(Notifier& n, const WakeKey& key) : Waiter(n, key.encode()) {}
-    ~Waiter();
+    ~Waiter() override;
     Waiter(const Waiter&) = delete;
     Waiter& operator=(const Waiter&) = delete;
-    // Sleeps until notified since construction (or the last wait), until, or
-    // wake_all; true when woken by a notify or wake_all (not by the time).
-    bool wait_until(std::chrono::steady_clock::time_point until);
-    // Whether wait_until would return at once (notified or woken since).
-    bool notified() const;
+    bool wait_until(std::chrono::steady_clock::time_point until) override;
+    bool notified() const override;
+    std::vector<std::string> keys() const override { return {key_}; }
     // The payload of the latest payload-carrying notify since construction.
     std::optional<std::string> payload() const;
     // The payload of the only notify since construction, if it carried one
@@ -61,6 +80,27 @@ class Notifier {
     uint64_t seen_epoch_;
     uint64_t registered_seq_;  // the key's sequence number at construction
     uint64_t registered_epoch_;
+  };
+
+  // Woken by a notify of any of its keys (no payloads: the caller reads the
+  // database after every wake-up). Registered on all keys at construction.
+  class AnyWaiter : public WaitSource {
+   public:
+    AnyWaiter(Notifier& n, const std::vector<WakeKey>& keys);
+    ~AnyWaiter() override;
+    AnyWaiter(const AnyWaiter&) = delete;
+    AnyWaiter& operator=(const AnyWaiter&) = delete;
+    bool wait_until(std::chrono::steady_clock::time_point until) override;
+    bool notified() const override;
+    std::vector<std::string> keys() const override { return keys_; }
+
+   private:
+    bool woken_locked() const;
+    Notifier& n_;
+    std::vector<std::string> keys_;
+    std::unique_ptr<Group> group_;  // its address is in each key's slot
+    uint64_t seen_ = 0;
+    uint64_t seen_epoch_;
   };
 
   void notify(const std::string& key, std::optional<std::string> payload = std::nullopt);
@@ -85,6 +125,10 @@ class Notifier {
   int sleeping(const WakeKey& key) const;
 
  private:
+  struct Group {
+    std::condition_variable cv;
+    uint64_t seq = 0;  // bumped by every notify of any of the group's keys
+  };
   struct Slot {
     uint64_t seq = 0;
     int waiters = 0;
@@ -92,6 +136,7 @@ class Notifier {
     std::condition_variable cv;  // only this key's waiters sleep here
     std::optional<std::string> payload;
     uint64_t payload_seq = 0;  // the seq its notify made
+    std::vector<Group*> groups;  // AnyWaiters on this key (once per registration)
   };
   std::function<void(const std::string&)> listener_;
   mutable std::mutex mu_;

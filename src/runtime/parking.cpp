@@ -15,17 +15,6 @@ namespace {
 constexpr int kPollBatch = 1000;    // messages read per cursor query
 constexpr size_t kSweepBatch = 500;  // workflows per status / inbox query
 
-std::optional<WakeKey::Kind> kind_of(const std::string& key) {
-  auto k = WakeKey::decode(key);
-  if (!k) return std::nullopt;
-  return k->kind;
-}
-bool is_message_wait(const std::string& key) { return kind_of(key) == WakeKey::Kind::Message; }
-// Waits on another workflow's writes: re-read at every sweep.
-bool is_polled_wait(const std::string& key) {
-  auto kind = kind_of(key);
-  return kind == WakeKey::Kind::Event || kind == WakeKey::Kind::Done;
-}
 
 }  // namespace
 
@@ -53,11 +42,11 @@ void ParkingLot::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool ParkingLot::begin(const WorkflowInfo& info, const std::string& key, int64_t wake_at_ms) {
+bool ParkingLot::begin(const WorkflowInfo& info, std::vector<std::string> keys, int64_t wake_at_ms) {
   std::lock_guard lock(mu_);
   if (stopped_ || entries_.count(info.id)) return false;
-  entries_.emplace(info.id, Entry{info, key, wake_at_ms, false, false});
-  by_key_[key].insert(info.id);
+  for (const auto& key : keys) by_key_[key].insert(info.id);
+  entries_.emplace(info.id, Entry{info, std::move(keys), wake_at_ms, false, false});
   bool earliest = timers_.empty() || wake_at_ms < timers_.begin()->first;
   timers_.emplace(wake_at_ms, info.id);
   if (earliest) cv_.notify_all();
@@ -66,8 +55,9 @@ bool ParkingLot::begin(const WorkflowInfo& info, const std::string& key, int64_t
 
 void ParkingLot::erase_locked(std::unordered_map<std::string, Entry>::iterator it) {
   timers_.erase({it->second.wake_at_ms, it->first});
-  auto k = by_key_.find(it->second.key);
-  if (k != by_key_.end()) {
+  for (const auto& key : it->second.keys) {
+    auto k = by_key_.find(key);
+    if (k == by_key_.end()) continue;
     k->second.erase(it->first);
     if (k->second.empty()) by_key_.erase(k);
   }
@@ -169,39 +159,60 @@ void ParkingLot::poll_messages() {
 
 // Re-reads, in batches, what the cursor cannot see: cancels by other
 // processes, messages committed out of id order (PostgreSQL), and events or
-// results written by other processes.
+// results written by other processes. A parked wait on workflows' ends
+// (a child's result, wait_all, wait_first) is woken only when one of them
+// is terminal (or gone: its replay then says so); a parked get_event is
+// resumed at every sweep (rare; the replay re-reads and parks again).
 void ParkingLot::sweep() {
-  std::vector<std::pair<std::string, std::string>> parked;  // (id, key)
+  std::vector<std::pair<std::string, std::vector<std::string>>> parked;  // (id, keys)
   {
     std::lock_guard lock(mu_);
     if (stopped_) return;
     parked.reserve(entries_.size());
     for (const auto& [id, e] : entries_)
-      if (e.settled) parked.emplace_back(id, e.key);
+      if (e.settled) parked.emplace_back(id, e.keys);
   }
   for (size_t at = 0; at < parked.size(); at += kSweepBatch) {
-    std::vector<std::string> ids, receivers;
-    std::vector<std::string> polled;
+    std::vector<std::string> ids, receivers, polled, awaited;
     size_t end = std::min(parked.size(), at + kSweepBatch);
     for (size_t i = at; i < end; ++i) ids.push_back(parked[i].first);
     std::unordered_set<std::string> pending;
     for (const auto& [id, status] : db_.workflow_statuses(ids))
       if (status == WorkflowStatus::Pending) pending.insert(id);
     for (size_t i = at; i < end; ++i) {
-      const auto& [id, key] = parked[i];
+      const auto& [id, keys] = parked[i];
       if (!pending.count(id)) {  // cancelled (or finished) elsewhere: nothing left to run here
         drop(id);
         notifier_.notify(WakeKey::done(id));
-      } else if (is_message_wait(key)) {
-        receivers.push_back(id);
-      } else if (is_polled_wait(key)) {
-        polled.push_back(key);
+        continue;
+      }
+      for (const auto& key : keys) {
+        auto k = WakeKey::decode(key);
+        if (!k) continue;
+        if (k->kind == WakeKey::Kind::Message) receivers.push_back(id);
+        if (k->kind == WakeKey::Kind::Event) polled.push_back(key);
+        if (k->kind == WakeKey::Kind::Done) awaited.push_back(k->workflow_id);
       }
     }
     if (!receivers.empty())
       for (const auto& m : db_.unconsumed_messages_for(receivers))
         notifier_.notify(WakeKey::message(m.destination_id, m.topic));
     for (const auto& key : polled) on_notify(key);
+    notify_ended(awaited);
+  }
+}
+
+// Notifies the ends of those of ids that are terminal or do not exist.
+void ParkingLot::notify_ended(std::vector<std::string> ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (size_t at = 0; at < ids.size(); at += kSweepBatch) {
+    std::vector<std::string> batch(ids.begin() + at, ids.begin() + std::min(ids.size(), at + kSweepBatch));
+    std::unordered_set<std::string> running;
+    for (const auto& [id, status] : db_.workflow_statuses(batch))
+      if (!is_terminal(status)) running.insert(id);
+    for (const auto& id : batch)
+      if (!running.count(id)) on_notify(WakeKey::done(id).encode());
   }
 }
 

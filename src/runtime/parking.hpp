@@ -1,8 +1,8 @@
 // The parking lot: workflows that wait (recv, sleep, get_event, a child's
-// result) without a thread. A waiting execution parks by registering here and
+// result, wait_all, wait_first) without a thread. A waiting execution parks by registering here and
 // unwinding its stack (ExecutionParked); it is resumed by replay — run again
 // from the top, every recorded operation returning its recorded outcome — when
-//  * its notifier key is notified (in-process writes, and whatever else calls
+//  * one of its notifier keys is notified (in-process writes, and whatever else calls
 //    Notifier::notify, e.g. a LISTEN/NOTIFY listener),
 //  * its wake time passes (min of the wait's deadline and the workflow's
 //    timeout): one timer thread serves every entry,
@@ -11,9 +11,10 @@
 //    over message_id) and notifies their keys; every sweep interval the
 //    statuses of all parked workflows are re-read in batches (a cancel from
 //    another process drops the entry), parked recvs are checked for waiting
-//    messages in batches (which also covers a message the cursor missed), and
-//    parked get_event / child-result waits are simply resumed (they are rare;
-//    the replay re-reads and parks again).
+//    messages in batches (which also covers a message the cursor missed),
+//    waits on workflows' ends are woken when one of those is terminal (their
+//    statuses read in batches), and parked get_event waits are simply
+//    resumed (they are rare; the replay re-reads and parks again).
 // Entries live in memory only: at shutdown they are dropped and the workflows,
 // still PENDING in the database, are recovered at the next launch.
 //
@@ -56,9 +57,9 @@ class ParkingLot {
   // Stops the thread and forgets every entry; begin() refuses afterwards.
   void stop();
 
-  // Registers a parking execution (still unwinding); false when stopped or
-  // when the workflow is parked already.
-  bool begin(const WorkflowInfo& info, const std::string& key, int64_t wake_at_ms);
+  // Registers a parking execution (still unwinding), woken by a notify of any
+  // of keys; false when stopped or when the workflow is parked already.
+  bool begin(const WorkflowInfo& info, std::vector<std::string> keys, int64_t wake_at_ms);
   // Withdraws a begin() (a notify came in before the execution unwound).
   void abort(const std::string& id);
   // The execution has unwound. True when it must be resumed at once (woken
@@ -76,7 +77,7 @@ class ParkingLot {
  private:
   struct Entry {
     WorkflowInfo info;
-    std::string key;
+    std::vector<std::string> keys;
     int64_t wake_at_ms = 0;
     bool settled = false;         // unwound; until then a wake is only remembered
     bool wake_requested = false;
@@ -92,6 +93,7 @@ class ParkingLot {
   void fire_timers();
   void poll_messages();
   void sweep();
+  void notify_ended(std::vector<std::string> ids);
 
   sysdb::SystemDatabase& db_;
   Notifier& notifier_;

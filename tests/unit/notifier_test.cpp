@@ -14,6 +14,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using keel::detail::Notifier;
+using keel::detail::WakeKey;
 
 std::chrono::steady_clock::time_point in(std::chrono::milliseconds d) { return std::chrono::steady_clock::now() + d; }
 
@@ -87,6 +88,47 @@ TEST(Notifier, AWaiterInAnotherThreadWakesWithThePayload) {
   n.notify("evt", std::string("42"));
   t.join();
   EXPECT_EQ(got, "42");
+}
+
+// AnyWaiter: many keys, one sleep (wait_first over many workflows' ends).
+TEST(Notifier, AnAnyWaiterWakesOnANotifyOfAnyOfItsKeysOnly) {
+  Notifier n;
+  Notifier::AnyWaiter w(n, {WakeKey::done("a"), WakeKey::done("b")});
+  n.notify(WakeKey::done("c"));
+  EXPECT_FALSE(w.notified());
+  EXPECT_FALSE(w.wait_until(in(20ms)));
+  n.notify(WakeKey::done("b"));
+  EXPECT_TRUE(w.notified());
+  EXPECT_TRUE(w.wait_until(in(5s)));
+  EXPECT_FALSE(w.notified()) << "a wait consumes the notify";
+  EXPECT_EQ(w.keys().size(), 2u);
+}
+
+TEST(Notifier, AnAnyWaiterSharesItsKeysWithPlainWaitersAndLeavesNothingBehind) {
+  Notifier n;
+  Notifier::Waiter plain(n, WakeKey::done("a"));
+  {
+    Notifier::AnyWaiter any(n, {WakeKey::done("a"), WakeKey::done("a")});  // a key twice is harmless
+    n.notify(WakeKey::done("a"));
+    EXPECT_TRUE(any.notified());
+    EXPECT_TRUE(plain.notified());
+    EXPECT_TRUE(plain.wait_until(in(5s)));
+  }
+  n.notify(WakeKey::done("a"));  // the AnyWaiter is gone: its group must not be signalled (ASan)
+  EXPECT_TRUE(plain.notified());
+}
+
+TEST(Notifier, WakeAllAndANotifyFromAnotherThreadWakeAnAnyWaiter) {
+  Notifier n;
+  Notifier::AnyWaiter w(n, {WakeKey::done("a"), WakeKey::done("b")});
+  n.wake_all();
+  EXPECT_TRUE(w.wait_until(in(5s)));
+  std::thread t([&] {
+    std::this_thread::sleep_for(10ms);
+    n.notify(WakeKey::done("a"));
+  });
+  EXPECT_TRUE(w.wait_until(in(10s)));
+  t.join();
 }
 
 }  // namespace
