@@ -4,6 +4,7 @@
 // the kills of the services, unlike a process's own. Header-only.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -34,6 +35,32 @@ inline std::optional<DatabaseSample> sample_database(const std::string& url) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+// The backends on the database per application_name (Keel names each of a
+// process's sessions "keel <executor id>", its LISTEN one "keel_listen
+// <executor id>": docs/postgres.md); nullopt when the server does not answer.
+inline std::optional<std::map<std::string, double>> connections_by_application(const std::string& url) {
+  try {
+    std::map<std::string, double> out;
+    for (const auto& row : keel::testing::query_rows(
+             url, "SELECT application_name, COUNT(*) FROM pg_stat_activity"
+                  " WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY application_name"))
+      if (row.size() == 2) out[row[0]] = std::stod(row[1]);
+    return out;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// A process's connections among them: its sessions and its LISTEN one.
+inline double connections_of(const std::map<std::string, double>& by_application, const std::string& executor_id) {
+  double n = 0;
+  for (const char* prefix : {"keel ", "keel_listen "}) {
+    auto it = by_application.find(prefix + executor_id);
+    if (it != by_application.end()) n += it->second;
+  }
+  return n;
 }
 
 }  // namespace keel::soak

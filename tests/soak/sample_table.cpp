@@ -1,5 +1,6 @@
 #include "sample_table.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -37,7 +38,12 @@ void SampleTable::add(double t, const std::map<std::string, std::optional<double
 
 std::vector<SampleTable::Result> SampleTable::results() const {
   std::vector<Result> out;
-  for (size_t i = 0; i < columns_.size(); ++i) out.push_back({columns_[i], judge_growth(series_[i], columns_[i].limits)});
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    Result r{columns_[i], judge_growth(series_[i], columns_[i].limits)};
+    if (!series_[i].v.empty()) r.max = *std::max_element(series_[i].v.begin(), series_[i].v.end());
+    r.above_ceiling = columns_[i].ceiling && !series_[i].v.empty() && r.max > *columns_[i].ceiling;
+    out.push_back(std::move(r));
+  }
   return out;
 }
 
@@ -48,17 +54,28 @@ std::vector<std::string> SampleTable::growing() const {
   return out;
 }
 
+std::vector<std::string> SampleTable::above_ceiling() const {
+  std::vector<std::string> out;
+  for (const auto& r : results())
+    if (r.above_ceiling) out.push_back(r.column.name);
+  return out;
+}
+
 std::string SampleTable::summary() const {
   std::string out;
   char line[512];
   std::snprintf(line, sizeof line, "%-26s %-5s %7s %14s %14s %14s %14s  %s\n", "series", "unit", "samples",
                 "1st-half mean", "2nd-half mean", "slope/hour", "allowed/run", "verdict");
   out += line;
-  for (const auto& [c, v] : results()) {
+  for (const auto& [c, v, max, above] : results()) {
     std::string verdict = !v.note.empty() ? "no verdict: " + v.note
                           : !c.judged     ? "info: " + c.info
                           : v.grows       ? "GROWS"
                                           : "ok";
+    if (c.ceiling) {
+      std::snprintf(line, sizeof line, "; max %.0f %s bound %.0f", max, above ? "ABOVE" : "within", *c.ceiling);
+      verdict += line;
+    }
     std::snprintf(line, sizeof line, "%-26s %-5s %7zu %14.1f %14.1f %14.1f %14.1f  %s\n", c.name.c_str(),
                   c.unit.c_str(), v.samples, v.first_half_mean, v.second_half_mean, v.slope_per_hour,
                   c.judged ? v.allowed_growth : 0.0, verdict.c_str());

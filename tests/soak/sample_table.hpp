@@ -23,6 +23,10 @@ struct Column {
   SlopeLimits limits;
   std::string info;
   std::string unit;  // for the summary
+  // A hard bound no sample may pass, judged or not (a documented limit, e.g.
+  // a process's connections: growth within it is a pool warming up, beyond
+  // it a leak). Checked in every run, the short one too.
+  std::optional<double> ceiling;
 };
 
 class SampleTable {
@@ -38,10 +42,14 @@ class SampleTable {
   struct Result {
     Column column;
     SlopeVerdict verdict;
+    double max = 0;             // the largest sample (0 without samples)
+    bool above_ceiling = false;  // max > column.ceiling
   };
   std::vector<Result> results() const;
   // The names of judged series that grow.
   std::vector<std::string> growing() const;
+  // The names of series with a sample above their ceiling.
+  std::vector<std::string> above_ceiling() const;
   // A table: series, samples, first-half mean, second-half mean, slope per
   // hour, allowed growth, verdict.
   std::string summary() const;

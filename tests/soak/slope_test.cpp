@@ -4,6 +4,11 @@
 #include "slope.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "sample_table.hpp"
 
 #include <cmath>
 #include <random>
@@ -82,6 +87,23 @@ TEST(Slope, TooFewSamplesGiveNoVerdict) {
   EXPECT_EQ(judge_growth({}, {}).note, "no samples");
   EXPECT_THROW(judge_growth({{0, 1}, {1}}, {}), std::invalid_argument);
   EXPECT_THROW(judge_growth({{1, 0}, {1, 1}}, {}), std::invalid_argument);
+}
+
+// A ceiling is a hard bound: one sample above it is reported, judged series
+// or not (a victim's per-life connections too), and an empty cell is no sample.
+TEST(Slope, ASampleAboveItsCeilingIsReportedJudgedOrNot) {
+  const auto csv = std::filesystem::temp_directory_path() / ("keel_soak_ceiling_" + std::to_string(::getpid()) + ".csv");
+  {
+    keel::soak::SampleTable table({{"judged", true, {0.25, 4}, "", "", 19.0},
+                                   {"info", false, {}, "per life", "", 19.0},
+                                   {"within", true, {0.25, 4}, "", "", 19.0}},
+                                  csv.string());
+    table.add(0, {{"judged", 18.0}, {"info", 3.0}, {"within", 19.0}});
+    table.add(1, {{"judged", 20.0}, {"info", 25.0}, {"within", std::nullopt}});
+    EXPECT_EQ(table.above_ceiling(), (std::vector<std::string>{"judged", "info"}));
+    EXPECT_NE(table.summary().find("max 25 ABOVE bound 19"), std::string::npos) << table.summary();
+  }
+  std::filesystem::remove(csv);
 }
 
 }  // namespace

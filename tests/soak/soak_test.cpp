@@ -46,6 +46,7 @@
 #include "soak_services.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_databases.hpp"
+#include "sysdb/postgres/connection_budget.hpp"
 
 namespace {
 
@@ -111,7 +112,15 @@ class Soak : public ::testing::Test {
   std::vector<Service*> all() { return {shop_steady.get(), shop_victim.get(), pay_steady.get(), pay_victim.get()}; }
   std::string seconds_flag(int s) const { return std::to_string(s) + "s"; }
 
+  // Each service's executor ID and database URL, by its name.
+  struct Identity {
+    std::string executor_id;
+    std::string db;
+  };
+  std::map<std::string, Identity> identity;
+
   std::unique_ptr<Service> payments(const std::string& name, const std::string& executor, int port) {
+    identity[name] = {executor, pay_db};
     std::vector<std::string> argv{PAYMENTS_BIN, "start", "--db", pay_db, "--port", std::to_string(port),
                                   "--admin-port", std::to_string(port + 1), "--webhook-max-backoff", "1s",
                                   "--executor-id", executor, "--retention", seconds_flag(opt.retention),
@@ -120,6 +129,7 @@ class Soak : public ::testing::Test {
   }
   std::unique_ptr<Service> shop(const std::string& name, const std::string& executor, int port,
                                 const std::string& payments_url) {
+    identity[name] = {executor, shop_db};
     std::vector<std::string> argv{SHOP_BIN, "start", "--db", shop_db, "--port", std::to_string(port),
                                   "--payments-url", payments_url, "--checkout-timeout",
                                   seconds_flag(opt.checkout_timeout), "--executor-id", executor, "--retention",
@@ -135,19 +145,27 @@ class Soak : public ::testing::Test {
 
   // The series, their units and what counts as growth. Memory: 20 % of the
   // level per run length, at least 8 MB (allocator noise); counts: 25 %, at
-  // least a few; Keel's tables: 25 %, at least 4 MB / 500 workflows.
+  // least a few; Keel's tables: 25 %, at least 4 MB / 500 workflows. A
+  // process's connections (by its application_name) never above the bound
+  // docs/postgres.md promises; a database's total mixes the steady process
+  // with the victim's pool, which warms up again after every kill.
   std::vector<Column> columns() {
     std::vector<Column> c;
+    const double bound = keel::sysdb::postgres::max_connections_per_process(1);  // the apps' writer count
     for (Service* s : all()) {
       const bool steady = s->name().find("steady") != std::string::npos;
       const std::string why = "restarted at every kill (per-life values)";
       c.push_back({s->name() + "_rss_kb", steady, {0.20, 8192}, steady ? "" : why, "kB"});
       c.push_back({s->name() + "_threads", steady, {0.25, 4}, steady ? "" : why, ""});
       c.push_back({s->name() + "_fds", steady, {0.25, 8}, steady ? "" : why, ""});
+      c.push_back({s->name() + "_pg_conns", steady, {0.25, 4}, steady ? "" : why, "", bound});
     }
     for (const char* db : {"shop", "pay"}) {
       const std::string d = db;
-      c.push_back({d + "_connections", true, {0.25, 4}, "", ""});
+      c.push_back({d + "_connections", false, {}, "the steady and the victim's: judged per process", ""});
+      // Backends no live service names: a killed victim's, until the server
+      // notices its client is gone; they must not pile up.
+      c.push_back({d + "_unowned_conns", true, {0.25, 4}, "", ""});
       c.push_back({d + "_keel_bytes", true, {0.25, 4 << 20}, "", "B"});
       c.push_back({d + "_workflows", true, {0.25, 500}, "", ""});
       c.push_back({d + "_db_bytes", false, {}, "includes the app's orders, sessions, charges: grow by design", "B"});
@@ -165,6 +183,20 @@ class Soak : public ::testing::Test {
         v[s->name() + "_threads"] = p->threads;
         v[s->name() + "_fds"] = p->fds;
       }
+    for (const auto& [prefix, url] : {std::pair{"shop", shop_db}, std::pair{"pay", pay_db}}) {
+      auto by_app = keel::soak::connections_by_application(url);
+      if (!by_app) continue;
+      double total = 0, owned = 0;
+      for (const auto& [app, n] : *by_app) total += n;
+      for (Service* s : all()) {
+        const Identity& who = identity.at(s->name());
+        if (who.db != url || s->pid() == 0) continue;  // down: an empty cell, not a zero
+        const double mine = keel::soak::connections_of(*by_app, who.executor_id);
+        v[s->name() + "_pg_conns"] = mine;
+        owned += mine;
+      }
+      v[std::string(prefix) + "_unowned_conns"] = total - owned;
+    }
     for (const auto& [name, url] : {std::pair{"shop", shop_db}, std::pair{"pay", pay_db}})
       if (auto d = keel::soak::sample_database(url)) {
         v[std::string(name) + "_connections"] = d->connections;
@@ -434,6 +466,10 @@ TEST_F(Soak, CheckoutAtASteadyRateThroughKillsWithRetention) {
   const auto growing = table.growing();
   std::string names;
   for (const auto& g : growing) names += " " + g;
+  const auto above = table.above_ceiling();
+  std::string above_names;
+  for (const auto& a : above) above_names += " " + a;
+  EXPECT_TRUE(above.empty()) << "above their bound:" << above_names << " (curves in " << opt.csv << ")";
   if (opt.enforce_verdicts)
     EXPECT_TRUE(growing.empty()) << "growing without bound:" << names << " (curves in " << opt.csv << ")";
   else

@@ -4,15 +4,14 @@
 #include <string>
 
 #include "keel/errors.hpp"
+#include "sysdb/postgres/connection_budget.hpp"
 #include "sysdb/postgres/migrations.hpp"
 
 namespace keel::sysdb::postgres {
 
 namespace {
 
-// Reader connections at most: beyond, a read waits for one to come back
-// rather than open (fork a server process for) a connection per read.
-constexpr size_t kMaxReaders = 16;
+constexpr size_t kMaxReaders = kMaxReaderConnections;  // connection_budget.hpp
 
 int64_t schema_version(Connection& c) {
   Result exists = c.exec("SELECT to_regclass('keel.schema_version') IS NOT NULL");
