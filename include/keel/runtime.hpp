@@ -272,6 +272,11 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   /// set; returns the ID. Throws UnknownScheduleError, UnknownWorkflowError
   /// (its workflow is not registered here), RuntimeStateError.
   [[nodiscard]] std::string trigger_schedule(const std::string& name);
+  /// Forgets a stored schedule: for one no process declares any more (it is
+  /// listed until deleted). A process that still declares it starts none of
+  /// its ticks from then on, and stores it again, with no past ticks due, at
+  /// its next launch. Started workflows are kept. Throws UnknownScheduleError.
+  void delete_schedule(const std::string& name);
 
   /// The application's own SQL on the system database, outside any workflow
   /// (migrations, reads for HTTP handlers). run_sql_write is one transaction,

@@ -164,6 +164,10 @@ struct AdminServer::Impl {
         {"POST", {"schedules", "*", "pause"}, [this](auto&, auto& c) { return pause_schedule(c[0], true); }},
         {"POST", {"schedules", "*", "resume"}, [this](auto&, auto& c) { return pause_schedule(c[0], false); }},
         {"POST", {"schedules", "*", "trigger"}, [this](auto&, auto& c) { return trigger_schedule(c[0]); }},
+        {"POST", {"schedules", "*", "delete"}, [this](auto&, auto& c) {
+           rt.delete_schedule(c[0]);
+           return Reply{200, Json{{"name", c[0]}, {"deleted", true}}, {}};
+         }},
     };
     // The web console: "/" and "/console/<file>" (admin/console/).
     for (const auto& asset : admin::console::assets()) {

@@ -11,7 +11,7 @@
 //   keel workflow restart ID [--new-id X] --db URL
 //   keel executors list --db URL
 //   keel schedule list --db URL
-//   keel schedule pause|resume NAME --db URL
+//   keel schedule pause|resume|delete NAME --db URL
 // (No "trigger": a manual run starts the schedule's workflow, whose code this
 // command does not have; use Runtime::trigger_schedule or the admin API.)
 // Every command also takes --json (JSON even on a terminal).
@@ -252,6 +252,12 @@ int set_schedule_paused(const Options& o, bool paused) {
   show(o, keel::Json{{"name", o.id}, {"paused", paused}}, [&](int64_t, int) {
     return "schedule " + o.id + (paused ? " paused\n" : " resumed\n");
   });
+  return kOk;
+}
+int cmd_schedule_delete(const Options& o) {
+  auto rt = open_runtime(o.db, false);
+  rt->delete_schedule(o.id);
+  show(o, keel::Json{{"name", o.id}, {"deleted", true}}, [&](int64_t, int) { return "schedule " + o.id + " deleted\n"; });
   return kOk;
 }
 int cmd_schedule_pause(const Options& o) { return set_schedule_paused(o, true); }
@@ -534,7 +540,7 @@ int main(int argc, char** argv) {
   add_common_options(executors_list, o);
   executors_list->callback([&] { command = cmd_executors; });
 
-  auto* schedule = app.add_subcommand("schedule", "Inspect, pause and resume schedules");
+  auto* schedule = app.add_subcommand("schedule", "Inspect, pause, resume and delete schedules");
   schedule->require_subcommand(1);
   auto* schedule_list = schedule->add_subcommand("list", "List the schedules stored in the database");
   add_common_options(schedule_list, o);
@@ -546,7 +552,8 @@ int main(int argc, char** argv) {
   };
   for (const ByName& c : {ByName{"pause", "Pause a schedule: no tick starts until resumed", cmd_schedule_pause},
                           ByName{"resume", "Resume a schedule (the ticks of the pause do not run)",
-                                 cmd_schedule_resume}}) {
+                                 cmd_schedule_resume},
+                          ByName{"delete", "Forget a schedule no process declares any more", cmd_schedule_delete}}) {
     auto* sub = schedule->add_subcommand(c.name, c.help);
     sub->add_option("name", o.id, "Schedule name")->required();
     add_common_options(sub, o);

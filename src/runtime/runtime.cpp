@@ -89,6 +89,10 @@ void Runtime::resume_schedule(const std::string& name) {
   forbid_in_transaction_body("Runtime::resume_schedule");
   scheduler_->set_paused(name, false);
 }
+void Runtime::delete_schedule(const std::string& name) {
+  forbid_in_transaction_body("Runtime::delete_schedule");
+  scheduler_->remove(name);
+}
 std::string Runtime::trigger_schedule(const std::string& name) {
   forbid_in_transaction_body("Runtime::trigger_schedule");
   return scheduler_->trigger(name);

@@ -178,6 +178,11 @@ void Scheduler::set_paused(const std::string& name, bool paused) {
   cv_.notify_all();
 }
 
+void Scheduler::remove(const std::string& name) {
+  if (!engine_.db().delete_schedule(name))
+    throw UnknownScheduleError("no schedule named '" + name + "' is stored in the system database");
+}
+
 std::string Scheduler::trigger(const std::string& name) {
   engine_.require_running();
   const sysdb::ScheduleRow row = stored(name);

@@ -47,6 +47,7 @@ class Scheduler {
   [[nodiscard]] std::vector<ScheduleInfo> list();
   void set_paused(const std::string& name, bool paused);
   [[nodiscard]] std::string trigger(const std::string& name);
+  void remove(const std::string& name);
 
  private:
   struct Declared {

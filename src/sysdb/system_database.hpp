@@ -362,6 +362,8 @@ class SystemDatabase {
   // Pauses or resumes; resuming a paused schedule also moves its last tick
   // to now_ms (the ticks of the pause do not run). False when not stored.
   [[nodiscard]] virtual bool set_schedule_paused(const std::string& name, bool paused, int64_t now_ms) = 0;
+  // Forgets a stored schedule (its last tick and pause too). False when not stored.
+  [[nodiscard]] virtual bool delete_schedule(const std::string& name) = 0;
 
   // --- the application's SQL ---
   virtual void run_sql_write(const std::function<void(Sql&)>& fn) = 0;

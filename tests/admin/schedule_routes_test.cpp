@@ -1,5 +1,5 @@
 // The admin server's schedule routes (GET /schedules, POST
-// /schedules/:name/pause|resume|trigger) over real HTTP; on SQLite, and on
+// /schedules/:name/pause|resume|trigger|delete) over real HTTP; on SQLite, and on
 // PostgreSQL when the postgres part is built (postgres.ScheduleRoutes.*).
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -64,8 +64,14 @@ TEST_F(ScheduleRoutes, ListPauseResumeTrigger) {
   EXPECT_GT(rt->retrieve<int64_t>(id).result_for(30s), 0);
 }
 
+TEST_F(ScheduleRoutes, DeleteForgetsTheSchedule) {
+  EXPECT_EQ(post("/schedules/hourly/delete", 200).at("deleted"), true);
+  EXPECT_TRUE(rt->list_schedules().empty());
+  EXPECT_EQ(post("/schedules/hourly/delete", 404).at("error"), "schedule_not_found");
+}
+
 TEST_F(ScheduleRoutes, UnknownScheduleIs404) {
-  for (const char* action : {"pause", "resume", "trigger"})
+  for (const char* action : {"pause", "resume", "trigger", "delete"})
     EXPECT_EQ(post(std::string("/schedules/nope/") + action, 404).at("error"), "schedule_not_found");
 }
 

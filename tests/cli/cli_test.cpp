@@ -281,7 +281,7 @@ TEST_F(CliTest, HelpListsTheCommands) {
 // Every workflow's status, to show that a refused or dry-run command
 }  // namespace
 
-TEST_F(CliTest, ScheduleListPauseAndResume) {
+TEST_F(CliTest, ScheduleListPauseResumeAndDelete) {
   const std::string url = keel::testing::named_test_db_url(dir_, "sched");
   {
     keel::RuntimeConfig c;
@@ -309,4 +309,9 @@ TEST_F(CliTest, ScheduleListPauseAndResume) {
   r = keel_cli({"schedule", "pause", "nope", "--db", url});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   EXPECT_NE(r.err.find("nope"), std::string::npos) << describe(r);
+  r = keel_cli({"schedule", "delete", "daily", "--db", url});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_TRUE(list().empty());
+  r = keel_cli({"schedule", "delete", "daily", "--db", url});
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
 }

@@ -251,6 +251,31 @@ TEST_F(ScheduleTest, MisuseThrowsAtOnce) {
   EXPECT_THROW(rt->pause_schedule("nope"), UnknownScheduleError);
   EXPECT_THROW(rt->resume_schedule("nope"), UnknownScheduleError);
   EXPECT_THROW((void)rt->trigger_schedule("nope"), UnknownScheduleError);
+  EXPECT_THROW(rt->delete_schedule("nope"), UnknownScheduleError);
+}
+
+// A schedule no process declares any more is listed until deleted; a
+// process still declaring it starts no tick once it is deleted, and stores
+// it again at its next launch, with no past tick due.
+TEST_F(ScheduleTest, DeleteForgetsAScheduleUntilADeclaringProcessLaunchesAgain) {
+  setup(*rt, every_second());
+  (void)rt->launch();
+  ASSERT_TRUE(eventually([&] { return successes(*rt) >= 1; }));
+  rt->delete_schedule("every");
+  EXPECT_TRUE(rt->list_schedules().empty());
+  std::this_thread::sleep_for(1500ms);  // a pass that read the row before the delete may still start one
+  const size_t after_delete = tick_workflows(*rt, "every").size();
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(tick_workflows(*rt, "every").size(), after_delete) << "a tick started after the delete";
+  EXPECT_THROW(rt->delete_schedule("every"), UnknownScheduleError);
+
+  restart();
+  const int64_t relaunched_at = now_epoch_ms();
+  setup(*rt, every_second());
+  (void)rt->launch();
+  ASSERT_EQ(rt->list_schedules().size(), 1u);
+  EXPECT_GE(rt->list_schedules()[0].last_tick_epoch_ms, relaunched_at - 1000) << "stored anew: no past tick due";
+  ASSERT_TRUE(eventually([&] { return tick_workflows(*rt, "every").size() > after_delete; }));
 }
 
 }  // namespace

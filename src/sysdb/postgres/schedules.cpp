@@ -51,4 +51,10 @@ bool PostgresSystemDatabase::set_schedule_paused(const std::string& name, bool p
   return found;
 }
 
+bool PostgresSystemDatabase::delete_schedule(const std::string& name) {
+  bool found = false;
+  write([&](Connection& c) { found = c.exec("DELETE FROM keel.schedules WHERE name = $1", {name}).changed() == 1; });
+  return found;
+}
+
 }  // namespace keel::sysdb::postgres

@@ -50,4 +50,13 @@ bool SqliteSystemDatabase::set_schedule_paused(const std::string& name, bool pau
   return found;
 }
 
+bool SqliteSystemDatabase::delete_schedule(const std::string& name) {
+  bool found = false;
+  write([&](Connection& c) {
+    c.prepare("DELETE FROM keel_schedules WHERE name = $1", {name}).step();
+    found = c.changes() == 1;
+  });
+  return found;
+}
+
 }  // namespace keel::sysdb::sqlite

@@ -73,6 +73,7 @@ class SqliteSystemDatabase final : public SystemDatabase {
   std::vector<ScheduleRow> list_schedules() override;
   void advance_schedule(const std::string& name, int64_t tick_ms) override;
   bool set_schedule_paused(const std::string& name, bool paused, int64_t now_ms) override;
+  bool delete_schedule(const std::string& name) override;
 
   // queues.cpp
   InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
