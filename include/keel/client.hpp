@@ -138,7 +138,7 @@ class Client : public detail::TypedMessaging<Client> {
     return ClientHandle<R>(*this, workflow_id);
   }
 
-  // send<T> and get_event<T> come from detail::TypedMessaging
+  // send<T>, get_event<T>, read_stream<T> and stream_reader<T> come from detail::TypedMessaging
   // (keel/messaging.hpp), shared with Runtime.
 
   /// The workflow's row, or nullopt when no workflow has this ID.
@@ -189,6 +189,8 @@ class Client : public detail::TypedMessaging<Client> {
   void send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key);
   std::optional<Json> get_event_erased(const std::string& id, const std::string& key,
                                        std::chrono::milliseconds timeout);
+  StreamBatch<Json> read_stream_erased(const std::string& id, const std::string& key, int64_t offset,
+                                       std::chrono::milliseconds timeout, int max_values);
   std::unique_ptr<State> state_;
 };
 

@@ -192,7 +192,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
     return Handle<R>(*this, workflow_id);
   }
 
-  // send<T> and get_event<T> come from detail::TypedMessaging
+  // send<T>, get_event<T>, read_stream<T> and stream_reader<T> come from detail::TypedMessaging
   // (keel/messaging.hpp), shared with Client.
 
   /// Cancel: a PENDING or ENQUEUED workflow becomes CANCELLED; a running one
@@ -296,6 +296,8 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   void send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key);
   std::optional<Json> get_event_erased(const std::string& id, const std::string& key,
                                        std::chrono::milliseconds timeout);
+  StreamBatch<Json> read_stream_erased(const std::string& id, const std::string& key, int64_t offset,
+                                       std::chrono::milliseconds timeout, int max_values);
 
   std::unique_ptr<detail::Engine> engine_;
   std::unique_ptr<detail::Queues> queues_;  // after engine_: stopped and destroyed first

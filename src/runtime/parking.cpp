@@ -24,7 +24,7 @@ bool is_message_wait(const std::string& key) { return kind_of(key) == WakeKey::K
 // Waits on another workflow's writes: re-read at every sweep.
 bool is_polled_wait(const std::string& key) {
   auto kind = kind_of(key);
-  return kind == WakeKey::Kind::Event || kind == WakeKey::Kind::Done;
+  return kind == WakeKey::Kind::Event || kind == WakeKey::Kind::Done || kind == WakeKey::Kind::Stream;
 }
 
 }  // namespace
