@@ -76,6 +76,8 @@ struct StreamBatch {
 };
 
 namespace detail {
+/// A batch of JSON values as a batch of T (from_json_value each;
+/// SerializationError on a wrong shape).
 template <class T>
 StreamBatch<T> decode_stream_batch(StreamBatch<Json>&& raw) {
   if constexpr (std::is_same_v<T, Json>) {
@@ -101,6 +103,8 @@ class StreamReader {
   /// Reads one batch from an offset, waiting up to a timeout (the owner's read_stream).
   using Read = std::function<StreamBatch<Json>(int64_t offset, std::chrono::milliseconds timeout)>;
 
+  /// A cursor that reads with `read`, from `offset` on; made by
+  /// Runtime::stream_reader and Client::stream_reader.
   StreamReader(Read read, int64_t offset) : read_(std::move(read)), offset_(offset) {}
 
   /// The next value, waiting up to `timeout` for it; nullopt when none came
