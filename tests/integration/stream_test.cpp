@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "keel/client.hpp"
+#include "runtime/engine.hpp"
+#include "runtime/runtime_access.hpp"
 #include "support/child_process.hpp"
 #include "support/runtime_fixture.hpp"
 
@@ -257,6 +259,34 @@ TEST_F(StreamTest, ReadInsideAWorkflowIsRecordedAndReplayed) {
   auto h = rt->retrieve<std::vector<std::vector<int>>>("rd");
   EXPECT_EQ(h.result_for(20s), (std::vector<std::vector<int>>{{0, 1}, {2, 3, 4}}));
   EXPECT_GE(effects.count("read"), 3);  // the first read ran, and was replayed
+}
+
+// A workflow waiting in ctx.read_stream parks (no thread) and is resumed by
+// the write's wake-up, not by its timeout.
+TEST_F(StreamTest, AParkedReaderIsWokenByTheWrite) {
+  auto cfg = keel::testing::test_config(dir);
+  cfg.park_after = std::chrono::milliseconds(0);  // park at once
+  cfg.poll_interval = 30s;  // no poll comes to the rescue within the test
+  rt = std::make_unique<keel::Runtime>(cfg);
+  auto writer = rt->register_workflow("late", [](keel::Context& ctx) {
+    ctx.recv<int>("go", 60s);
+    ctx.write_stream("s", std::string("hello"));
+    return 0;
+  });
+  auto reader = rt->register_workflow("parked_reader", [](keel::Context& ctx) {
+    auto b = ctx.read_stream<std::string>("late-w", "s", 0, 60s);
+    return b.values;
+  });
+  rt->launch();
+  auto w = rt->start(writer, {.workflow_id = "late-w"});
+  auto r = rt->start(reader, {.workflow_id = "late-r"});
+  auto& parking = keel::detail::RuntimeAccess::engine(*rt).parking();
+  ASSERT_TRUE(keel::testing::eventually([&] { return parking.contains("late-r"); }, 10s));
+  auto t0 = std::chrono::steady_clock::now();
+  rt->send("late-w", 1, "go");
+  EXPECT_EQ(r.result_for(20s), std::vector<std::string>{"hello"});
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  w.result_for(10s);
 }
 
 TEST_F(StreamTest, ClientReadsAndIteratesToTheEnd) {
