@@ -19,8 +19,9 @@
 ///    (checked when it runs: a mismatch ends it in ERROR). Same idempotency
 ///    (workflow ID), deduplication (DeduplicatedError) and bad-input errors
 ///    (UsageError) as Runtime::enqueue.
-///  * send, get_event, get_workflow, cancel behave as the Runtime's methods.
-///  * Waits (ClientHandle::result, get_event) re-read the database every
+///  * send, get_event, read_stream, stream_reader, get_workflow, cancel
+///    behave as the Runtime's methods (keel/stream.hpp for the streams).
+///  * Waits (ClientHandle::result, get_event, read_stream) re-read the database every
 ///    poll_interval; on PostgreSQL a NOTIFY from the writer ends them sooner.
 ///  * Called inside a transaction body (Context::transaction), every method
 ///    throws UsageError at once, as the Runtime's do.
