@@ -261,7 +261,18 @@ struct HttpService::Impl {
     }
     hres.status = res.status;
     for (const auto& [k, v] : res.headers) hres.set_header(k, v);
-    hres.set_content(res.body, res.content_type);
+    if (!res.stream) {
+      hres.set_content(res.body, res.content_type);
+      return;
+    }
+    hres.set_chunked_content_provider(res.content_type,
+                                      [stream = std::move(res.stream)](size_t, httplib::DataSink& sink) {
+                                        stream([&](std::string_view data) {
+                                          return sink.is_writable() && sink.write(data.data(), data.size());
+                                        });
+                                        sink.done();
+                                        return true;
+                                      });
   }
 };
 

@@ -88,6 +88,12 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::map<std::string, std::string> headers;  // extra headers
+  // When set, the body is streamed instead of `body` (chunked transfer
+  // encoding, e.g. Server-Sent Events): called once, on the connection's
+  // thread after the handler returned, with a writer that sends one chunk
+  // and returns false once the client has gone (then return). The response
+  // ends when it returns.
+  std::function<void(const std::function<bool(std::string_view)>& write)> stream;
 
   // body = j.dump() (invalid UTF-8 replaced), content type application/json.
   static HttpResponse json(const nlohmann::json& j, int status = 200);

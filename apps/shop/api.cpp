@@ -183,6 +183,7 @@ ShopApi::ShopApi(keel::Runtime& rt, keel::Workflow<std::string, CheckoutRequest>
 void ShopApi::add_routes(HttpService& http) {
   http.route("POST", "/checkout/:key?", [this](const HttpRequest& r) { return checkout(r); });
   http.route("POST", "/payment_webhook", [this](const HttpRequest& r) { return payment_webhook(r); });
+  http.route("GET", "/orders/:order_id/events", [this](const HttpRequest& r) { return order_events(r); });
   http.route("GET", "/orders/:order_id", [this](const HttpRequest& r) { return get_order(r); });
   http.route("GET", "/orders", [this](const HttpRequest& r) { return list_orders(r); });
   http.route("GET", "/products", [this](const HttpRequest& r) { return list_products(r); });
@@ -308,6 +309,56 @@ HttpResponse ShopApi::get_order(const HttpRequest& req) {
   if (wants_html(req)) return order_page(order ? 200 : 404);
   if (!order) throw HttpError(404, "order_not_found", "there is no order '" + id + "'");
   return HttpResponse::json(order_json(*order));
+}
+
+// Server-Sent Events: the order's progress stream (kProgressStream), one
+// event per state change ("event: <status>", "data: {order_id, status}",
+// "id: <offset>"), from the start or after the Last-Event-ID a reconnecting
+// client sends; the response ends with the checkout workflow (an "end"
+// event). A comment line every few seconds keeps idle proxies from closing
+// it and finds a client that has gone.
+HttpResponse ShopApi::order_events(const HttpRequest& req) {
+  const std::string id = req.path_param("order_id").value_or("");
+  std::optional<keel::WorkflowInfo> info;
+  try {
+    info = rt_.get_workflow(id);
+  } catch (const keel::RuntimeStateError& e) {
+    throw HttpError(503, "shutting_down", e.what());
+  }
+  if (!info || info->name != kCheckoutWorkflow) throw HttpError(404, "order_not_found", "there is no order '" + id + "'");
+  int64_t from = 0;
+  if (auto last = req.header("last-event-id")) {
+    int64_t seen = -1;
+    auto [ptr, ec] = std::from_chars(last->data(), last->data() + last->size(), seen);
+    if (ec != std::errc() || ptr != last->data() + last->size() || seen < 0)
+      throw HttpError(400, "invalid_request", "Last-Event-ID must be an event id of this stream");
+    from = seen + 1;
+  }
+  HttpResponse res;
+  res.content_type = "text/event-stream";
+  res.headers["Cache-Control"] = "no-cache";
+  res.stream = [this, id, from](const std::function<bool(std::string_view)>& write) {
+    constexpr auto kKeepAlive = 5s;
+    try {
+      auto reader = rt_.stream_reader<json>(id, kProgressStream, from);
+      for (;;) {
+        const int64_t offset = reader.offset();
+        if (auto v = reader.next(kKeepAlive)) {
+          const std::string status = v->value("status", std::string("unknown"));
+          if (!write("id: " + std::to_string(offset) + "\nevent: " + status + "\ndata: " + dump_json(*v) + "\n\n"))
+            return;
+        } else if (reader.ended()) {
+          write("event: end\ndata: {}\n\n");
+          return;
+        } else if (!write(": keep-alive\n\n")) {
+          return;
+        }
+      }
+    } catch (const std::exception& e) {  // the runtime shutting down, the database gone
+      spdlog::warn("[{}] GET /orders/{}/events: {}", id, id, e.what());
+    }
+  };
+  return res;
 }
 
 HttpResponse ShopApi::list_orders(const HttpRequest& req) {

@@ -52,6 +52,7 @@ class ShopApi {
   HttpResponse checkout(const HttpRequest& req);
   HttpResponse payment_webhook(const HttpRequest& req);
   HttpResponse get_order(const HttpRequest& req);
+  HttpResponse order_events(const HttpRequest& req);
   HttpResponse list_orders(const HttpRequest& req);
   HttpResponse list_products(const HttpRequest& req);
 

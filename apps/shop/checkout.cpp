@@ -48,11 +48,18 @@ std::string classify(const std::string& order_id, const json& event, const std::
   return "";
 }
 
-std::string refuse(keel::Context& ctx, const CheckoutRequest& req, const std::string& code,
+// Writes the order's new state to its progress stream (when this checkout
+// took the patch that writes it).
+void report(keel::Context& ctx, bool progress, const char* status) {
+  if (progress) ctx.write_stream(kProgressStream, json{{"order_id", ctx.workflow_id()}, {"status", status}});
+}
+
+std::string refuse(keel::Context& ctx, bool progress, const CheckoutRequest& req, const std::string& code,
                    const std::string& message) {
   const std::string& id = ctx.workflow_id();
   ctx.transaction("record_refused_order",
                   [&](keel::Sql& sql) { store::record_refused(sql, id, req, code, wall_ms()); });
+  report(ctx, progress, kStatusFailed);
   ctx.set_event(kSessionEvent, json{{"error", code}, {"message", message}});
   spdlog::warn("Checkout {} failed or timed out: {}", id, message);
   return kStatusFailed;
@@ -61,6 +68,7 @@ std::string refuse(keel::Context& ctx, const CheckoutRequest& req, const std::st
 std::string run_checkout(keel::Context& ctx, const CheckoutRequest& req, PaymentsApi& payments,
                          const CheckoutSettings& settings) {
   const std::string id = ctx.workflow_id();
+  const bool progress = ctx.patched(kProgressPatch);
 
   // The settings this checkout runs with, recorded once: a restart with other
   // flags neither changes the path of a checkout in flight nor the body of
@@ -85,10 +93,11 @@ std::string run_checkout(keel::Context& ctx, const CheckoutRequest& req, Payment
       return store::reserve(sql, id, req, wall_ms());
     });
   } catch (const OutOfStock& e) {
-    return refuse(ctx, req, "out_of_stock", e.what());
+    return refuse(ctx, progress, req, "out_of_stock", e.what());
   } catch (const UnknownProduct& e) {
-    return refuse(ctx, req, "unknown_product", e.what());
+    return refuse(ctx, progress, req, "unknown_product", e.what());
   }
+  report(ctx, progress, kStatusReserving);
 
   // 2. One payment session for the order: the idempotency key is stable across
   // retries and recoveries, so the payment service creates it at most once.
@@ -118,6 +127,7 @@ std::string run_checkout(keel::Context& ctx, const CheckoutRequest& req, Payment
     ctx.transaction("release_inventory", [&](keel::Sql& sql) {
       store::release(sql, id, kStatusFailed, "payment_unavailable", wall_ms());
     });
+    report(ctx, progress, kStatusFailed);
     ctx.set_event(kSessionEvent,
                   json{{"error", "payment_unavailable"},
                        {"message", "the payment service is unavailable; the order was not placed (" + why + ")"}});
@@ -135,6 +145,7 @@ std::string run_checkout(keel::Context& ctx, const CheckoutRequest& req, Payment
   ctx.transaction("await_payment", [&](keel::Sql& sql) {
     store::mark_awaiting_payment(sql, id, session_id, wall_ms());
   });
+  report(ctx, progress, kStatusAwaitingPayment);
   ctx.set_event(kSessionEvent, json{{"order_id", id},
                                     {"session_id", session_id},
                                     {"payment_url", payment_url},
@@ -173,6 +184,7 @@ std::string run_checkout(keel::Context& ctx, const CheckoutRequest& req, Payment
 
   if (outcome == "paid") {
     ctx.transaction("fulfil_order", [&](keel::Sql& sql) { store::fulfil(sql, id, wall_ms()); });
+    report(ctx, progress, kStatusFulfilled);
     spdlog::info("Checkout {} succeeded", id);
     return kStatusFulfilled;
   }
@@ -180,6 +192,7 @@ std::string run_checkout(keel::Context& ctx, const CheckoutRequest& req, Payment
   ctx.transaction("release_inventory", [&](keel::Sql& sql) {
     store::release(sql, id, kStatusCancelled, reason, wall_ms());
   });
+  report(ctx, progress, kStatusCancelled);
   spdlog::warn("Checkout {} failed or timed out ({})", id, reason);
   return kStatusCancelled;
 }

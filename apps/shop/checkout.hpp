@@ -18,6 +18,9 @@
 // exactly one value under the event kSessionEvent, read by the HTTP handler:
 // either {order_id, session_id, payment_url, amount_cents, payments_url} or
 // {error: "out_of_stock" | "unknown_product" | "payment_unavailable", message}.
+// Checkouts that took the patch kProgressPatch also write each state of the
+// order, once, to the stream kProgressStream, after the transaction that
+// made it (GET /orders/:order_id/events).
 // Thread-safety: every running checkout shares the PaymentsApi and the
 // CheckoutSettings given to register_checkout, by reference: the settings are
 // only read, and PaymentsApi is thread-safe.
@@ -35,6 +38,14 @@ namespace keel::apps::shop {
 inline constexpr const char* kSessionEvent = "payment_session";
 inline constexpr const char* kPaymentTopic = "payment";
 inline constexpr const char* kCheckoutWorkflow = "checkout";
+// The checkout's progress: a durable stream (keel/stream.hpp) of
+// {"order_id", "status"} values, one per state change of the order
+// (reserving, awaiting_payment, then fulfilled, cancelled or failed); it ends
+// with the workflow. GET /orders/:order_id/events serves it as SSE.
+inline constexpr const char* kProgressStream = "progress";
+// The patch under which checkouts write it (docs/upgrades.md): checkouts
+// started by an older build replay without it.
+inline constexpr const char* kProgressPatch = "order_progress_stream";
 
 struct CheckoutSettings {
   std::string payments_url;  // e.g. http://127.0.0.1:8086

@@ -19,8 +19,9 @@
 ///    (checked when it runs: a mismatch ends it in ERROR). Same idempotency
 ///    (workflow ID), deduplication (DeduplicatedError) and bad-input errors
 ///    (UsageError) as Runtime::enqueue.
-///  * send, get_event, get_workflow, cancel behave as the Runtime's methods.
-///  * Waits (ClientHandle::result, get_event) re-read the database every
+///  * send, get_event, read_stream, stream_reader, get_workflow, cancel
+///    behave as the Runtime's methods (keel/stream.hpp for the streams).
+///  * Waits (ClientHandle::result, get_event, read_stream) re-read the database every
 ///    poll_interval; on PostgreSQL a NOTIFY from the writer ends them sooner.
 ///  * Called inside a transaction body (Context::transaction), every method
 ///    throws UsageError at once, as the Runtime's do.
@@ -138,7 +139,7 @@ class Client : public detail::TypedMessaging<Client> {
     return ClientHandle<R>(*this, workflow_id);
   }
 
-  // send<T> and get_event<T> come from detail::TypedMessaging
+  // send<T>, get_event<T>, read_stream<T> and stream_reader<T> come from detail::TypedMessaging
   // (keel/messaging.hpp), shared with Runtime.
 
   /// The workflow's row, or nullopt when no workflow has this ID.
@@ -189,6 +190,8 @@ class Client : public detail::TypedMessaging<Client> {
   void send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key);
   std::optional<Json> get_event_erased(const std::string& id, const std::string& key,
                                        std::chrono::milliseconds timeout);
+  StreamBatch<Json> read_stream_erased(const std::string& id, const std::string& key, int64_t offset,
+                                       std::chrono::milliseconds timeout, int max_values);
   std::unique_ptr<State> state_;
 };
 

@@ -24,6 +24,9 @@
 ///  * send: delivered exactly once. recv: consumes each message exactly once,
 ///    oldest first; returns nullopt when the timeout passes. The deadline is
 ///    recorded, so a recv interrupted by a crash waits only what is left.
+///  * write_stream: appended exactly once at the stream's next offset;
+///    close_stream ends the stream; read_stream is recorded like get_event
+///    (keel/stream.hpp has the stream contract).
 ///  * sleep: durable; a recovered sleep waits only what is left.
 ///  * wait_all / wait_first: wait on many workflows' ends at once, parking
 ///    like any wait; wait_first's answer is recorded.
@@ -48,6 +51,7 @@
 #include "keel/serialization.hpp"
 #include "keel/sql.hpp"
 #include "keel/step_options.hpp"
+#include "keel/stream.hpp"
 #include "keel/transaction_options.hpp"
 #include "keel/workflow.hpp"
 
@@ -151,6 +155,28 @@ class Context {
     return from_json_value<T>(*v);
   }
 
+  /// Appends `value` to this workflow's stream `key`, exactly once, at its
+  /// next offset (keel/stream.hpp). UsageError for an empty key or a closed
+  /// stream.
+  template <class T>
+  void write_stream(std::string_view key, const T& value) {
+    do_write_stream(key, to_json_value(value));
+  }
+
+  /// Closes this workflow's stream `key`: its readers get the end of the
+  /// stream once they have read every value. Closing it again does nothing.
+  void close_stream(std::string_view key);
+
+  /// Reads the stream `key` of workflow `workflow_id` from `offset` (at most
+  /// max_values values), waiting up to `timeout` while there is none and the
+  /// stream has not ended. The outcome is recorded: a replay returns the
+  /// same batch. UsageError on an empty key, a negative offset, max_values < 1.
+  template <class T>
+  StreamBatch<T> read_stream(std::string_view workflow_id, std::string_view key, int64_t offset,
+                             std::chrono::milliseconds timeout, int max_values = kDefaultStreamBatch) {
+    return detail::decode_stream_batch<T>(do_read_stream(workflow_id, key, offset, timeout, max_values));
+  }
+
   /// Sleeps for `duration`, durably: the wake-up time is recorded.
   void sleep(std::chrono::milliseconds duration);
 
@@ -250,6 +276,9 @@ class Context {
                                    std::chrono::milliseconds timeout);
   void do_send(std::string_view destination_id, std::string_view topic, Json message);
   std::optional<Json> do_recv(std::string_view topic, std::chrono::milliseconds timeout);
+  void do_write_stream(std::string_view key, Json value);
+  StreamBatch<Json> do_read_stream(std::string_view workflow_id, std::string_view key, int64_t offset,
+                                   std::chrono::milliseconds timeout, int max_values);
   std::string do_start_child(const std::string& name, const ChildOptions& options, Json inputs);
   std::string do_enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options,
                          Json inputs);

@@ -20,6 +20,7 @@
 #include "keel/sql.hpp"
 #include "keel/status.hpp"
 #include "keel/step_options.hpp"
+#include "keel/stream.hpp"
 #include "keel/transaction_options.hpp"
 #include "keel/upgrade_check.hpp"
 #include "keel/version.hpp"

@@ -17,7 +17,7 @@
 ///    nothing twice, also when many threads start the ID at once; the same ID
 ///    under another workflow name throws WorkflowConflictError.
 ///  * shutdown() (also run by the destructor) refuses new work, interrupts
-///    waits (recv, sleep, get_event) and waits for the steps and transactions in
+///    waits (recv, sleep, get_event, read_stream) and waits for the steps and transactions in
 ///    flight; interrupted workflows stay PENDING and resume at the next launch.
 ///  * register_queue / enqueue: see keel/queue.hpp. A launched Runtime with
 ///    queues runs one dequeuer thread, stopped first by shutdown().
@@ -25,7 +25,7 @@
 ///    one scheduler thread, stopped first by shutdown().
 ///  * Running workflows execute on a pool of at most
 ///    config.max_workflow_threads threads (a run queue holds the rest). A
-///    workflow waiting in recv, sleep, get_event or a child's result() parks
+///    workflow waiting in recv, sleep, get_event, read_stream or a child's result() parks
 ///    (config.park_after): it holds no thread and is resumed by replay from its
 ///    checkpoints when its message/event arrives or its deadline passes. A
 ///    workflow blocked inside a step (user code) does hold its thread: with
@@ -192,7 +192,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
     return Handle<R>(*this, workflow_id);
   }
 
-  // send<T> and get_event<T> come from detail::TypedMessaging
+  // send<T>, get_event<T>, read_stream<T> and stream_reader<T> come from detail::TypedMessaging
   // (keel/messaging.hpp), shared with Client.
 
   /// Cancel: a PENDING or ENQUEUED workflow becomes CANCELLED; a running one
@@ -301,6 +301,8 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   void send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key);
   std::optional<Json> get_event_erased(const std::string& id, const std::string& key,
                                        std::chrono::milliseconds timeout);
+  StreamBatch<Json> read_stream_erased(const std::string& id, const std::string& key, int64_t offset,
+                                       std::chrono::milliseconds timeout, int max_values);
 
   std::unique_ptr<detail::Engine> engine_;
   std::unique_ptr<detail::Queues> queues_;  // after engine_: stopped and destroyed first

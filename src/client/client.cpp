@@ -14,6 +14,7 @@
 #include "runtime/notifier.hpp"
 #include "runtime/queues.hpp"
 #include "runtime/results.hpp"
+#include "runtime/streams.hpp"
 #include "runtime/transaction_body.hpp"
 #include "runtime/uuid.hpp"
 #include "sysdb/system_database.hpp"
@@ -105,6 +106,15 @@ std::optional<Json> Client::get_event_erased(const std::string& id, const std::s
     if (std::chrono::steady_clock::now() >= until) return std::nullopt;
     state_->wait_once(w, until);
   }
+}
+
+StreamBatch<Json> Client::read_stream_erased(const std::string& id, const std::string& key, int64_t offset,
+                                             std::chrono::milliseconds timeout, int max_values) {
+  forbid_in_transaction_body("Client::read_stream");
+  detail::check_stream_read(key, offset, max_values);
+  return detail::read_stream_waiting([&] { return state_->db->read_stream(id, key, offset, max_values); },
+                                     state_->notifier, id, key, offset, timeout,
+                                     [&](Notifier::Waiter& w, auto until) { state_->wait_once(w, until); });
 }
 
 Json Client::await_result(const std::string& id, std::optional<std::chrono::milliseconds> timeout) {

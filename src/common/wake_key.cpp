@@ -14,12 +14,13 @@ struct Form {
   std::string_view prefix;
   bool has_name;
 };
-constexpr std::array<Form, 5> kForms{{
+constexpr std::array<Form, 6> kForms{{
     {WakeKey::Kind::Message, "msg:", true},
     {WakeKey::Kind::Event, "evt:", true},
     {WakeKey::Kind::Done, "done:", false},
     {WakeKey::Kind::Sleep, "sleep:", false},
     {WakeKey::Kind::Retry, "retry:", false},
+    {WakeKey::Kind::Stream, "stm:", true},
 }};
 constexpr std::string_view kQueues = "queues";
 

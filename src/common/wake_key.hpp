@@ -13,6 +13,7 @@
 //   sleep:<workflow id>            in-process only: a durable sleep's waiter
 //   retry:<workflow id>            in-process only: parked until the database is back
 //   queues                         in-process only: a queue may have a free slot
+//   stm:<workflow id>\x1f<key>     the workflow wrote to (or closed) stream <key> (migration 11)
 // decode(encode(k)) == k whenever the workflow id holds no '\x1f'.
 // Thread-safety: a plain value type.
 #pragma once
@@ -25,7 +26,7 @@
 namespace keel::detail {
 
 struct WakeKey {
-  enum class Kind { Message, Event, Done, Sleep, Retry, Queues };
+  enum class Kind { Message, Event, Done, Sleep, Retry, Queues, Stream };
 
   Kind kind = Kind::Done;
   std::string workflow_id;  // empty for Queues
@@ -41,6 +42,9 @@ struct WakeKey {
   static WakeKey sleep(std::string workflow_id) { return {Kind::Sleep, std::move(workflow_id), {}}; }
   static WakeKey retry(std::string workflow_id) { return {Kind::Retry, std::move(workflow_id), {}}; }
   static WakeKey queues() { return {Kind::Queues, {}, {}}; }
+  static WakeKey stream(std::string workflow_id, std::string key) {
+    return {Kind::Stream, std::move(workflow_id), std::move(key)};
+  }
 
   [[nodiscard]] std::string encode() const;
   // nullopt for a text that is none of the forms above.

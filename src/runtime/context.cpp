@@ -14,6 +14,7 @@
 #include "runtime/operations.hpp"
 #include "runtime/queues.hpp"
 #include "runtime/runtime_access.hpp"
+#include "runtime/streams.hpp"
 #include "runtime/transaction_body.hpp"
 
 namespace keel {
@@ -306,6 +307,68 @@ std::optional<Json> Context::do_recv(std::string_view topic, std::chrono::millis
       return record_optional(exec_, fid, "keel.recv", std::nullopt, started);
     woken = exec_.wait(w, deadline.get(), started);
     exec_.check_stop();  // the deadline's record may go in with the message's
+  }
+}
+
+void Context::do_write_stream(std::string_view key, Json value) {
+  require_workflow_code(exec_, "ctx.write_stream");
+  detail::check_stream_key(key);
+  std::string k(key);
+  if (exec_.stream_closed(k))
+    throw UsageError("stream '" + k + "' of workflow '" + exec_.id() + "' is closed: write_stream after close_stream");
+  int fid = exec_.next_function_id();
+  if (exec_.recorded(fid, "keel.write_stream")) return;
+  exec_.begin_unrecorded();
+  exec_.check_interrupt();
+  auto op = exec_.make_op(fid, "keel.write_stream", now_ms());
+  op.output = Json(k).dump();
+  std::string stored = value.dump();
+  auto cp = exec_.with_db([&](sysdb::SystemDatabase& db) { return db.write_stream(exec_.id(), k, stored, op); });
+  exec_.accept(cp);
+  exec_.fault("stream.written", k);
+  exec_.notifier().notify(WakeKey::stream(exec_.id(), k));
+}
+
+void Context::close_stream(std::string_view key) {
+  require_workflow_code(exec_, "ctx.close_stream");
+  detail::check_stream_key(key);
+  std::string k(key);
+  if (exec_.stream_closed(k)) return;  // closed before in this run (or its replay): no position taken
+  exec_.note_stream_closed(k);
+  int fid = exec_.next_function_id();
+  if (exec_.recorded(fid, "keel.close_stream")) return;
+  exec_.begin_unrecorded();
+  exec_.check_interrupt();
+  auto op = exec_.make_op(fid, "keel.close_stream", now_ms());
+  op.output = Json(k).dump();
+  auto cp = exec_.with_db([&](sysdb::SystemDatabase& db) { return db.write_stream(exec_.id(), k, std::nullopt, op); });
+  exec_.accept(cp);
+  exec_.notifier().notify(WakeKey::stream(exec_.id(), k));
+}
+
+StreamBatch<Json> Context::do_read_stream(std::string_view workflow_id, std::string_view key, int64_t offset,
+                                          std::chrono::milliseconds timeout, int max_values) {
+  require_workflow_code(exec_, "ctx.read_stream");
+  detail::check_stream_read(key, offset, max_values);
+  DurableDeadline deadline(exec_, exec_.next_function_id(), timeout);
+  int fid = exec_.next_function_id();
+  if (auto* r = exec_.recorded(fid, "keel.read_stream"))
+    return detail::stream_batch_from_json(detail::replay_output(exec_, *r));
+  exec_.begin_unrecorded();
+  exec_.check_interrupt();
+  int64_t started = now_ms();
+  std::string target(workflow_id), k(key);
+  detail::Notifier::Waiter w(exec_.notifier(), WakeKey::stream(target, k));
+  for (;;) {
+    auto read = exec_.with_db([&](sysdb::SystemDatabase& db) { return db.read_stream(target, k, offset, max_values); });
+    if (!read.values.empty() || read.ended || deadline.passed() || timeout.count() <= 0) {
+      exec_.flush_deferred();  // the deadline first
+      auto op = exec_.make_op(fid, "keel.read_stream", started);
+      op.output = detail::stream_batch_json(detail::to_stream_batch(read, offset, target, k)).dump();
+      return detail::stream_batch_from_json(detail::replay_output(exec_, exec_.record(op)));
+    }
+    exec_.wait(w, deadline.get(), started);
+    exec_.check_interrupt();
   }
 }
 

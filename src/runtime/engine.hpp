@@ -67,6 +67,8 @@ class Engine final : public ExecutionHost {
   std::string fork(const std::string& id, const ForkOptions& options);
   Json await_result(const std::string& id, std::optional<std::chrono::milliseconds> timeout);
   std::optional<Json> get_event(const std::string& id, const std::string& key, std::chrono::milliseconds timeout);
+  StreamBatch<Json> read_stream(const std::string& id, const std::string& key, int64_t offset,
+                                std::chrono::milliseconds timeout, int max_values);
   void send(const std::string& dest, const std::string& topic, const Json& message, const std::string& key);
 
   // --- for the queues (runtime/queues.hpp) ---

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -166,6 +167,10 @@ class Execution {
   bool received(int64_t message_id) const {
     return std::find(received_.begin(), received_.end(), message_id) != received_.end();
   }
+  // The streams this run closed (ctx.close_stream, replayed or not): a
+  // write to one of them is refused, the same way on every replay.
+  void note_stream_closed(const std::string& key) { closed_streams_.insert(key); }
+  bool stream_closed(const std::string& key) const { return closed_streams_.count(key) != 0; }
   // Writes the deferred records, if any, in one commit.
   void flush_deferred() {
     if (!deferred_.empty()) write_deferred();
@@ -218,6 +223,7 @@ class Execution {
 
   std::vector<sysdb::OperationRecord> deferred_;
   std::vector<int64_t> received_;  // message ids, oldest first (note_received)
+  std::set<std::string> closed_streams_;  // note_stream_closed
   bool deferred_replayable_ = true;  // every deferred record is replayable (or none is deferred)
   bool in_step_ = false;
   bool replaying_ = false;

@@ -161,8 +161,9 @@ void ParkingLot::poll_messages() {
 // processes, messages committed out of id order (PostgreSQL), and events or
 // results written by other processes. A parked wait on workflows' ends
 // (a child's result, wait_all, wait_first) is woken only when one of them
-// is terminal (or gone: its replay then says so); a parked get_event is
-// resumed at every sweep (rare; the replay re-reads and parks again).
+// is terminal (or gone: its replay then says so); a parked get_event or
+// read_stream is resumed at every sweep (rare; the replay re-reads and
+// parks again).
 void ParkingLot::sweep() {
   std::vector<std::pair<std::string, std::vector<std::string>>> parked;  // (id, keys)
   {
@@ -190,7 +191,7 @@ void ParkingLot::sweep() {
         auto k = WakeKey::decode(key);
         if (!k) continue;
         if (k->kind == WakeKey::Kind::Message) receivers.push_back(id);
-        if (k->kind == WakeKey::Kind::Event) polled.push_back(key);
+        if (k->kind == WakeKey::Kind::Event || k->kind == WakeKey::Kind::Stream) polled.push_back(key);
         if (k->kind == WakeKey::Kind::Done) awaited.push_back(k->workflow_id);
       }
     }

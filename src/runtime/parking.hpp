@@ -13,7 +13,7 @@
 //    another process drops the entry), parked recvs are checked for waiting
 //    messages in batches (which also covers a message the cursor missed),
 //    waits on workflows' ends are woken when one of those is terminal (their
-//    statuses read in batches), and parked get_event waits are simply
+//    statuses read in batches), and parked get_event / read_stream waits are simply
 //    resumed (they are rare; the replay re-reads and parks again).
 // Entries live in memory only: at shutdown they are dropped and the workflows,
 // still PENDING in the database, are recovered at the next launch.

@@ -125,6 +125,12 @@ std::optional<Json> Runtime::get_event_erased(const std::string& id, const std::
   return engine_->get_event(id, key, timeout);
 }
 
+StreamBatch<Json> Runtime::read_stream_erased(const std::string& id, const std::string& key, int64_t offset,
+                                              std::chrono::milliseconds timeout, int max_values) {
+  forbid_in_transaction_body("Runtime::read_stream");
+  return engine_->read_stream(id, key, offset, timeout, max_values);
+}
+
 bool Runtime::cancel(const std::string& id) {
   forbid_in_transaction_body("Runtime::cancel");
   return engine_->cancel(id);

@@ -6,6 +6,7 @@
 #include "runtime/engine.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/results.hpp"
+#include "runtime/streams.hpp"
 
 namespace keel::detail {
 
@@ -84,6 +85,14 @@ std::optional<Json> Engine::get_event(const std::string& id, const std::string& 
     if (std::chrono::steady_clock::now() >= until) return std::nullopt;
     wait_once(*this, w, until);
   }
+}
+
+StreamBatch<Json> Engine::read_stream(const std::string& id, const std::string& key, int64_t offset,
+                                      std::chrono::milliseconds timeout, int max_values) {
+  check_stream_read(key, offset, max_values);
+  require_running();
+  return read_stream_waiting([&] { return db_->read_stream(id, key, offset, max_values); }, notifier_, id, key, offset,
+                             timeout, [&](Notifier::Waiter& w, auto until) { wait_once(*this, w, until); });
 }
 
 void Engine::send(const std::string& dest, const std::string& topic, const Json& message, const std::string& key) {

@@ -138,6 +138,14 @@ struct StoredMessage {
   int64_t created_at_ms = 0;
 };
 
+// What read_stream found (docs/streams.md).
+struct StreamRead {
+  std::vector<std::string> values;  // JSON text, at offsets from, from + 1, ... in order
+  // No value follows the last one returned: the stream is closed there, or
+  // its workflow had reached a terminal status before the rows were read.
+  bool ended = false;
+};
+
 // The oldest unconsumed message of an inbox (peek_message).
 struct WaitingMessage {
   int64_t message_id = 0;
@@ -269,6 +277,18 @@ class SystemDatabase {
   virtual std::optional<std::string> get_event(const std::string& id, const std::string& key) = 0;
   // Every event of the workflow, by key; values as stored (JSON text).
   virtual std::vector<StoredEvent> list_events(const std::string& id) = 0;
+
+  // --- streams (docs/streams.md) ---
+  // Appends value to the stream (id, key) at the next offset (0, 1, 2, ...
+  // per stream), and records op in the same commit; nothing is written when
+  // op's position is taken or the workflow no longer runs here (Checkpoint).
+  // value nullopt: closes the stream (a row with a NULL value at the next
+  // offset; no value is ever written after it: the runtime refuses).
+  virtual Checkpoint write_stream(const std::string& id, const std::string& key,
+                                  const std::optional<std::string>& value, const OperationRecord& op) = 0;
+  // At most limit values of (id, key) from offset `from` on. The workflow's
+  // status is read before the rows: when it was terminal, no row can follow.
+  virtual StreamRead read_stream(const std::string& id, const std::string& key, int64_t from, int limit) = 0;
 
   // --- messages ---
   // Sends a message. From a workflow, op is recorded in the same commit and

@@ -252,6 +252,8 @@ TEST_F(Wakeups, TriggersProduceExactlyWhatWakeKeyEncodes) {
     ctx.set_event(topic, 1);
     ctx.set_event(topic, 2);  // an update fires the trigger again
     ctx.set_event("", 3);     // an empty key
+    ctx.write_stream(topic, 4);  // a stream's row (migration 11) ...
+    ctx.close_stream(topic);     // ... and its close
     int got = ctx.recv<int>(topic, 60s).value_or(-1);
     if (fail) throw std::runtime_error("fails");
     return got + ctx.recv<int>("", 60s).value_or(-1);
@@ -271,6 +273,8 @@ TEST_F(Wakeups, TriggersProduceExactlyWhatWakeKeyEncodes) {
   expect_key(WakeKey::event(id, topic));
   expect_key(WakeKey::event(id, topic));
   expect_key(WakeKey::event(id, ""));
+  expect_key(WakeKey::stream(id, topic));
+  expect_key(WakeKey::stream(id, topic));
   rt->send(id, 1, topic);
   expect_key(WakeKey::message(id, topic));
   rt->send(id, 2, "");

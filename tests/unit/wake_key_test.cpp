@@ -20,13 +20,15 @@ TEST(WakeKey, EncodesTheFrozenTextForms) {
   EXPECT_EQ(WakeKey::sleep("w1").encode(), "sleep:w1");
   EXPECT_EQ(WakeKey::retry("w1").encode(), "retry:w1");
   EXPECT_EQ(WakeKey::queues().encode(), "queues");
+  EXPECT_EQ(WakeKey::stream("w1", "progress").encode(), std::string("stm:w1\x1f") + "progress");
 }
 
 TEST(WakeKey, DecodeInvertsEncodeForEveryKind) {
   std::vector<WakeKey> keys{WakeKey::message("order 'ü' 1", "pay:ment"), WakeKey::message("w", ""),
                             WakeKey::event("w:2", "k:v"), WakeKey::event("", ""),
                             WakeKey::done("done:nested"), WakeKey::sleep("s"),
-                            WakeKey::retry("r"), WakeKey::queues()};
+                            WakeKey::retry("r"), WakeKey::queues(), WakeKey::stream("w", "s:1"),
+                            WakeKey::stream("", "")};
   for (const WakeKey& k : keys) {
     auto back = WakeKey::decode(k.encode());
     ASSERT_TRUE(back.has_value()) << k.encode();

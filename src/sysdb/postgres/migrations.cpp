@@ -220,12 +220,34 @@ CREATE TABLE keel.schedules (
 );
 )sql";
 
+// Durable streams (docs/streams.md). One row per value, at dense offsets 0,
+// 1, 2, ... per (workflow, key); a NULL value is the close, the stream's
+// last row. Deleted with the workflow (the foreign key). Each insert wakes
+// the stream's readers (stm:<workflow id>\x1f<key>, WakeKey::stream).
+constexpr std::string_view kV11Streams = R"sql(
+CREATE TABLE keel.streams (
+  workflow_id   TEXT NOT NULL REFERENCES keel.workflow_status (workflow_id) ON DELETE CASCADE,
+  key           TEXT NOT NULL,
+  stream_offset BIGINT NOT NULL,
+  value         TEXT,
+  created_at    BIGINT NOT NULL,
+  PRIMARY KEY (workflow_id, key, stream_offset)
+);
+CREATE FUNCTION keel.wake_on_stream() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM keel.wake('stm:' || NEW.workflow_id || pg_catalog.chr(31) || NEW.key);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER wake_on_stream AFTER INSERT ON keel.streams
+  FOR EACH ROW EXECUTE FUNCTION keel.wake_on_stream();
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim,
                                                  kV6StepsWithoutForeignKey, kV7OperationKinds, kV8ListIndexes,
-                                                 kV9OperationAttempts, kV10Schedules};
+                                                 kV9OperationAttempts, kV10Schedules, kV11Streams};
   return all;
 }
 

@@ -283,6 +283,56 @@ Checkpoint PostgresSystemDatabase::set_event(const std::string& id, const std::s
   return claim_result(r, id, executor_id_, [&] { return lookup_operation(id, op.function_id); });
 }
 
+// The offset is the stream's next one: the claim locks the workflow's row,
+// and only the workflow's own (sequential) operations write its streams.
+Checkpoint PostgresSystemDatabase::write_stream(const std::string& id, const std::string& key,
+                                                const std::optional<std::string>& value, const OperationRecord& op) {
+  Statement s;
+  claims::Refs refs = claims::one(s, id, op, executor_id_);
+  std::string k = s.bind(key, "text");
+  s << ", st AS (INSERT INTO keel.streams (workflow_id, key, stream_offset, value, created_at) SELECT "
+    << refs.workflow_id << ", " << k
+    << ", (SELECT COALESCE(MAX(stream_offset) + 1, 0) FROM keel.streams WHERE workflow_id = " << refs.workflow_id
+    << " AND key = " << k << "), " << s.bind(value ? SqlValue(*value) : SqlValue(nullptr), "text") << ", "
+    << refs.completed_at << " FROM ins) " << claims::kAnswer;
+  Result r = write_statement(s);
+  return claim_result(r, id, executor_id_, [&] { return lookup_operation(id, op.function_id); });
+}
+
+StreamRead PostgresSystemDatabase::read_stream(const std::string& id, const std::string& key, int64_t from,
+                                               int limit) {
+  StreamRead out;
+  read([&](Connection& c) {  // one snapshot: the status, then the rows
+    out = StreamRead{};
+    Result status = c.exec("SELECT status FROM keel.workflow_status WHERE workflow_id = $1", {id});
+    bool terminal = status.rows() > 0 && is_terminal(workflow_status_from_string(status.text(0, 0)));
+    Result r = c.exec(
+        "SELECT value FROM keel.streams WHERE workflow_id = $1 AND key = $2 AND stream_offset >= $3 "
+        "ORDER BY stream_offset LIMIT $4",
+        {id, key, from, int64_t{limit} + 1});
+    for (int i = 0; i < r.rows(); ++i) {
+      if (r.null(i, 0)) {
+        out.ended = true;  // the close
+        return;
+      }
+      if (static_cast<int>(out.values.size()) == limit) return;  // more follow
+      out.values.push_back(r.text(i, 0));
+    }
+    if (terminal) {
+      out.ended = true;
+      return;
+    }
+    if (r.rows() == 0) {  // past the end: closed before `from`?
+      Result last = c.exec(
+          "SELECT (value IS NULL)::int FROM keel.streams WHERE workflow_id = $1 AND key = $2 "
+          "ORDER BY stream_offset DESC LIMIT 1",
+          {id, key});
+      out.ended = last.rows() > 0 && last.integer(0, 0) != 0;
+    }
+  });
+  return out;
+}
+
 std::optional<std::string> PostgresSystemDatabase::get_event(const std::string& id, const std::string& key) {
   std::optional<std::string> value;
   read_one([&](Connection& c) {

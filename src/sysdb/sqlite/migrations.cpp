@@ -141,11 +141,25 @@ CREATE TABLE keel_schedules (
 );
 )sql";
 
+// V8: durable streams (docs/streams.md). One row per value, at dense
+// offsets 0, 1, 2, ... per (workflow, key); a NULL value is the close, the
+// stream's last row. Deleted with the workflow (delete_finished).
+constexpr std::string_view kV8Streams = R"sql(
+CREATE TABLE keel_streams (
+  workflow_id   TEXT NOT NULL REFERENCES keel_workflow_status (workflow_id) ON DELETE CASCADE,
+  key           TEXT NOT NULL,
+  stream_offset INTEGER NOT NULL,
+  value         TEXT,
+  created_at    INTEGER NOT NULL,
+  PRIMARY KEY (workflow_id, key, stream_offset)
+) WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors, kV4OperationKinds, kV5ListIndexes,
-                                                 kV6OperationAttempts, kV7Schedules};
+                                                 kV6OperationAttempts, kV7Schedules, kV8Streams};
   return all;
 }
 

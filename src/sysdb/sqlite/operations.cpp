@@ -211,6 +211,63 @@ std::optional<std::string> SqliteSystemDatabase::get_event(const std::string& id
   return value;
 }
 
+// The offset is the stream's next one, read under the write lock: only the
+// workflow's own (sequential) operations write its streams.
+Checkpoint SqliteSystemDatabase::write_stream(const std::string& id, const std::string& key,
+                                              const std::optional<std::string>& value, const OperationRecord& op) {
+  Checkpoint cp;
+  write([&](Connection& c) {
+    cp = claim(c, id, op);
+    if (!cp.workflow_active || cp.existing) return;
+    c.prepare(
+         "INSERT INTO keel_streams (workflow_id, key, stream_offset, value, created_at) "
+         "SELECT $1, $2, COALESCE(MAX(stream_offset) + 1, 0), $3, $4 FROM keel_streams "
+         "WHERE workflow_id = $1 AND key = $2",
+         {id, key, value ? SqlValue(*value) : SqlValue(nullptr), now_from(op)})
+        .step();
+  });
+  return cp;
+}
+
+StreamRead SqliteSystemDatabase::read_stream(const std::string& id, const std::string& key, int64_t from,
+                                             int limit) {
+  StreamRead out;
+  read([&](Connection& c) {
+    out = StreamRead{};
+    bool terminal = false;
+    {
+      auto st = c.prepare("SELECT status FROM keel_workflow_status WHERE workflow_id = $1", {id});
+      if (st.step()) terminal = is_terminal(workflow_status_from_string(st.column_text(0)));
+    }
+    auto st = c.prepare(
+        "SELECT value FROM keel_streams WHERE workflow_id = $1 AND key = $2 AND stream_offset >= $3 "
+        "ORDER BY stream_offset LIMIT $4",
+        {id, key, from, int64_t{limit} + 1});
+    int rows = 0;
+    while (st.step()) {
+      ++rows;
+      if (st.column_null(0)) {
+        out.ended = true;  // the close
+        return;
+      }
+      if (static_cast<int>(out.values.size()) == limit) return;  // more follow
+      out.values.push_back(st.column_text(0));
+    }
+    if (terminal) {
+      out.ended = true;
+      return;
+    }
+    if (rows == 0) {  // past the end: closed before `from`?
+      auto last = c.prepare(
+          "SELECT value IS NULL FROM keel_streams WHERE workflow_id = $1 AND key = $2 "
+          "ORDER BY stream_offset DESC LIMIT 1",
+          {id, key});
+      out.ended = last.step() && last.column_int(0) != 0;
+    }
+  });
+  return out;
+}
+
 SendResult SqliteSystemDatabase::send_message(const std::string& destination, const std::string& topic,
                                               const std::string& message, const std::string& idempotency_key,
                                               const std::string& sender_id, const OperationRecord* op) {

@@ -46,6 +46,9 @@ class SqliteSystemDatabase final : public SystemDatabase {
                        const OperationRecord& op) override;
   std::optional<std::string> get_event(const std::string& id, const std::string& key) override;
   std::vector<StoredEvent> list_events(const std::string& id) override;
+  Checkpoint write_stream(const std::string& id, const std::string& key, const std::optional<std::string>& value,
+                          const OperationRecord& op) override;
+  StreamRead read_stream(const std::string& id, const std::string& key, int64_t from, int limit) override;
   std::vector<StoredMessage> list_messages(const std::string& destination, int64_t after_message_id,
                                            int limit) override;
 
