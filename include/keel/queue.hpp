@@ -3,8 +3,16 @@
 ///
 /// Contract:
 ///  * A queue is declared in each process that should run its workflows, with
-///    Runtime::register_queue before launch(). Every process declaring a queue
-///    must declare the same limits (they are not stored in the database).
+///    Runtime::register_queue before launch(). Its declaration (concurrency,
+///    worker_concurrency, rate_limit, priority_enabled) is stored in the
+///    system database: the first launch declaring the queue stores it, a later
+///    launch declaring it alike goes on, and a launch declaring it otherwise
+///    throws ConfigError (naming the queue and each differing field, with
+///    both values) before it recovers or dequeues anything, unless its
+///    declaration sets update_stored: then launch() replaces the stored
+///    declaration (one transaction) and every dequeuer, in every process,
+///    enforces the new limits from its next dequeue on. Dequeuers always
+///    enforce the stored limits, never their own process's copy.
 ///  * Runtime::enqueue (or Client::enqueue, or Context::enqueue from inside a
 ///    workflow) records the workflow as ENQUEUED.
 ///    A dequeuer thread of each launched Runtime moves ENQUEUED workflows of
@@ -63,6 +71,11 @@ struct QueueOptions {
   std::optional<int> worker_concurrency;  ///< limit per executor (process)
   std::optional<RateLimit> rate_limit;    ///< dequeues per window, over all executors
   bool priority_enabled = false;          ///< order by EnqueueOptions::priority
+  /// launch() replaces the queue's stored declaration with this one instead
+  /// of refusing a different one (ConfigError). Meant for the deploy that
+  /// changes a queue's limits: while two processes set it with different
+  /// declarations, the last one launched wins.
+  bool update_stored = false;
 };
 
 /// Throws UsageError for an empty name, ConfigError for a limit that is not
@@ -88,9 +101,10 @@ struct EnqueueOptions {
 
 /// A queue registered in this process and its workflows now
 /// (Runtime::list_queues). The counts are every process's, read in one
-/// query; the limits are this process's declaration (they are not stored).
+/// query; the limits are the stored declaration, which every dequeuer
+/// enforces (update_stored is false).
 struct QueueInfo {
-  QueueOptions options;  ///< the declaration, as register_queue received it
+  QueueOptions options;  ///< the stored declaration (keel_queues)
   int64_t enqueued = 0;  ///< ENQUEUED workflows of the queue: its depth
   int64_t running = 0;   ///< PENDING (dequeued) workflows of the queue, every executor's
 };

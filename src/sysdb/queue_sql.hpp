@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "keel/sql.hpp"
 #include "sysdb/system_database.hpp"
 
 namespace keel::sysdb {
@@ -55,6 +56,49 @@ inline void add_count(std::map<std::string, QueueCounts>& out, const std::string
                       int64_t n) {
   if (status == "ENQUEUED") out[queue].enqueued = n;
   else out[queue].pending = n;
+}
+
+// The columns of a stored declaration (keel_queues), in QueueSpec's order;
+// booleans are read as integers on both backends.
+inline constexpr const char* kQueueColumns =
+    "name, concurrency, worker_concurrency, rate_limit, rate_period_ms, priority_enabled, partitioned";
+
+// declare_queue's upsert: inserts the declaration ($1..$7 in kQueueColumns'
+// order, $8 updated_at; booleans as 0/1), replacing a stored one only when
+// `replace`. ($n <> 0) is the column's boolean on both backends (an
+// integer on SQLite, a BOOLEAN on PostgreSQL).
+inline std::string declare_queue_sql(const std::string& table, bool replace) {
+  std::string sql = "INSERT INTO " + table + " (" + kQueueColumns +
+                    ", updated_at) VALUES ($1, $2, $3, $4, $5, ($6 <> 0), ($7 <> 0), $8) ON CONFLICT (name) DO ";
+  if (!replace) return sql + "NOTHING";
+  return sql +
+         "UPDATE SET concurrency = excluded.concurrency, worker_concurrency = excluded.worker_concurrency, "
+         "rate_limit = excluded.rate_limit, rate_period_ms = excluded.rate_period_ms, "
+         "priority_enabled = excluded.priority_enabled, partitioned = excluded.partitioned, "
+         "updated_at = excluded.updated_at";
+}
+
+// declare_queue's parameters ($1..$8 of declare_queue_sql).
+inline std::vector<SqlValue> declare_queue_params(const QueueSpec& q, int64_t now) {
+  auto opt = [](const std::optional<int>& v) { return v ? SqlValue(static_cast<int64_t>(*v)) : SqlValue(nullptr); };
+  return {q.name, opt(q.concurrency), opt(q.worker_concurrency), opt(q.rate_limit), q.rate_period_ms,
+          static_cast<int64_t>(q.priority_enabled), static_cast<int64_t>(q.partitioned), now};
+}
+
+// A stored declaration from its columns (kQueueColumns' order), read through
+// a row accessor: null(i), integer(i), text(i).
+template <class Row>
+QueueSpec read_queue_spec(const Row& row) {
+  QueueSpec q;
+  q.name = row.text(0);
+  auto opt = [&](int i) { return row.null(i) ? std::optional<int>() : std::optional<int>(static_cast<int>(row.integer(i))); };
+  q.concurrency = opt(1);
+  q.worker_concurrency = opt(2);
+  q.rate_limit = opt(3);
+  q.rate_period_ms = q.rate_limit ? row.integer(4) : 0;
+  q.priority_enabled = row.integer(5) != 0;
+  q.partitioned = row.integer(6) != 0;
+  return q;
 }
 
 inline std::string deduplicated_message(const QueuedFields& q) {

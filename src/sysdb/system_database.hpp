@@ -105,6 +105,8 @@ struct QueueSpec {
   std::optional<int> rate_limit;          // starts within any rate_period_ms window
   int64_t rate_period_ms = 0;
   bool priority_enabled = false;
+  bool partitioned = false;  // the limits above but the rate apply per partition key
+  bool operator==(const QueueSpec&) const = default;
 };
 
 struct DequeueRequest {
@@ -300,10 +302,18 @@ class SystemDatabase {
   virtual InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
                                                 const OperationRecord* parent_op = nullptr) = 0;
   // In one transaction, serialised with every other dequeuer of the queue:
-  // counts what runs and what started within the rate period, then moves the
+  // reads the queue's stored limits (r.queue's when none is stored), counts
+  // what runs and what started within the rate period, then moves the
   // next ENQUEUED workflows (priority, created_at, id) up to the free capacity
   // to PENDING under r.executor_id, stamping started_at. Returns them.
   virtual std::vector<WorkflowInfo> dequeue(const DequeueRequest& r) = 0;
+  // The stored declaration of spec.name (table keel_queues), in one
+  // transaction: inserts spec when none is stored; replaces the stored one
+  // with spec when `replace`. Returns what is stored afterwards (the caller
+  // compares it with spec). The dequeue reads the stored limits itself.
+  virtual QueueSpec declare_queue(const QueueSpec& spec, bool replace) = 0;
+  // The stored declarations of these queues (those that have one), by name.
+  virtual std::map<std::string, QueueSpec> stored_queues(const std::vector<std::string>& names) = 0;
   // The counts of each of these queues (one grouped read, on the queue
   // index; for the metrics). A queue without such workflows has zeros.
   virtual std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) = 0;

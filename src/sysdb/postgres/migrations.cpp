@@ -220,12 +220,30 @@ CREATE TABLE keel.schedules (
 );
 )sql";
 
+// Queue declarations (docs/queues.md, "Stored declarations"): one row per
+// queue, written by the first launch that declares it, compared by every
+// later one, rewritten only on request (QueueOptions::update_stored). The
+// dequeuer enforces these limits, whatever its own process declared. A NULL
+// limit does not limit; rate_period_ms is 0 without a rate limit.
+constexpr std::string_view kV11QueueDeclarations = R"sql(
+CREATE TABLE keel.queues (
+  name               TEXT PRIMARY KEY,
+  concurrency        INTEGER,
+  worker_concurrency INTEGER,
+  rate_limit         INTEGER,
+  rate_period_ms     BIGINT NOT NULL DEFAULT 0,
+  priority_enabled   BOOLEAN NOT NULL DEFAULT false,
+  partitioned        BOOLEAN NOT NULL DEFAULT false,
+  updated_at         BIGINT NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim,
                                                  kV6StepsWithoutForeignKey, kV7OperationKinds, kV8ListIndexes,
-                                                 kV9OperationAttempts, kV10Schedules};
+                                                 kV9OperationAttempts, kV10Schedules, kV11QueueDeclarations};
   return all;
 }
 

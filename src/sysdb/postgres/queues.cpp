@@ -32,9 +32,25 @@ SqlValue opt_int(const std::optional<int64_t>& v) {
   return nullptr;
 }
 
+// A result's row as read_queue_spec reads it.
+struct PgRow {
+  const Result& r;
+  int row;
+  bool null(int i) const { return r.null(row, i); }
+  int64_t integer(int i) const { return r.integer(row, i); }
+  std::string text(int i) const { return r.text(row, i); }
+};
+
+constexpr const char* kSelectQueue =
+    "SELECT name, concurrency, worker_concurrency, rate_limit, rate_period_ms, priority_enabled::int, "
+    "partitioned::int FROM keel.queues";
+
 std::vector<WorkflowInfo> dequeue_in(Connection& c, const DequeueRequest& r) {
-  const QueueSpec& q = r.queue;
-  c.exec("SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))", {kQueueLockSpace, q.name});
+  c.exec("SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))", {kQueueLockSpace, r.queue.name});
+  // The stored limits, which every dequeuer enforces. READ COMMITTED: read
+  // after the lock, this sees every update committed before it.
+  Result stored = c.exec(std::string(kSelectQueue) + " WHERE name = $1", {r.queue.name});
+  const QueueSpec q = stored.rows() > 0 ? read_queue_spec(PgRow{stored, 0}) : r.queue;
   Result counts = c.exec(
       "SELECT count(*), count(*) FILTER (WHERE executor_id = $2) FROM keel.workflow_status "
       "WHERE queue_name = $1 AND status = 'PENDING'",
@@ -65,6 +81,31 @@ std::vector<WorkflowInfo> dequeue_in(Connection& c, const DequeueRequest& r) {
 }
 
 }  // namespace
+
+QueueSpec PostgresSystemDatabase::declare_queue(const QueueSpec& spec, bool replace) {
+  QueueSpec stored;
+  write([&](Connection& c) {
+    c.exec(declare_queue_sql("keel.queues", replace), declare_queue_params(spec, detail::now_ms()));
+    Result r = c.exec(std::string(kSelectQueue) + " WHERE name = $1", {spec.name});
+    stored = r.rows() > 0 ? read_queue_spec(PgRow{r, 0}) : spec;
+  });
+  return stored;
+}
+
+std::map<std::string, QueueSpec> PostgresSystemDatabase::stored_queues(const std::vector<std::string>& names) {
+  std::map<std::string, QueueSpec> out;
+  if (names.empty()) return out;
+  std::vector<SqlValue> params(names.begin(), names.end());
+  read_one([&](Connection& c) {
+    out.clear();
+    Result r = c.exec(std::string(kSelectQueue) + " WHERE name IN (" + placeholders(1, names.size()) + ")", params);
+    for (int i = 0; i < r.rows(); ++i) {
+      QueueSpec q = read_queue_spec(PgRow{r, i});
+      out[q.name] = q;
+    }
+  });
+  return out;
+}
 
 InsertWorkflowResult PostgresSystemDatabase::enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
                                                               const OperationRecord* parent_op) {

@@ -141,11 +141,29 @@ CREATE TABLE keel_schedules (
 );
 )sql";
 
+// V8: queue declarations (docs/queues.md, "Stored declarations"): one row
+// per queue, written by the first launch that declares it, compared by every
+// later one, rewritten only on request (QueueOptions::update_stored). The
+// dequeuer enforces these limits, whatever its own process declared. A NULL
+// limit does not limit; rate_period_ms is 0 without a rate limit.
+constexpr std::string_view kV8QueueDeclarations = R"sql(
+CREATE TABLE keel_queues (
+  name               TEXT PRIMARY KEY,
+  concurrency        INTEGER,
+  worker_concurrency INTEGER,
+  rate_limit         INTEGER,
+  rate_period_ms     INTEGER NOT NULL DEFAULT 0,
+  priority_enabled   INTEGER NOT NULL DEFAULT 0,
+  partitioned        INTEGER NOT NULL DEFAULT 0,
+  updated_at         INTEGER NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors, kV4OperationKinds, kV5ListIndexes,
-                                                 kV6OperationAttempts, kV7Schedules};
+                                                 kV6OperationAttempts, kV7Schedules, kV8QueueDeclarations};
   return all;
 }
 

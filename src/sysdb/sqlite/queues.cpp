@@ -28,7 +28,48 @@ int64_t count(Connection& c, const std::string& sql, const std::vector<SqlValue>
   return st.step() ? st.column_int(0) : 0;
 }
 
+// A statement's row as read_queue_spec reads it.
+struct SqliteRow {
+  const BoundStatement& st;
+  bool null(int i) const { return st.column_null(i); }
+  int64_t integer(int i) const { return st.column_int(i); }
+  std::string text(int i) const { return st.column_text(i); }
+};
+
+// The stored declaration of `name`, or nullopt.
+std::optional<QueueSpec> stored_queue(Connection& c, const std::string& name) {
+  auto st = c.prepare(std::string("SELECT ") + kQueueColumns + " FROM keel_queues WHERE name = $1", {name});
+  if (!st.step()) return std::nullopt;
+  return read_queue_spec(SqliteRow{st});
+}
+
 }  // namespace
+
+QueueSpec SqliteSystemDatabase::declare_queue(const QueueSpec& spec, bool replace) {
+  QueueSpec stored;
+  write([&](Connection& c) {
+    c.prepare(declare_queue_sql("keel_queues", replace), declare_queue_params(spec, detail::now_ms())).step();
+    stored = stored_queue(c, spec.name).value_or(spec);
+  });
+  return stored;
+}
+
+std::map<std::string, QueueSpec> SqliteSystemDatabase::stored_queues(const std::vector<std::string>& names) {
+  std::map<std::string, QueueSpec> out;
+  if (names.empty()) return out;
+  read([&](Connection& c) {
+    out.clear();
+    std::vector<SqlValue> params(names.begin(), names.end());
+    auto st = c.prepare(std::string("SELECT ") + kQueueColumns + " FROM keel_queues WHERE name IN (" +
+                            placeholders(1, names.size()) + ")",
+                        params);
+    while (st.step()) {
+      QueueSpec q = read_queue_spec(SqliteRow{st});
+      out[q.name] = q;
+    }
+  });
+  return out;
+}
 
 InsertWorkflowResult SqliteSystemDatabase::enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
                                                             const OperationRecord* parent_op) {
@@ -67,9 +108,11 @@ InsertWorkflowResult SqliteSystemDatabase::enqueue_workflow(const NewWorkflow& w
 std::vector<WorkflowInfo> SqliteSystemDatabase::dequeue(const DequeueRequest& r) {
   std::vector<WorkflowInfo> taken;
   if (r.workflow_names.empty()) return taken;
-  const QueueSpec& q = r.queue;
   write([&](Connection& c) {
     taken.clear();
+    // The stored limits, which every dequeuer enforces (read under the write
+    // lock: an update committed before is seen).
+    const QueueSpec q = stored_queue(c, r.queue.name).value_or(r.queue);
     int64_t global = count(c, "SELECT count(*) FROM keel_workflow_status WHERE queue_name = $1 AND status = 'PENDING'",
                            {q.name});
     int64_t here = count(c,
