@@ -33,6 +33,15 @@
 ///    ~~~
 ///    Dequeuers of one queue are serialised in the database, so the limits hold
 ///    however many processes dequeue (docs/queues.md has the argument).
+///  * Partitioned queues (QueueOptions::partitioned): every workflow is
+///    enqueued with a non-empty EnqueueOptions::partition_key (stored in its
+///    row), and concurrency and worker_concurrency hold per partition key
+///    instead of over the whole queue: with concurrency 1, at no instant do
+///    two workflows of one key run, while different keys run in parallel.
+///    rate_limit counts the whole queue's starts. An enqueue without a key
+///    into a partitioned queue, or with one into a plain queue, throws
+///    UsageError (a Client checks the stored declaration, when there is one).
+///    Deduplication stays per queue, across partitions.
 ///  * A deduplication ID is exclusive among a queue's ENQUEUED and PENDING
 ///    workflows: enqueueing another one throws DeduplicatedError and writes
 ///    nothing. Once the holder finishes, the ID may be used again.
@@ -71,6 +80,9 @@ struct QueueOptions {
   std::optional<int> worker_concurrency;  ///< limit per executor (process)
   std::optional<RateLimit> rate_limit;    ///< dequeues per window, over all executors
   bool priority_enabled = false;          ///< order by EnqueueOptions::priority
+  /// concurrency and worker_concurrency count per partition key
+  /// (EnqueueOptions::partition_key, then required); rate_limit stays per queue.
+  bool partitioned = false;
   /// launch() replaces the queue's stored declaration with this one instead
   /// of refusing a different one (ConfigError). Meant for the deploy that
   /// changes a queue's limits: while two processes set it with different
@@ -91,6 +103,10 @@ struct EnqueueOptions {
   int priority = 0;
   /// Empty: none. See the contract above.
   std::string deduplication_id;
+  /// The workflow's partition in a partitioned queue (QueueOptions::
+  /// partitioned): required there (not empty), forbidden elsewhere
+  /// (UsageError either way).
+  std::string partition_key;
   /// Cancel the workflow when it still runs this long after its dequeue.
   std::optional<std::chrono::milliseconds> timeout;
   /// Context::enqueue only (a Runtime or Client enqueue has no parent):

@@ -10,6 +10,7 @@
 #include "runtime/engine.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/operations.hpp"
+#include "sysdb/queue_sql.hpp"
 #include "runtime/uuid.hpp"
 
 namespace keel::detail {
@@ -38,6 +39,7 @@ sysdb::QueueSpec spec_of(const QueueOptions& q) {
     s.rate_period_ms = q.rate_limit->period.count();
   }
   s.priority_enabled = q.priority_enabled;
+  s.partitioned = q.partitioned;
   return s;
 }
 
@@ -48,6 +50,7 @@ QueueOptions options_of(const sysdb::QueueSpec& s) {
   q.worker_concurrency = s.worker_concurrency;
   if (s.rate_limit) q.rate_limit = RateLimit{*s.rate_limit, std::chrono::milliseconds(s.rate_period_ms)};
   q.priority_enabled = s.priority_enabled;
+  q.partitioned = s.partitioned;
   return q;
 }
 
@@ -73,7 +76,7 @@ void validate_enqueue_options(const EnqueueOptions& o) {
 
 sysdb::QueuedFields queued_fields(const std::string& queue, const EnqueueOptions& o) {
   if (queue.empty()) throw UsageError("a queue name must not be empty");
-  sysdb::QueuedFields f{queue, o.priority, o.deduplication_id, std::nullopt};
+  sysdb::QueuedFields f{queue, o.priority, o.deduplication_id, std::nullopt, o.partition_key};
   if (o.timeout) f.timeout_ms = o.timeout->count();
   return f;
 }
@@ -124,6 +127,7 @@ std::string Queues::enqueue(const std::string& name, const std::string& queue, c
   validate_enqueue_options(options);
   if (options.priority != 0 && !q.priority_enabled)
     throw UsageError("queue '" + queue + "' does not use priorities (QueueOptions::priority_enabled)");
+  sysdb::check_partition_key(queue, q.partitioned, options.partition_key);
   const RuntimeConfig& config = engine_.config();
   sysdb::NewWorkflow wf{options.workflow_id.empty() ? new_uuid() : options.workflow_id, name, inputs.dump(),
                         config.executor_id, config.application_version, "", std::nullopt, now_ms()};

@@ -95,6 +95,7 @@ struct QueuedFields {
   int priority = 0;
   std::string deduplication_id;        // empty: none
   std::optional<int64_t> timeout_ms;   // the deadline is set at dequeue: now + timeout
+  std::string partition_key;           // empty: none (NULL)
 };
 
 // One queue's limits as a dequeuer sees them (see include/keel/queue.hpp).
@@ -298,7 +299,9 @@ class SystemDatabase {
   // given (ctx.enqueue), the parent's operation (wf.parent_id's) is recorded
   // in the same commit, as insert_workflow does. Throws DeduplicatedError,
   // writing nothing, when q.deduplication_id is held by an ENQUEUED or
-  // PENDING workflow of the same queue.
+  // PENDING workflow of the same queue; UsageError, writing nothing, when the
+  // queue's stored declaration is partitioned and q.partition_key is empty,
+  // or is not and it is set (no stored declaration: not checked).
   virtual InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
                                                 const OperationRecord* parent_op = nullptr) = 0;
   // In one transaction, serialised with every other dequeuer of the queue:

@@ -238,12 +238,22 @@ CREATE TABLE keel.queues (
 );
 )sql";
 
+// Partitioned queues (docs/queues.md, "Partitioned queues"): each queued
+// workflow's partition key (NULL outside partitioned queues), and an index
+// for the dequeue's per-partition counts.
+constexpr std::string_view kV12PartitionKeys = R"sql(
+ALTER TABLE keel.workflow_status ADD COLUMN partition_key TEXT;
+CREATE INDEX workflow_status_partitions ON keel.workflow_status (queue_name, status, partition_key)
+  WHERE partition_key IS NOT NULL;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim,
                                                  kV6StepsWithoutForeignKey, kV7OperationKinds, kV8ListIndexes,
-                                                 kV9OperationAttempts, kV10Schedules, kV11QueueDeclarations};
+                                                 kV9OperationAttempts, kV10Schedules, kV11QueueDeclarations,
+                                                 kV12PartitionKeys};
   return all;
 }
 

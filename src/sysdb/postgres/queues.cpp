@@ -67,6 +67,23 @@ std::vector<WorkflowInfo> dequeue_in(Connection& c, const DequeueRequest& r) {
   std::vector<WorkflowInfo> taken;
   if (room == 0) return taken;
   std::vector<SqlValue> params{q.name, r.executor_id, now, room, r.application_version};
+  if (q.partitioned) {
+    // The window function's rows cannot be locked where they are picked:
+    // the picked IDs are locked in a second select (SKIP LOCKED: a row a
+    // cancel holds is passed over, and its partition takes nothing more now).
+    params.emplace_back(partition_limit(q.concurrency));
+    params.emplace_back(partition_limit(q.worker_concurrency));
+    for (const auto& n : r.workflow_names) params.emplace_back(n);
+    Result rows = c.exec(
+        "UPDATE keel.workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3, "
+        "application_version = $5, deadline_epoch_ms = CASE WHEN timeout_ms IS NULL THEN deadline_epoch_ms ELSE $3 + "
+        "timeout_ms END WHERE workflow_id IN (SELECT workflow_id FROM keel.workflow_status WHERE workflow_id IN (" +
+            partitioned_pick_sql("keel.workflow_status", q, r.workflow_names.size(), " COLLATE \"C\"") +
+            ") AND status = 'ENQUEUED' FOR UPDATE SKIP LOCKED) RETURNING " + workflow_columns(),
+        params);
+    for (int i = 0; i < rows.rows(); ++i) taken.push_back(read_workflow_row(rows, i));
+    return taken;
+  }
   for (const auto& n : r.workflow_names) params.emplace_back(n);
   Result rows = c.exec(
       "UPDATE keel.workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3, "
@@ -113,19 +130,24 @@ InsertWorkflowResult PostgresSystemDatabase::enqueue_workflow(const NewWorkflow&
   try {
     write([&](Connection& c) {
       result = InsertWorkflowResult{};
+      // The stored declaration decides whether a partition key belongs (a
+      // Client does not know the queue's declaration).
+      Result stored = c.exec("SELECT partitioned::int FROM keel.queues WHERE name = $1", {q.queue_name});
+      if (stored.rows() > 0) check_partition_key(q.queue_name, stored.integer(0, 0) != 0, q.partition_key);
       if (parent_op && claim(c, wf.parent_id, *parent_op).existing) {
         result.parent_op_existing = true;
         return;  // enqueued by an earlier execution
       }
       Result ins = c.exec(
           "INSERT INTO keel.workflow_status (workflow_id, name, status, inputs, executor_id, application_version, "
-          "queue_name, priority, deduplication_id, timeout_ms, created_at, updated_at, parent_id, deadline_epoch_ms) "
-          "VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) "
+          "queue_name, priority, deduplication_id, timeout_ms, created_at, updated_at, parent_id, deadline_epoch_ms, "
+          "partition_key) VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13) "
           "ON CONFLICT (workflow_id) DO NOTHING",
           {wf.id, wf.name, wf.inputs, wf.executor_id, wf.application_version, q.queue_name,
            static_cast<int64_t>(q.priority),
            q.deduplication_id.empty() ? SqlValue(nullptr) : SqlValue(q.deduplication_id), opt_int(q.timeout_ms),
-           wf.now_ms, wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), opt_int(wf.deadline_epoch_ms)});
+           wf.now_ms, wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), opt_int(wf.deadline_epoch_ms),
+           q.partition_key.empty() ? SqlValue(nullptr) : SqlValue(q.partition_key)});
       result.created = ins.changed() == 1;
       if (result.created) return;
       Result sel = c.exec(std::string("SELECT ") + workflow_columns() +

@@ -159,11 +159,21 @@ CREATE TABLE keel_queues (
 );
 )sql";
 
+// V9: partitioned queues (docs/queues.md, "Partitioned queues"): each
+// queued workflow's partition key (NULL outside partitioned queues), and an
+// index for the dequeue's per-partition counts.
+constexpr std::string_view kV9PartitionKeys = R"sql(
+ALTER TABLE keel_workflow_status ADD COLUMN partition_key TEXT;
+CREATE INDEX keel_workflow_status_partitions ON keel_workflow_status (queue_name, status, partition_key)
+  WHERE partition_key IS NOT NULL;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors, kV4OperationKinds, kV5ListIndexes,
-                                                 kV6OperationAttempts, kV7Schedules, kV8QueueDeclarations};
+                                                 kV6OperationAttempts, kV7Schedules, kV8QueueDeclarations,
+                                                 kV9PartitionKeys};
   return all;
 }
 
