@@ -12,9 +12,11 @@
 ///    ConfigError; unreachable database: DatabaseError.
 ///  * enqueue records the workflow as ENQUEUED in the named queue (see
 ///    keel/queue.hpp); a Runtime that registered that queue and that workflow
-///    name runs it. The client cannot know the queue's declaration: a queue
-///    no process registers leaves the workflow ENQUEUED, and a priority on a
-///    queue without priorities is ignored. The arguments are converted to JSON
+///    name runs it. A queue no process registers leaves the workflow
+///    ENQUEUED, and a priority on a queue without priorities is ignored. The
+///    partition key is checked against the queue's stored declaration, when
+///    one is stored (UsageError: missing in a partitioned queue, given to a
+///    plain one). The arguments are converted to JSON
 ///    as Runtime::start does; they must match the workflow's parameters
 ///    (checked when it runs: a mismatch ends it in ERROR). Same idempotency
 ///    (workflow ID), deduplication (DeduplicatedError) and bad-input errors

@@ -3,8 +3,16 @@
 ///
 /// Contract:
 ///  * A queue is declared in each process that should run its workflows, with
-///    Runtime::register_queue before launch(). Every process declaring a queue
-///    must declare the same limits (they are not stored in the database).
+///    Runtime::register_queue before launch(). Its declaration (concurrency,
+///    worker_concurrency, rate_limit, priority_enabled) is stored in the
+///    system database: the first launch declaring the queue stores it, a later
+///    launch declaring it alike goes on, and a launch declaring it otherwise
+///    throws ConfigError (naming the queue and each differing field, with
+///    both values) before it recovers or dequeues anything, unless its
+///    declaration sets update_stored: then launch() replaces the stored
+///    declaration (one transaction) and every dequeuer, in every process,
+///    enforces the new limits from its next dequeue on. Dequeuers always
+///    enforce the stored limits, never their own process's copy.
 ///  * Runtime::enqueue (or Client::enqueue, or Context::enqueue from inside a
 ///    workflow) records the workflow as ENQUEUED.
 ///    A dequeuer thread of each launched Runtime moves ENQUEUED workflows of
@@ -25,6 +33,15 @@
 ///    ~~~
 ///    Dequeuers of one queue are serialised in the database, so the limits hold
 ///    however many processes dequeue (docs/queues.md has the argument).
+///  * Partitioned queues (QueueOptions::partitioned): every workflow is
+///    enqueued with a non-empty EnqueueOptions::partition_key (stored in its
+///    row), and concurrency and worker_concurrency hold per partition key
+///    instead of over the whole queue: with concurrency 1, at no instant do
+///    two workflows of one key run, while different keys run in parallel.
+///    rate_limit counts the whole queue's starts. An enqueue without a key
+///    into a partitioned queue, or with one into a plain queue, throws
+///    UsageError (a Client checks the stored declaration, when there is one).
+///    Deduplication stays per queue, across partitions.
 ///  * A deduplication ID is exclusive among a queue's ENQUEUED and PENDING
 ///    workflows: enqueueing another one throws DeduplicatedError and writes
 ///    nothing. Once the holder finishes, the ID may be used again.
@@ -63,6 +80,14 @@ struct QueueOptions {
   std::optional<int> worker_concurrency;  ///< limit per executor (process)
   std::optional<RateLimit> rate_limit;    ///< dequeues per window, over all executors
   bool priority_enabled = false;          ///< order by EnqueueOptions::priority
+  /// concurrency and worker_concurrency count per partition key
+  /// (EnqueueOptions::partition_key, then required); rate_limit stays per queue.
+  bool partitioned = false;
+  /// launch() replaces the queue's stored declaration with this one instead
+  /// of refusing a different one (ConfigError). Meant for the deploy that
+  /// changes a queue's limits: while two processes set it with different
+  /// declarations, the last one launched wins.
+  bool update_stored = false;
 };
 
 /// Throws UsageError for an empty name, ConfigError for a limit that is not
@@ -78,6 +103,10 @@ struct EnqueueOptions {
   int priority = 0;
   /// Empty: none. See the contract above.
   std::string deduplication_id;
+  /// The workflow's partition in a partitioned queue (QueueOptions::
+  /// partitioned): required there (not empty), forbidden elsewhere
+  /// (UsageError either way).
+  std::string partition_key;
   /// Cancel the workflow when it still runs this long after its dequeue.
   std::optional<std::chrono::milliseconds> timeout;
   /// Context::enqueue only (a Runtime or Client enqueue has no parent):
@@ -88,9 +117,10 @@ struct EnqueueOptions {
 
 /// A queue registered in this process and its workflows now
 /// (Runtime::list_queues). The counts are every process's, read in one
-/// query; the limits are this process's declaration (they are not stored).
+/// query; the limits are the stored declaration, which every dequeuer
+/// enforces (update_stored is false).
 struct QueueInfo {
-  QueueOptions options;  ///< the declaration, as register_queue received it
+  QueueOptions options;  ///< the stored declaration (keel_queues)
   int64_t enqueued = 0;  ///< ENQUEUED workflows of the queue: its depth
   int64_t running = 0;   ///< PENDING (dequeued) workflows of the queue, every executor's
 };

@@ -140,7 +140,8 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   /// Declares a queue (keel/queue.hpp) whose workflows this process runs.
   /// Before launch(); throws UsageError for an empty or duplicate name or a
   /// call after launch, ConfigError for a limit that is not positive (or a
-  /// worker_concurrency above concurrency).
+  /// worker_concurrency above concurrency). launch() stores the declaration,
+  /// or compares it with the stored one (keel/queue.hpp).
   void register_queue(const QueueOptions& options);
 
   /// Declares a cron schedule (keel/schedule.hpp, docs/schedules.md): each
@@ -159,6 +160,8 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   /// Migrates the schema, takes this executor id's lease (unless
   /// config.executor_lease is false; ConfigError when a live process holds it)
   /// and recovers its PENDING workflows; throws RuntimeStateError when called twice.
+  /// Before the lease, stores or checks each registered queue's declaration:
+  /// ConfigError when one differs from the stored one (keel/queue.hpp).
   LaunchReport launch();
   /// Refuses new work, interrupts waits and waits for the steps and
   /// transactions in flight; interrupted workflows stay PENDING.

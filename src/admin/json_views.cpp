@@ -137,7 +137,8 @@ Json queues_to_json(const std::vector<QueueInfo>& queues) {
                         {"concurrency", optional_int(o.concurrency)},
                         {"worker_concurrency", optional_int(o.worker_concurrency)},
                         {"rate_limit", std::move(rate)},
-                        {"priority_enabled", o.priority_enabled}});
+                        {"priority_enabled", o.priority_enabled},
+                        {"partitioned", o.partitioned}});
   }
   return Json{{"queues", std::move(list)}};
 }

@@ -53,7 +53,9 @@ class Engine final : public ExecutionHost {
   // --- lifecycle ---
   // where: the source position of the registration ("file:line").
   void register_workflow(const std::string& name, ErasedWorkflow fn, const std::string& where);
-  LaunchReport launch();
+  // after_migrate runs once the schema is current, before anything else
+  // (Runtime: the queue declarations); when it throws, nothing was launched.
+  LaunchReport launch(const std::function<void()>& after_migrate = {});
   void shutdown();
   // Throws RuntimeStateError unless launched and not stopping.
   void require_running() const;

@@ -10,6 +10,7 @@
 #include "runtime/engine.hpp"
 #include "runtime/execution.hpp"
 #include "runtime/operations.hpp"
+#include "sysdb/queue_sql.hpp"
 #include "runtime/uuid.hpp"
 
 namespace keel::detail {
@@ -19,6 +20,14 @@ namespace {
 // At most this many workflows per dequeue transaction; a full batch is
 // followed at once by another dequeue.
 constexpr int kMaxBatch = 100;
+
+std::string limit_text(const std::optional<int>& v) { return v ? std::to_string(*v) : "none"; }
+
+std::string rate_text(const sysdb::QueueSpec& s) {
+  return s.rate_limit ? std::to_string(*s.rate_limit) + " per " + std::to_string(s.rate_period_ms) + " ms" : "none";
+}
+
+}  // namespace
 
 sysdb::QueueSpec spec_of(const QueueOptions& q) {
   sysdb::QueueSpec s;
@@ -30,10 +39,35 @@ sysdb::QueueSpec spec_of(const QueueOptions& q) {
     s.rate_period_ms = q.rate_limit->period.count();
   }
   s.priority_enabled = q.priority_enabled;
+  s.partitioned = q.partitioned;
   return s;
 }
 
-}  // namespace
+QueueOptions options_of(const sysdb::QueueSpec& s) {
+  QueueOptions q;
+  q.name = s.name;
+  q.concurrency = s.concurrency;
+  q.worker_concurrency = s.worker_concurrency;
+  if (s.rate_limit) q.rate_limit = RateLimit{*s.rate_limit, std::chrono::milliseconds(s.rate_period_ms)};
+  q.priority_enabled = s.priority_enabled;
+  q.partitioned = s.partitioned;
+  return q;
+}
+
+std::string describe_differences(const sysdb::QueueSpec& mine, const sysdb::QueueSpec& stored) {
+  std::string out;
+  auto add = [&](const char* field, const std::string& here, const std::string& there) {
+    if (here == there) return;
+    out += (out.empty() ? "" : "; ") + std::string(field) + " " + here + " here, " + there + " stored";
+  };
+  auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
+  add("concurrency", limit_text(mine.concurrency), limit_text(stored.concurrency));
+  add("worker_concurrency", limit_text(mine.worker_concurrency), limit_text(stored.worker_concurrency));
+  add("rate_limit", rate_text(mine), rate_text(stored));
+  add("priority_enabled", flag(mine.priority_enabled), flag(stored.priority_enabled));
+  add("partitioned", flag(mine.partitioned), flag(stored.partitioned));
+  return out;
+}
 
 void validate_enqueue_options(const EnqueueOptions& o) {
   if (o.priority < 0) throw UsageError("a queue priority must not be negative");
@@ -42,7 +76,7 @@ void validate_enqueue_options(const EnqueueOptions& o) {
 
 sysdb::QueuedFields queued_fields(const std::string& queue, const EnqueueOptions& o) {
   if (queue.empty()) throw UsageError("a queue name must not be empty");
-  sysdb::QueuedFields f{queue, o.priority, o.deduplication_id, std::nullopt};
+  sysdb::QueuedFields f{queue, o.priority, o.deduplication_id, std::nullopt, o.partition_key};
   if (o.timeout) f.timeout_ms = o.timeout->count();
   return f;
 }
@@ -93,6 +127,7 @@ std::string Queues::enqueue(const std::string& name, const std::string& queue, c
   validate_enqueue_options(options);
   if (options.priority != 0 && !q.priority_enabled)
     throw UsageError("queue '" + queue + "' does not use priorities (QueueOptions::priority_enabled)");
+  sysdb::check_partition_key(queue, q.partitioned, options.partition_key);
   const RuntimeConfig& config = engine_.config();
   sysdb::NewWorkflow wf{options.workflow_id.empty() ? new_uuid() : options.workflow_id, name, inputs.dump(),
                         config.executor_id, config.application_version, "", std::nullopt, now_ms()};
@@ -115,6 +150,17 @@ std::string Queues::enqueue(const std::string& name, const std::string& queue, c
     engine_.ensure_running(*result.existing);
   }
   return wf.id;
+}
+
+void Queues::declare() {
+  for (const auto& q : queues_) {
+    const sysdb::QueueSpec mine = spec_of(q);
+    const sysdb::QueueSpec stored = engine_.db().declare_queue(mine, q.update_stored);
+    if (stored == mine) continue;
+    throw ConfigError("queue '" + q.name + "' is declared differently in the system database: " +
+                      describe_differences(mine, stored) +
+                      " (declare it as stored, or set QueueOptions::update_stored to replace the stored limits)");
+  }
 }
 
 void Queues::start() {

@@ -35,6 +35,11 @@ struct EnqueueParent {
 // Throws UsageError when the options are invalid (for a Client, which does
 // not know the queue's declaration: priority is only checked to be >= 0).
 void validate_enqueue_options(const EnqueueOptions& options);
+// A declaration as stored and dequeued (keel_queues), and back.
+sysdb::QueueSpec spec_of(const QueueOptions& q);
+QueueOptions options_of(const sysdb::QueueSpec& s);
+// "concurrency 10 here, 5 stored; ..." for the fields where they differ.
+std::string describe_differences(const sysdb::QueueSpec& mine, const sysdb::QueueSpec& stored);
 sysdb::QueuedFields queued_fields(const std::string& queue, const EnqueueOptions& options);
 
 class Queues {
@@ -47,6 +52,12 @@ class Queues {
   void add(const QueueOptions& options);
   std::string enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options, Json inputs,
                       const EnqueueParent* parent = nullptr);
+  // At launch, once the schema is current (before recovery and the
+  // dequeuer): stores each registered queue's declaration, or compares it
+  // with the stored one. Throws ConfigError naming the queue and the
+  // differing fields unless the declaration asks to replace the stored one
+  // (QueueOptions::update_stored).
+  void declare();
   void start();
   void stop();
   // The registered queues' names (declared before launch, fixed after).

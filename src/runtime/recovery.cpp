@@ -14,9 +14,10 @@
 
 namespace keel::detail {
 
-LaunchReport Engine::launch() {
+LaunchReport Engine::launch(const std::function<void()>& after_migrate) {
   if (launched_.load()) throw RuntimeStateError("launch() called twice");
   db_->migrate();
+  if (after_migrate) after_migrate();
   if (config_.executor_lease) lease_ = std::make_unique<ExecutorLease>(*this);  // may throw ConfigError
   // Wake-ups from other processes' writes (PostgreSQL: LISTEN/NOTIFY);
   // stopped by shutdown(), before the notifier goes away.

@@ -59,7 +59,7 @@ void Runtime::register_queue(const QueueOptions& options) {
 }
 LaunchReport Runtime::launch() {
   forbid_in_transaction_body("Runtime::launch");
-  LaunchReport report = engine_->launch();
+  LaunchReport report = engine_->launch([this] { queues_->declare(); });
   queues_->start();
   scheduler_->start();
   return report;
@@ -190,6 +190,11 @@ std::vector<QueueInfo> Runtime::list_queues() {
   std::vector<QueueOptions> declared = queues_->declarations();
   std::vector<std::string> names;
   for (const auto& q : declared) names.push_back(q.name);
+  // The stored declarations (what every dequeuer enforces; another process
+  // may have updated one since this launch).
+  auto stored = engine_->db().stored_queues(names);
+  for (auto& q : declared)
+    if (auto it = stored.find(q.name); it != stored.end()) q = detail::options_of(it->second);
   auto counts = engine_->db().queue_counts(names);
   std::vector<QueueInfo> out;
   for (auto& q : declared) {

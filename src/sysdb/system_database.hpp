@@ -95,6 +95,7 @@ struct QueuedFields {
   int priority = 0;
   std::string deduplication_id;        // empty: none
   std::optional<int64_t> timeout_ms;   // the deadline is set at dequeue: now + timeout
+  std::string partition_key;           // empty: none (NULL)
 };
 
 // One queue's limits as a dequeuer sees them (see include/keel/queue.hpp).
@@ -105,6 +106,8 @@ struct QueueSpec {
   std::optional<int> rate_limit;          // starts within any rate_period_ms window
   int64_t rate_period_ms = 0;
   bool priority_enabled = false;
+  bool partitioned = false;  // the limits above but the rate apply per partition key
+  bool operator==(const QueueSpec&) const = default;
 };
 
 struct DequeueRequest {
@@ -316,14 +319,24 @@ class SystemDatabase {
   // given (ctx.enqueue), the parent's operation (wf.parent_id's) is recorded
   // in the same commit, as insert_workflow does. Throws DeduplicatedError,
   // writing nothing, when q.deduplication_id is held by an ENQUEUED or
-  // PENDING workflow of the same queue.
+  // PENDING workflow of the same queue; UsageError, writing nothing, when the
+  // queue's stored declaration is partitioned and q.partition_key is empty,
+  // or is not and it is set (no stored declaration: not checked).
   virtual InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
                                                 const OperationRecord* parent_op = nullptr) = 0;
   // In one transaction, serialised with every other dequeuer of the queue:
-  // counts what runs and what started within the rate period, then moves the
+  // reads the queue's stored limits (r.queue's when none is stored), counts
+  // what runs and what started within the rate period, then moves the
   // next ENQUEUED workflows (priority, created_at, id) up to the free capacity
   // to PENDING under r.executor_id, stamping started_at. Returns them.
   virtual std::vector<WorkflowInfo> dequeue(const DequeueRequest& r) = 0;
+  // The stored declaration of spec.name (table keel_queues), in one
+  // transaction: inserts spec when none is stored; replaces the stored one
+  // with spec when `replace`. Returns what is stored afterwards (the caller
+  // compares it with spec). The dequeue reads the stored limits itself.
+  virtual QueueSpec declare_queue(const QueueSpec& spec, bool replace) = 0;
+  // The stored declarations of these queues (those that have one), by name.
+  virtual std::map<std::string, QueueSpec> stored_queues(const std::vector<std::string>& names) = 0;
   // The counts of each of these queues (one grouped read, on the queue
   // index; for the metrics). A queue without such workflows has zeros.
   virtual std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) = 0;

@@ -212,6 +212,7 @@ TEST_F(AdminConsole, QueuesShowDepthRunningAndLimits) {
   EXPECT_TRUE(q[0]["worker_concurrency"].is_null());
   EXPECT_EQ(q[0]["rate_limit"], (Json{{"limit", 5}, {"period_ms", 2000}}));
   EXPECT_EQ(q[0]["priority_enabled"], false);
+  EXPECT_EQ(q[0]["partitioned"], false);
 }
 
 }  // namespace

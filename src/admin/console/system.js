@@ -1,6 +1,7 @@
 // The executors and queues page (#/system): GET /executors (leases: live,
 // dead or stopped, ages, PENDING workflows held) and GET /queues (the queues
-// registered in the process serving this console: depth, running, limits).
+// registered in the process serving this console: depth, running, the stored
+// limits).
 'use strict';
 
 (function (K) {
@@ -28,14 +29,19 @@
     return v === null ? el('span', { className: 'muted' }, 'none') : String(v);
   }
 
+  // A partitioned queue's concurrency limits hold per partition key.
+  function perPartition(q, v) {
+    return q.partitioned && v !== null ? ' per partition' : '';
+  }
+
   function queuesTable(ans) {
     if (!ans.queues.length) return el('p', { id: 'no-queues', className: 'muted' }, 'No queue is registered in this process.');
     const rows = ans.queues.map((q) => el('tr', { dataset: { name: q.name } },
       el('td', {}, el('a', { href: '#/workflows?queue_name=' + K.enc(q.name) }, q.name)),
       el('td', { className: 'depth' }, String(q.enqueued)),
       el('td', { className: 'running' }, String(q.running)),
-      el('td', {}, limit(q.concurrency)),
-      el('td', {}, limit(q.worker_concurrency)),
+      el('td', {}, limit(q.concurrency), perPartition(q, q.concurrency)),
+      el('td', {}, limit(q.worker_concurrency), perPartition(q, q.worker_concurrency)),
       el('td', {}, q.rate_limit ? q.rate_limit.limit + ' per ' + K.duration(q.rate_limit.period_ms) : limit(null)),
       el('td', {}, q.priority_enabled ? 'yes' : 'no')));
     return K.table('queues-table',

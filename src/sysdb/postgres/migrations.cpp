@@ -242,12 +242,40 @@ CREATE TRIGGER wake_on_stream AFTER INSERT ON keel.streams
   FOR EACH ROW EXECUTE FUNCTION keel.wake_on_stream();
 )sql";
 
+// Queue declarations (docs/queues.md, "Stored declarations"): one row per
+// queue, written by the first launch that declares it, compared by every
+// later one, rewritten only on request (QueueOptions::update_stored). The
+// dequeuer enforces these limits, whatever its own process declared. A NULL
+// limit does not limit; rate_period_ms is 0 without a rate limit.
+constexpr std::string_view kV12QueueDeclarations = R"sql(
+CREATE TABLE keel.queues (
+  name               TEXT PRIMARY KEY,
+  concurrency        INTEGER,
+  worker_concurrency INTEGER,
+  rate_limit         INTEGER,
+  rate_period_ms     BIGINT NOT NULL DEFAULT 0,
+  priority_enabled   BOOLEAN NOT NULL DEFAULT false,
+  partitioned        BOOLEAN NOT NULL DEFAULT false,
+  updated_at         BIGINT NOT NULL
+);
+)sql";
+
+// Partitioned queues (docs/queues.md, "Partitioned queues"): each queued
+// workflow's partition key (NULL outside partitioned queues), and an index
+// for the dequeue's per-partition counts.
+constexpr std::string_view kV13PartitionKeys = R"sql(
+ALTER TABLE keel.workflow_status ADD COLUMN partition_key TEXT;
+CREATE INDEX workflow_status_partitions ON keel.workflow_status (queue_name, status, partition_key)
+  WHERE partition_key IS NOT NULL;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim,
                                                  kV6StepsWithoutForeignKey, kV7OperationKinds, kV8ListIndexes,
-                                                 kV9OperationAttempts, kV10Schedules, kV11Streams};
+                                                 kV9OperationAttempts, kV10Schedules, kV11Streams, kV12QueueDeclarations,
+                                                 kV13PartitionKeys};
   return all;
 }
 

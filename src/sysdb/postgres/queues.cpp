@@ -32,9 +32,25 @@ SqlValue opt_int(const std::optional<int64_t>& v) {
   return nullptr;
 }
 
+// A result's row as read_queue_spec reads it.
+struct PgRow {
+  const Result& r;
+  int row;
+  bool null(int i) const { return r.null(row, i); }
+  int64_t integer(int i) const { return r.integer(row, i); }
+  std::string text(int i) const { return r.text(row, i); }
+};
+
+constexpr const char* kSelectQueue =
+    "SELECT name, concurrency, worker_concurrency, rate_limit, rate_period_ms, priority_enabled::int, "
+    "partitioned::int FROM keel.queues";
+
 std::vector<WorkflowInfo> dequeue_in(Connection& c, const DequeueRequest& r) {
-  const QueueSpec& q = r.queue;
-  c.exec("SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))", {kQueueLockSpace, q.name});
+  c.exec("SELECT pg_advisory_xact_lock($1::int4, hashtext($2::text))", {kQueueLockSpace, r.queue.name});
+  // The stored limits, which every dequeuer enforces. READ COMMITTED: read
+  // after the lock, this sees every update committed before it.
+  Result stored = c.exec(std::string(kSelectQueue) + " WHERE name = $1", {r.queue.name});
+  const QueueSpec q = stored.rows() > 0 ? read_queue_spec(PgRow{stored, 0}) : r.queue;
   Result counts = c.exec(
       "SELECT count(*), count(*) FILTER (WHERE executor_id = $2) FROM keel.workflow_status "
       "WHERE queue_name = $1 AND status = 'PENDING'",
@@ -51,6 +67,23 @@ std::vector<WorkflowInfo> dequeue_in(Connection& c, const DequeueRequest& r) {
   std::vector<WorkflowInfo> taken;
   if (room == 0) return taken;
   std::vector<SqlValue> params{q.name, r.executor_id, now, room, r.application_version};
+  if (q.partitioned) {
+    // The window function's rows cannot be locked where they are picked:
+    // the picked IDs are locked in a second select (SKIP LOCKED: a row a
+    // cancel holds is passed over, and its partition takes nothing more now).
+    params.emplace_back(partition_limit(q.concurrency));
+    params.emplace_back(partition_limit(q.worker_concurrency));
+    for (const auto& n : r.workflow_names) params.emplace_back(n);
+    Result rows = c.exec(
+        "UPDATE keel.workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3, "
+        "application_version = $5, deadline_epoch_ms = CASE WHEN timeout_ms IS NULL THEN deadline_epoch_ms ELSE $3 + "
+        "timeout_ms END WHERE workflow_id IN (SELECT workflow_id FROM keel.workflow_status WHERE workflow_id IN (" +
+            partitioned_pick_sql("keel.workflow_status", q, r.workflow_names.size(), " COLLATE \"C\"") +
+            ") AND status = 'ENQUEUED' FOR UPDATE SKIP LOCKED) RETURNING " + workflow_columns(),
+        params);
+    for (int i = 0; i < rows.rows(); ++i) taken.push_back(read_workflow_row(rows, i));
+    return taken;
+  }
   for (const auto& n : r.workflow_names) params.emplace_back(n);
   Result rows = c.exec(
       "UPDATE keel.workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3, "
@@ -66,25 +99,55 @@ std::vector<WorkflowInfo> dequeue_in(Connection& c, const DequeueRequest& r) {
 
 }  // namespace
 
+QueueSpec PostgresSystemDatabase::declare_queue(const QueueSpec& spec, bool replace) {
+  QueueSpec stored;
+  write([&](Connection& c) {
+    c.exec(declare_queue_sql("keel.queues", replace), declare_queue_params(spec, detail::now_ms()));
+    Result r = c.exec(std::string(kSelectQueue) + " WHERE name = $1", {spec.name});
+    stored = r.rows() > 0 ? read_queue_spec(PgRow{r, 0}) : spec;
+  });
+  return stored;
+}
+
+std::map<std::string, QueueSpec> PostgresSystemDatabase::stored_queues(const std::vector<std::string>& names) {
+  std::map<std::string, QueueSpec> out;
+  if (names.empty()) return out;
+  std::vector<SqlValue> params(names.begin(), names.end());
+  read_one([&](Connection& c) {
+    out.clear();
+    Result r = c.exec(std::string(kSelectQueue) + " WHERE name IN (" + placeholders(1, names.size()) + ")", params);
+    for (int i = 0; i < r.rows(); ++i) {
+      QueueSpec q = read_queue_spec(PgRow{r, i});
+      out[q.name] = q;
+    }
+  });
+  return out;
+}
+
 InsertWorkflowResult PostgresSystemDatabase::enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
                                                               const OperationRecord* parent_op) {
   InsertWorkflowResult result;
   try {
     write([&](Connection& c) {
       result = InsertWorkflowResult{};
+      // The stored declaration decides whether a partition key belongs (a
+      // Client does not know the queue's declaration).
+      Result stored = c.exec("SELECT partitioned::int FROM keel.queues WHERE name = $1", {q.queue_name});
+      if (stored.rows() > 0) check_partition_key(q.queue_name, stored.integer(0, 0) != 0, q.partition_key);
       if (parent_op && claim(c, wf.parent_id, *parent_op).existing) {
         result.parent_op_existing = true;
         return;  // enqueued by an earlier execution
       }
       Result ins = c.exec(
           "INSERT INTO keel.workflow_status (workflow_id, name, status, inputs, executor_id, application_version, "
-          "queue_name, priority, deduplication_id, timeout_ms, created_at, updated_at, parent_id, deadline_epoch_ms) "
-          "VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) "
+          "queue_name, priority, deduplication_id, timeout_ms, created_at, updated_at, parent_id, deadline_epoch_ms, "
+          "partition_key) VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13) "
           "ON CONFLICT (workflow_id) DO NOTHING",
           {wf.id, wf.name, wf.inputs, wf.executor_id, wf.application_version, q.queue_name,
            static_cast<int64_t>(q.priority),
            q.deduplication_id.empty() ? SqlValue(nullptr) : SqlValue(q.deduplication_id), opt_int(q.timeout_ms),
-           wf.now_ms, wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), opt_int(wf.deadline_epoch_ms)});
+           wf.now_ms, wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), opt_int(wf.deadline_epoch_ms),
+           q.partition_key.empty() ? SqlValue(nullptr) : SqlValue(q.partition_key)});
       result.created = ins.changed() == 1;
       if (result.created) return;
       Result sel = c.exec(std::string("SELECT ") + workflow_columns() +

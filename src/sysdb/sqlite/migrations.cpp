@@ -155,11 +155,39 @@ CREATE TABLE keel_streams (
 ) WITHOUT ROWID;
 )sql";
 
+// V9: queue declarations (docs/queues.md, "Stored declarations"): one row
+// per queue, written by the first launch that declares it, compared by every
+// later one, rewritten only on request (QueueOptions::update_stored). The
+// dequeuer enforces these limits, whatever its own process declared. A NULL
+// limit does not limit; rate_period_ms is 0 without a rate limit.
+constexpr std::string_view kV9QueueDeclarations = R"sql(
+CREATE TABLE keel_queues (
+  name               TEXT PRIMARY KEY,
+  concurrency        INTEGER,
+  worker_concurrency INTEGER,
+  rate_limit         INTEGER,
+  rate_period_ms     INTEGER NOT NULL DEFAULT 0,
+  priority_enabled   INTEGER NOT NULL DEFAULT 0,
+  partitioned        INTEGER NOT NULL DEFAULT 0,
+  updated_at         INTEGER NOT NULL
+);
+)sql";
+
+// V10: partitioned queues (docs/queues.md, "Partitioned queues"): each
+// queued workflow's partition key (NULL outside partitioned queues), and an
+// index for the dequeue's per-partition counts.
+constexpr std::string_view kV10PartitionKeys = R"sql(
+ALTER TABLE keel_workflow_status ADD COLUMN partition_key TEXT;
+CREATE INDEX keel_workflow_status_partitions ON keel_workflow_status (queue_name, status, partition_key)
+  WHERE partition_key IS NOT NULL;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors, kV4OperationKinds, kV5ListIndexes,
-                                                 kV6OperationAttempts, kV7Schedules, kV8Streams};
+                                                 kV6OperationAttempts, kV7Schedules, kV8Streams, kV9QueueDeclarations,
+                                                 kV10PartitionKeys};
   return all;
 }
 

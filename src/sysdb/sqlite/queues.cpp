@@ -28,7 +28,48 @@ int64_t count(Connection& c, const std::string& sql, const std::vector<SqlValue>
   return st.step() ? st.column_int(0) : 0;
 }
 
+// A statement's row as read_queue_spec reads it.
+struct SqliteRow {
+  const BoundStatement& st;
+  bool null(int i) const { return st.column_null(i); }
+  int64_t integer(int i) const { return st.column_int(i); }
+  std::string text(int i) const { return st.column_text(i); }
+};
+
+// The stored declaration of `name`, or nullopt.
+std::optional<QueueSpec> stored_queue(Connection& c, const std::string& name) {
+  auto st = c.prepare(std::string("SELECT ") + kQueueColumns + " FROM keel_queues WHERE name = $1", {name});
+  if (!st.step()) return std::nullopt;
+  return read_queue_spec(SqliteRow{st});
+}
+
 }  // namespace
+
+QueueSpec SqliteSystemDatabase::declare_queue(const QueueSpec& spec, bool replace) {
+  QueueSpec stored;
+  write([&](Connection& c) {
+    c.prepare(declare_queue_sql("keel_queues", replace), declare_queue_params(spec, detail::now_ms())).step();
+    stored = stored_queue(c, spec.name).value_or(spec);
+  });
+  return stored;
+}
+
+std::map<std::string, QueueSpec> SqliteSystemDatabase::stored_queues(const std::vector<std::string>& names) {
+  std::map<std::string, QueueSpec> out;
+  if (names.empty()) return out;
+  read([&](Connection& c) {
+    out.clear();
+    std::vector<SqlValue> params(names.begin(), names.end());
+    auto st = c.prepare(std::string("SELECT ") + kQueueColumns + " FROM keel_queues WHERE name IN (" +
+                            placeholders(1, names.size()) + ")",
+                        params);
+    while (st.step()) {
+      QueueSpec q = read_queue_spec(SqliteRow{st});
+      out[q.name] = q;
+    }
+  });
+  return out;
+}
 
 InsertWorkflowResult SqliteSystemDatabase::enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
                                                             const OperationRecord* parent_op) {
@@ -36,19 +77,23 @@ InsertWorkflowResult SqliteSystemDatabase::enqueue_workflow(const NewWorkflow& w
   try {
     write([&](Connection& c) {
       result = InsertWorkflowResult{};
+      // The stored declaration decides whether a partition key belongs (a
+      // Client does not know the queue's declaration).
+      if (auto stored = stored_queue(c, q.queue_name)) check_partition_key(q.queue_name, stored->partitioned, q.partition_key);
       if (parent_op && claim(c, wf.parent_id, *parent_op).existing) {
         result.parent_op_existing = true;
         return;  // enqueued by an earlier execution
       }
       c.prepare(
            "INSERT INTO keel_workflow_status (workflow_id, name, status, inputs, executor_id, application_version, "
-           "queue_name, priority, deduplication_id, timeout_ms, created_at, updated_at, parent_id, deadline_epoch_ms) "
-           "VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) "
+           "queue_name, priority, deduplication_id, timeout_ms, created_at, updated_at, parent_id, deadline_epoch_ms, "
+           "partition_key) VALUES ($1, $2, 'ENQUEUED', $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13) "
            "ON CONFLICT (workflow_id) DO NOTHING",
            {wf.id, wf.name, wf.inputs, wf.executor_id, wf.application_version, q.queue_name,
             static_cast<int64_t>(q.priority),
             q.deduplication_id.empty() ? SqlValue(nullptr) : SqlValue(q.deduplication_id), opt_int(q.timeout_ms),
-            wf.now_ms, wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), opt_int(wf.deadline_epoch_ms)})
+            wf.now_ms, wf.parent_id.empty() ? SqlValue(nullptr) : SqlValue(wf.parent_id), opt_int(wf.deadline_epoch_ms),
+            q.partition_key.empty() ? SqlValue(nullptr) : SqlValue(q.partition_key)})
           .step();
       result.created = c.changes() == 1;
       if (result.created) return;
@@ -67,9 +112,11 @@ InsertWorkflowResult SqliteSystemDatabase::enqueue_workflow(const NewWorkflow& w
 std::vector<WorkflowInfo> SqliteSystemDatabase::dequeue(const DequeueRequest& r) {
   std::vector<WorkflowInfo> taken;
   if (r.workflow_names.empty()) return taken;
-  const QueueSpec& q = r.queue;
   write([&](Connection& c) {
     taken.clear();
+    // The stored limits, which every dequeuer enforces (read under the write
+    // lock: an update committed before is seen).
+    const QueueSpec q = stored_queue(c, r.queue.name).value_or(r.queue);
     int64_t global = count(c, "SELECT count(*) FROM keel_workflow_status WHERE queue_name = $1 AND status = 'PENDING'",
                            {q.name});
     int64_t here = count(c,
@@ -86,6 +133,20 @@ std::vector<WorkflowInfo> SqliteSystemDatabase::dequeue(const DequeueRequest& r)
     int64_t room = free_capacity(q, global, here, recent, r.max_batch);
     if (room == 0) return;
     std::vector<SqlValue> params{q.name, r.executor_id, now, room, r.application_version};
+    if (q.partitioned) {
+      params.emplace_back(partition_limit(q.concurrency));
+      params.emplace_back(partition_limit(q.worker_concurrency));
+      for (const auto& n : r.workflow_names) params.emplace_back(n);
+      auto st = c.prepare(
+          "UPDATE keel_workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3, "
+          "application_version = $5, deadline_epoch_ms = CASE WHEN timeout_ms IS NULL THEN deadline_epoch_ms ELSE $3 + "
+          "timeout_ms END WHERE workflow_id IN (" +
+              partitioned_pick_sql("keel_workflow_status", q, r.workflow_names.size(), "") + ") RETURNING " +
+              workflow_columns(),
+          params);
+      while (st.step()) taken.push_back(read_workflow_row(st));
+      return;
+    }
     for (const auto& n : r.workflow_names) params.emplace_back(n);
     auto st = c.prepare(
         "UPDATE keel_workflow_status SET status = 'PENDING', executor_id = $2, started_at = $3, updated_at = $3, "

@@ -82,6 +82,8 @@ class SqliteSystemDatabase final : public SystemDatabase {
   InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
                                         const OperationRecord* parent_op) override;
   std::vector<WorkflowInfo> dequeue(const DequeueRequest& r) override;
+  QueueSpec declare_queue(const QueueSpec& spec, bool replace) override;
+  std::map<std::string, QueueSpec> stored_queues(const std::vector<std::string>& names) override;
   std::map<std::string, QueueCounts> queue_counts(const std::vector<std::string>& queues) override;
   void require_current_schema() override;
 
