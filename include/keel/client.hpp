@@ -21,8 +21,9 @@
 ///    (checked when it runs: a mismatch ends it in ERROR). Same idempotency
 ///    (workflow ID), deduplication (DeduplicatedError) and bad-input errors
 ///    (UsageError) as Runtime::enqueue.
-///  * send, get_event, read_stream, stream_reader, get_workflow, cancel
-///    behave as the Runtime's methods (keel/stream.hpp for the streams).
+///  * send, get_event, read_stream, stream_reader, get_workflow, cancel,
+///    and list/pause/resume/delete_schedule behave as the Runtime's methods
+///    (keel/stream.hpp for the streams, keel/schedule.hpp for schedules).
 ///  * Waits (ClientHandle::result, get_event, read_stream) re-read the database every
 ///    poll_interval; on PostgreSQL a NOTIFY from the writer ends them sooner.
 ///  * Called inside a transaction body (Context::transaction), every method
@@ -44,6 +45,7 @@
 #include "keel/errors.hpp"
 #include "keel/messaging.hpp"
 #include "keel/queue.hpp"
+#include "keel/schedule.hpp"
 #include "keel/serialization.hpp"
 #include "keel/status.hpp"
 #include "keel/workflow.hpp"
@@ -179,6 +181,18 @@ class Client : public detail::TypedMessaging<Client> {
   BulkResult resume_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options = {});
   /// As Runtime::delete_workflows.
   BulkResult delete_workflows(const ListWorkflowsQuery& filter, const BulkOptions& options = {});
+
+  /// As Runtime::list_schedules: every schedule stored in the database.
+  [[nodiscard]] std::vector<ScheduleInfo> list_schedules();
+  /// As Runtime::pause_schedule (every process's scheduler sees it within a
+  /// second). Throws UnknownScheduleError.
+  void pause_schedule(const std::string& name);
+  /// As Runtime::resume_schedule. Throws UnknownScheduleError.
+  void resume_schedule(const std::string& name);
+  /// As Runtime::delete_schedule. Throws UnknownScheduleError.
+  void delete_schedule(const std::string& name);
+  // No trigger_schedule: a manual run starts the schedule's workflow now,
+  // which only a Runtime does (a Client enqueues).
 
   /// Waits for the workflow to be terminal and returns its output as JSON (or
   /// throws its error, as Handle::result); TimeoutError when timeout passes.

@@ -17,6 +17,7 @@
 #include "runtime/streams.hpp"
 #include "runtime/transaction_body.hpp"
 #include "runtime/uuid.hpp"
+#include "schedule/stored_schedules.hpp"
 #include "sysdb/system_database.hpp"
 
 namespace keel {
@@ -180,6 +181,26 @@ BulkResult Client::delete_workflows(const ListWorkflowsQuery& filter, const Bulk
                           [&](const std::vector<WorkflowInfo>& page, BulkResult&) {
                             return detail::delete_page(*state_->db, page);
                           });
+}
+
+std::vector<ScheduleInfo> Client::list_schedules() {
+  forbid_in_transaction_body("Client::list_schedules");
+  return detail::list_stored_schedules(*state_->db);
+}
+
+void Client::pause_schedule(const std::string& name) {
+  forbid_in_transaction_body("Client::pause_schedule");
+  detail::set_stored_schedule_paused(*state_->db, name, true);
+}
+
+void Client::resume_schedule(const std::string& name) {
+  forbid_in_transaction_body("Client::resume_schedule");
+  detail::set_stored_schedule_paused(*state_->db, name, false);
+}
+
+void Client::delete_schedule(const std::string& name) {
+  forbid_in_transaction_body("Client::delete_schedule");
+  detail::delete_stored_schedule(*state_->db, name);
 }
 
 std::vector<StepInfo> Client::list_steps(const std::string& id) {

@@ -8,6 +8,7 @@
 #include "common/clock.hpp"
 #include "keel/errors.hpp"
 #include "runtime/engine.hpp"
+#include "schedule/stored_schedules.hpp"
 #include "schedule/tick_plan.hpp"
 
 namespace keel::detail {
@@ -30,14 +31,6 @@ void validate(const ScheduleOptions& o) {
 
 int64_t to_ms(SysSeconds t) { return duration_cast<milliseconds>(t.time_since_epoch()).count(); }
 SysSeconds to_seconds(int64_t ms) { return floor<seconds>(SysSeconds(seconds(0)) + milliseconds(ms)); }
-
-std::optional<int64_t> next_tick(const std::string& cron, const std::string& zone, int64_t after_ms) {
-  try {
-    return to_ms(CronSchedule(CronExpression::parse(cron), TimeZone::locate(zone)).next_after(to_seconds(after_ms)));
-  } catch (const Error&) {
-    return std::nullopt;  // declared by a process whose tz database knows the zone
-  }
-}
 
 }  // namespace
 
@@ -146,31 +139,10 @@ void Scheduler::fault(std::string_view point) {
   if (engine_.config().fault_hook) engine_.config().fault_hook(point);
 }
 
-sysdb::ScheduleRow Scheduler::stored(const std::string& name) {
-  for (auto& row : engine_.db().list_schedules())
-    if (row.name == name) return row;
-  throw UnknownScheduleError("no schedule named '" + name + "' is stored in the system database");
-}
-
-std::vector<ScheduleInfo> Scheduler::list() {
-  std::vector<ScheduleInfo> out;
-  const int64_t now = now_ms();
-  for (const auto& row : engine_.db().list_schedules()) {
-    ScheduleInfo info{row.name, row.workflow_name, row.cron, row.time_zone, MissedTicks::Skip, row.paused,
-                      row.last_tick_ms, next_tick(row.cron, row.time_zone, std::max(row.last_tick_ms, now))};
-    try {
-      info.missed = missed_ticks_from_string(row.policy);
-    } catch (const UsageError&) {
-      // a policy of a later Keel version: shown as skip
-    }
-    out.push_back(std::move(info));
-  }
-  return out;
-}
+std::vector<ScheduleInfo> Scheduler::list() { return list_stored_schedules(engine_.db()); }
 
 void Scheduler::set_paused(const std::string& name, bool paused) {
-  if (!engine_.db().set_schedule_paused(name, paused, now_ms()))
-    throw UnknownScheduleError("no schedule named '" + name + "' is stored in the system database");
+  set_stored_schedule_paused(engine_.db(), name, paused);
   {
     std::lock_guard lock(mu_);
     woken_ = true;
@@ -178,14 +150,11 @@ void Scheduler::set_paused(const std::string& name, bool paused) {
   cv_.notify_all();
 }
 
-void Scheduler::remove(const std::string& name) {
-  if (!engine_.db().delete_schedule(name))
-    throw UnknownScheduleError("no schedule named '" + name + "' is stored in the system database");
-}
+void Scheduler::remove(const std::string& name) { delete_stored_schedule(engine_.db(), name); }
 
 std::string Scheduler::trigger(const std::string& name) {
   engine_.require_running();
-  const sysdb::ScheduleRow row = stored(name);
+  const sysdb::ScheduleRow row = stored_schedule(engine_.db(), name);
   const int64_t now = now_ms();
   start_tick(row.workflow_name, name, now, true);
   return schedule_workflow_id(name, now, true);

@@ -60,7 +60,6 @@ class Scheduler {
   int64_t pass();
   int64_t run_schedule(const Declared& d, const sysdb::ScheduleRow& row, int64_t now);
   void start_tick(const std::string& workflow_name, const std::string& schedule, int64_t tick_ms, bool manual);
-  sysdb::ScheduleRow stored(const std::string& name);
   void fault(std::string_view point);  // RuntimeConfig::fault_hook
 
   Engine& engine_;

@@ -254,6 +254,32 @@ TEST_F(ScheduleTest, MisuseThrowsAtOnce) {
   EXPECT_THROW(rt->delete_schedule("nope"), UnknownScheduleError);
 }
 
+// A Client (a process that runs no scheduler) manages the stored schedules
+// as a Runtime does; the Runtime's scheduler obeys.
+TEST_F(ScheduleTest, AClientListsPausesResumesAndDeletesSchedules) {
+  setup(*rt, every_second());
+  (void)rt->launch();
+  Client client(ClientConfig{test_config(dir).database_url});
+  auto listed = client.list_schedules();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].name, "every");
+  EXPECT_EQ(listed[0].workflow_name, "tick");
+  ASSERT_TRUE(listed[0].next_tick_epoch_ms.has_value());
+  client.pause_schedule("every");
+  EXPECT_TRUE(rt->list_schedules().at(0).paused);
+  std::this_thread::sleep_for(1500ms);  // a pass that read the row before the pause may still start one
+  const size_t during = tick_workflows(*rt, "every").size();
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(tick_workflows(*rt, "every").size(), during) << "a tick started while paused by the client";
+  client.resume_schedule("every");
+  EXPECT_FALSE(client.list_schedules().at(0).paused);
+  ASSERT_TRUE(eventually([&] { return tick_workflows(*rt, "every").size() > during; }));
+  client.delete_schedule("every");
+  EXPECT_TRUE(rt->list_schedules().empty());
+  EXPECT_THROW(client.pause_schedule("every"), UnknownScheduleError);
+  EXPECT_THROW(client.delete_schedule("every"), UnknownScheduleError);
+}
+
 // A schedule no process declares any more is listed until deleted; a
 // process still declaring it starts no tick once it is deleted, and stores
 // it again at its next launch, with no past tick due.
