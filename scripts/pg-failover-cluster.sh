@@ -61,8 +61,11 @@ free_port() {
   local port="$1" other
   other="$(other_of "$port")"
   for _ in $(seq 1 100); do
-    # TIME-WAIT leftovers do not stop a bind (the server sets SO_REUSEADDR).
-    [ -z "$(ss -Htan exclude time-wait "( sport = :$port )" 2>/dev/null)" ] && return 0
+    # TIME-WAIT leftovers do not stop a bind (the server sets SO_REUSEADDR),
+    # nor do FIN-WAIT-2 ones: a killed server's side of a connection whose
+    # client has not closed yet (an idle pooled connection notices only at
+    # its next use; seen under load, the port "stayed in use" for 10 s).
+    [ -z "$(ss -Htan exclude time-wait exclude fin-wait-2 "( sport = :$port )" 2>/dev/null)" ] && return 0
     ss -K -Htan "( sport = :$port and dport = :$other )" >/dev/null 2>&1 || true
     sleep 0.1
   done

@@ -30,6 +30,9 @@
 namespace keel::testing {
 
 inline constexpr const char* kConsoleQueue = "console_queue";
+// Fires on January 1st only: no tick runs during a test (its runs would show
+// in the workflow lists); the page's Trigger starts one.
+inline constexpr const char* kConsoleSchedule = "console_yearly";
 
 class ConsoleTest : public ::testing::Test {
  protected:
@@ -46,6 +49,8 @@ class ConsoleTest : public ::testing::Test {
       return child.result();
     }));
     rt->register_queue({.name = kConsoleQueue, .concurrency = 1});
+    auto tick = rt->register_workflow("console_tick", [](Context&, ScheduledTick t) { return t.schedule; });
+    rt->schedule(tick, {.name = kConsoleSchedule, .cron = "0 0 1 1 *"});
     rt->launch();
     browser = std::make_unique<Browser>(e2e::free_port(), std::string(KEEL_BROWSER_ARTIFACTS) + "/console");
   }

@@ -291,6 +291,45 @@ TEST_F(ConsoleTest, ExecutorsAndQueuesPageShowsThisExecutorAndItsQueue) {
   shot("system");
 }
 
+TEST_F(ConsoleTest, SchedulesArePausedResumedTriggeredAndDeletedFromThePage) {
+  serve();
+  open("#/system");
+  const std::string row = std::string("#schedules-table tr[data-name='") + kConsoleSchedule + "']";
+  expect_text(row + " .paused", "running");
+  expect_text(row, "0 0 1 1 *");
+  shot("schedules");
+
+  browser->click(row + " button.pause");
+  expect_text("#notice", std::string("Paused ") + kConsoleSchedule);
+  EXPECT_TRUE(rt->list_schedules().at(0).paused);
+  expect_text(row + " .paused", "paused");
+  browser->click(row + " button.resume");
+  expect_text("#notice", std::string("Resumed ") + kConsoleSchedule);
+  EXPECT_FALSE(rt->list_schedules().at(0).paused);
+  expect_text(row + " .paused", "running");
+
+  browser->click(row + " button.trigger");
+  EXPECT_NE(browser->accept_dialog(true).find("Start a run of schedule"), std::string::npos);
+  expect_text("#notice", std::string("Started sched:") + kConsoleSchedule + ":manual:");
+  ASSERT_TRUE(eventually([&] {
+    auto runs = rt->list_workflows(ListWorkflowsQuery{.name = "console_tick"});
+    return runs.size() == 1 && runs[0].status == WorkflowStatus::Success;
+  }));
+  shot("schedule-triggered");
+
+  // Dismissing the confirmation deletes nothing; accepting it does.
+  browser->click(row + " button.delete");
+  browser->accept_dialog(false);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(rt->list_schedules().size(), 1u);
+  browser->click(row + " button.delete");
+  EXPECT_NE(browser->accept_dialog(true).find("Delete schedule"), std::string::npos);
+  expect_text("#notice", std::string("Deleted ") + kConsoleSchedule);
+  EXPECT_TRUE(rt->list_schedules().empty());
+  browser->find("#no-schedules");
+  shot("schedule-deleted");
+}
+
 TEST_F(ConsoleTest, WithATokenThePageAsksForItAndRefusesAWrongOne) {
   serve("console-token-42");
   run_greet("wf-secret-1", "eve");
