@@ -21,15 +21,15 @@
 ///    (checked when it runs: a mismatch ends it in ERROR). Same idempotency
 ///    (workflow ID), deduplication (DeduplicatedError) and bad-input errors
 ///    (UsageError) as Runtime::enqueue.
+///  * send, get_event, read_stream, stream_reader, get_workflow, cancel
+///    behave as the Runtime's methods (keel/stream.hpp for the streams).
+///  * Waits (ClientHandle::result, get_event, read_stream) re-read the database every
+///    poll_interval; on PostgreSQL a NOTIFY from the writer ends them sooner.
 ///  * debounce records a call of a burst as Runtime::debounce does
 ///    (keel/debounce.hpp); a Client fires nothing: a launched Runtime that
 ///    registers the workflow fires the burst. The workflow name and the queue
 ///    are not checked (the queue's stored declaration is, when one is
 ///    stored: a partitioned queue is UsageError).
-///  * send, get_event, read_stream, stream_reader, get_workflow, cancel
-///    behave as the Runtime's methods (keel/stream.hpp for the streams).
-///  * Waits (ClientHandle::result, get_event, read_stream) re-read the database every
-///    poll_interval; on PostgreSQL a NOTIFY from the writer ends them sooner.
 ///  * Called inside a transaction body (Context::transaction), every method
 ///    throws UsageError at once, as the Runtime's do.
 ///

@@ -26,7 +26,9 @@
 ///    at its earliest known fire time and at least every second: a burst
 ///    fires within about a second of its fire time (sooner when the call was
 ///    made in the firing process). The fired workflow is recorded with the
-///    firer's application version.
+///    firer's application version. Fault points (RuntimeConfig::fault_hook):
+///    "debounce.fire_started" before a due burst's fire, "debounce.fired"
+///    after the fire committed, before its workflow runs.
 ///  * The target ID is the idempotency key, as for Runtime::start: when a
 ///    workflow with that ID exists at the fire, nothing is started (use
 ///    workflow_id only for IDs no other burst or start uses).
@@ -42,7 +44,11 @@
 /// throw WorkflowNotFoundError until the burst fires; no fairness between
 /// firers.
 ///
-/// Thread-safety: value types; Runtime::debounce is thread-safe once launched.
+/// Client::debounce records calls the same way (keel/client.hpp) and fires
+/// nothing: a launched Runtime registering the workflow fires its bursts.
+///
+/// Thread-safety: value types; Runtime::debounce is thread-safe once
+/// launched, Client::debounce always.
 #pragma once
 
 #include <chrono>
