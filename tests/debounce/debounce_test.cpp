@@ -121,7 +121,8 @@ TEST_F(DebounceTest, TwoRuntimesOnOneDatabaseFireEachBurstOnce) {
     for (int k = 0; k < kKeys; ++k) {
       const std::string key = "key" + std::to_string(k);
       // Calls alternate between the runtimes: one burst per key all the same.
-      auto h = (v + k) % 2 ? rt->debounce(wf, opts(key, 400ms), key, v) : other.debounce(wf2, opts(key, 400ms), key, v);
+      auto h = (v + k) % 2 ? rt->debounce(wf, opts(key, 2000ms), key, v)
+                           : other.debounce(wf2, opts(key, 2000ms), key, v);
       if (v == 1) targets[k] = h.id();
       EXPECT_EQ(h.id(), targets[k]) << key;
     }
@@ -144,7 +145,7 @@ TEST_F(DebounceTest, ABurstIntoAQueueIsEnqueuedAtTheFire) {
   auto wf = setup(*rt);
   rt->register_queue(QueueOptions{.name = "q", .concurrency = 1});
   (void)rt->launch();
-  DebounceOptions o = opts("queued", 300ms);
+  DebounceOptions o = opts("queued", 1000ms);
   o.queue = "q";
   o.workflow_id = "queued-target";
   auto h1 = rt->debounce(wf, o, std::string("queued"), 1);
@@ -164,9 +165,9 @@ TEST_F(DebounceTest, AClientsBurstIsFiredByARuntime) {
   (void)rt->launch();
   Client client(test_db_url(dir));
   Workflow<int64_t, std::string, int64_t> typed("debounced");
-  auto h1 = client.debounce(typed, opts("from-client", 300ms), std::string("from-client"), 1);
-  auto h2 = rt->debounce(wf, opts("from-client", 300ms), std::string("from-client"), 2);  // the same burst
-  auto h3 = client.debounce(typed, opts("from-client", 300ms), std::string("from-client"), 3);
+  auto h1 = client.debounce(typed, opts("from-client", 1000ms), std::string("from-client"), 1);
+  auto h2 = rt->debounce(wf, opts("from-client", 1000ms), std::string("from-client"), 2);  // the same burst
+  auto h3 = client.debounce(typed, opts("from-client", 1000ms), std::string("from-client"), 3);
   EXPECT_EQ(h1.id(), h2.id());
   EXPECT_EQ(h1.id(), h3.id());
   EXPECT_EQ(h3.result_for(30s), 3) << "a ClientHandle waits for the burst too";

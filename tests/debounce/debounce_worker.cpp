@@ -1,7 +1,7 @@
 // keel_debounce_worker: one executor process of the debounce crash tests.
 // Registers the workflow "debounced" (debounce/debounce_support.hpp),
 // launches, says "@@ launched"; with --calls N makes N calls of the burst
-// --key (values 1..N, 50 ms apart, window --window-ms); then runs for
+// --key (values 1..N, 50 ms apart, window --window-ms, default 1 s); then runs for
 // --run-ms and shuts down (exit 0) — unless the --kill-after-th hit of the
 // fault point --kill-point comes first: then it dies by SIGKILL, as under
 // kill -9.
@@ -19,7 +19,7 @@ namespace {
 
 struct Options {
   std::string db, executor, kill_point = "none", key = "k";
-  int kill_after = 1, run_ms = 2000, calls = 0, window_ms = 300;
+  int kill_after = 1, run_ms = 2000, calls = 0, window_ms = 1000;
 };
 
 Options parse(int argc, char** argv) {
