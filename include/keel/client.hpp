@@ -26,6 +26,11 @@
 ///    (keel/stream.hpp for the streams, keel/schedule.hpp for schedules).
 ///  * Waits (ClientHandle::result, get_event, read_stream) re-read the database every
 ///    poll_interval; on PostgreSQL a NOTIFY from the writer ends them sooner.
+///  * debounce records a call of a burst as Runtime::debounce does
+///    (keel/debounce.hpp); a Client fires nothing: a launched Runtime that
+///    registers the workflow fires the burst. The workflow name and the queue
+///    are not checked (the queue's stored declaration is, when one is
+///    stored: a partitioned queue is UsageError).
 ///  * Called inside a transaction body (Context::transaction), every method
 ///    throws UsageError at once, as the Runtime's do.
 ///
@@ -42,6 +47,7 @@
 
 #include "keel/bulk.hpp"
 #include "keel/config.hpp"
+#include "keel/debounce.hpp"
 #include "keel/errors.hpp"
 #include "keel/messaging.hpp"
 #include "keel/queue.hpp"
@@ -136,6 +142,18 @@ class Client : public detail::TypedMessaging<Client> {
     return ClientHandle<R>(*this, enqueue_erased(queue, wf.name(), options, std::move(inputs)));
   }
 
+  /// Records a call of the burst options.key of the workflow registered (in
+  /// some Runtime) as wf's name (keel/debounce.hpp): the burst starts it once,
+  /// with the last call's arguments, fired by a launched Runtime that
+  /// registers it. Returns a handle to the burst's target. Throws UsageError
+  /// (bad options, a partitioned queue), WorkflowConflictError (the key's
+  /// burst is of another workflow).
+  template <class R, class... Args, class... A>
+  [[nodiscard]] ClientHandle<R> debounce(const Workflow<R, Args...>& wf, const DebounceOptions& options, A&&... args) {
+    Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
+    return ClientHandle<R>(*this, debounce_erased(wf.name(), options, std::move(inputs)));
+  }
+
   /// A handle to an existing workflow; throws WorkflowNotFoundError.
   template <class R = Json>
   [[nodiscard]] ClientHandle<R> retrieve(const std::string& workflow_id) {
@@ -203,6 +221,7 @@ class Client : public detail::TypedMessaging<Client> {
   struct State;
   std::string enqueue_erased(const std::string& queue, const std::string& name, const EnqueueOptions& options,
                              Json inputs);
+  std::string debounce_erased(const std::string& name, const DebounceOptions& options, Json inputs);
   void send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key);
   std::optional<Json> get_event_erased(const std::string& id, const std::string& key,
                                        std::chrono::milliseconds timeout);

@@ -127,7 +127,9 @@ struct RuntimeConfig {
   /// "step.before", "step.after", "wait.begin", "step.body:NAME" before
   /// each attempt of step NAME's body, "schedule.tick_started" after a
   /// schedule's tick's start committed and "schedule.advanced" after its
-  /// last tick moved, keel/schedule.hpp). A crash test raises SIGKILL from here
+  /// last tick moved, keel/schedule.hpp; "debounce.fire_started" before a
+  /// due burst's fire and "debounce.fired" after it committed,
+  /// keel/debounce.hpp). A crash test raises SIGKILL from here
   /// (keel/crash_sweep.hpp does). Must be cheap and must not call back into
   /// the Runtime.
   std::function<void(std::string_view point)> fault_hook;

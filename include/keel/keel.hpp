@@ -9,6 +9,7 @@
 #include "keel/client.hpp"
 #include "keel/config.hpp"
 #include "keel/context.hpp"
+#include "keel/debounce.hpp"
 #include "keel/errors.hpp"
 #include "keel/handle.hpp"
 #include "keel/logging.hpp"

@@ -23,6 +23,9 @@
 ///    queues runs one dequeuer thread, stopped first by shutdown().
 ///  * schedule: see keel/schedule.hpp. A launched Runtime with schedules runs
 ///    one scheduler thread, stopped first by shutdown().
+///  * debounce: see keel/debounce.hpp. A launched Runtime runs one debouncer
+///    thread, which fires the due bursts of its registered workflows, stopped
+///    first by shutdown().
 ///  * Running workflows execute on a pool of at most
 ///    config.max_workflow_threads threads (a run queue holds the rest). A
 ///    workflow waiting in recv, sleep, get_event, read_stream or a child's result() parks
@@ -50,6 +53,7 @@
 #include "keel/bulk.hpp"
 #include "keel/config.hpp"
 #include "keel/context.hpp"
+#include "keel/debounce.hpp"
 #include "keel/errors.hpp"
 #include "keel/handle.hpp"
 #include "keel/messaging.hpp"
@@ -67,6 +71,7 @@ namespace detail {
 class Engine;
 class Queues;
 class Scheduler;
+class Debouncer;
 struct RuntimeAccess;
 using ErasedWorkflow = std::function<Json(Context&, const Json& inputs)>;
 
@@ -188,6 +193,19 @@ class Runtime : public detail::TypedMessaging<Runtime> {
     return Handle<R>(*this, enqueue_erased(wf.name(), queue_name, options, std::move(inputs)));
   }
 
+  /// Records a call of the burst options.key (keel/debounce.hpp): the burst
+  /// starts (or enqueues) `wf` once, with the last call's `args`, when no call
+  /// came for options.window (or options.max_wait after its first call).
+  /// Returns a handle to the burst's target workflow: the same for every call
+  /// of a burst. Throws UsageError (bad options, a partitioned queue),
+  /// UnknownWorkflowError, UnknownQueueError, WorkflowConflictError (the
+  /// key's burst is of another workflow), RuntimeStateError unless launched.
+  template <class R, class... Args, class... A>
+  [[nodiscard]] Handle<R> debounce(const Workflow<R, Args...>& wf, const DebounceOptions& options, A&&... args) {
+    Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
+    return Handle<R>(*this, debounce_erased(wf.name(), options, std::move(inputs)));
+  }
+
   /// A handle to an existing workflow; throws WorkflowNotFoundError.
   template <class R = Json>
   [[nodiscard]] Handle<R> retrieve(const std::string& workflow_id) {
@@ -301,6 +319,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   std::string start_erased(const std::string& name, const StartOptions& options, Json inputs);
   std::string enqueue_erased(const std::string& name, const std::string& queue, const EnqueueOptions& options,
                              Json inputs);
+  std::string debounce_erased(const std::string& name, const DebounceOptions& options, Json inputs);
   void send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key);
   std::optional<Json> get_event_erased(const std::string& id, const std::string& key,
                                        std::chrono::milliseconds timeout);
@@ -310,6 +329,7 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   std::unique_ptr<detail::Engine> engine_;
   std::unique_ptr<detail::Queues> queues_;  // after engine_: stopped and destroyed first
   std::unique_ptr<detail::Scheduler> scheduler_;  // after queues_: stopped and destroyed before them
+  std::unique_ptr<detail::Debouncer> debouncer_;  // after scheduler_: stopped and destroyed before it
 };
 
 }  // namespace keel

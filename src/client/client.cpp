@@ -91,6 +91,27 @@ std::string Client::enqueue_erased(const std::string& queue, const std::string& 
   return wf.id;
 }
 
+std::string Client::debounce_erased(const std::string& name, const DebounceOptions& options, Json inputs) {
+  forbid_in_transaction_body("Client::debounce");
+  if (name.empty()) throw UsageError("a workflow name must not be empty");
+  validate(options);
+  if (!options.queue.empty()) {
+    auto stored = state_->db->stored_queues({options.queue});
+    if (auto it = stored.find(options.queue); it != stored.end() && it->second.partitioned)
+      throw UsageError("Client::debounce: queue '" + options.queue + "' is partitioned (a burst has no partition key)");
+  }
+  sysdb::DebounceCall call{options.key,
+                           name,
+                           inputs.dump(),
+                           options.queue,
+                           options.workflow_id.empty() ? detail::new_uuid() : options.workflow_id,
+                           detail::now_ms(),
+                           options.window.count(),
+                           std::nullopt};
+  if (options.max_wait) call.max_wait_ms = options.max_wait->count();
+  return state_->db->debounce(call);
+}
+
 void Client::send_erased(const std::string& dest, const std::string& topic, Json message, const std::string& key) {
   forbid_in_transaction_body("Client::send");
   (void)state_->db->send_message(dest, topic, message.dump(), key, "", nullptr);
@@ -124,8 +145,12 @@ Json Client::await_result(const std::string& id, std::optional<std::chrono::mill
   Notifier::Waiter w(state_->notifier, WakeKey::done(id));
   for (;;) {
     auto info = state_->db->get_workflow(id);
-    if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
-    if (is_terminal(info->status)) return detail::result_of(*info);
+    // A debounced burst's target exists once the burst fired (Engine::await_result).
+    if (!info && !state_->db->debounce_targets(id)) {
+      info = state_->db->get_workflow(id);
+      if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+    }
+    if (info && is_terminal(info->status)) return detail::result_of(*info);
     if (std::chrono::steady_clock::now() >= until)
       throw TimeoutError("workflow '" + id + "' did not finish within the timeout");
     state_->wait_once(w, until);

@@ -7,6 +7,7 @@
 #include "runtime/engine.hpp"
 #include "runtime/inspection.hpp"
 #include "runtime/queues.hpp"
+#include "runtime/debouncer.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/runtime_access.hpp"
 #include "runtime/transaction_body.hpp"
@@ -46,7 +47,8 @@ using detail::forbid_in_transaction_body;
 Runtime::Runtime(RuntimeConfig config)
     : engine_(std::make_unique<detail::Engine>(std::move(config), *this)),
       queues_(std::make_unique<detail::Queues>(*engine_)),
-      scheduler_(std::make_unique<detail::Scheduler>(*engine_)) {}
+      scheduler_(std::make_unique<detail::Scheduler>(*engine_)),
+      debouncer_(std::make_unique<detail::Debouncer>(*engine_)) {}
 Runtime::~Runtime() { stop(); }
 
 void Runtime::register_erased(const std::string& name, detail::ErasedWorkflow fn, const std::string& where) {
@@ -62,6 +64,7 @@ LaunchReport Runtime::launch() {
   LaunchReport report = engine_->launch([this] { queues_->declare(); });
   queues_->start();
   scheduler_->start();
+  debouncer_->start();
   return report;
 }
 void Runtime::shutdown() {
@@ -69,6 +72,7 @@ void Runtime::shutdown() {
   stop();
 }
 void Runtime::stop() {
+  debouncer_->stop();  // no fire may start a workflow the engine would refuse
   scheduler_->stop();  // no tick may start a workflow the engine would refuse
   queues_->stop();  // no dequeue may start a workflow the engine would refuse
   engine_->shutdown();
@@ -109,6 +113,22 @@ std::string Runtime::enqueue_erased(const std::string& name, const std::string& 
                                     Json inputs) {
   forbid_in_transaction_body("Runtime::enqueue");
   return queues_->enqueue(name, queue, options, std::move(inputs));
+}
+
+std::string Runtime::debounce_erased(const std::string& name, const DebounceOptions& options, Json inputs) {
+  forbid_in_transaction_body("Runtime::debounce");
+  validate(options);
+  if (!options.queue.empty()) {
+    bool found = false;
+    for (const auto& q : queues_->declarations()) {
+      if (q.name != options.queue) continue;
+      found = true;
+      if (q.partitioned)
+        throw UsageError("Runtime::debounce: queue '" + q.name + "' is partitioned (a burst has no partition key)");
+    }
+    if (!found) throw UnknownQueueError("no queue named '" + options.queue + "' is registered in this process");
+  }
+  return debouncer_->call(name, options, std::move(inputs));
 }
 
 std::string Runtime::start_erased(const std::string& name, const StartOptions& options, Json inputs) {

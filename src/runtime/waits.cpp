@@ -64,8 +64,15 @@ Json Engine::await_result(const std::string& id, std::optional<std::chrono::mill
     if (polls >= kPollsPerRead || !runs_here(id)) {
       polls = 0;
       auto info = db_->get_workflow(id);
-      if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
-      if (is_terminal(info->status)) return result_of(*info);
+      // A debounced burst's target exists only once the burst fired
+      // (keel/debounce.hpp); the fire deletes the burst and inserts the
+      // workflow in one commit, so a second read after the burst is gone
+      // finds the workflow if it fired.
+      if (!info && !db_->debounce_targets(id)) {
+        info = db_->get_workflow(id);
+        if (!info) throw WorkflowNotFoundError("no workflow with ID '" + id + "'");
+      }
+      if (info && is_terminal(info->status)) return result_of(*info);
     }
     if (std::chrono::steady_clock::now() >= until)
       throw TimeoutError("workflow '" + id + "' did not finish within the timeout");

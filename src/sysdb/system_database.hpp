@@ -195,6 +195,38 @@ struct ScheduleRow {
   int64_t last_tick_ms = 0;
 };
 
+// --- debouncing (sysdb/*/debounces.cpp; keel/debounce.hpp) ---
+// One call of Runtime::debounce, as the upsert of its key's row sees it.
+struct DebounceCall {
+  std::string key;
+  std::string workflow_name;
+  std::string inputs;               // JSON text: replaces the burst's
+  std::string queue_name;           // empty: started, not enqueued (first call's kept)
+  std::string workflow_id;          // the target ID if this call begins a burst
+  int64_t now_ms = 0;
+  int64_t window_ms = 0;            // fire_at becomes now + window ...
+  std::optional<int64_t> max_wait_ms;  // ... never past first_call + max_wait
+};
+
+// A stored burst (keel_debounces), waiting for its fire_at.
+struct DebounceRow {
+  std::string key;
+  std::string workflow_name;
+  std::string workflow_id;  // the target
+  std::string queue_name;   // empty: none
+  int64_t first_call_ms = 0;
+  int64_t fire_at_ms = 0;
+  int64_t calls = 0;
+};
+
+// What fire_debounce did.
+struct [[nodiscard]] FiredDebounce {
+  bool fired = false;    // this commit deleted the row (else: fired by another, or moved on)
+  bool created = false;  // ... and inserted the target workflow (else its ID existed)
+  std::string queue_name;  // empty: inserted PENDING under the firing executor
+  WorkflowInfo info;     // when created: the row inserted (id, name, inputs, ...)
+};
+
 class SystemDatabase {
  public:
   virtual ~SystemDatabase() = default;
@@ -397,6 +429,26 @@ class SystemDatabase {
   [[nodiscard]] virtual bool set_schedule_paused(const std::string& name, bool paused, int64_t now_ms) = 0;
   // Forgets a stored schedule (its last tick and pause too). False when not stored.
   [[nodiscard]] virtual bool delete_schedule(const std::string& name) = 0;
+
+  // --- debouncing (sysdb/*/debounces.cpp; keel/debounce.hpp) ---
+  // Upserts call.key's burst in one transaction: no row: inserts one with
+  // target call.workflow_id, first_call = fire_at - window = now; a row:
+  // replaces its inputs, fire_at = now + window capped at its first call's
+  // max_wait deadline, counts the call. Returns the burst's target ID.
+  // Throws WorkflowConflictError, writing nothing, when the key's burst is
+  // of another workflow name.
+  virtual std::string debounce(const DebounceCall& call) = 0;
+  // The bursts of these workflow names with the earliest fire_at, at most
+  // limit, by fire_at.
+  virtual std::vector<DebounceRow> next_debounces(const std::vector<std::string>& workflow_names, int limit) = 0;
+  // In one transaction: deletes key's row if it still targets workflow_id
+  // and is due at now_ms, and then inserts its workflow (PENDING under
+  // executor_id, or ENQUEUED in its queue) unless that ID exists. Racing
+  // firers: one fires, the others find no row.
+  virtual FiredDebounce fire_debounce(const std::string& key, const std::string& workflow_id,
+                                      const std::string& executor_id, const std::string& version, int64_t now_ms) = 0;
+  // Whether a burst waits to start this workflow ID (a handle's wait).
+  virtual bool debounce_targets(const std::string& workflow_id) = 0;
 
   // --- the application's SQL ---
   virtual void run_sql_write(const std::function<void(Sql&)>& fn) = 0;

@@ -269,13 +269,33 @@ CREATE INDEX workflow_status_partitions ON keel.workflow_status (queue_name, sta
   WHERE partition_key IS NOT NULL;
 )sql";
 
+// Debouncing (docs/debounce.md): one row per open burst, by key, until a
+// firer deletes it and inserts its target workflow in the same commit.
+// deadline_ms: first_call_ms + max_wait (NULL: no cap).
+constexpr std::string_view kV14Debounces = R"sql(
+CREATE TABLE keel.debounces (
+  debounce_key  TEXT PRIMARY KEY,
+  workflow_name TEXT NOT NULL,
+  workflow_id   TEXT NOT NULL,
+  inputs        TEXT NOT NULL,
+  queue_name    TEXT,
+  first_call_ms BIGINT NOT NULL,
+  fire_at_ms    BIGINT NOT NULL,
+  deadline_ms   BIGINT,
+  calls         BIGINT NOT NULL,
+  updated_at    BIGINT NOT NULL
+);
+CREATE INDEX debounces_fire_at ON keel.debounces (fire_at_ms);
+CREATE INDEX debounces_workflow_id ON keel.debounces (workflow_id);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim,
                                                  kV6StepsWithoutForeignKey, kV7OperationKinds, kV8ListIndexes,
                                                  kV9OperationAttempts, kV10Schedules, kV11Streams, kV12QueueDeclarations,
-                                                 kV13PartitionKeys};
+                                                 kV13PartitionKeys, kV14Debounces};
   return all;
 }
 

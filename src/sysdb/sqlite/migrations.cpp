@@ -182,12 +182,32 @@ CREATE INDEX keel_workflow_status_partitions ON keel_workflow_status (queue_name
   WHERE partition_key IS NOT NULL;
 )sql";
 
+// V11: debouncing (docs/debounce.md): one row per open burst, by key, until
+// a firer deletes it and inserts its target workflow in the same commit.
+// deadline_ms: first_call_ms + max_wait (NULL: no cap).
+constexpr std::string_view kV11Debounces = R"sql(
+CREATE TABLE keel_debounces (
+  debounce_key  TEXT PRIMARY KEY,
+  workflow_name TEXT NOT NULL,
+  workflow_id   TEXT NOT NULL,
+  inputs        TEXT NOT NULL,
+  queue_name    TEXT,
+  first_call_ms INTEGER NOT NULL,
+  fire_at_ms    INTEGER NOT NULL,
+  deadline_ms   INTEGER,
+  calls         INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL
+);
+CREATE INDEX keel_debounces_fire_at ON keel_debounces (fire_at_ms);
+CREATE INDEX keel_debounces_workflow_id ON keel_debounces (workflow_id);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Executors, kV4OperationKinds, kV5ListIndexes,
                                                  kV6OperationAttempts, kV7Schedules, kV8Streams, kV9QueueDeclarations,
-                                                 kV10PartitionKeys};
+                                                 kV10PartitionKeys, kV11Debounces};
   return all;
 }
 

@@ -78,6 +78,13 @@ class SqliteSystemDatabase final : public SystemDatabase {
   bool set_schedule_paused(const std::string& name, bool paused, int64_t now_ms) override;
   bool delete_schedule(const std::string& name) override;
 
+  // debounces.cpp
+  std::string debounce(const DebounceCall& call) override;
+  std::vector<DebounceRow> next_debounces(const std::vector<std::string>& workflow_names, int limit) override;
+  FiredDebounce fire_debounce(const std::string& key, const std::string& workflow_id, const std::string& executor_id,
+                              const std::string& version, int64_t now_ms) override;
+  bool debounce_targets(const std::string& workflow_id) override;
+
   // queues.cpp
   InsertWorkflowResult enqueue_workflow(const NewWorkflow& wf, const QueuedFields& q,
                                         const OperationRecord* parent_op) override;
