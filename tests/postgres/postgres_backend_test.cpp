@@ -46,7 +46,7 @@ class PostgresBackend : public RuntimeTest {
 
 TEST_F(PostgresBackend, TablesLiveInTheKeelSchema) {
   rt->launch();
-  EXPECT_EQ(admin("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'keel'"), "9");
+  EXPECT_EQ(admin("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'keel'"), "10");
   EXPECT_EQ(admin("SELECT version FROM keel.schema_version"),
             std::to_string(keel::sysdb::postgres::migrations().size()));
 }
