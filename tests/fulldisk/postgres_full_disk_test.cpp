@@ -255,9 +255,20 @@ TEST_F(FullDiskPostgres, DiskFullIsStorageFullAndAWalPanicLosesNothingAcknowledg
       << "the server survived a WAL that could not grow";
   std::this_thread::sleep_for(1s);  // crash recovery has had its chance
   EXPECT_FALSE(cluster->answers()) << "the server recovered by itself on a full disk";
-  // The server's own log is on the full filesystem too: the PANIC may not be
-  // in it, but the client that caused it was told.
-  EXPECT_NE(wal_error.find("PANIC:  could not write to file \"pg_wal/"), std::string::npos) << wal_error;
+  // Whichever backend first needed the new segment PANICked: this test's
+  // client, one of Keel's (a heartbeat writes WAL too), or a background
+  // process. The one that caused it was told; the others lost their
+  // connection. The server's own log is on the full filesystem: it may have
+  // lost the line.
+  const std::string panic = "PANIC:  could not write to file \"pg_wal/";
+  const bool told_here = wal_error.find(panic) != std::string::npos;
+  const bool told_keel = lines_with(log, panic) > 0;
+  const bool in_server_log = cluster->server_log().find(panic) != std::string::npos;
+  const bool crashed_under_us = wal_error.find("server closed the connection unexpectedly") != std::string::npos;
+  EXPECT_TRUE(told_here || told_keel || in_server_log || crashed_under_us)
+      << "no sign of a PANIC: " << wal_error;
+  std::cerr << "part 2: PANIC told to this client " << told_here << ", to Keel " << told_keel
+            << ", in the server log " << in_server_log << "; connection lost " << crashed_under_us << "\n";
   // Keel meanwhile: the waiting workflows wake, meet a server that is gone,
   // and park (the process does not die, nothing is recorded).
   gate_open.store(true);
