@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <functional>
 
+#include "common/await_result.hpp"
 #include "common/web_assets.hpp"
 #include "payments/store.hpp"
 #include "payments/workflows.hpp"
@@ -115,7 +116,7 @@ HttpResponse PaymentApi::handle_create(const HttpRequest& req) {
   if (!mine && !is_terminal(info->status))
     throw HttpError(409, "request_in_progress", "a request with this idempotency key is still being processed");
   try {
-    return HttpResponse::json(rt_.retrieve<Json>(id).result_for(kRequestWait));
+    return HttpResponse::json(apps::await_result(rt_, rt_.retrieve<Json>(id), kRequestWait));
   } catch (const TimeoutError&) {
     throw HttpError(409, "request_in_progress", "a request with this idempotency key is still being processed");
   }
@@ -144,8 +145,9 @@ HttpResponse PaymentApi::handle_status_change(const HttpRequest& req, const std:
 
   Json r;
   try {
-    r = rt_.start(kChangeStatus, with_id(change_status_workflow_id(action, session_id)), session_id, action)
-            .result_for(kRequestWait);
+    r = apps::await_result(
+        rt_, rt_.start(kChangeStatus, with_id(change_status_workflow_id(action, session_id)), session_id, action),
+        kRequestWait);
   } catch (const TimeoutError&) {
     throw HttpError(409, "request_in_progress", "this request is still being processed; retry shortly");
   }

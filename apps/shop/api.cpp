@@ -7,6 +7,7 @@
 #include <limits>
 #include <set>
 
+#include "common/await_result.hpp"
 #include "common/webhook_signature.hpp"
 #include "shop/checkout.hpp"
 #include "shop/pages.hpp"
@@ -158,6 +159,17 @@ PaymentEvent parse_payment_event(const HttpRequest& req) {
   return out;
 }
 
+int64_t parse_last_event_id(const std::optional<std::string>& header) {
+  if (!header) return 0;
+  int64_t seen = -1;
+  auto [ptr, ec] = std::from_chars(header->data(), header->data() + header->size(), seen);
+  // INT64_MAX is no offset a stream wrote (the next one would overflow).
+  if (ec != std::errc() || ptr != header->data() + header->size() || seen < 0 ||
+      seen == std::numeric_limits<int64_t>::max())
+    throw HttpError(400, "invalid_request", "Last-Event-ID must be an event id of this stream");
+  return seen + 1;
+}
+
 OrdersQuery parse_orders_query(const HttpRequest& req) {
   OrdersQuery q;
   q.status = req.query_param("status");
@@ -249,6 +261,8 @@ json ShopApi::wait_for_session(const std::string& order_id) {
                         "the checkout " + order_id + " ended (" + keel::to_string(info->status) +
                             ") without a payment session");
       }
+      // Parked on a full disk: 503 storage_full now, not after session_wait.
+      throw_if_storage_full(rt_, "the checkout " + order_id);
     } catch (const keel::RuntimeStateError& e) {
       throw HttpError(503, "shutting_down", e.what());
     }
@@ -326,14 +340,7 @@ HttpResponse ShopApi::order_events(const HttpRequest& req) {
     throw HttpError(503, "shutting_down", e.what());
   }
   if (!info || info->name != kCheckoutWorkflow) throw HttpError(404, "order_not_found", "there is no order '" + id + "'");
-  int64_t from = 0;
-  if (auto last = req.header("last-event-id")) {
-    int64_t seen = -1;
-    auto [ptr, ec] = std::from_chars(last->data(), last->data() + last->size(), seen);
-    if (ec != std::errc() || ptr != last->data() + last->size() || seen < 0)
-      throw HttpError(400, "invalid_request", "Last-Event-ID must be an event id of this stream");
-    from = seen + 1;
-  }
+  const int64_t from = parse_last_event_id(req.header("last-event-id"));
   HttpResponse res;
   res.content_type = "text/event-stream";
   res.headers["Cache-Control"] = "no-cache";

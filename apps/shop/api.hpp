@@ -79,6 +79,12 @@ OrdersQuery parse_orders_query(const HttpRequest& req);
 // The cursor GET /orders returns as "next" for the page ending at seq.
 std::string orders_cursor(int64_t seq);
 
+// GET /orders/:id/events: the offset of the first event to send, after the
+// Last-Event-ID a reconnecting client sends (0 without one). The header must
+// be an event id this stream can have written (a decimal offset below
+// INT64_MAX); anything else is HttpError 400.
+int64_t parse_last_event_id(const std::optional<std::string>& header);
+
 // The body of POST /payment_webhook (after its signature is checked).
 struct PaymentEvent {
   std::string id;

@@ -310,6 +310,17 @@ class Runtime : public detail::TypedMessaging<Runtime> {
   /// also inside a transaction body.
   const RuntimeConfig& config() const;
 
+  /// Since when workflows of this process are parked because the system
+  /// database's disk is full (the time the first of them parked), or nothing.
+  /// Cleared when one of this process's workflows next records its end (a
+  /// commit went through). A hint for answers and health checks, not a
+  /// guarantee: it does not see other processes, and a disk freed while no
+  /// workflow finishes keeps it set until one does. An HTTP handler waiting
+  /// on a workflow may answer "storage full, retry later" instead of waiting
+  /// on (the shop and the payment service do). Also the gauge
+  /// keel_storage_full. Thread-safe; callable before launch (nothing then).
+  [[nodiscard]] std::optional<std::chrono::system_clock::time_point> storage_full_since() const;
+
  private:
   friend class detail::TypedMessaging<Runtime>;
   friend struct detail::RuntimeAccess;  // the engine, for Keel's own tests and benchmarks

@@ -62,6 +62,9 @@ inline constexpr Def kWorkflowsRunning{"keel_workflows_running", "gauge",
                                        "Workflow executions in this process, running or waiting for a thread."};
 inline constexpr Def kWorkflowsParked{"keel_workflows_parked", "gauge",
                                       "Workflows parked in this process (waiting without a thread)."};
+inline constexpr Def kStorageFull{"keel_storage_full", "gauge",
+                                  "1 while workflows of this process are parked on a full system database disk "
+                                  "(Runtime::storage_full_since), else 0."};
 inline constexpr Def kWorkerThreads{"keel_worker_threads", "gauge", "Threads of the workflow pool."};
 inline constexpr Def kWorkerThreadsBusy{"keel_worker_threads_busy", "gauge", "Pool threads running a workflow."};
 inline constexpr Def kWorkerThreadsMax{"keel_worker_threads_max", "gauge",

@@ -103,6 +103,7 @@ void Engine::write_gauges(metrics::TextWriter& w) {
   const WorkerPool::Load load = pool_->load();
   w.gauge(metrics::defs::kWorkflowsRunning, static_cast<double>(running));
   w.gauge(metrics::defs::kWorkflowsParked, static_cast<double>(parking_->size()));
+  w.gauge(metrics::defs::kStorageFull, storage_full_since_ms_.load() != 0 ? 1.0 : 0.0);
   w.gauge(metrics::defs::kWorkerThreads, static_cast<double>(load.threads));
   w.gauge(metrics::defs::kWorkerThreadsBusy, static_cast<double>(load.busy));
   w.gauge(metrics::defs::kWorkerThreadsMax, static_cast<double>(pool_->max_threads()));
@@ -320,6 +321,10 @@ bool Engine::park_for_retry(Execution& exec, bool storage_full) {
   int64_t delay = std::max<int64_t>(1000, 5 * config_.poll_interval.count());
   if (!parking_->begin(exec.info(), {WakeKey::retry(exec.id()).encode()}, now_ms() + delay)) return false;
   // A full disk needs the operator (free space), not patience: say so.
+  if (storage_full) {
+    int64_t unset = 0;
+    storage_full_since_ms_.compare_exchange_strong(unset, now_ms());
+  }
   if (storage_full)
     spdlog::warn("system database's disk is full (no space left): the workflow runs again in {} ms, "
                  "and resumes by itself once space is freed",
@@ -404,6 +409,7 @@ bool Engine::finish(Execution& exec, WorkflowStatus status, std::optional<Json> 
       },
       count_db_error());
   if (!result) return false;
+  storage_full_since_ms_.store(0);  // a commit went through: the disk has room again
   if (*result == sysdb::FinishResult::PositionTaken) {
     // Another execution recorded a deferred record's position: run again by replay.
     spdlog::warn("a deferred record's position was taken by another execution; running again by replay");

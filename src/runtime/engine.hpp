@@ -112,6 +112,10 @@ class Engine final : public ExecutionHost {
   std::optional<ErasedWorkflow> find_registered(const std::string& name);
 
   [[nodiscard]] EngineCounters counters() const;
+  // When one of this process's workflows last parked because the system
+  // database's disk was full (wall clock, ms), until one of them next records
+  // its end: 0 otherwise (Runtime::storage_full_since).
+  [[nodiscard]] int64_t storage_full_since_ms() const { return storage_full_since_ms_.load(); }
   // The metrics text (metrics/exposition.hpp): the instruments, this
   // process's gauges, and the counts of `queues` (one read; left out, and
   // counted as a database error, when the database does not answer).
@@ -170,6 +174,7 @@ class Engine final : public ExecutionHost {
   Runtime& runtime_;
   std::atomic<bool> launched_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> storage_full_since_ms_{0};  // storage_full_since_ms()
 
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;

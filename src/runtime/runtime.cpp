@@ -249,4 +249,10 @@ void Runtime::run_sql_read(const std::function<void(Sql&)>& fn) {
 }
 const RuntimeConfig& Runtime::config() const { return engine_->config(); }
 
+std::optional<std::chrono::system_clock::time_point> Runtime::storage_full_since() const {
+  const int64_t ms = engine_->storage_full_since_ms();
+  if (ms == 0) return std::nullopt;
+  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
 }  // namespace keel

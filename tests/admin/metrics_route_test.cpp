@@ -128,6 +128,7 @@ TEST_F(MetricsRoute, CountsWorkflowsByNameAndStatusAndTimesTheirOperations) {
   EXPECT_NE(sample(t, "keel_group_commit_batch_size_count"), "0") << t;
   EXPECT_NE(sample(t, "keel_group_commit_batch_size_count"), "") << t;
   EXPECT_NE(sample(t, "keel_workflows_parked"), "") << t;
+  EXPECT_EQ(sample(t, "keel_storage_full"), "0") << t;
   // Workflow IDs are unbounded: never a label value.
   for (const char* id : {"g-0", "f-1", "flaky-1", "b-0", "w-1", "q-2"})
     EXPECT_EQ(t.find(std::string("\"") + id + "\""), std::string::npos) << id;

@@ -34,6 +34,7 @@
 #include "support/log_capture.hpp"
 #include "support/sql_probe.hpp"
 #include "support/temp_dir.hpp"
+#include "throwaway_cluster.hpp"
 #include "tmpfs_mount.hpp"
 
 using namespace std::chrono_literals;
@@ -42,69 +43,13 @@ namespace {
 
 using keel::StorageFullError;
 using keel::WorkflowStatus;
+using keel::testing::pg_exec;
+using keel::testing::ThrowawayCluster;
 using keel::testing::TmpfsMount;
 
-// Loopback, apart from the suite's cluster (KEEL_PG_TEST_PORT) and the
-// failover test's pair (19386-19387); KEEL_FULLDISK_PG_PORT overrides it.
-int pg_port() {
-  const char* v = std::getenv("KEEL_FULLDISK_PG_PORT");
-  return v && *v ? std::atoi(v) : 19396;
-}
-
-// The cluster of one test, on its tmpfs; halted (immediately) and cleaned up
-// on every way out, before the mount goes.
-class ThrowawayCluster {
- public:
-  ThrowawayCluster(std::string data, std::string log) : data_(std::move(data)), log_(std::move(log)) {}
-  ~ThrowawayCluster() {
-    run("halt immediate");
-    run("stop");
-  }
-  ThrowawayCluster(const ThrowawayCluster&) = delete;
-  ThrowawayCluster& operator=(const ThrowawayCluster&) = delete;
-
-  bool start() { return run("start"); }
-  std::string url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(pg_port()) + "/keel_test"; }
-  std::string admin_url() const { return "postgresql://postgres@127.0.0.1:" + std::to_string(pg_port()) + "/postgres"; }
-  std::string server_log() const { return slurp(data_ + "/server.log"); }
-  std::string script_log() const { return slurp(log_); }
-
-  // True while the server answers a query.
-  bool answers() const {
-    try {
-      keel::testing::query_rows(admin_url(), "SELECT 1");
-      return true;
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-
- private:
-  bool run(const std::string& verb) {
-    const std::string cmd = "KEEL_PG_PORT=" + std::to_string(pg_port()) + " KEEL_PG_DATA='" + data_ + "' '" +
-                            KEEL_PG_CLUSTER_SCRIPT + "' " + verb + " >>'" + log_ + "' 2>&1";
-    return std::system(cmd.c_str()) == 0;
-  }
-  static std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-  std::string data_;
-  std::string log_;
-};
-
-// Runs one statement (a command or a query); throws with the server's message.
-void pg_exec(const std::string& url, const std::string& sql) {
-  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(url.c_str()), &PQfinish);
-  if (PQstatus(conn.get()) != CONNECTION_OK)
-    throw std::runtime_error("cannot connect to " + url + ": " + PQerrorMessage(conn.get()));
-  std::unique_ptr<PGresult, decltype(&PQclear)> res(PQexec(conn.get(), sql.c_str()), &PQclear);
-  const auto st = PQresultStatus(res.get());
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-    throw std::runtime_error(sql + ": " + PQresultErrorMessage(res.get()) + PQerrorMessage(conn.get()));
-}
+// Loopback, apart from the suite's cluster (KEEL_PG_TEST_PORT), the failover
+// test's pair and the shop's full-disk cluster; KEEL_FULLDISK_PG_PORT overrides it.
+int pg_port() { return keel::testing::port_from_env("KEEL_FULLDISK_PG_PORT", 19396); }
 
 size_t lines_with(keel::testing::LogCapture& log, const std::string& text) {
   size_t n = 0;
@@ -136,13 +81,11 @@ class FullDiskPostgres : public ::testing::Test {
 };
 
 TEST_F(FullDiskPostgres, DiskFullIsStorageFullAndAWalPanicLosesNothingAcknowledged) {
-  if (::geteuid() != 0) GTEST_SKIP() << "the full-disk tests mount a tmpfs: run them as root";
-  if (std::system("command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "PostgreSQL is not installed";
+  if (auto why = keel::testing::throwaway_cluster_skip_reason(); !why.empty()) GTEST_SKIP() << why;
   ::chmod(dir.path().c_str(), 0711);  // the server (user postgres) reaches its data directory through it
   fs = std::make_unique<TmpfsMount>(dir.path() / "pg", "64m", "0755");
   if (!fs->mounted()) GTEST_SKIP() << fs->skip_reason();
-  cluster = std::make_unique<ThrowawayCluster>(fs->file("data"), dir.file("cluster.log"));
+  cluster = std::make_unique<ThrowawayCluster>(pg_port(), fs->file("data"), dir.file("cluster.log"));
   // Never fill (or crash) somebody else's server: the port must be free.
   ASSERT_FALSE(cluster->answers()) << "a server already listens on 127.0.0.1:" << pg_port()
                                    << " (set KEEL_FULLDISK_PG_PORT)";

@@ -30,6 +30,7 @@
 
 #include "keel/admin_server.hpp"
 #include "keel/keel.hpp"
+#include "runtime/runtime_access.hpp"
 #include "support/eventually.hpp"
 #include "support/log_capture.hpp"
 #include "support/runtime_fixture.hpp"
@@ -154,6 +155,11 @@ TEST_F(FullDiskRuntime, WritesFailWithStorageFullAndWorkflowsResumeWhenSpaceIsFr
   }
   EXPECT_GT(pending, 0u) << "no workflow in flight met the full disk";
   for (const auto& id : started) EXPECT_NE(rt->get_workflow(id)->status, WorkflowStatus::Error) << id;
+  // The process says so (Runtime::storage_full_since, gauge keel_storage_full).
+  const auto full_since = rt->storage_full_since();
+  ASSERT_TRUE(full_since.has_value()) << "workflows parked on the full disk, storage_full_since() says nothing";
+  EXPECT_LE(*full_since, std::chrono::system_clock::now());
+  EXPECT_NE(keel::detail::RuntimeAccess::metrics_text(*rt).find("keel_storage_full 1"), std::string::npos);
 
   // Space is freed, without a restart: everything in flight finishes.
   ASSERT_TRUE(fs->resize("64m"));
@@ -163,6 +169,7 @@ TEST_F(FullDiskRuntime, WritesFailWithStorageFullAndWorkflowsResumeWhenSpaceIsFr
       EXPECT_EQ(rt->retrieve<std::string>(id).result_for(30s), id) << id;
     }
   }
+  EXPECT_FALSE(rt->storage_full_since().has_value()) << "still full after workflows finished";
   // New work runs, including the ID that was refused while full.
   EXPECT_EQ(rt->start(order, {.workflow_id = refused}, refused, false).result_for(10s), refused);
   EXPECT_EQ(rt->start(order, {.workflow_id = "after"}, std::string("after"), false).result_for(10s), "after");

@@ -53,6 +53,24 @@ TEST(ShopInput, OrdersCursorBeyondInt64IsInvalidCursor) {
   expect_400(query({{"status", "paid"}}), "invalid_request");
 }
 
+// Reading the code for fuzz_shop_orders_query's Last-Event-ID line: an id of
+// INT64_MAX made the next offset overflow (undefined behaviour).
+TEST(ShopInput, LastEventIdIsADecimalOffsetBelowInt64Max) {
+  EXPECT_EQ(parse_last_event_id(std::nullopt), 0);
+  EXPECT_EQ(parse_last_event_id("0"), 1);
+  EXPECT_EQ(parse_last_event_id("41"), 42);
+  EXPECT_EQ(parse_last_event_id("9223372036854775806"), INT64_MAX);
+  for (const char* bad : {"9223372036854775807", "9223372036854775808", "-1", "", " 1", "1 ", "0x1", "+1"}) {
+    try {
+      (void)parse_last_event_id(std::string(bad));
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const HttpError& e) {
+      EXPECT_EQ(e.status(), 400) << bad;
+      EXPECT_EQ(e.code(), "invalid_request") << bad;
+    }
+  }
+}
+
 TEST(ShopInput, PaymentEventNeedsItsFields) {
   HttpRequest req;
   req.body = R"({"id":"evt_1","type":"payment.succeeded","session_id":"cs_1","client_reference_id":"o1","created":5})";

@@ -1,0 +1,150 @@
+// The checkout on a full disk again, on PostgreSQL: the real `shop` and
+// `payments` binaries, each with a database of its own on one throwaway
+// cluster (throwaway_cluster.hpp) whose data directory is a 160 MiB tmpfs.
+// Once the filesystem is full, a table that cannot grow fails its statement
+// with SQLSTATE 53100 and the server stays up (postgres_full_disk_test.cpp
+// shows that, and the WAL PANIC this test keeps away from: a fresh WAL
+// segment is made before the fill). Asserts, as on SQLite
+// (shop_full_disk_test.cpp): 503 with Retry-After and {"error":
+// "storage_full"}, never 500; reads still answer; then, once space is freed
+// (neither the services nor the server restarted), the refused request
+// goes through when repeated, new checkouts are paid and fulfilled, the
+// checkouts in flight finish, every acknowledged checkout is intact, and the
+// three rules hold.
+#include <sys/stat.h>
+
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "shop_e2e_fixture.hpp"
+#include "throwaway_cluster.hpp"
+#include "tmpfs_mount.hpp"
+
+using namespace keel_shop_e2e;
+using keel::testing::pg_exec;
+
+namespace {
+
+class FullDiskShopPostgres : public ShopE2E {
+ protected:
+  std::unique_ptr<keel::testing::TmpfsMount> fs;
+  std::unique_ptr<keel::testing::ThrowawayCluster> cluster;
+  HttpClient quick{{.connect_timeout = 2000ms, .read_timeout = 4000ms, .write_timeout = 4000ms}};
+
+  void TearDown() override {
+    if (HasFailure() && cluster) {
+      const std::string log = cluster->server_log();
+      std::cerr << "---- server.log ----\n" << (log.size() > 4000 ? log.substr(log.size() - 4000) : log) << "\n";
+    }
+    ShopE2E::TearDown();  // the services, then the server, then the mount
+    cluster.reset();
+    fs.reset();
+  }
+
+  static bool is_storage_full(const HttpClientResponse& r) {
+    try {
+      return r.status == 503 && r.json().value("error", "") == "storage_full";
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+};
+
+// Its own port: FullDiskPostgres (19396) may run at the same time.
+int pg_port() { return keel::testing::port_from_env("KEEL_FULLDISK_SHOP_PG_PORT", 19397); }
+
+TEST_F(FullDiskShopPostgres, AnswersStorageFullThenResumesWithoutARestart) {
+  if (auto why = keel::testing::throwaway_cluster_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  ::chmod(dir.path().c_str(), 0711);  // the server (user postgres) reaches its data directory through it
+  fs = std::make_unique<keel::testing::TmpfsMount>(dir.path() / "pg", "160m", "0755");
+  if (!fs->mounted()) GTEST_SKIP() << fs->skip_reason();
+  cluster = std::make_unique<keel::testing::ThrowawayCluster>(pg_port(), fs->file("data"), dir.file("cluster.log"));
+  ASSERT_FALSE(cluster->answers()) << "a server already listens on 127.0.0.1:" << pg_port()
+                                   << " (set KEEL_FULLDISK_SHOP_PG_PORT)";
+  ASSERT_TRUE(cluster->start()) << cluster->script_log();
+  pg_exec(cluster->admin_url(), "CREATE DATABASE shop");
+  pg_exec(cluster->admin_url(), "CREATE DATABASE payments");
+  shop_db_url = cluster->url("shop");
+  payments_db_url = cluster->url("payments");
+  start_payments();
+  start_shop("60s");
+  for (int i = 0; i < 3; ++i) {
+    json o = checkout_ok("before-" + std::to_string(i));
+    ASSERT_TRUE(o.contains("session_id"));
+  }
+
+  // A fresh WAL segment (16 MiB, written whole when made) while there is
+  // room: what follows fills the tables' files, not the WAL.
+  pg_exec(cluster->admin_url(), "SELECT pg_switch_wal()");
+  pg_exec(cluster->admin_url(), "CHECKPOINT");
+  fs->fill("filler");
+
+  std::map<std::string, std::string> acknowledged;  // order -> session: answered 200
+  std::set<std::string> unanswered;                 // timeouts, other answers: in flight
+  std::string refused_key;
+  HttpClientResponse refused;
+  for (int i = 0; i < 2000 && refused_key.empty(); ++i) {
+    const std::string key = "fd-" + std::to_string(i);
+    HttpClientResponse r;
+    try {
+      r = quick.request("POST", shop_url() + "/checkout/" + key, {{"Accept", "application/json"}}, "");
+    } catch (const keel::apps::HttpTransportError&) {
+      unanswered.insert(key);
+      continue;
+    }
+    if (r.status == 200) {
+      acknowledged[key] = r.json().at("session_id").get<std::string>();
+    } else if (is_storage_full(r)) {
+      refused_key = key;
+      refused = r;
+    } else {
+      EXPECT_NE(r.status, 500) << key << ": " << r.body;
+      unanswered.insert(key);
+    }
+  }
+  ASSERT_FALSE(refused_key.empty()) << "no storage_full answer; " << acknowledged.size() << " acknowledged, "
+                                    << fs->free_bytes() << " bytes free";
+  std::cerr << acknowledged.size() << " checkouts acknowledged, " << unanswered.size()
+            << " in flight before the disk filled; refused: " << refused_key << ": " << refused.body << "\n";
+  EXPECT_GT(std::atoi(refused.header("retry-after").value_or("0").c_str()), 0) << "no Retry-After";
+  EXPECT_FALSE(refused.json().value("message", "").empty());
+  EXPECT_TRUE(eventually([&] { return shop_logged("disk is full"); }, 10s)) << "no log line names the full disk";
+  EXPECT_TRUE(cluster->answers()) << "the server went down on a full data directory";
+  EXPECT_EQ(quick.get(shop_url() + "/orders/before-0").status, 200) << "reads stopped on the full disk";
+
+  // The payment service on the same full disk: its payment goes through (a
+  // page with room) or is refused with the same 503; never a 500.
+  const std::string before_sid = order("before-0").at("session_id").get<std::string>();
+  auto p = quick.post_json(pay_url() + "/api/submit_payment", {}, json{{"session_id", before_sid}}.dump());
+  std::cerr << "submit_payment while full: " << p.status << " " << p.body << "\n";
+  EXPECT_TRUE(p.status == 200 || is_storage_full(p)) << p.status << " " << p.body;
+  EXPECT_TRUE(shop->alive() && payments->alive()) << "a service died on the full disk";
+
+  // Space is freed; neither the services nor the server restart.
+  ASSERT_TRUE(fs->resize("320m"));
+  HttpClientResponse again;
+  EXPECT_TRUE(eventually([&] {
+    again = checkout(refused_key);
+    return again.status == 200;
+  }, 30s)) << again.status << " " << again.body;
+  if (again.status == 200) acknowledged[refused_key] = again.json().at("session_id").get<std::string>();
+
+  if (p.status != 200) {  // refused while full: repeated, as the 503 invited
+    EXPECT_TRUE(eventually([&] { return pay_action("submit_payment", before_sid).status == 200; }, 30s));
+  }
+  json fresh = checkout_ok("after-full");
+  ASSERT_TRUE(fresh.contains("session_id"));
+  EXPECT_TRUE(eventually([&] { return pay_action("submit_payment", fresh.at("session_id").get<std::string>()).status == 200; }, 30s));
+  EXPECT_TRUE(wait_status("after-full", "fulfilled", 30s)) << status_of("after-full");
+  EXPECT_TRUE(wait_status("before-0", "fulfilled", 30s)) << status_of("before-0");
+
+  for (const auto& [id, sid] : acknowledged) EXPECT_EQ(order(id).value("session_id", json()), json(sid)) << id;
+  for (const auto& id : unanswered)
+    EXPECT_TRUE(eventually([&] { return status_of(id) != "reserving"; }, 60s)) << id << ": " << status_of(id);
+  check_rules();
+}
+
+}  // namespace
