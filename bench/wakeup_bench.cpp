@@ -1,0 +1,153 @@
+// keel_wakeup_bench — what one wake-up of a parked workflow costs as its
+// history grows (issue 19, part 1: the curve to flatten).
+//
+// For each history length H (--histories, default 10,100,1000,10000,100000):
+// one workflow records H steps, sets event "ready", then loops --rounds
+// times: recv("m") (parks at once: park_after = 0), a step, set_event
+// ("round-r", r). The bench sends message r and waits for event "round-r":
+// the round's latency is send() called -> the workflow's set_event seen, so it
+// holds the wake-up (today: a replay from the top, reading H + 3r recorded
+// operations) and three commits. Printed per H: the median and the best
+// round, and the median's ratio to the shortest history's: today's engine
+// grows linearly; the goal is within 1.5x from 100 to 100,000.
+//
+// Building the history takes one commit per step (about a minute for 100,000
+// on PostgreSQL); it is timed and printed apart.
+//
+// Usage: keel_wakeup_bench [--db URL] [--histories 10,100,...] [--rounds N]
+//   --db  sqlite:PATH or postgresql://... (default: a fresh SQLite file under
+//         /tmp, synchronous=NORMAL like the other benches' default runs)
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "keel/keel.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct Options {
+  std::string db;
+  std::vector<int> histories{10, 100, 1000, 10000, 100000};
+  int rounds = 15;
+};
+
+[[noreturn]] void usage(int code) {
+  std::fprintf(code ? stderr : stdout, "usage: keel_wakeup_bench [--db URL] [--histories 10,100,...] [--rounds N]\n");
+  std::exit(code);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(2);
+      return argv[++i];
+    };
+    if (a == "--db") {
+      o.db = value();
+    } else if (a == "--rounds") {
+      o.rounds = std::atoi(value().c_str());
+    } else if (a == "--histories") {
+      o.histories.clear();
+      std::istringstream in(value());
+      for (std::string n; std::getline(in, n, ',');) o.histories.push_back(std::atoi(n.c_str()));
+    } else if (a == "--help" || a == "-h") {
+      usage(0);
+    } else {
+      usage(2);
+    }
+  }
+  if (o.rounds <= 0 || o.histories.empty()) usage(2);
+  for (int h : o.histories)
+    if (h < 0) usage(2);
+  return o;
+}
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+struct Curve {
+  int history = 0;
+  double build_s = 0;
+  double median_ms = 0;
+  double best_ms = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  std::string db = o.db;
+  std::filesystem::path file;
+  if (db.empty()) {
+    file = std::filesystem::temp_directory_path() / ("keel_wakeup_" + std::to_string(::getpid()) + ".db");
+    db = "sqlite:" + file.string();
+  }
+  keel::RuntimeConfig cfg;
+  cfg.database_url = db;
+  cfg.park_after = 0ms;  // every recv parks: each round is a wake-up
+  cfg.sqlite_synchronous = keel::SqliteSync::Normal;
+  keel::Runtime rt(cfg);
+  auto wake = rt.register_workflow("wake", [](keel::Context& ctx, int history, int rounds) {
+    for (int i = 0; i < history; ++i) (void)ctx.step("h", [i] { return i; });
+    ctx.set_event("ready", true);
+    for (int r = 0; r < rounds; ++r) {
+      auto m = ctx.recv<int>("m", std::chrono::hours(1));
+      const int got = ctx.step("got", [&] { return m.value_or(-1); });
+      ctx.set_event("round-" + std::to_string(r), got);  // a key per round: the bench waits, never polls
+    }
+    return rounds;
+  });
+  rt.launch();
+  const std::string run = std::to_string(::getpid());
+  std::printf("backend=%s rounds=%d (median and best of each history)\n",
+              db.rfind("postgresql", 0) == 0 ? "postgresql" : "sqlite", o.rounds);
+  std::vector<Curve> curve;
+  for (int h : o.histories) {
+    const std::string id = "wake-" + run + "-" + std::to_string(h);
+    Curve c;
+    c.history = h;
+    const auto t0 = Clock::now();
+    auto handle = rt.start(wake, {.workflow_id = id}, h, o.rounds);
+    if (!rt.get_event<bool>(id, "ready", 1h)) {
+      std::fprintf(stderr, "history %d: never ready\n", h);
+      return 1;
+    }
+    c.build_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::vector<double> rounds;
+    for (int r = 0; r < o.rounds; ++r) {
+      std::this_thread::sleep_for(20ms);  // parked again (its thread gone) before the next message
+      const auto s = Clock::now();
+      rt.send(id, r, "m");
+      auto v = rt.get_event<int>(id, "round-" + std::to_string(r), 60s);
+      if (v != r) {
+        std::fprintf(stderr, "history %d round %d: no answer in 60 s\n", h, r);
+        return 1;
+      }
+      rounds.push_back(ms(Clock::now() - s));
+    }
+    if (handle.result_for(60s) != o.rounds) return 1;
+    std::sort(rounds.begin(), rounds.end());
+    c.median_ms = rounds[rounds.size() / 2];
+    c.best_ms = rounds.front();
+    curve.push_back(c);
+    std::printf("history %7d: built in %7.2f s; wake-up round median %8.2f ms, best %8.2f ms, ratio %6.2f\n", h,
+                c.build_s, c.median_ms, c.best_ms, c.median_ms / curve.front().median_ms);
+    std::fflush(stdout);
+  }
+  rt.shutdown();
+  if (!file.empty())
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + suffix);
+  return 0;
+}
