@@ -7,8 +7,9 @@
 #          end-to-end tests on SQLite (labels e2e, shop, payments), the crash
 #          tests (label crash) with one kill point in KEEL_CRASH_SWEEP_STRIDE
 #          (default here 4), the torture test's sanitized short run, the
-#          schedules' tests (label schedules; their crash test too). Builds
-#          only the targets these need.
+#          schedules', streams', queues' and debouncing's tests (labels
+#          schedules, streams, queues, debounce; their crash tests too).
+#          Builds only the targets these need.
 #   all    every test of the build but the labels failover, fulldisk and
 #          browser: also PostgreSQL (the throwaway cluster of tests/postgres
 #          on KEEL_PG_TEST_PORT), the admin server, the keel command, queues,
@@ -33,8 +34,10 @@ case "$form" in
     targets=(keel_tests shop payments shop_core payments_lib shop_e2e_tests shop_prometheus_tests checkout_sweep_tests
              shop_torture shop_settings_tests shop_input_tests shop_pages_tests http_service_tests payments_tests
              payments_model_tests tsan_race_probe keel_crash_worker keel_crash_tests keel_crash_sweep_tests
-             keel_schedule_worker keel_schedule_tests)
-    select=(-L '^(concurrency|e2e|shop|payments|crash|torture|schedules)$' -LE '^(postgres|failover|fulldisk|browser)$')
+             keel_schedule_worker keel_schedule_tests keel_stream_worker keel_stream_tests keel_queue_worker
+             keel_partition_worker keel_queue_tests keel_debounce_worker keel_debounce_tests)
+    select=(-L '^(concurrency|e2e|shop|payments|crash|torture|schedules|streams|queues|debounce)$'
+            -LE '^(postgres|failover|fulldisk|browser)$')
     export KEEL_CRASH_SWEEP_STRIDE=${KEEL_CRASH_SWEEP_STRIDE:-4}
     ;;
   all)
