@@ -15,31 +15,20 @@
 #include <string>
 #include <vector>
 
-#include "shop_e2e_fixture.hpp"
+#include "full_disk_shop_fixture.hpp"
 #include "tmpfs_mount.hpp"
 
 using namespace keel_shop_e2e;
 
 namespace {
 
-class FullDiskShop : public ShopE2E {
+class FullDiskShop : public FullDiskShopFixture {
  protected:
   std::unique_ptr<keel::testing::TmpfsMount> fs;
-  // The fill's requests: a checkout that met the full disk after its start
-  // waits for its session (up to a minute); the test moves on instead.
-  HttpClient quick{{.connect_timeout = 2000ms, .read_timeout = 4000ms, .write_timeout = 4000ms}};
 
   void TearDown() override {
-    ShopE2E::TearDown();  // the services first: they hold files on the mount
+    FullDiskShopFixture::TearDown();  // the services first: they hold files on the mount
     fs.reset();
-  }
-
-  static bool is_storage_full(const HttpClientResponse& r) {
-    try {
-      return r.status == 503 && r.json().value("error", "") == "storage_full";
-    } catch (const std::exception&) {
-      return false;
-    }
   }
 };
 
@@ -52,38 +41,15 @@ TEST_F(FullDiskShop, AnswersStorageFullThenResumesWithoutARestart) {
   start_payments();
   start_shop("60s");
 
-  std::map<std::string, std::string> acknowledged;  // order -> session: answered 200
-  std::set<std::string> paid;                       // submit_payment answered 200
-  std::set<std::string> unanswered;                 // other answers (in progress, timeouts): in flight
-  std::string refused_key;                          // answered storage_full
-  HttpClientResponse refused;
-  for (int i = 0; i < 600 && refused_key.empty(); ++i) {
-    const std::string key = "fd-" + std::to_string(i);
-    HttpClientResponse r;
-    try {
-      r = quick.request("POST", shop_url() + "/checkout/" + key, {{"Accept", "application/json"}}, "");
-    } catch (const keel::apps::HttpTransportError&) {
-      unanswered.insert(key);
-      continue;
-    }
-    if (r.status == 200) {
-      const std::string sid = r.json().at("session_id").get<std::string>();
-      acknowledged[key] = sid;
-      if (i % 3 == 0) {
-        auto p = quick.post_json(pay_url() + "/api/submit_payment", {}, json{{"session_id", sid}}.dump());
-        if (p.status == 200) paid.insert(key);
-        if (is_storage_full(p)) {
-          refused_key = key;  // the payment service's answer: the same contract
-          refused = p;
-        }
-      }
-    } else if (is_storage_full(r)) {
-      refused_key = key;
-      refused = r;
-    } else {
-      unanswered.insert(key);
-    }
-  }
+  std::set<std::string> paid;  // submit_payment answered 200
+  Fill fill = fill_until_refused(600, [&](int i, const std::string& key, const std::string& sid)
+                                          -> std::optional<HttpClientResponse> {
+    if (i % 3 != 0) return std::nullopt;
+    auto p = quick.post_json(pay_url() + "/api/submit_payment", {}, json{{"session_id", sid}}.dump());
+    if (p.status == 200) paid.insert(key);
+    return p;  // refused: the payment service's answer, the same contract
+  });
+  auto& [acknowledged, unanswered, refused_key, refused] = fill;
   ASSERT_FALSE(refused_key.empty()) << "no storage_full answer; " << acknowledged.size() << " checkouts acknowledged, "
                                     << fs->free_bytes() << " bytes free";
   std::cerr << acknowledged.size() << " checkouts acknowledged, " << paid.size() << " paid, " << unanswered.size()

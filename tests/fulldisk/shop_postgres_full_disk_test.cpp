@@ -19,7 +19,7 @@
 #include <set>
 #include <string>
 
-#include "shop_e2e_fixture.hpp"
+#include "full_disk_shop_fixture.hpp"
 #include "throwaway_cluster.hpp"
 #include "tmpfs_mount.hpp"
 
@@ -28,28 +28,19 @@ using keel::testing::pg_exec;
 
 namespace {
 
-class FullDiskShopPostgres : public ShopE2E {
+class FullDiskShopPostgres : public FullDiskShopFixture {
  protected:
   std::unique_ptr<keel::testing::TmpfsMount> fs;
   std::unique_ptr<keel::testing::ThrowawayCluster> cluster;
-  HttpClient quick{{.connect_timeout = 2000ms, .read_timeout = 4000ms, .write_timeout = 4000ms}};
 
   void TearDown() override {
     if (HasFailure() && cluster) {
       const std::string log = cluster->server_log();
       std::cerr << "---- server.log ----\n" << (log.size() > 4000 ? log.substr(log.size() - 4000) : log) << "\n";
     }
-    ShopE2E::TearDown();  // the services, then the server, then the mount
+    FullDiskShopFixture::TearDown();  // the services, then the server, then the mount
     cluster.reset();
     fs.reset();
-  }
-
-  static bool is_storage_full(const HttpClientResponse& r) {
-    try {
-      return r.status == 503 && r.json().value("error", "") == "storage_full";
-    } catch (const std::exception&) {
-      return false;
-    }
   }
 };
 
@@ -82,29 +73,8 @@ TEST_F(FullDiskShopPostgres, AnswersStorageFullThenResumesWithoutARestart) {
   pg_exec(cluster->admin_url(), "CHECKPOINT");
   fs->fill("filler");
 
-  std::map<std::string, std::string> acknowledged;  // order -> session: answered 200
-  std::set<std::string> unanswered;                 // timeouts, other answers: in flight
-  std::string refused_key;
-  HttpClientResponse refused;
-  for (int i = 0; i < 2000 && refused_key.empty(); ++i) {
-    const std::string key = "fd-" + std::to_string(i);
-    HttpClientResponse r;
-    try {
-      r = quick.request("POST", shop_url() + "/checkout/" + key, {{"Accept", "application/json"}}, "");
-    } catch (const keel::apps::HttpTransportError&) {
-      unanswered.insert(key);
-      continue;
-    }
-    if (r.status == 200) {
-      acknowledged[key] = r.json().at("session_id").get<std::string>();
-    } else if (is_storage_full(r)) {
-      refused_key = key;
-      refused = r;
-    } else {
-      EXPECT_NE(r.status, 500) << key << ": " << r.body;
-      unanswered.insert(key);
-    }
-  }
+  Fill fill = fill_until_refused(2000);
+  auto& [acknowledged, unanswered, refused_key, refused] = fill;
   ASSERT_FALSE(refused_key.empty()) << "no storage_full answer; " << acknowledged.size() << " acknowledged, "
                                     << fs->free_bytes() << " bytes free";
   std::cerr << acknowledged.size() << " checkouts acknowledged, " << unanswered.size()
