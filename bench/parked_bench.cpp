@@ -6,6 +6,10 @@
 // Phases:
 //   park    start N workflows (from --starters client threads) and wait until
 //           all are parked: time, RSS (VmRSS, VmHWM), threads.
+//   recover (--recover) the Runtime is destroyed with all parked (they stay
+//           PENDING, as after a kill) and a new one with the same executor
+//           id launches: launch()'s time and the time until all are parked
+//           again (each replayed up to its recv).
 //   paced   --paced workflows get their message one at a time, at --paced-rate
 //           per second: wake-up latency with the system otherwise idle.
 //   burst   every other workflow gets its message from --senders threads as
@@ -15,7 +19,7 @@
 //
 // Usage: keel_parked_bench [--workflows N] [--db URL] [--threads N]
 //          [--park-after-ms N] [--starters N] [--senders N] [--paced N]
-//          [--paced-rate N] [--timeout-s N] [--sync normal|full] [--keep]
+//          [--paced-rate N] [--timeout-s N] [--sync normal|full] [--keep] [--recover]
 //   --db  sqlite:PATH or postgresql://... (default: a fresh SQLite file under /tmp)
 #include <unistd.h>
 
@@ -51,13 +55,14 @@ struct Options {
   int timeout_s = 3600;
   keel::SqliteSync sync = keel::SqliteSync::Normal;
   bool keep = false;
+  bool recover = false;
 };
 
 [[noreturn]] void usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: keel_parked_bench [--workflows N] [--db URL] [--threads N] [--park-after-ms N]\n"
                "         [--starters N] [--senders N] [--paced N] [--paced-rate N] [--timeout-s N]\n"
-               "         [--sync normal|full] [--keep]\n");
+               "         [--sync normal|full] [--keep] [--recover]\n");
   std::exit(code);
 }
 
@@ -81,6 +86,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--timeout-s") o.timeout_s = number();
     else if (a == "--sync") o.sync = value() == "full" ? keel::SqliteSync::Full : keel::SqliteSync::Normal;
     else if (a == "--keep") o.keep = true;
+    else if (a == "--recover") o.recover = true;
     else if (a == "--help" || a == "-h") usage(0);
     else usage(2);
   }
@@ -169,8 +175,8 @@ int main(int argc, char** argv) {
   const std::string run = std::to_string(::getpid());
   auto id_of = [&](int i) { return "chk-" + run + "-" + std::to_string(i); };
   {
-    keel::Runtime rt(cfg);
-    rt.run_sql_write([](keel::Sql& sql) {
+    auto rt_owner = std::make_unique<keel::Runtime>(cfg);
+    rt_owner->run_sql_write([](keel::Sql& sql) {
       sql.execute_script(
           "CREATE TABLE IF NOT EXISTS bench_inventory (product_id INTEGER PRIMARY KEY, inventory INTEGER NOT NULL)");
       sql.execute("INSERT INTO bench_inventory (product_id, inventory) VALUES (1, 1000000000) "
@@ -178,7 +184,7 @@ int main(int argc, char** argv) {
                   {});
     });
     const auto timeout = std::chrono::seconds(o.timeout_s);
-    auto checkout = rt.register_workflow("bench_checkout", [&timing, timeout](keel::Context& ctx, int n) {
+    auto checkout_fn = [&timing, timeout](keel::Context& ctx, int n) {
       ctx.transaction("reserve", [](keel::Sql& sql) {
         sql.execute("UPDATE bench_inventory SET inventory = inventory - 1 WHERE product_id = 1", {});
       });
@@ -189,21 +195,42 @@ int main(int argc, char** argv) {
         timing.done.fetch_add(1);
       });
       return paid.value_or(false);
-    });
-    rt.launch();
-    auto& engine = keel::detail::RuntimeAccess::engine(rt);
+    };
+    auto checkout = rt_owner->register_workflow("bench_checkout", checkout_fn);
+    rt_owner->launch();
+    keel::Runtime* rtp = rt_owner.get();
+    auto engine_of = [&]() -> keel::detail::Engine& { return keel::detail::RuntimeAccess::engine(*rtp); };
 
     auto t0 = Clock::now();
-    in_parallel(o.starters, 0, o.workflows, [&](int i) { (void)rt.start(checkout, {.workflow_id = id_of(i)}, i); });
+    in_parallel(o.starters, 0, o.workflows, [&](int i) { (void)rtp->start(checkout, {.workflow_id = id_of(i)}, i); });
     auto started = Clock::now();
-    wait_until([&] { return engine.counters().parked == static_cast<size_t>(o.workflows); }, "all parked");
+    wait_until([&] { return engine_of().counters().parked == static_cast<size_t>(o.workflows); }, "all parked");
     auto parked = Clock::now();
     std::printf("  park   %d started in %.2f s, all parked after %.2f s (%.0f workflows/s); pool threads %zu\n",
                 o.workflows, std::chrono::duration<double>(started - t0).count(),
                 std::chrono::duration<double>(parked - t0).count(),
-                o.workflows / std::chrono::duration<double>(parked - t0).count(), engine.counters().pool_threads);
+                o.workflows / std::chrono::duration<double>(parked - t0).count(), engine_of().counters().pool_threads);
     print_memory("all parked");
     std::fflush(stdout);
+
+    // Recover: the process stops (its parked workflows stay PENDING, as after
+    // a kill) and a new Runtime with the same executor id launches.
+    if (o.recover) {
+      rt_owner.reset();
+      rt_owner = std::make_unique<keel::Runtime>(cfg);
+      (void)rt_owner->register_workflow("bench_checkout", checkout_fn);
+      rtp = rt_owner.get();
+      auto r0 = Clock::now();
+      const size_t recovered = rtp->launch().recovered.size();
+      auto launched = Clock::now();
+      wait_until([&] { return engine_of().counters().parked == static_cast<size_t>(o.workflows); }, "all parked again");
+      auto reparked = Clock::now();
+      std::printf("  recover launch() %.2f s (%zu recovered), all parked again after %.2f s; pool threads %zu\n",
+                  std::chrono::duration<double>(launched - r0).count(), recovered,
+                  std::chrono::duration<double>(reparked - r0).count(), engine_of().counters().pool_threads);
+      print_memory("all parked again");
+      std::fflush(stdout);
+    }
 
     // Paced: one message at a time, the system otherwise idle.
     auto p0 = Clock::now();
@@ -211,7 +238,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < o.paced; ++i) {
       std::this_thread::sleep_until(p0 + gap * i);
       timing.sent[static_cast<size_t>(i)] = Clock::now();
-      rt.send(id_of(i), true, "payment");
+      rtp->send(id_of(i), true, "payment");
     }
     wait_until([&] { return timing.done.load() >= o.paced; }, "paced wake-ups");
     report_latency("paced", timing, 0, o.paced, Clock::now() - p0);
@@ -220,7 +247,7 @@ int main(int argc, char** argv) {
     auto b0 = Clock::now();
     in_parallel(o.senders, o.paced, o.workflows, [&](int i) {
       timing.sent[static_cast<size_t>(i)] = Clock::now();
-      rt.send(id_of(i), true, "payment");
+      rtp->send(id_of(i), true, "payment");
     });
     auto sent_all = Clock::now();
     wait_until([&] { return timing.done.load() >= o.workflows; }, "burst wake-ups");
@@ -228,10 +255,10 @@ int main(int argc, char** argv) {
     std::printf("  burst  %d messages sent in %.2f s\n", o.workflows - o.paced,
                 std::chrono::duration<double>(sent_all - b0).count());
     report_latency("burst", timing, o.paced, o.workflows, b1 - b0);
-    wait_until([&] { return engine.counters().parked == 0; }, "lot empty");
+    wait_until([&] { return engine_of().counters().parked == 0; }, "lot empty");
     print_memory("all woken");
-    std::printf("  pool threads used: %zu (limit %d)\n", engine.counters().pool_threads, o.threads);
-    rt.shutdown();
+    std::printf("  pool threads used: %zu (limit %d)\n", engine_of().counters().pool_threads, o.threads);
+    rtp->shutdown();
   }
   if (!dir.empty() && !o.keep) std::filesystem::remove_all(dir);
   return 0;

@@ -151,7 +151,12 @@ class Engine final : public ExecutionHost {
   // Whether the workflow runs in this process now (not parked, not cancelled).
   bool runs_here(const std::string& id);
   ErasedWorkflow lookup(const std::string& name);
-  void recover_one(const std::string& id, LaunchReport& report);
+  // Resumes those of `ids` still PENDING with a registered name (one read,
+  // one commit counting their recovery attempts); what fails is reported.
+  void recover_batch(const std::vector<std::string>& ids, LaunchReport& report);
+  // A PENDING workflow whose recovery was just counted: run again by replay,
+  // or dead-lettered past max_recovery_attempts.
+  void resume_recovered(const WorkflowInfo& info, LaunchReport& report);
   // Version routing at launch (recovery.cpp; docs/upgrades.md).
   void route_versions();
   void start_retention();

@@ -82,19 +82,21 @@ std::vector<WorkflowInfo> Engine::pending_of_other_versions() {
 LaunchReport Engine::recover(const std::vector<std::string>& ids) {
   std::lock_guard serial(recover_mu_);
   LaunchReport report;
+  // In batches: one read and one commit per kMaxBatchIds workflows. One of
+  // each per workflow cost 0.6 ms on PostgreSQL: a minute for 100,000.
+  std::vector<std::string> batch;
   for (const std::string& id : ids) {
     {
       std::lock_guard lock(mu_);
       if (running_.count(id)) continue;
     }
-    LogContextScope log_context(id);  // its lines name it
-    try {
-      recover_one(id, report);
-    } catch (const std::exception& e) {
-      spdlog::error("cannot recover: {}", e.what());
-      report.not_recovered.push_back({id, e.what()});
+    batch.push_back(id);
+    if (batch.size() == sysdb::kMaxBatchIds) {
+      recover_batch(batch, report);
+      batch.clear();
     }
   }
+  recover_batch(batch, report);
   return report;
 }
 
@@ -109,23 +111,56 @@ LaunchReport Engine::recover_claimed(const std::vector<std::string>& ids) {
   return recover(ids);
 }
 
-void Engine::recover_one(const std::string& id, LaunchReport& report) {
-  auto info = db_->get_workflow(id);
-  if (!info) return;
-  (void)lookup(info->name);  // unknown names stay PENDING, untouched
-  auto attempts = db_->count_recovery(id, now_ms());
-  if (!attempts) return;
-  if (*attempts > config_.max_recovery_attempts) {
-    if (db_->transition(id, {WorkflowStatus::Pending}, WorkflowStatus::MaxRecoveryAttemptsExceeded, now_ms(), false,
-                        std::nullopt))
-      count_finished(info->name, WorkflowStatus::MaxRecoveryAttemptsExceeded);
-    spdlog::error("recovered {} times, moved to MAX_RECOVERY_ATTEMPTS_EXCEEDED", *attempts - 1);
-    report.dead_lettered.push_back(id);
+void Engine::recover_batch(const std::vector<std::string>& ids, LaunchReport& report) {
+  if (ids.empty()) return;
+  std::map<std::string, WorkflowInfo> rows;
+  std::map<std::string, int> attempts;
+  try {
+    std::vector<std::string> known;
+    for (WorkflowInfo& w : db_->get_workflows(ids)) {
+      try {
+        (void)lookup(w.name);  // unknown names stay PENDING, untouched
+        known.push_back(w.id);
+        rows.emplace(w.id, std::move(w));
+      } catch (const std::exception& e) {
+        LogContextScope log_context(w.id);
+        spdlog::error("cannot recover: {}", e.what());
+        report.not_recovered.push_back({w.id, e.what()});
+      }
+    }
+    attempts = db_->count_recoveries(known, now_ms());
+  } catch (const std::exception& e) {
+    spdlog::error("cannot recover {} workflow(s): {}", ids.size(), e.what());
+    for (const std::string& id : ids) report.not_recovered.push_back({id, e.what()});
     return;
   }
-  spawn(*info, /*replay=*/true);
+  for (const std::string& id : ids) {  // in the order given (creation)
+    auto counted = attempts.find(id);
+    if (counted == attempts.end()) continue;  // no longer PENDING
+    WorkflowInfo& info = rows.at(id);
+    info.recovery_attempts = counted->second;
+    LogContextScope log_context(id);  // its lines name it
+    try {
+      resume_recovered(info, report);
+    } catch (const std::exception& e) {
+      spdlog::error("cannot recover: {}", e.what());
+      report.not_recovered.push_back({id, e.what()});
+    }
+  }
+}
+
+void Engine::resume_recovered(const WorkflowInfo& info, LaunchReport& report) {
+  if (info.recovery_attempts > config_.max_recovery_attempts) {
+    if (db_->transition(info.id, {WorkflowStatus::Pending}, WorkflowStatus::MaxRecoveryAttemptsExceeded, now_ms(),
+                        false, std::nullopt))
+      count_finished(info.name, WorkflowStatus::MaxRecoveryAttemptsExceeded);
+    spdlog::error("recovered {} times, moved to MAX_RECOVERY_ATTEMPTS_EXCEEDED", info.recovery_attempts - 1);
+    report.dead_lettered.push_back(info.id);
+    return;
+  }
+  spawn(info, /*replay=*/true);
   metrics_.recoveries.inc();
-  report.recovered.push_back(id);
+  report.recovered.push_back(info.id);
 }
 
 void Engine::interrupt_all() {

@@ -227,6 +227,10 @@ struct [[nodiscard]] FiredDebounce {
   WorkflowInfo info;     // when created: the row inserted (id, name, inputs, ...)
 };
 
+// The most IDs one batch call (get_workflows, count_recoveries) takes: one
+// statement with a placeholder each, well below SQLite's and PostgreSQL's limits.
+inline constexpr size_t kMaxBatchIds = 500;
+
 class SystemDatabase {
  public:
   virtual ~SystemDatabase() = default;
@@ -252,6 +256,9 @@ class SystemDatabase {
                                        const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
                                        const std::vector<OperationRecord>& last_ops) = 0;
   virtual std::optional<WorkflowInfo> get_workflow(const std::string& id) = 0;
+  // get_workflow of each of `ids` (at most kMaxBatchIds) in one read: the rows
+  // that exist, in no particular order.
+  virtual std::vector<WorkflowInfo> get_workflows(const std::vector<std::string>& ids) = 0;
   // One page of the workflows matching q (sysdb/workflow_query.hpp); throws
   // UsageError for a bad limit or cursor.
   virtual WorkflowPage list_workflows(const ListWorkflowsQuery& q) = 0;
@@ -269,9 +276,10 @@ class SystemDatabase {
   // Moves the released PENDING workflows of `version` to executor_id,
   // returning their IDs; each goes to exactly one claimant.
   virtual std::vector<std::string> claim_released(const std::string& executor_id, const std::string& version) = 0;
-  // Counts one more recovery of a PENDING workflow; returns the new count, or
-  // nullopt when the workflow is not PENDING.
-  virtual std::optional<int> count_recovery(const std::string& id, int64_t now_ms) = 0;
+  // Counts one more recovery of each PENDING workflow of `ids` (at most
+  // kMaxBatchIds), in one commit; returns their new counts (a workflow that
+  // is not PENDING, or unknown, is left out).
+  virtual std::map<std::string, int> count_recoveries(const std::vector<std::string>& ids, int64_t now_ms) = 0;
   // Moves the workflow from one of `from` to `to`; false when it was in none
   // of them. executor_id: its new owner ("": none, released); nullopt keeps it.
   [[nodiscard]] virtual bool transition(const std::string& id, const std::vector<WorkflowStatus>& from, WorkflowStatus to,

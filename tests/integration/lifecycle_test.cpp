@@ -2,9 +2,12 @@
 // non-determinism.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
 #include <thread>
 
 #include "support/runtime_fixture.hpp"
+#include "sysdb/system_database.hpp"
 
 using namespace std::chrono_literals;
 using keel::testing::RuntimeTest;
@@ -43,6 +46,44 @@ TEST_F(LifecycleTest, RecoveryResumesPendingWorkflowsWithoutRerunningSteps) {
   EXPECT_EQ(effects.count("reserve"), 1);
   EXPECT_EQ(effects.count("ship"), 1);
   EXPECT_EQ(rt->get_workflow("o1")->recovery_attempts, 1);
+}
+
+// Recovery reads and counts in batches (sysdb::kMaxBatchIds): three of them
+// here, the last one partial; a name no longer registered is reported and
+// left as it was, its attempts not counted.
+TEST_F(LifecycleTest, RecoveryResumesEveryPendingWorkflowAcrossBatches) {
+  auto cfg = keel::testing::test_config(dir);
+  cfg.park_after = 0ms;  // parked at once: no thread held per workflow
+  const int workflows = static_cast<int>(2 * keel::sysdb::kMaxBatchIds + 3);
+  auto make_rt = [&](bool with_retired) {
+    auto r = std::make_unique<keel::Runtime>(cfg);
+    r->register_workflow("waiter", [](keel::Context& ctx) { return ctx.recv<int>("x", 300s).value_or(-1); });
+    if (with_retired) r->register_workflow("retired", [](keel::Context& ctx) { return ctx.recv<int>("x", 300s).value_or(-1); });
+    return r;
+  };
+  rt.reset();
+  {
+    auto r = make_rt(true);
+    r->launch();
+    for (int i = 0; i < workflows; ++i) (void)r->start(keel::Workflow<int>("waiter"), {.workflow_id = "w-" + std::to_string(i)});
+    (void)r->start(keel::Workflow<int>("retired"), {.workflow_id = "retired"});
+  }
+  auto r = make_rt(false);
+  auto report = r->launch();
+  std::set<std::string> expected;
+  for (int i = 0; i < workflows; ++i) expected.insert("w-" + std::to_string(i));
+  EXPECT_EQ(report.recovered.size(), expected.size());  // each once
+  EXPECT_EQ(std::set<std::string>(report.recovered.begin(), report.recovered.end()), expected);
+  ASSERT_EQ(report.not_recovered.size(), 1u);
+  EXPECT_EQ(report.not_recovered[0].workflow_id, "retired");
+  EXPECT_EQ(r->get_workflow("retired")->recovery_attempts, 0);
+  EXPECT_EQ(r->get_workflow("retired")->status, keel::WorkflowStatus::Pending);
+  for (int i : {0, workflows / 2, workflows - 1}) {
+    const std::string id = "w-" + std::to_string(i);
+    EXPECT_EQ(r->get_workflow(id)->recovery_attempts, 1) << id;
+    r->send(id, i, "x");
+    EXPECT_EQ(r->retrieve<int>(id).result_for(30s), i) << id;
+  }
 }
 
 TEST_F(LifecycleTest, RecoveryOnlyTakesThisExecutorsWorkflows) {

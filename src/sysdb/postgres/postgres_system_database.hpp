@@ -50,12 +50,13 @@ class PostgresSystemDatabase final : public SystemDatabase {
                                const std::optional<RecordedErrorInfo>& error, int64_t now_ms,
                                const std::vector<OperationRecord>& last_ops) override;
   std::optional<WorkflowInfo> get_workflow(const std::string& id) override;
+  std::vector<WorkflowInfo> get_workflows(const std::vector<std::string>& ids) override;
   WorkflowPage list_workflows(const ListWorkflowsQuery& q) override;
   std::vector<std::string> delete_finished(const std::vector<std::string>& ids) override;
   std::vector<std::string> list_pending(const std::string& executor_id) override;
   int release_other_versions(const std::string& executor_id, const std::string& version) override;
   std::vector<std::string> claim_released(const std::string& executor_id, const std::string& version) override;
-  std::optional<int> count_recovery(const std::string& id, int64_t now_ms) override;
+  std::map<std::string, int> count_recoveries(const std::vector<std::string>& ids, int64_t now_ms) override;
   bool transition(const std::string& id, const std::vector<WorkflowStatus>& from, WorkflowStatus to, int64_t now_ms,
                   bool reset_recovery, const std::optional<std::string>& executor_id) override;
 

@@ -164,6 +164,18 @@ std::optional<WorkflowInfo> PostgresSystemDatabase::get_workflow(const std::stri
   return result;
 }
 
+std::vector<WorkflowInfo> PostgresSystemDatabase::get_workflows(const std::vector<std::string>& ids) {
+  std::vector<WorkflowInfo> rows;
+  if (ids.empty()) return rows;
+  const std::vector<SqlValue> params(ids.begin(), ids.end());
+  read_one([&](Connection& c) {
+    rows.clear();
+    Result r = c.exec(select_workflows("WHERE workflow_id IN (" + placeholders(1, ids.size()) + ")"), params);
+    for (int i = 0; i < r.rows(); ++i) rows.push_back(read_workflow_row(r, i));
+  });
+  return rows;
+}
+
 WorkflowPage PostgresSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
   // COLLATE "C": byte order, as SQLite compares text.
   static const WorkflowTable kTable{"keel.workflow_status", " COLLATE \"C\""};
@@ -211,16 +223,18 @@ std::vector<std::string> PostgresSystemDatabase::list_pending(const std::string&
   return ids;
 }
 
-std::optional<int> PostgresSystemDatabase::count_recovery(const std::string& id, int64_t now_ms) {
-  std::optional<int> attempts;
-  write([&](Connection& c) {
-    attempts.reset();
-    Result r = c.exec(
-        "UPDATE keel.workflow_status SET recovery_attempts = recovery_attempts + 1, updated_at = $2 "
-        "WHERE workflow_id = $1 AND status = 'PENDING' RETURNING recovery_attempts",
-        {id, now_ms});
-    if (r.rows() > 0) attempts = static_cast<int>(r.integer(0, 0));
-  });
+std::map<std::string, int> PostgresSystemDatabase::count_recoveries(const std::vector<std::string>& ids,
+                                                                    int64_t now_ms) {
+  std::map<std::string, int> attempts;
+  if (ids.empty()) return attempts;
+  std::vector<SqlValue> params{now_ms};
+  params.insert(params.end(), ids.begin(), ids.end());
+  Result r = write_statement(
+      "UPDATE keel.workflow_status SET recovery_attempts = recovery_attempts + 1, updated_at = $1 "
+      "WHERE workflow_id IN (" + placeholders(2, ids.size()) + ") AND status = 'PENDING' "
+      "RETURNING workflow_id, recovery_attempts",
+      params);
+  for (int i = 0; i < r.rows(); ++i) attempts[r.text(i, 0)] = static_cast<int>(r.integer(i, 1));
   return attempts;
 }
 

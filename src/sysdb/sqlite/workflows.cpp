@@ -134,6 +134,18 @@ std::optional<WorkflowInfo> SqliteSystemDatabase::get_workflow(const std::string
   return result;
 }
 
+std::vector<WorkflowInfo> SqliteSystemDatabase::get_workflows(const std::vector<std::string>& ids) {
+  std::vector<WorkflowInfo> rows;
+  if (ids.empty()) return rows;
+  const std::vector<SqlValue> params(ids.begin(), ids.end());
+  read([&](Connection& c) {
+    rows.clear();
+    auto st = c.prepare(select_workflows("WHERE workflow_id IN (" + placeholders(1, ids.size()) + ")"), params);
+    while (st.step()) rows.push_back(read_workflow_row(st));
+  });
+  return rows;
+}
+
 WorkflowPage SqliteSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
   static const WorkflowTable kTable{"keel_workflow_status", ""};
   QuerySql page = page_sql(q, kTable, kWorkflowColumns);
@@ -182,14 +194,20 @@ std::vector<std::string> SqliteSystemDatabase::list_pending(const std::string& e
   return ids;
 }
 
-std::optional<int> SqliteSystemDatabase::count_recovery(const std::string& id, int64_t now_ms) {
-  std::optional<int> attempts;
+std::map<std::string, int> SqliteSystemDatabase::count_recoveries(const std::vector<std::string>& ids,
+                                                                  int64_t now_ms) {
+  std::map<std::string, int> attempts;
+  if (ids.empty()) return attempts;
+  std::vector<SqlValue> params{now_ms};
+  params.insert(params.end(), ids.begin(), ids.end());
   write([&](Connection& c) {
+    attempts.clear();
     auto st = c.prepare(
-        "UPDATE keel_workflow_status SET recovery_attempts = recovery_attempts + 1, updated_at = $2 "
-        "WHERE workflow_id = $1 AND status = 'PENDING' RETURNING recovery_attempts",
-        {id, now_ms});
-    if (st.step()) attempts = static_cast<int>(st.column_int(0));
+        "UPDATE keel_workflow_status SET recovery_attempts = recovery_attempts + 1, updated_at = $1 "
+        "WHERE workflow_id IN (" + placeholders(2, ids.size()) + ") AND status = 'PENDING' "
+        "RETURNING workflow_id, recovery_attempts",
+        params);
+    while (st.step()) attempts[st.column_text(0)] = static_cast<int>(st.column_int(1));
   });
   return attempts;
 }
