@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the example: seven orders listed three a page, three stuck workflows
-# counted, cancelled and deleted, seven workflows left.
+# counted, cancelled and deleted, seven workflows left, the disk not full.
 set -euo pipefail
 bin=$1 work=$2
 db=$work/operations.db
@@ -13,3 +13,4 @@ grep -qx "would cancel: 3" <<< "$out" || { echo "dry run wrong"; exit 1; }
 grep -qx "cancelled: 3" <<< "$out" || { echo "cancel wrong"; exit 1; }
 grep -qx "deleted: 3" <<< "$out" || { echo "delete wrong"; exit 1; }
 grep -qx "left: 7" <<< "$out" || { echo "count after delete wrong"; exit 1; }
+grep -qx "storage full: no" <<< "$out" || { echo "storage_full_since wrong"; exit 1; }

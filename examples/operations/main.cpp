@@ -1,6 +1,6 @@
 // Operating workflows from code: find them page by page, cancel a batch by
-// filter (a dry run first), delete what finished, and let retention keep
-// the database small.
+// filter (a dry run first), delete what finished, let retention keep the
+// database small, and ask whether the disk is full.
 //
 //   operations DB_PATH
 #include <iostream>
@@ -49,5 +49,10 @@ int main(int argc, char** argv) {
   std::cout << "deleted: " << deleted.changed << std::endl;
   int64_t left = rt.list_workflows_page({.limit = 1, .count_total = true}).total.value_or(-1);
   std::cout << "left: " << left << std::endl;
+
+  // A health check's question: are this process's workflows parked on a
+  // full disk? (Also the gauge keel_storage_full; the HTTP services answer
+  // 503 storage_full meanwhile.)
+  std::cout << "storage full: " << (rt.storage_full_since() ? "yes" : "no") << std::endl;
   return 0;
 }
