@@ -13,16 +13,15 @@
 // Usage: keel_fanout_bench [--children N] [--concurrency N] [--db URL] [--threads N]
 //                          [--gather wait_all|result]
 //   --db  sqlite:PATH or postgresql://... (default: a fresh SQLite file under /tmp)
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench_database.hpp"
 #include "keel/keel.hpp"
 #include "runtime/runtime_access.hpp"
 
@@ -94,14 +93,9 @@ CommitCounts commit_counts(keel::Runtime& rt) {
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  std::string db = o.db;
-  std::filesystem::path file;
-  if (db.empty()) {
-    file = std::filesystem::temp_directory_path() / ("keel_fanout_" + std::to_string(::getpid()) + ".db");
-    db = "sqlite:" + file.string();
-  }
+  const keel::bench::BenchDatabase db(o.db, "keel_fanout");
   keel::RuntimeConfig cfg;
-  cfg.database_url = db;
+  cfg.database_url = db.url();
   cfg.max_workflow_threads = o.threads;
   keel::Runtime rt(cfg);
   rt.register_queue({.name = "fanout", .concurrency = o.concurrency});
@@ -125,16 +119,12 @@ int main(int argc, char** argv) {
   const CommitCounts after = commit_counts(rt);
   const long long expected = static_cast<long long>(o.children) * (o.children - 1);
   const double n = o.children;
-  std::printf("backend=%s children=%d concurrency=%d gather=%s\n",
-              db.rfind("postgresql", 0) == 0 ? "postgresql" : "sqlite", o.children, o.concurrency,
+  std::printf("backend=%s children=%d concurrency=%d gather=%s\n", db.backend(), o.children, o.concurrency,
               o.wait_all ? "wait_all" : "result");
   std::printf("time %.2f s  (%.0f children/s)\n", seconds, n / seconds);
   std::printf("group-commit batches per child %.2f, write units per child %.2f\n",
               (after.batches - before.batches) / n, (after.units - before.units) / n);
   rt.shutdown();
-  if (!file.empty()) {
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + suffix);
-  }
   if (sum != expected) {
     std::fprintf(stderr, "wrong sum %lld, expected %lld\n", sum, expected);
     return 1;

@@ -23,12 +23,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_database.hpp"
 #include "keel/keel.hpp"
 
 namespace {
@@ -88,14 +88,9 @@ struct Curve {
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  std::string db = o.db;
-  std::filesystem::path file;
-  if (db.empty()) {
-    file = std::filesystem::temp_directory_path() / ("keel_wakeup_" + std::to_string(::getpid()) + ".db");
-    db = "sqlite:" + file.string();
-  }
+  const keel::bench::BenchDatabase db(o.db, "keel_wakeup");
   keel::RuntimeConfig cfg;
-  cfg.database_url = db;
+  cfg.database_url = db.url();
   cfg.park_after = 0ms;  // every recv parks: each round is a wake-up
   cfg.sqlite_synchronous = keel::SqliteSync::Normal;
   keel::Runtime rt(cfg);
@@ -111,8 +106,7 @@ int main(int argc, char** argv) {
   });
   rt.launch();
   const std::string run = std::to_string(::getpid());
-  std::printf("backend=%s rounds=%d (median and best of each history)\n",
-              db.rfind("postgresql", 0) == 0 ? "postgresql" : "sqlite", o.rounds);
+  std::printf("backend=%s rounds=%d (median and best of each history)\n", db.backend(), o.rounds);
   std::vector<Curve> curve;
   for (int h : o.histories) {
     const std::string id = "wake-" + run + "-" + std::to_string(h);
@@ -147,7 +141,5 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   rt.shutdown();
-  if (!file.empty())
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + suffix);
   return 0;
 }
