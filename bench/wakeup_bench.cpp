@@ -23,10 +23,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "bench_database.hpp"
 #include "keel/keel.hpp"
@@ -42,36 +43,20 @@ struct Options {
   int rounds = 15;
 };
 
-[[noreturn]] void usage(int code) {
-  std::fprintf(code ? stderr : stdout, "usage: keel_wakeup_bench [--db URL] [--histories 10,100,...] [--rounds N]\n");
-  std::exit(code);
-}
-
+// The command line (CLI11): exits with its usage on a bad one.
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(2);
-      return argv[++i];
-    };
-    if (a == "--db") {
-      o.db = value();
-    } else if (a == "--rounds") {
-      o.rounds = std::atoi(value().c_str());
-    } else if (a == "--histories") {
-      o.histories.clear();
-      std::istringstream in(value());
-      for (std::string n; std::getline(in, n, ',');) o.histories.push_back(std::atoi(n.c_str()));
-    } else if (a == "--help" || a == "-h") {
-      usage(0);
-    } else {
-      usage(2);
-    }
+  CLI::App app{"keel_wakeup_bench: a parked workflow's wake-up against its history length"};
+  app.add_option("--db", o.db, "sqlite:PATH or postgresql://... (default: a temporary SQLite file)");
+  app.add_option("--histories", o.histories, "history lengths, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--rounds", o.rounds, "wake-ups measured per history")->check(CLI::PositiveNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
-  if (o.rounds <= 0 || o.histories.empty()) usage(2);
-  for (int h : o.histories)
-    if (h < 0) usage(2);
   return o;
 }
 
