@@ -185,7 +185,9 @@ TEST_F(FullDiskPostgres, DiskFullIsStorageFullAndAWalPanicLosesNothingAcknowledg
   // WAL reaching the end of its segment under load, made deterministic: each
   // switch needs a new segment file, which cannot be written.
   std::string wal_error;  // what the client was told
+  int attempts = 0;       // none when another backend (a heartbeat) got there first
   for (int i = 0; i < 10 && cluster->answers(); ++i) {
+    ++attempts;
     try {
       pg_exec(cluster->admin_url(), "SELECT pg_switch_wal()");
       pg_exec(cluster->admin_url(), "SELECT txid_current()");  // a WAL record in the new segment
@@ -199,8 +201,8 @@ TEST_F(FullDiskPostgres, DiskFullIsStorageFullAndAWalPanicLosesNothingAcknowledg
   std::this_thread::sleep_for(1s);  // crash recovery has had its chance
   EXPECT_FALSE(cluster->answers()) << "the server recovered by itself on a full disk";
   // Whichever backend first needed the new segment PANICked: this test's
-  // client, one of Keel's (a heartbeat writes WAL too), or a background
-  // process. The one that caused it was told; the others lost their
+  // client, one of Keel's (a heartbeat writes WAL too, and may do so before
+  // this test's first attempt), or a background process. The one that caused it was told; the others lost their
   // connection. The server's own log is on the full filesystem: it may have
   // lost the line.
   const std::string panic = "PANIC:  could not write to file \"pg_wal/";
@@ -208,10 +210,12 @@ TEST_F(FullDiskPostgres, DiskFullIsStorageFullAndAWalPanicLosesNothingAcknowledg
   const bool told_keel = lines_with(log, panic) > 0;
   const bool in_server_log = cluster->server_log().find(panic) != std::string::npos;
   const bool crashed_under_us = wal_error.find("server closed the connection unexpectedly") != std::string::npos;
-  EXPECT_TRUE(told_here || told_keel || in_server_log || crashed_under_us)
-      << "no sign of a PANIC: " << wal_error;
-  std::cerr << "part 2: PANIC told to this client " << told_here << ", to Keel " << told_keel
-            << ", in the server log " << in_server_log << "; connection lost " << crashed_under_us << "\n";
+  if (attempts > 0) {
+    EXPECT_TRUE(told_here || told_keel || in_server_log || crashed_under_us) << "no sign of a PANIC: " << wal_error;
+  }
+  std::cerr << "part 2: " << attempts << " attempt(s); PANIC told to this client " << told_here << ", to Keel "
+            << told_keel << ", in the server log " << in_server_log << "; connection lost " << crashed_under_us
+            << "\n";
   // Keel meanwhile: the waiting workflows wake, meet a server that is gone,
   // and park (the process does not die, nothing is recorded).
   gate_open.store(true);
