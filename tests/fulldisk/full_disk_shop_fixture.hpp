@@ -71,6 +71,17 @@ class FullDiskShopFixture : public ShopE2E {
     }
     return f;
   }
+
+  // The refused checkout, repeated (with its key) as the 503 invited, once
+  // space is freed: it goes through within 30 s and joins the acknowledged.
+  void repeat_refused_checkout(Fill& f) {
+    HttpClientResponse again;
+    EXPECT_TRUE(eventually([&] {
+      again = checkout(f.refused_key);
+      return again.status == 200;
+    }, 30s)) << again.status << " " << again.body;
+    if (again.status == 200) f.acknowledged[f.refused_key] = again.json().at("session_id").get<std::string>();
+  }
 };
 
 }  // namespace keel_shop_e2e

@@ -91,12 +91,7 @@ TEST_F(FullDiskShop, AnswersStorageFullThenResumesWithoutARestart) {
   // The refused request, repeated as the 503 invited: it goes through.
   const bool refused_checkout = acknowledged.count(refused_key) == 0;
   if (refused_checkout) {
-    HttpClientResponse again;
-    EXPECT_TRUE(eventually([&] {
-      again = checkout(refused_key);
-      return again.status == 200;
-    }, 30s)) << again.status << " " << again.body;
-    if (again.status == 200) acknowledged[refused_key] = again.json().at("session_id").get<std::string>();
+    repeat_refused_checkout(fill);
   } else {
     HttpClientResponse again;
     EXPECT_TRUE(eventually([&] {

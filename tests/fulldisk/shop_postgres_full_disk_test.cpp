@@ -95,12 +95,7 @@ TEST_F(FullDiskShopPostgres, AnswersStorageFullThenResumesWithoutARestart) {
 
   // Space is freed; neither the services nor the server restart.
   ASSERT_TRUE(fs->resize("320m"));
-  HttpClientResponse again;
-  EXPECT_TRUE(eventually([&] {
-    again = checkout(refused_key);
-    return again.status == 200;
-  }, 30s)) << again.status << " " << again.body;
-  if (again.status == 200) acknowledged[refused_key] = again.json().at("session_id").get<std::string>();
+  repeat_refused_checkout(fill);
 
   if (p.status != 200) {  // refused while full: repeated, as the 503 invited
     EXPECT_TRUE(eventually([&] { return pay_action("submit_payment", before_sid).status == 200; }, 30s));
