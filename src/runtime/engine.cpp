@@ -409,7 +409,9 @@ bool Engine::finish(Execution& exec, WorkflowStatus status, std::optional<Json> 
       },
       count_db_error());
   if (!result) return false;
-  storage_full_since_ms_.store(0);  // a commit went through: the disk has room again
+  // A commit went through: the disk has room again. (Read first: no write to
+  // a shared cache line at every workflow's end.)
+  if (storage_full_since_ms_.load(std::memory_order_relaxed) != 0) storage_full_since_ms_.store(0);
   if (*result == sysdb::FinishResult::PositionTaken) {
     // Another execution recorded a deferred record's position: run again by replay.
     spdlog::warn("a deferred record's position was taken by another execution; running again by replay");
