@@ -322,15 +322,14 @@ bool Engine::park_for_retry(Execution& exec, bool storage_full) {
   if (!parking_->begin(exec.info(), {WakeKey::retry(exec.id()).encode()}, now_ms() + delay)) return false;
   // A full disk needs the operator (free space), not patience: say so.
   if (storage_full) {
-    int64_t unset = 0;
+    int64_t unset = 0;  // the first to park on it sets the time
     storage_full_since_ms_.compare_exchange_strong(unset, now_ms());
-  }
-  if (storage_full)
     spdlog::warn("system database's disk is full (no space left): the workflow runs again in {} ms, "
                  "and resumes by itself once space is freed",
                  delay);
-  else
+  } else {
     spdlog::warn("system database unavailable: the workflow runs again in {} ms", delay);
+  }
   leave_parked(exec);
   return true;
 }
