@@ -211,6 +211,23 @@ class Context {
     return Handle<R>(runtime(), do_enqueue(wf.name(), queue_name, options, std::move(inputs)));
   }
 
+  /// Ends this run and starts workflow `wf` — this workflow itself — again
+  /// from the top with `args` and a fresh history, in one commit: the way to
+  /// keep a long-lived loop's history (and its replays) short. The workflow
+  /// ID, status (PENDING), deadline, parent and queue slot stay; its
+  /// recorded operations are deleted and its inputs replaced; positions go
+  /// on counting from the hand-over, so derived child IDs stay unique. A
+  /// crash before the commit replays this run up to here again; after it,
+  /// the next run resumes. Events, streams and unread messages stay with the
+  /// workflow. Never returns (unwinds like parking: a `catch (...)` must
+  /// rethrow). UsageError when `wf` is another workflow or inside a step.
+  template <class R, class... Args, class... A>
+    requires(sizeof...(A) == sizeof...(Args))
+  [[noreturn]] void continue_as_new(const Workflow<R, Args...>& wf, A&&... args) {
+    Json inputs = Json::array({to_json_value<Args>(Args(std::forward<A>(args)))...});
+    do_continue_as_new(wf.name(), std::move(inputs));
+  }
+
   /// Waits until the workflow of every handle is terminal (each one's
   /// result() then returns at once), parking like any wait. Not recorded:
   /// the ends are durable, so a replay reads them again. Throws
@@ -279,6 +296,7 @@ class Context {
   void do_write_stream(std::string_view key, Json value);
   StreamBatch<Json> do_read_stream(std::string_view workflow_id, std::string_view key, int64_t offset,
                                    std::chrono::milliseconds timeout, int max_values);
+  [[noreturn]] void do_continue_as_new(const std::string& name, Json inputs);
   std::string do_start_child(const std::string& name, const ChildOptions& options, Json inputs);
   std::string do_enqueue(const std::string& name, const std::string& queue, const EnqueueOptions& options,
                          Json inputs);

@@ -5,6 +5,7 @@ namespace keel::metrics {
 void RuntimeMetrics::write(TextWriter& w) const {
   w.counters(defs::kWorkflowsStarted, workflows_started);
   w.counters(defs::kWorkflowsFinished, workflows_finished);
+  w.counters(defs::kWorkflowsContinued, workflows_continued);
   w.histograms(defs::kOperationDuration, operation_seconds);
   w.counters(defs::kStepRetries, step_retries);
   w.counter(defs::kRecoveries, recoveries);

@@ -29,6 +29,10 @@ inline constexpr Def kWorkflowsFinished{
     "keel_workflows_finished_total", "counter",
     "Workflow ends recorded by this process, by workflow name and final status (SUCCESS, ERROR, CANCELLED, "
     "MAX_RECOVERY_ATTEMPTS_EXCEEDED)."};
+inline constexpr Def kWorkflowsContinued{
+    "keel_workflows_continued_total", "counter",
+    "Runs this process ended by ctx.continue_as_new (the workflow goes on with a fresh history), by workflow "
+    "name."};
 inline constexpr Def kOperationDuration{
     "keel_operation_duration_seconds", "histogram",
     "Duration of the steps (body and retries; not their checkpoint, written by the next operation) and "
@@ -81,6 +85,7 @@ inline constexpr Def kQueueRunning{"keel_queue_running_workflows", "gauge",
 struct RuntimeMetrics {
   Family<Counter> workflows_started{{"workflow"}};
   Family<Counter> workflows_finished{{"workflow", "status"}};
+  Family<Counter> workflows_continued{{"workflow"}};
   Family<Histogram> operation_seconds{{"kind", "operation"}, histograms_of(kSecondsBounds)};
   Family<Counter> step_retries{{"operation"}};
   Counter recoveries;

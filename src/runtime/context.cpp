@@ -430,6 +430,34 @@ bool Context::deprecate_patch(std::string_view name) {
   return true;
 }
 
+void Context::do_continue_as_new(const std::string& name, Json inputs) {
+  require_workflow_code(exec_, "ctx.continue_as_new");
+  if (name != exec_.info().name)
+    throw UsageError("ctx.continue_as_new in workflow '" + exec_.id() + "' names workflow '" + name +
+                     "', not its own '" + exec_.info().name + "'");
+  int fid = exec_.next_function_id();  // the deferred records go in first (a recv's consume with them)
+  // A marker recorded here is this very hand-over, committed: its history
+  // would begin with it, so a run never replays up to one. Anything else
+  // recorded here is a NonDeterminismError.
+  if (auto* r = exec_.recorded(fid, detail::kContinueAsNew)) exec_.end_run_continuing(detail::replay_output(exec_, *r));
+  exec_.begin_unrecorded();
+  exec_.check_interrupt();
+  auto op = exec_.make_op(fid, detail::kContinueAsNew, now_ms());
+  op.output = inputs.dump();
+  exec_.fault("continue_as_new.before");
+  auto cp = exec_.with_db([&](sysdb::SystemDatabase& db) { return db.continue_as_new(exec_.id(), op, *op.output); });
+  exec_.accept(cp);
+  // Found at this position: this hand-over's own record (a retry after a
+  // lost answer), or another execution's (it runs again by replay).
+  if (cp.existing && (cp.existing->name != detail::kContinueAsNew || cp.existing->output != op.output))
+    throw detail::ExecutionInterrupted{"operation " + std::to_string(fid) + " of workflow '" + exec_.id() +
+                                   "' was recorded by another execution; running again by replay",
+                               /*database_unavailable=*/true};
+  exec_.metrics().workflows_continued.with({exec_.info().name}).inc();
+  exec_.fault("continue_as_new.after");
+  exec_.end_run_continuing(std::move(inputs));
+}
+
 std::string Context::do_start_child(const std::string& name, const ChildOptions& options, Json inputs) {
   require_workflow_code(exec_, "ctx.start_child");
   if (options.timeout && options.timeout->count() <= 0) throw UsageError("a child workflow's timeout must be positive");

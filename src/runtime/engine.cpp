@@ -313,6 +313,17 @@ void Engine::leave_parked(Execution& exec) {
   if (wake_now) spawn(exec.info(), /*replay=*/true);
 }
 
+// ctx.continue_as_new committed: this run leaves running_ and the next one
+// starts like a resumed one (its history is the hand-over's marker). At
+// shutdown it stays PENDING and the next launch recovers the new run.
+void Engine::run_next(Execution& exec) {
+  WorkflowInfo next = exec.info();
+  next.inputs = *exec.continued_with();
+  next.recovery_attempts = 0;
+  release(exec);
+  spawn(next, /*replay=*/true);
+}
+
 // The system database stayed unavailable through an operation's retries. The
 // workflow is PENDING with its checkpoints intact: it runs again by replay
 // after a pause, parked without a thread meanwhile (a start() of its ID does
@@ -344,8 +355,9 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   try {
     Context ctx(*exec);
     Json out = fn(ctx, exec->info().inputs);
-    if (!exec->parked()) retry = !finish(*exec, WorkflowStatus::Success, std::move(out), std::nullopt);
+    if (!exec->unwound()) retry = !finish(*exec, WorkflowStatus::Success, std::move(out), std::nullopt);
   } catch (const ExecutionParked&) {
+  } catch (const ContinuedAsNew&) {
   } catch (const ExecutionInterrupted& e) {
     spdlog::info("workflow interrupted, stays PENDING: {}", e.reason);
     retry = e.database_unavailable;
@@ -363,7 +375,7 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
       // The status is already CANCELLED: set by cancel(), by the timeout
       // check, or found at a checkpoint.
       spdlog::info("workflow cancelled: {}", e.what());
-    } else if (!exec->parked()) {
+    } else if (!exec->unwound()) {
       // Another workflow's cancellation (a child's result) that the code let
       // through: this workflow fails with it. Treated as its own, it would
       // stay PENDING for ever.
@@ -371,17 +383,18 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
       retry = !finish(*exec, WorkflowStatus::Error, std::nullopt, describe_exception(e));
     }
   } catch (const std::exception& e) {
-    if (!exec->parked()) {
+    if (!exec->unwound()) {
       spdlog::warn("workflow failed: {}", e.what());
       retry = !finish(*exec, WorkflowStatus::Error, std::nullopt, describe_exception(e));
     }
   } catch (...) {
-    if (!exec->parked())
+    if (!exec->unwound())
       retry = !finish(*exec, WorkflowStatus::Error, std::nullopt,
                       RecordedErrorInfo{"unknown", "a non-standard exception"});
   }
   set_current_execution(nullptr);
   if (exec->parked()) return leave_parked(*exec);
+  if (exec->continued_with()) return run_next(*exec);
   if (retry && !stopping_.load() && park_for_retry(*exec, storage_full)) return;
   notifier_.notify(WakeKey::done(id));
   if (!exec->info().queue_name.empty()) notifier_.notify(WakeKey::queues());  // a slot is free

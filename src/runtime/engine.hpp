@@ -144,6 +144,7 @@ class Engine final : public ExecutionHost {
   bool load_recorded(Execution& exec);
   void release(Execution& exec);
   void leave_parked(Execution& exec);
+  void run_next(Execution& exec);
   bool park_for_retry(Execution& exec, bool storage_full = false);
   void run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn);
   bool finish(Execution& exec, WorkflowStatus status, std::optional<Json> output,

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/clock.hpp"
+#include "runtime/operations.hpp"
 
 namespace keel::detail {
 
@@ -47,9 +48,21 @@ const sysdb::OperationRecord* Execution::recorded_next() const {
   return it == recorded_.end() ? nullptr : &it->second;
 }
 
+void Execution::set_recorded(std::map<int, sysdb::OperationRecord> recorded) {
+  recorded_ = std::move(recorded);
+  auto first = recorded_.begin();
+  function_id_ = first != recorded_.end() && first->second.name == kContinueAsNew ? first->first : 0;
+}
+
+void Execution::end_run_continuing(Json inputs) {
+  continued_with_ = std::move(inputs);
+  throw ContinuedAsNew{};
+}
+
 void Execution::check_interrupt() {
   if (verifying_) return;  // nothing runs: no deadline to enforce, nothing to write
   if (parked_) throw ExecutionParked{};  // workflow code swallowed it: keep unwinding
+  if (continued_with_) throw ContinuedAsNew{};
   // Waits that are no operation (a child's result) check here first, and
   // may park or be interrupted: the last step's checkpoint goes in before.
   flush_deferred();
@@ -70,6 +83,7 @@ bool Execution::cancel_if_past_deadline() {
 void Execution::check_stop() {
   if (verifying_) return;
   if (parked_) throw ExecutionParked{};
+  if (continued_with_) throw ContinuedAsNew{};
   if (host_.stopping() || cancelled_.load() || past_deadline()) check_interrupt();
 }
 

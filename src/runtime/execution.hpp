@@ -27,7 +27,9 @@ namespace keel::detail {
 class Execution {
  public:
   Execution(ExecutionHost& host, WorkflowInfo info, std::map<int, sysdb::OperationRecord> recorded)
-      : host_(host), info_(std::move(info)), recorded_(std::move(recorded)) {}
+      : host_(host), info_(std::move(info)) {
+    set_recorded(std::move(recorded));
+  }
 
   const WorkflowInfo& info() const { return info_; }
   const std::string& id() const { return info_.id; }
@@ -122,12 +124,22 @@ class Execution {
   // its history goes on: the code no longer calls them).
   const sysdb::OperationRecord* recorded_after_end() const;
   // The recorded operations of a replaying execution, set before it runs.
-  void set_recorded(std::map<int, sysdb::OperationRecord> recorded) { recorded_ = std::move(recorded); }
+  // A history that begins with a continue_as_new marker is a later run of
+  // the workflow: its positions go on after the marker's.
+  void set_recorded(std::map<int, sysdb::OperationRecord> recorded);
   // A replay (recovered, or resumed from parking) parks at its first wait
   // that blocks, without waiting park_after in its thread first.
   void set_replaying(bool v) { replaying_ = v; }
   // Whether this execution parked (threw ExecutionParked); it does nothing more.
   bool parked() const { return parked_; }
+  // ctx.continue_as_new committed: throws ContinuedAsNew; the next run
+  // takes `inputs`. The execution does nothing more.
+  [[noreturn]] void end_run_continuing(Json inputs);
+  // The inputs of the next run, once end_run_continuing was called.
+  const std::optional<Json>& continued_with() const { return continued_with_; }
+  // Parked or continued: the run left without an outcome of its own, even
+  // if workflow code swallowed what unwound it and returned.
+  bool unwound() const { return parked_ || continued_with_.has_value(); }
   // Parks (throws ExecutionParked) when should_park says so: for waits that
   // do not go through wait(), e.g. a child's result (waits.cpp).
   void park_if_due(WaitSource& waiter, int64_t wake_ms, int64_t since_ms);
@@ -230,6 +242,7 @@ class Execution {
   bool verifying_ = false;
   mutable std::optional<Mismatch> mismatch_;
   bool parked_ = false;
+  std::optional<Json> continued_with_;
   std::atomic<bool> cancelled_{false};
   std::chrono::steady_clock::time_point last_status_check_ = std::chrono::steady_clock::now();
 };

@@ -36,6 +36,12 @@ std::vector<sysdb::OperationRecord> records_to_keep(sysdb::SystemDatabase& db, c
     throw UsageError("cannot fork workflow '" + id + "' at step " + std::to_string(start_step) +
                      ": its last recorded step is " + std::to_string(last) + ", so the start step is at most " +
                      std::to_string(last + 1));
+  // A later run (ctx.continue_as_new) holds no record before its marker.
+  if (!kept.empty() && kept.front().name == kContinueAsNew && start_step > 1 &&
+      start_step <= kept.front().function_id)
+    throw UsageError("cannot fork workflow '" + id + "' at step " + std::to_string(start_step) +
+                     ": its current run began with continue_as_new at step " +
+                     std::to_string(kept.front().function_id) + ", so the start step is 0 or after it");
   std::erase_if(kept, [&](const sysdb::OperationRecord& op) { return op.function_id >= start_step; });
   // A wait that runs again waits anew: its deadline, recorded just before
   // it, is not kept (it has passed, or would cut the new wait short).

@@ -29,6 +29,10 @@ std::string set_event_output(const std::string& key, const Json& value);
 // other record, or one without its output.
 std::optional<std::pair<std::string, std::string>> event_set_by(const sysdb::OperationRecord& op);
 
+// The record of ctx.continue_as_new: the first record of the run it starts
+// (every earlier one is deleted in its commit); its output the new inputs.
+inline constexpr std::string_view kContinueAsNew = "keel.continue_as_new";
+
 // The records of ctx.start_child and ctx.enqueue: named after the started
 // workflow, their child_workflow_id the child's ID.
 std::string start_child_operation_name(const std::string& workflow_name);

@@ -20,6 +20,11 @@ struct ExecutionInterrupted {
 // workflow stays PENDING and is resumed by replay.
 struct ExecutionParked {};
 
+// The run ended by ctx.continue_as_new, whose commit went in: the engine
+// starts the next run (same workflow ID, the new inputs, the history from the
+// hand-over's marker on).
+struct ContinuedAsNew {};
+
 // A verifying execution (the upgrade check, keel/upgrade_check.hpp) reached
 // the end of its recorded history: the next operation would do real work
 // (run a body, write, wait). The check stops there: all before matched.

@@ -313,6 +313,12 @@ class SystemDatabase {
   // run again.
   virtual Checkpoint run_transaction(const std::string& id, OperationRecord op,
                                      const std::function<std::string(Sql&)>& body, TransactionMode mode) = 0;
+  // ctx.continue_as_new: in one commit, while the workflow is PENDING here
+  // and op's position is free, records op (the hand-over's marker), deletes
+  // every record before it, replaces the workflow's inputs by `inputs` (JSON
+  // text) and resets its recovery count. When the position is taken nothing
+  // is written (`existing` holds what is there).
+  virtual Checkpoint continue_as_new(const std::string& id, const OperationRecord& op, const std::string& inputs) = 0;
 
   // --- events ---
   virtual Checkpoint set_event(const std::string& id, const std::string& key, const std::string& value,

@@ -86,6 +86,48 @@ TEST_F(CrashSweepTest, EveryCheckpointBoundaryRecoversWithTheInvariantsHeld) {
   std::cout << report.summary();
 }
 
+// ctx.continue_as_new under a crash at every commit and at the hand-over
+// itself: each of three runs records its row exactly once, the loop ends
+// once with the sum of all runs, and only the last run's history is kept.
+TEST_F(CrashSweepTest, ContinueAsNewHandsOverExactlyOnceAtEveryCrashPoint) {
+  static const keel::Workflow<int, int, int> kLoop("loop");
+  CrashSweep s = payment_sweep();
+  s.setup = [](keel::Runtime& rt) {
+    rt.register_workflow("loop", [](keel::Context& ctx, int run, int sum) {
+      ctx.transaction("row", [&](keel::Sql& sql) {
+        sql.execute("CREATE TABLE IF NOT EXISTS runs (run INTEGER)");
+        sql.execute("INSERT INTO runs VALUES ($1)", {int64_t{run}});
+      });
+      int added = ctx.step("add", [&] { return sum + run; });
+      if (run < 3) ctx.continue_as_new(kLoop, run + 1, added);
+      return added;
+    });
+  };
+  s.start = [](keel::Runtime& rt) { (void)rt.start(kLoop, {.workflow_id = "loop-1"}, 1, 0); };
+  s.points = {"checkpoint.before_commit", "checkpoint.after_commit", "continue_as_new.before",
+              "continue_as_new.after"};
+  s.check = [](keel::Runtime& rt, const CrashCase& c) {
+    auto info = rt.get_workflow("loop-1");
+    if (!info || info->status != keel::WorkflowStatus::Success) throw std::runtime_error("loop-1 did not succeed");
+    if (!info->output || *info->output != keel::Json(6)) throw std::runtime_error("wrong sum: " + info->output->dump());
+    if (count_rows(rt, "runs") != 3) throw std::runtime_error("runs != 3");
+    int64_t distinct = 0;
+    rt.run_sql_read([&](keel::Sql& sql) { distinct = sql.query_one("SELECT count(DISTINCT run) FROM runs")->get_int(0); });
+    if (distinct != 3) throw std::runtime_error("a run's row is missing");
+    auto steps = rt.list_steps("loop-1");
+    if (steps.empty() || steps.front().name != "keel.continue_as_new" || steps.size() != 3)
+      throw std::runtime_error("the history is not the last run's alone");
+    if (c.runs_of("add") < 3 || c.runs_of("add") > 4) throw std::runtime_error("add ran a wrong number of times");
+  };
+  auto report = keel::testing::sweep_crashes(s);
+  EXPECT_TRUE(report.ok()) << report.summary();
+  EXPECT_EQ(report.hits["continue_as_new.before"], 2);
+  EXPECT_EQ(report.hits["continue_as_new.after"], 2);
+  int crashed = 0;
+  for (const CrashCase& c : report.cases) crashed += c.crashed;
+  EXPECT_GE(crashed, 10) << report.summary();
+}
+
 // The kit catches a broken invariant: "the charge ran exactly once" is false
 // when the process dies after the charge but before its record commits, and
 // the report says which case.

@@ -270,6 +270,21 @@ void PostgresSystemDatabase::run_body(Connection& c, const std::function<std::st
   c.defer("RELEASE SAVEPOINT keel_user_tx");
 }
 
+// The claim locks the workflow's row: the deletion and the new inputs
+// commit with the marker, or nothing does.
+Checkpoint PostgresSystemDatabase::continue_as_new(const std::string& id, const OperationRecord& op,
+                                                   const std::string& inputs) {
+  Statement s;
+  claims::Refs refs = claims::one(s, id, op, executor_id_);
+  s << ", del AS (DELETE FROM keel.operation_outputs WHERE workflow_id = " << refs.workflow_id
+    << " AND function_id < " << s.bind(int64_t{op.function_id}, "integer")
+    << " AND EXISTS (SELECT 1 FROM ins)), upd AS (UPDATE keel.workflow_status SET inputs = "
+    << s.bind(inputs, "text") << ", recovery_attempts = 0, updated_at = " << refs.completed_at
+    << " WHERE workflow_id = " << refs.workflow_id << " AND EXISTS (SELECT 1 FROM ins)) " << claims::kAnswer;
+  Result r = write_statement(s);
+  return claim_result(r, id, executor_id_, [&] { return lookup_operation(id, op.function_id); });
+}
+
 Checkpoint PostgresSystemDatabase::set_event(const std::string& id, const std::string& key, const std::string& value,
                                              const OperationRecord& op) {
   Statement s;

@@ -187,6 +187,23 @@ Checkpoint SqliteSystemDatabase::run_transaction(const std::string& id, Operatio
   return cp;
 }
 
+Checkpoint SqliteSystemDatabase::continue_as_new(const std::string& id, const OperationRecord& op,
+                                                 const std::string& inputs) {
+  Checkpoint cp;
+  write([&](Connection& c) {
+    cp = claim(c, id, op);
+    if (!cp.workflow_active || cp.existing) return;
+    c.prepare("DELETE FROM keel_operation_outputs WHERE workflow_id = $1 AND function_id < $2",
+              {id, int64_t{op.function_id}})
+        .step();
+    c.prepare(
+         "UPDATE keel_workflow_status SET inputs = $2, recovery_attempts = 0, updated_at = $3 WHERE workflow_id = $1",
+         {id, inputs, now_from(op)})
+        .step();
+  });
+  return cp;
+}
+
 Checkpoint SqliteSystemDatabase::set_event(const std::string& id, const std::string& key, const std::string& value,
                                            const OperationRecord& op) {
   Checkpoint cp;

@@ -43,6 +43,7 @@ class SqliteSystemDatabase final : public SystemDatabase {
   Checkpoint run_transaction(const std::string& id, OperationRecord op,
                              const std::function<std::string(Sql&)>& body, TransactionMode mode) override;
 
+  Checkpoint continue_as_new(const std::string& id, const OperationRecord& op, const std::string& inputs) override;
   Checkpoint set_event(const std::string& id, const std::string& key, const std::string& value,
                        const OperationRecord& op) override;
   std::optional<std::string> get_event(const std::string& id, const std::string& key) override;
