@@ -14,7 +14,12 @@
 // Building the history takes one commit per step (about a minute for 100,000
 // on PostgreSQL); it is timed and printed apart.
 //
-// Usage: keel_wakeup_bench [--db URL] [--histories 10,100,...] [--rounds N]
+// --continue-every K: the workflow runs its H steps K at a time, each run
+// handing over to the next with ctx.continue_as_new, as a long-lived loop
+// keeps its history short: after H steps it holds at most K records, so the
+// wake-up should not grow with H.
+//
+// Usage: keel_wakeup_bench [--db URL] [--histories 10,100,...] [--rounds N] [--continue-every K]
 //   --db  sqlite:PATH or postgresql://... (default: a fresh SQLite file under
 //         /tmp, synchronous=NORMAL like the other benches' default runs)
 #include <unistd.h>
@@ -41,6 +46,7 @@ struct Options {
   std::string db;
   std::vector<int> histories{10, 100, 1000, 10000, 100000};
   int rounds = 15;
+  int continue_every = 0;  // 0: one run records the whole history
 };
 
 // The command line (CLI11): exits with its usage on a bad one.
@@ -52,6 +58,8 @@ Options parse(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::NonNegativeNumber);
   app.add_option("--rounds", o.rounds, "wake-ups measured per history")->check(CLI::PositiveNumber);
+  app.add_option("--continue-every", o.continue_every, "steps per run, handed over by ctx.continue_as_new (0: off)")
+      ->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -79,8 +87,12 @@ int main(int argc, char** argv) {
   cfg.park_after = 0ms;  // every recv parks: each round is a wake-up
   cfg.sqlite_synchronous = keel::SqliteSync::Normal;
   keel::Runtime rt(cfg);
-  auto wake = rt.register_workflow("wake", [](keel::Context& ctx, int history, int rounds) {
-    for (int i = 0; i < history; ++i) (void)ctx.step("h", [i] { return i; });
+  static const keel::Workflow<int, int, int> kWake("wake");
+  const int per_run = o.continue_every;
+  auto wake = rt.register_workflow("wake", [per_run](keel::Context& ctx, int history, int rounds) {
+    const int here = per_run > 0 ? std::min(history, per_run) : history;
+    for (int i = 0; i < here; ++i) (void)ctx.step("h", [i] { return i; });
+    if (here < history) ctx.continue_as_new(kWake, history - here, rounds);
     ctx.set_event("ready", true);
     for (int r = 0; r < rounds; ++r) {
       auto m = ctx.recv<int>("m", std::chrono::hours(1));
@@ -91,7 +103,8 @@ int main(int argc, char** argv) {
   });
   rt.launch();
   const std::string run = std::to_string(::getpid());
-  std::printf("backend=%s rounds=%d (median and best of each history)\n", db.backend(), o.rounds);
+  std::printf("backend=%s rounds=%d continue-every=%d (median and best of each history)\n", db.backend(), o.rounds,
+              o.continue_every);
   std::vector<Curve> curve;
   for (int h : o.histories) {
     const std::string id = "wake-" + run + "-" + std::to_string(h);

@@ -252,6 +252,9 @@ struct HttpService::Impl {
       // The driver's text (file, statement) goes to the log, not to the client.
       spdlog::error("[{}] {} {}: the database's disk is full: {}", name, req.method, req.path, e.what());
       res = storage_full_response(options.storage_full_retry_after);
+    } catch (const keel::DatabaseUnavailableError& e) {
+      spdlog::error("[{}] {} {}: the database is unavailable: {}", name, req.method, req.path, e.what());
+      res = database_unavailable_response(options.database_unavailable_retry_after);
     } catch (const std::exception& e) {
       spdlog::error("[{}] {} {}: unhandled error: {}", name, req.method, req.path, e.what());
       res = HttpResponse::json(error_body("internal_error", e.what()), 500);
@@ -282,6 +285,19 @@ HttpResponse storage_full_response(std::chrono::seconds retry_after) {
       error_body("storage_full",
                  "the service's database has no space left (disk full); the write that failed was not recorded. "
                  "Retry later (a request with an idempotency key is safe to repeat).",
+                 {{"retry_after_seconds", seconds}}),
+      503);
+  res.headers["Retry-After"] = std::to_string(seconds);
+  return res;
+}
+
+HttpResponse database_unavailable_response(std::chrono::seconds retry_after) {
+  const auto seconds = std::max<int64_t>(1, retry_after.count());
+  HttpResponse res = HttpResponse::json(
+      error_body("database_unavailable",
+                 "the service's database cannot be reached right now (restarting, failing over or down); the request "
+                 "did not take effect, or will be completed once it is back. Retry later (a request with an "
+                 "idempotency key is safe to repeat).",
                  {{"retry_after_seconds", seconds}}),
       503);
   res.headers["Retry-After"] = std::to_string(seconds);

@@ -24,6 +24,9 @@
 //      - a handler throwing HttpError(status, code, message, extra) → that;
 //      - keel::StorageFullError (the service's database is on a full disk)
 //        → 503 "storage_full" with a Retry-After header (storage_full_response);
+//      - keel::DatabaseUnavailableError (its server down, restarting or
+//        failing over) → 503 "database_unavailable" with a Retry-After
+//        header (database_unavailable_response);
 //      - any other std::exception from a handler → 500 "internal_error";
 //      - no route matches the path → 404 "not_found";
 //      - a route matches the path but not the method → 405
@@ -144,6 +147,9 @@ struct HttpServiceOptions {
   // Retry-After of a 503 "storage_full": freeing space takes an operator, so
   // clients should not hammer a full disk.
   std::chrono::seconds storage_full_retry_after{5};
+  // Retry-After of a 503 "database_unavailable": a restart or a failover
+  // takes seconds.
+  std::chrono::seconds database_unavailable_retry_after{2};
 };
 
 // The answer to a handler's keel::StorageFullError: 503, Retry-After: N, and
@@ -151,6 +157,10 @@ struct HttpServiceOptions {
 // failed write did not take effect (keel/errors.hpp), so the client may
 // repeat the request (with the same idempotency key) once space is freed.
 HttpResponse storage_full_response(std::chrono::seconds retry_after);
+// The answer to a handler's keel::DatabaseUnavailableError: 503, Retry-After:
+// N, and {"error": "database_unavailable", "message": ...,
+// "retry_after_seconds": N}; the request may be repeated as above.
+HttpResponse database_unavailable_response(std::chrono::seconds retry_after);
 
 class HttpService {
  public:

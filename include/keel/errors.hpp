@@ -71,6 +71,21 @@ class StorageFullError : public DatabaseError {
   using DatabaseError::DatabaseError;
 };
 
+/// The database server cannot be reached or cannot take writes now: the
+/// connection was refused or lost, the server is shutting down or starting,
+/// or it is a standby (PostgreSQL: connect failures, SQLSTATE classes 08 and
+/// 57P01-57P03, a read-only server answering a write).
+///
+/// Contract: the call did not take effect, or its effect is unknown (a lost
+/// connection during a commit) and is resolved by reading back; repeating it
+/// with the same workflow ID or idempotency key is safe. The condition is the
+/// server's, not the call's: retry after a pause. Keel reconnects by itself
+/// at the next call. Workflows meeting it stay PENDING and run again later.
+class DatabaseUnavailableError : public DatabaseError {
+ public:
+  using DatabaseError::DatabaseError;
+};
+
 /// The file is not a database, is corrupt, or holds a Keel schema newer than
 /// this build understands. Nothing was written to it.
 class IncompatibleDatabaseError : public DatabaseError {

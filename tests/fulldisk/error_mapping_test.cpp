@@ -111,6 +111,9 @@ class FullDiskHttpMapping : public ::testing::Test {
     svc.route("POST", "/broken", [](const keel::apps::HttpRequest&) -> keel::apps::HttpResponse {
       throw keel::DatabaseError("disk I/O error");
     });
+    svc.route("POST", "/away", [](const keel::apps::HttpRequest&) -> keel::apps::HttpResponse {
+      throw keel::DatabaseUnavailableError("cannot connect to PostgreSQL: connection refused");
+    });
     svc.start("127.0.0.1", 0);
   }
   keel::apps::HttpService svc{"mapping-test", {.storage_full_retry_after = 7s}};
@@ -134,6 +137,16 @@ TEST_F(FullDiskHttpMapping, OtherDatabaseErrorsStayA500) {
   EXPECT_EQ(r.status, 500) << r.body;
   EXPECT_FALSE(r.header("retry-after").has_value());
   EXPECT_EQ(r.json().at("error"), "internal_error");
+}
+
+TEST_F(FullDiskHttpMapping, AnUnreachableDatabaseIsA503WithRetryAfter) {
+  auto r = client.post_json(svc.base_url() + "/away", {}, "{}");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.header("retry-after").value_or(""), "2");
+  auto j = r.json();
+  EXPECT_EQ(j.at("error"), "database_unavailable");
+  EXPECT_EQ(j.at("retry_after_seconds"), 2);
+  EXPECT_EQ(r.body.find("connection refused"), std::string::npos) << "the driver's text stays in the log: " << r.body;
 }
 
 TEST(FullDiskErrorMapping, StorageFullResponseNeverSaysRetryAfterZero) {

@@ -10,7 +10,8 @@
 // (neither the services nor the server restarted), the refused request
 // goes through when repeated, new checkouts are paid and fulfilled, the
 // checkouts in flight finish, every acknowledged checkout is intact, and the
-// three rules hold.
+// three rules hold. A second test lets the WAL fill: the server PANICs and
+// stays down until the operator frees space and starts it.
 #include <sys/stat.h>
 
 #include <iostream>
@@ -44,8 +45,10 @@ class FullDiskShopPostgres : public FullDiskShopFixture {
   }
 };
 
-// Its own port: FullDiskPostgres (19396) may run at the same time.
+// Their own ports: FullDiskPostgres (19396) and the other test here may run
+// at the same time.
 int pg_port() { return keel::testing::port_from_env("KEEL_FULLDISK_SHOP_PG_PORT", 19397); }
+int wal_pg_port() { return keel::testing::port_from_env("KEEL_FULLDISK_SHOP_WAL_PG_PORT", 19398); }
 
 TEST_F(FullDiskShopPostgres, AnswersStorageFullThenResumesWithoutARestart) {
   if (auto why = keel::testing::throwaway_cluster_skip_reason(); !why.empty()) GTEST_SKIP() << why;
@@ -109,6 +112,86 @@ TEST_F(FullDiskShopPostgres, AnswersStorageFullThenResumesWithoutARestart) {
   for (const auto& [id, sid] : acknowledged) EXPECT_EQ(order(id).value("session_id", json()), json(sid)) << id;
   for (const auto& id : unanswered)
     EXPECT_TRUE(eventually([&] { return status_of(id) != "reserving"; }, 60s)) << id << ": " << status_of(id);
+  check_rules();
+}
+
+// The WAL that cannot grow, under the checkout: the server PANICs and stays
+// down (postgres_full_disk_test.cpp shows it for the library). Both services
+// stay up and answer 503 (database_unavailable, or storage_full from a
+// workflow that met the full disk first), never 500. Once the operator
+// frees space and starts the server, they reconnect by themselves (neither
+// is restarted): the refused checkout goes through when repeated, every
+// acknowledged checkout is intact, new ones are paid and fulfilled, and the
+// three rules hold.
+TEST_F(FullDiskShopPostgres, AWalPanicLosesNoAcknowledgedCheckout) {
+  if (auto why = keel::testing::throwaway_cluster_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  ::chmod(dir.path().c_str(), 0711);
+  fs = std::make_unique<keel::testing::TmpfsMount>(dir.path() / "pg", "160m", "0755");
+  if (!fs->mounted()) GTEST_SKIP() << fs->skip_reason();
+  cluster = std::make_unique<keel::testing::ThrowawayCluster>(wal_pg_port(), fs->file("data"), dir.file("cluster.log"));
+  ASSERT_FALSE(cluster->answers()) << "a server already listens on 127.0.0.1:" << wal_pg_port()
+                                   << " (set KEEL_FULLDISK_SHOP_WAL_PG_PORT)";
+  ASSERT_TRUE(cluster->start()) << cluster->script_log();
+  pg_exec(cluster->admin_url(), "CREATE DATABASE shop");
+  pg_exec(cluster->admin_url(), "CREATE DATABASE payments");
+  shop_db_url = cluster->url("shop");
+  payments_db_url = cluster->url("payments");
+  start_payments();
+  start_shop("60s");
+  std::map<std::string, std::string> acknowledged;  // order -> session
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = "before-" + std::to_string(i);
+    acknowledged[id] = checkout_ok(id).at("session_id").get<std::string>();
+  }
+  ASSERT_EQ(pay_action("submit_payment", acknowledged["before-0"]).status, 200);
+  ASSERT_TRUE(wait_status("before-0", "fulfilled", 30s)) << status_of("before-0");
+
+  // Every WAL switch needs a new segment file, which cannot be written.
+  fs->fill("filler");
+  for (int i = 0; i < 10 && cluster->answers(); ++i) {
+    try {
+      pg_exec(cluster->admin_url(), "SELECT pg_switch_wal()");
+      pg_exec(cluster->admin_url(), "SELECT txid_current()");
+    } catch (const std::exception& e) {
+      std::cerr << "WAL: " << e.what() << "\n";
+    }
+  }
+  ASSERT_TRUE(eventually([&] { return !cluster->answers(); }, 20s)) << "the server survived a WAL that could not grow";
+
+  // While the server is down: 503 with Retry-After, never 500; both stay up.
+  auto is_unavailable = [](const HttpClientResponse& r) {
+    try {
+      const std::string error = r.json().value("error", "");
+      return r.status == 503 && r.header("retry-after").has_value() &&
+             (error == "database_unavailable" || error == "storage_full");
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  auto down = quick.request("POST", shop_url() + "/checkout/while-down", {{"Accept", "application/json"}}, "");
+  EXPECT_TRUE(is_unavailable(down)) << down.status << " " << down.body;
+  auto read = quick.get(shop_url() + "/orders/before-1");
+  EXPECT_TRUE(is_unavailable(read)) << read.status << " " << read.body;
+  auto pay = quick.post_json(pay_url() + "/api/submit_payment", {},
+                             json{{"session_id", acknowledged["before-1"]}}.dump());
+  EXPECT_TRUE(is_unavailable(pay)) << pay.status << " " << pay.body;
+  EXPECT_TRUE(shop->alive() && payments->alive()) << "a service died with its database";
+
+  // The operator frees space and starts the server; nothing else restarts.
+  ASSERT_TRUE(fs->resize("320m"));
+  ASSERT_TRUE(cluster->start()) << cluster->script_log();
+  HttpClientResponse again;
+  EXPECT_TRUE(eventually([&] {
+    again = checkout("while-down");
+    return again.status == 200;
+  }, 30s)) << again.status << " " << again.body;
+  for (const auto& [id, sid] : acknowledged) EXPECT_EQ(order(id).value("session_id", json()), json(sid)) << id;
+  EXPECT_TRUE(eventually([&] { return pay_action("submit_payment", acknowledged["before-1"]).status == 200; }, 30s));
+  EXPECT_TRUE(wait_status("before-1", "fulfilled", 30s)) << status_of("before-1");
+  json fresh = checkout_ok("after-panic");
+  EXPECT_EQ(pay_action("submit_payment", fresh.at("session_id").get<std::string>()).status, 200);
+  EXPECT_TRUE(wait_status("after-panic", "fulfilled", 30s)) << status_of("after-panic");
+  EXPECT_EQ(status_of("before-0"), "fulfilled");
   check_rules();
 }
 

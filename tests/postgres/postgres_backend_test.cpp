@@ -350,7 +350,11 @@ TEST_F(PostgresBackend, AWorkflowResumesByItselfAfterALongOutage) {
   keel::testing::pg_query(url, "ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");
   keel::testing::pg_query(url, "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity WHERE datname = '" +
                                    db + "'");
-  std::this_thread::sleep_for(4s);
+  const auto outage_began = std::chrono::steady_clock::now();
+  // A caller meanwhile is told the database is unavailable (an HTTP service
+  // answers 503 from it), not a generic DatabaseError.
+  EXPECT_THROW((void)rt->start(wf, {.workflow_id = "during-outage"}), keel::DatabaseUnavailableError);
+  std::this_thread::sleep_until(outage_began + 4s);
   keel::testing::pg_query(url, "ALTER DATABASE " + db + " ALLOW_CONNECTIONS true");
   int result = -1;
   ASSERT_TRUE(keel::testing::eventually(
@@ -368,10 +372,10 @@ TEST_F(PostgresBackend, AWorkflowResumesByItselfAfterALongOutage) {
   for (int i = 0; i < 20; ++i) EXPECT_GE(effects.count("s" + std::to_string(i)), 1) << i;
 }
 
-TEST(PostgresUrl, AnUnreachableServerIsADatabaseError) {
+TEST(PostgresUrl, AnUnreachableServerIsADatabaseUnavailableError) {
   keel::RuntimeConfig c;
   c.database_url = "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2";
-  EXPECT_THROW(keel::Runtime rt(c), keel::DatabaseError);
+  EXPECT_THROW(keel::Runtime rt(c), keel::DatabaseUnavailableError);
 }
 
 }  // namespace

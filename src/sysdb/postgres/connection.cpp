@@ -24,6 +24,11 @@ constexpr Oid kBool = 16, kInt8 = 20, kInt2 = 21, kInt4 = 23, kText = 25, kOid =
 // A serialization failure or a deadlock: the server rolled the transaction
 // (or the savepoint) back, and running it again may succeed.
 bool is_transient_state(std::string_view state) { return state == "40001" || state == "40P01"; }
+// The server cannot serve now: a connection exception (class 08), or it is
+// shutting down, crashed or starting (57P01, 57P02, 57P03).
+bool is_unavailable_state(std::string_view state) {
+  return state.starts_with("08") || state == "57P01" || state == "57P02" || state == "57P03";
+}
 
 // Statements cached per connection; beyond this (an application issuing
 // ever new SQL texts) statements run unnamed, parsed on each call.
@@ -126,7 +131,7 @@ void Connection::connect() {
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string msg = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    throw DatabaseError("cannot connect to PostgreSQL: " + msg);
+    throw DatabaseUnavailableError("cannot connect to PostgreSQL: " + msg);
   }
   PQsetNoticeProcessor(conn_.get(), ignore_notice, nullptr);
   backend_pid_.store(PQbackendPID(conn_.get()), std::memory_order_relaxed);
@@ -222,10 +227,11 @@ void Connection::fail(PGresult* r, std::string_view sql) {
     // connects again and, with target_session_attrs=read-write in the URL,
     // finds the primary; the caller retries as after a lost connection.
     conn_.reset();
-    throw DatabaseError(full + " [not the primary: reconnecting]");
+    throw DatabaseUnavailableError(full + " [not the primary: reconnecting]");
   }
   if (state.rfind("23", 0) == 0) throw ConstraintError(full);
   if (state == kRefusedState) throw CheckRefused(full);
+  if (broken() || is_unavailable_state(state)) throw DatabaseUnavailableError(full);
   if (is_transient_state(state)) {
     ++transient_failures_;
     throw TransientDatabaseError(full);
@@ -288,7 +294,7 @@ Connection::Bound Connection::bind(std::string_view sql, const std::vector<SqlVa
 }
 
 Result Connection::exec(std::string_view sql, const std::vector<SqlValue>& params) {
-  if (!conn_) throw DatabaseError("PostgreSQL connection is closed");
+  if (!conn_) throw DatabaseUnavailableError("PostgreSQL connection is closed");
   Bound b = bind(sql, params);
   if (deferred_.empty()) {
     auto it = prepared_.find(b.key);
@@ -307,7 +313,7 @@ Result Connection::exec(std::string_view sql, const std::vector<SqlValue>& param
 
 std::vector<Result> Connection::exec_pipeline(const std::vector<Statement>& stmts, std::string_view tail,
                                               size_t& failed_at) {
-  if (!conn_) throw DatabaseError("PostgreSQL connection is closed");
+  if (!conn_) throw DatabaseUnavailableError("PostgreSQL connection is closed");
   std::vector<Bound> bound;
   bound.reserve(stmts.size());
   for (const auto& s : stmts) bound.push_back(bind(s.sql, *s.params));
@@ -437,7 +443,7 @@ std::vector<Result> Connection::run_pipeline(const std::vector<const Bound*>& st
 }
 
 void Connection::exec_script(std::string_view sql) {
-  if (!conn_) throw DatabaseError("PostgreSQL connection is closed");
+  if (!conn_) throw DatabaseUnavailableError("PostgreSQL connection is closed");
   if (!deferred_.empty()) {  // the deferred BEGIN first
     size_t failed_at = 0;
     run({}, "", failed_at);
