@@ -10,6 +10,12 @@
 //           PENDING, as after a kill) and a new one with the same executor
 //           id launches: launch()'s time and the time until all are parked
 //           again (each replayed up to its recv).
+//   takeover (--takeover, PostgreSQL) the same, but the new Runtime is
+//           another executor: its heartbeat takes the released executor's
+//           workflows over (take_over, then recovery in batches). A killed
+//           executor's are moved the same way once its lease expires
+//           (lease_timeout after the survivor first sees it, plus up to two
+//           heartbeats): add that to the figure.
 //   paced   --paced workflows get their message one at a time, at --paced-rate
 //           per second: wake-up latency with the system otherwise idle.
 //   burst   every other workflow gets its message from --senders threads as
@@ -19,7 +25,7 @@
 //
 // Usage: keel_parked_bench [--workflows N] [--db URL] [--threads N]
 //          [--park-after-ms N] [--starters N] [--senders N] [--paced N]
-//          [--paced-rate N] [--timeout-s N] [--sync normal|full] [--keep] [--recover]
+//          [--paced-rate N] [--timeout-s N] [--sync normal|full] [--keep] [--recover | --takeover]
 //   --db  sqlite:PATH or postgresql://... (default: a fresh SQLite file under /tmp)
 #include <unistd.h>
 
@@ -56,13 +62,14 @@ struct Options {
   keel::SqliteSync sync = keel::SqliteSync::Normal;
   bool keep = false;
   bool recover = false;
+  bool takeover = false;
 };
 
 [[noreturn]] void usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: keel_parked_bench [--workflows N] [--db URL] [--threads N] [--park-after-ms N]\n"
                "         [--starters N] [--senders N] [--paced N] [--paced-rate N] [--timeout-s N]\n"
-               "         [--sync normal|full] [--keep] [--recover]\n");
+               "         [--sync normal|full] [--keep] [--recover | --takeover]\n");
   std::exit(code);
 }
 
@@ -87,6 +94,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--sync") o.sync = value() == "full" ? keel::SqliteSync::Full : keel::SqliteSync::Normal;
     else if (a == "--keep") o.keep = true;
     else if (a == "--recover") o.recover = true;
+    else if (a == "--takeover") o.takeover = true;
     else if (a == "--help" || a == "-h") usage(0);
     else usage(2);
   }
@@ -214,10 +222,13 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
 
     // Recover: the process stops (its parked workflows stay PENDING, as after
-    // a kill) and a new Runtime with the same executor id launches.
-    if (o.recover) {
+    // a kill) and a new Runtime launches: with the same executor id, or
+    // (takeover) another one, which takes the released executor's over.
+    if (o.recover || o.takeover) {
       rt_owner.reset();
-      rt_owner = std::make_unique<keel::Runtime>(cfg);
+      keel::RuntimeConfig next = cfg;
+      if (o.takeover) next.executor_id += "-b";
+      rt_owner = std::make_unique<keel::Runtime>(next);
       (void)rt_owner->register_workflow("bench_checkout", checkout_fn);
       rtp = rt_owner.get();
       auto r0 = Clock::now();
@@ -225,8 +236,8 @@ int main(int argc, char** argv) {
       auto launched = Clock::now();
       wait_until([&] { return engine_of().counters().parked == static_cast<size_t>(o.workflows); }, "all parked again");
       auto reparked = Clock::now();
-      std::printf("  recover launch() %.2f s (%zu recovered), all parked again after %.2f s; pool threads %zu\n",
-                  std::chrono::duration<double>(launched - r0).count(), recovered,
+      std::printf("  %s launch() %.2f s (%zu recovered), all parked again after %.2f s; pool threads %zu\n",
+                  o.takeover ? "takeover" : "recover", std::chrono::duration<double>(launched - r0).count(), recovered,
                   std::chrono::duration<double>(reparked - r0).count(), engine_of().counters().pool_threads);
       print_memory("all parked again");
       std::fflush(stdout);
