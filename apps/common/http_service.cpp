@@ -279,29 +279,31 @@ struct HttpService::Impl {
   }
 };
 
-HttpResponse storage_full_response(std::chrono::seconds retry_after) {
+namespace {
+// 503 with Retry-After: N (at least 1) and {"error": code, "message": ...,
+// "retry_after_seconds": N}: a condition of the service's database, not of
+// the request.
+HttpResponse retry_later(const std::string& code, const std::string& message, std::chrono::seconds retry_after) {
   const auto seconds = std::max<int64_t>(1, retry_after.count());
-  HttpResponse res = HttpResponse::json(
-      error_body("storage_full",
-                 "the service's database has no space left (disk full); the write that failed was not recorded. "
-                 "Retry later (a request with an idempotency key is safe to repeat).",
-                 {{"retry_after_seconds", seconds}}),
-      503);
+  HttpResponse res = HttpResponse::json(error_body(code, message, {{"retry_after_seconds", seconds}}), 503);
   res.headers["Retry-After"] = std::to_string(seconds);
   return res;
 }
+}  // namespace
+
+HttpResponse storage_full_response(std::chrono::seconds retry_after) {
+  return retry_later("storage_full",
+                     "the service's database has no space left (disk full); the write that failed was not recorded. "
+                     "Retry later (a request with an idempotency key is safe to repeat).",
+                     retry_after);
+}
 
 HttpResponse database_unavailable_response(std::chrono::seconds retry_after) {
-  const auto seconds = std::max<int64_t>(1, retry_after.count());
-  HttpResponse res = HttpResponse::json(
-      error_body("database_unavailable",
-                 "the service's database cannot be reached right now (restarting, failing over or down); the request "
-                 "did not take effect, or will be completed once it is back. Retry later (a request with an "
-                 "idempotency key is safe to repeat).",
-                 {{"retry_after_seconds", seconds}}),
-      503);
-  res.headers["Retry-After"] = std::to_string(seconds);
-  return res;
+  return retry_later("database_unavailable",
+                     "the service's database cannot be reached right now (restarting, failing over or down); the "
+                     "request did not take effect, or will be completed once it is back. Retry later (a request "
+                     "with an idempotency key is safe to repeat).",
+                     retry_after);
 }
 
 HttpService::HttpService(std::string name, HttpServiceOptions options) : impl_(std::make_unique<Impl>()) {

@@ -43,28 +43,34 @@ class FullDiskShopPostgres : public FullDiskShopFixture {
     cluster.reset();
     fs.reset();
   }
+
+  // Both services, each with a database on one throwaway cluster whose data
+  // directory is a 160 MiB tmpfs, on its own port ($port_env, else
+  // fallback_port: FullDiskPostgres (19396) and the other test here may run
+  // at the same time). Skips without root or PostgreSQL.
+  void start_on_small_cluster(const char* port_env, int fallback_port) {
+    if (auto why = keel::testing::throwaway_cluster_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    ::chmod(dir.path().c_str(), 0711);  // the server (user postgres) reaches its data directory through it
+    fs = std::make_unique<keel::testing::TmpfsMount>(dir.path() / "pg", "160m", "0755");
+    if (!fs->mounted()) GTEST_SKIP() << fs->skip_reason();
+    const int port = keel::testing::port_from_env(port_env, fallback_port);
+    cluster = std::make_unique<keel::testing::ThrowawayCluster>(port, fs->file("data"), dir.file("cluster.log"));
+    ASSERT_FALSE(cluster->answers()) << "a server already listens on 127.0.0.1:" << port << " (set " << port_env
+                                     << ")";
+    ASSERT_TRUE(cluster->start()) << cluster->script_log();
+    pg_exec(cluster->admin_url(), "CREATE DATABASE shop");
+    pg_exec(cluster->admin_url(), "CREATE DATABASE payments");
+    shop_db_url = cluster->url("shop");
+    payments_db_url = cluster->url("payments");
+    start_payments();
+    start_shop("60s");
+  }
 };
 
-// Their own ports: FullDiskPostgres (19396) and the other test here may run
-// at the same time.
-int pg_port() { return keel::testing::port_from_env("KEEL_FULLDISK_SHOP_PG_PORT", 19397); }
-int wal_pg_port() { return keel::testing::port_from_env("KEEL_FULLDISK_SHOP_WAL_PG_PORT", 19398); }
 
 TEST_F(FullDiskShopPostgres, AnswersStorageFullThenResumesWithoutARestart) {
-  if (auto why = keel::testing::throwaway_cluster_skip_reason(); !why.empty()) GTEST_SKIP() << why;
-  ::chmod(dir.path().c_str(), 0711);  // the server (user postgres) reaches its data directory through it
-  fs = std::make_unique<keel::testing::TmpfsMount>(dir.path() / "pg", "160m", "0755");
-  if (!fs->mounted()) GTEST_SKIP() << fs->skip_reason();
-  cluster = std::make_unique<keel::testing::ThrowawayCluster>(pg_port(), fs->file("data"), dir.file("cluster.log"));
-  ASSERT_FALSE(cluster->answers()) << "a server already listens on 127.0.0.1:" << pg_port()
-                                   << " (set KEEL_FULLDISK_SHOP_PG_PORT)";
-  ASSERT_TRUE(cluster->start()) << cluster->script_log();
-  pg_exec(cluster->admin_url(), "CREATE DATABASE shop");
-  pg_exec(cluster->admin_url(), "CREATE DATABASE payments");
-  shop_db_url = cluster->url("shop");
-  payments_db_url = cluster->url("payments");
-  start_payments();
-  start_shop("60s");
+  ASSERT_NO_FATAL_FAILURE(start_on_small_cluster("KEEL_FULLDISK_SHOP_PG_PORT", 19397));
+  if (IsSkipped()) return;
   for (int i = 0; i < 3; ++i) {
     json o = checkout_ok("before-" + std::to_string(i));
     ASSERT_TRUE(o.contains("session_id"));
@@ -124,20 +130,8 @@ TEST_F(FullDiskShopPostgres, AnswersStorageFullThenResumesWithoutARestart) {
 // acknowledged checkout is intact, new ones are paid and fulfilled, and the
 // three rules hold.
 TEST_F(FullDiskShopPostgres, AWalPanicLosesNoAcknowledgedCheckout) {
-  if (auto why = keel::testing::throwaway_cluster_skip_reason(); !why.empty()) GTEST_SKIP() << why;
-  ::chmod(dir.path().c_str(), 0711);
-  fs = std::make_unique<keel::testing::TmpfsMount>(dir.path() / "pg", "160m", "0755");
-  if (!fs->mounted()) GTEST_SKIP() << fs->skip_reason();
-  cluster = std::make_unique<keel::testing::ThrowawayCluster>(wal_pg_port(), fs->file("data"), dir.file("cluster.log"));
-  ASSERT_FALSE(cluster->answers()) << "a server already listens on 127.0.0.1:" << wal_pg_port()
-                                   << " (set KEEL_FULLDISK_SHOP_WAL_PG_PORT)";
-  ASSERT_TRUE(cluster->start()) << cluster->script_log();
-  pg_exec(cluster->admin_url(), "CREATE DATABASE shop");
-  pg_exec(cluster->admin_url(), "CREATE DATABASE payments");
-  shop_db_url = cluster->url("shop");
-  payments_db_url = cluster->url("payments");
-  start_payments();
-  start_shop("60s");
+  ASSERT_NO_FATAL_FAILURE(start_on_small_cluster("KEEL_FULLDISK_SHOP_WAL_PG_PORT", 19398));
+  if (IsSkipped()) return;
   std::map<std::string, std::string> acknowledged;  // order -> session
   for (int i = 0; i < 4; ++i) {
     const std::string id = "before-" + std::to_string(i);
