@@ -16,7 +16,9 @@
 //
 // env (same names and defaults as bench.mjs): STEPS_N (1000) STEPS_REPS (3)
 // WF_COUNT (2000) WF_CONC ("1,64") CO_COUNT (1000) CO_CONC (32) CO_SKUS (256)
-// IDEM_COUNT (1000) BENCH_SQLSTATS (1) RESULTS_DIR.
+// IDEM_COUNT (1000) BENCH_SQLSTATS (1) RESULTS_DIR; START_AT_EPOCH_MS: the
+// workflows phase begins (after its warm-up) at this wall-clock instant, for
+// several processes measured together (bench/executors.sh).
 // DATABASE_URL defaults to $KEEL_DATABASE_URL, then
 // postgresql://bench:bench@127.0.0.1:5432/keel_bench. STATS_DATABASE_URL
 // (default $APP_DATABASE_URL, then postgresql://bench:bench@127.0.0.1:5432/bench)
@@ -208,6 +210,10 @@ void bench_workflows(Workload& w, const Registered& r) {
     int c = std::atoi(cs.c_str());
     auto one = [&](int i) { rt.start(r.three_step, {}, i).result(); };
     run_concurrent(std::min(200, count), c, one);  // warm-up
+    // Several processes measure together (bench/executors.sh): each starts
+    // its measured phase at the same agreed instant.
+    if (const std::string at = env_or("START_AT_EPOCH_MS", ""); !at.empty())
+      std::this_thread::sleep_until(std::chrono::system_clock::time_point(std::chrono::milliseconds(std::stoll(at))));
     w.stats->reset();
     auto res = run_concurrent(count, c, one);
     std::string name = "workflows_c" + std::to_string(c);
