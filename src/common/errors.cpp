@@ -35,6 +35,7 @@ void register_builtins_once() {
     add_builtin<Error>(r);
     add_builtin<DatabaseError>(r);
     add_builtin<StorageFullError>(r);
+    add_builtin<DatabaseUnavailableError>(r);
     add_builtin<WorkflowConflictError>(r);
     add_builtin<UnknownWorkflowError>(r);
     add_builtin<WorkflowNotFoundError>(r);

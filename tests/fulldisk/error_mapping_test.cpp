@@ -100,6 +100,13 @@ TEST(FullDiskErrorMapping, StorageFullErrorIsADatabaseErrorAndRethrowsAsItselfWh
                StorageFullError);
 }
 
+TEST(FullDiskErrorMapping, DatabaseUnavailableErrorIsADatabaseErrorAndRethrowsAsItselfWhenRecorded) {
+  keel::DatabaseUnavailableError e("x");
+  EXPECT_NE(dynamic_cast<keel::DatabaseError*>(&e), nullptr);
+  EXPECT_THROW(keel::throw_recorded_error(keel::detail::demangle(typeid(keel::DatabaseUnavailableError).name()), "m"),
+               keel::DatabaseUnavailableError);
+}
+
 // --- the HTTP answer of the apps (apps/common/http_service) ------------------
 
 class FullDiskHttpMapping : public ::testing::Test {
