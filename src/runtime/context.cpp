@@ -450,9 +450,7 @@ void Context::do_continue_as_new(const std::string& name, Json inputs) {
   // Found at this position: this hand-over's own record (a retry after a
   // lost answer), or another execution's (it runs again by replay).
   if (cp.existing && (cp.existing->name != detail::kContinueAsNew || cp.existing->output != op.output))
-    throw detail::ExecutionInterrupted{"operation " + std::to_string(fid) + " of workflow '" + exec_.id() +
-                                   "' was recorded by another execution; running again by replay",
-                               /*database_unavailable=*/true};
+    throw exec_.recorded_elsewhere(fid);
   exec_.metrics().workflows_continued.with({exec_.info().name}).inc();
   exec_.fault("continue_as_new.after");
   exec_.end_run_continuing(std::move(inputs));

@@ -207,22 +207,31 @@ std::string Engine::start_child(Execution& parent, int function_id, const std::s
 }
 
 void Engine::settle_unsure_starts() {
-  std::set<std::string> ids;
+  std::set<std::string> taken;  // a start that fails meanwhile adds its ID anew: kept for the next pass
   {
     std::lock_guard lock(mu_);
-    ids.swap(unsure_starts_);
+    taken.swap(unsure_starts_);
   }
-  for (auto it = ids.begin(); it != ids.end();) {
+  std::vector<std::string> ids(taken.begin(), taken.end());
+  std::set<std::string> unsettled;
+  // In batches of one read each. The first read that fails ends the pass:
+  // the database is most likely still away, and one failed read (and one
+  // warning) per heartbeat is enough to learn it, however many starts wait.
+  for (size_t from = 0; from < ids.size(); from += sysdb::kMaxBatchIds) {
+    const auto first = ids.begin() + static_cast<std::ptrdiff_t>(from);
+    const std::vector<std::string> batch(first, first + static_cast<std::ptrdiff_t>(
+                                                            std::min(sysdb::kMaxBatchIds, ids.size() - from)));
     try {
-      if (auto info = db_->get_workflow(*it)) ensure_running(*info);
-      it = ids.erase(it);
+      for (const auto& info : db_->get_workflows(batch)) ensure_running(info);
     } catch (const std::exception& e) {
-      spdlog::warn("cannot yet read back workflow '{}' whose start had an unknown outcome: {}", *it, e.what());
-      ++it;
+      spdlog::warn("cannot yet read back {} workflow(s) whose start had an unknown outcome: {}", ids.size() - from,
+                   e.what());
+      unsettled.insert(first, ids.end());
+      break;
     }
   }
   std::lock_guard lock(mu_);
-  unsure_starts_.merge(ids);
+  unsure_starts_.merge(unsettled);
 }
 
 void Engine::ensure_running(const WorkflowInfo& info) {

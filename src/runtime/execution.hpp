@@ -217,6 +217,11 @@ class Execution {
   // Handles a checkpoint result: throws if the workflow was cancelled meanwhile.
   void accept(const sysdb::Checkpoint& cp);
 
+  // The interruption for a position found recorded with another outcome: it
+  // was recorded by another execution, so this one ends and runs again by
+  // replay (shared by every writer that can meet such a record).
+  ExecutionInterrupted recorded_elsewhere(int function_id) const;
+
  private:
   ExecutionInterrupted unavailable(const DatabaseError& e) const;
 
@@ -231,7 +236,6 @@ class Execution {
   // possible if two executions ran it) ends this run with
   // ExecutionInterrupted: it runs again by replay, with the recorded outcome.
   void write_deferred();
-  ExecutionInterrupted recorded_elsewhere(int function_id) const;
 
   std::vector<sysdb::OperationRecord> deferred_;
   std::vector<int64_t> received_;  // message ids, oldest first (note_received)

@@ -90,4 +90,47 @@ TEST_F(ExecutorsTest, AStartWhoseCommitWentInButWhoseAnswerWasLostRunsAnyway) {
   EXPECT_EQ(effects.count("work"), 1);
 }
 
+// Many such starts (an outage under load: every start in flight is one) are
+// read back in batches at the next heartbeat, all of them, none run twice.
+TEST_F(ExecutorsTest, ManyStartsWithLostAnswersAreReadBackInBatchesAndAllRun) {
+  constexpr int kStarts = 1003;  // more than two batches (sysdb::kMaxBatchIds)
+  std::atomic<bool> armed{false};
+  std::atomic<bool> released{false};
+  auto config = short_lease(dir, "unsure-many");
+  config.fault_hook = [&](std::string_view point) {
+    if (point == "checkpoint.after_commit" && armed.exchange(false))
+      throw keel::DatabaseError("connection lost after the commit (injected)");
+  };
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+  auto wf = rt->register_workflow("once", [this, &released](keel::Context& ctx) {
+    // Commits nothing until every start is made: a commit here would take
+    // the fault meant for the next start.
+    while (!released) std::this_thread::sleep_for(1ms);
+    return ctx.step("work", [this] {
+      effects.hit("work");
+      return 5;
+    });
+  });
+  rt->launch();
+  // The fault goes to the next commit, which is the start's unless a
+  // heartbeat's write comes first: that start goes through as usual.
+  int lost = 0;
+  int started = 0;
+  while (lost < kStarts && started < 2 * kStarts) {
+    armed = true;
+    try {
+      (void)rt->start(wf, {.workflow_id = "lost-" + std::to_string(started++)});
+    } catch (const keel::DatabaseError&) {
+      ++lost;
+    }
+  }
+  ASSERT_EQ(lost, kStarts);
+  armed = false;
+  released = true;
+  for (int i = 0; i < started; ++i)
+    ASSERT_EQ(rt->retrieve<int>("lost-" + std::to_string(i)).result_for(30s), 5) << i;
+  EXPECT_EQ(effects.count("work"), started) << "each ran once";
+}
+
 }  // namespace
