@@ -85,7 +85,7 @@ void Debouncer::loop() {
     try {
       wake_at = pass();
     } catch (const RuntimeStateError&) {
-      return;  // the engine is shutting down
+      return;  // the engine is shutting down, or superseded (Engine::supersede)
     } catch (const std::exception& e) {
       spdlog::warn("debouncer: pass failed, tried again within a second: {}", e.what());
     }
@@ -126,6 +126,7 @@ int64_t Debouncer::pass() {
 }
 
 void Debouncer::fire(const sysdb::DebounceRow& row) {
+  engine_.require_running();  // a superseded process fires nothing (Engine::supersede)
   const RuntimeConfig& config = engine_.config();
   fault("debounce.fire_started");
   sysdb::FiredDebounce fired =

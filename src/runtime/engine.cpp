@@ -37,6 +37,9 @@ Engine::~Engine() { shutdown(); }
 void Engine::require_running() const {
   if (!launched_.load()) throw RuntimeStateError("the runtime is not launched: call launch() first");
   if (stopping_.load()) throw RuntimeStateError("the runtime is shutting down");
+  if (superseded_.load())
+    throw RuntimeStateError("executor '" + config_.executor_id + "' is now held by another process (" +
+                            superseded_by_ + "): this process runs no more workflows; stop it");
 }
 
 void Engine::register_workflow(const std::string& name, ErasedWorkflow fn, const std::string& where) {
@@ -249,7 +252,7 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
   exec->set_replaying(replay);
   for (;;) {
     std::unique_lock lock(mu_);
-    if (stopping_.load()) return;  // stays PENDING; recovered at the next launch
+    if (stopping()) return;  // stays PENDING; recovered at the next launch (or by the id's new holder)
     if (parking_->contains(info.id)) return;  // parked here: resumes by itself
     // Ended here already: a start or dequeue that read it PENDING came after
     // an ensure_running() of the same ID had run it to its end. (The same
@@ -269,7 +272,7 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
   try {
     pool_->submit([this, exec, fn = std::move(fn), replay]() mutable {
       LogContextScope log_context(exec->id());  // every line of this run names the workflow
-      if (stopping_.load()) return release(*exec);  // queued at shutdown: stays PENDING
+      if (stopping()) return release(*exec);  // queued at shutdown: stays PENDING
       if (replay && !load_recorded(*exec)) {
         if (!park_for_retry(*exec)) release(*exec);
         return;
@@ -404,7 +407,7 @@ void Engine::run_execution(std::shared_ptr<Execution> exec, ErasedWorkflow fn) {
   set_current_execution(nullptr);
   if (exec->parked()) return leave_parked(*exec);
   if (exec->continued_with()) return run_next(*exec);
-  if (retry && !stopping_.load() && park_for_retry(*exec, storage_full)) return;
+  if (retry && !stopping() && park_for_retry(*exec, storage_full)) return;
   notifier_.notify(WakeKey::done(id));
   if (!exec->info().queue_name.empty()) notifier_.notify(WakeKey::queues());  // a slot is free
   release(*exec);

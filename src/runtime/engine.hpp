@@ -57,7 +57,8 @@ class Engine final : public ExecutionHost {
   // (Runtime: the queue declarations); when it throws, nothing was launched.
   LaunchReport launch(const std::function<void()>& after_migrate = {});
   void shutdown();
-  // Throws RuntimeStateError unless launched and not stopping.
+  // Throws RuntimeStateError unless launched, not stopping and not
+  // superseded (supersede()).
   void require_running() const;
 
   // --- workflows ---
@@ -99,8 +100,15 @@ class Engine final : public ExecutionHost {
   // first lets a stale execution of each leave this process.
   LaunchReport recover_claimed(const std::vector<std::string>& ids);
   // Stops every execution running here at its next operation without
-  // changing its status (another process now holds this executor id).
+  // changing its status.
   void interrupt_all();
+  // Another live process now holds this executor id (this one stalled past
+  // its lease and was replaced): from now on this process starts, dequeues,
+  // fires and resumes nothing, since every workflow of the id is the other
+  // process's; parked workflows are forgotten and running ones interrupted
+  // (all stay PENDING for the holder). Start-like calls throw
+  // RuntimeStateError. Irreversible: the process should be stopped.
+  void supersede(const std::string& holder);
   // Starts whose insert failed with an unknown outcome (the commit may have
   // gone in before the connection was lost): each is read back, and run
   // here if its row exists, PENDING on this executor, with no execution.
@@ -127,7 +135,7 @@ class Engine final : public ExecutionHost {
   sysdb::SystemDatabase& db() override { return *db_; }
   Notifier& notifier() override { return notifier_; }
   const RuntimeConfig& config() const override { return config_; }
-  bool stopping() const override { return stopping_.load(); }
+  bool stopping() const override { return stopping_.load() || superseded_.load(); }
   bool threads_scarce() const override { return pool_->backlog() > 0; }
   ParkingLot& parking() override { return *parking_; }
   std::string start_child(Execution& parent, int function_id, const std::string& name, const ChildOptions& options,
@@ -180,6 +188,8 @@ class Engine final : public ExecutionHost {
   Runtime& runtime_;
   std::atomic<bool> launched_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> superseded_{false};  // supersede()
+  std::string superseded_by_;            // set once, before superseded_
   std::atomic<int64_t> storage_full_since_ms_{0};  // storage_full_since_ms()
 
   mutable std::mutex mu_;

@@ -136,7 +136,7 @@ void ExecutorLease::on_lease_lost() {
                 executor_id_, held->holder);
   superseded_ = true;
   engine_.metrics().lease_held.set(0);
-  engine_.interrupt_all();
+  engine_.supersede(held->holder);
 }
 
 std::map<std::string, int64_t> ExecutorLease::dead_peers() {

@@ -39,8 +39,10 @@
 // and lost its workflows therefore writes nothing more for them; its steps in
 // flight may still run once more (steps are at-least-once). When the
 // heartbeat finds the row gone, the executor registers again and carries on
-// with what it still owns; when another live process holds the id now, it
-// stops every execution here (and heartbeats no more).
+// with what it still owns; when another live process holds the id now, this
+// one is superseded (Engine::supersede): it stops every execution here,
+// forgets its parked ones, starts and dequeues nothing more, and heartbeats
+// no more.
 //
 // Thread-safety: owned by the Engine; start() once; the destructor stops the
 // thread (RAII) and releases the lease so that a live peer takes over what

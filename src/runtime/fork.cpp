@@ -79,7 +79,7 @@ WorkflowInfo fork_workflow(sysdb::SystemDatabase& db, const std::string& id, con
 
 std::string Engine::fork(const std::string& id, const ForkOptions& options) {
   auto fork = fork_workflow(*db_, id, options, [this](const WorkflowInfo& original) -> std::optional<ForkRunner> {
-    if (!launched_.load() || stopping_.load()) return std::nullopt;
+    if (!launched_.load() || stopping()) return std::nullopt;  // released: a live executor claims it
     return ForkRunner{config_.executor_id, config_.application_version, find_registered(original.name).has_value()};
   });
   count_started(fork.name);

@@ -31,15 +31,17 @@ void ParkingLot::start() {
 }
 
 void ParkingLot::stop() {
+  std::thread thread;  // taken under the lock: a second stop() (supersede, then shutdown) finds none to join
   {
     std::lock_guard lock(mu_);
     stopped_ = true;
     entries_.clear();
     by_key_.clear();
     timers_.clear();
+    thread.swap(thread_);
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread.joinable()) thread.join();
 }
 
 bool ParkingLot::begin(const WorkflowInfo& info, std::vector<std::string> keys, int64_t wake_at_ms) {

@@ -55,6 +55,7 @@ class ParkingLot {
   // Starts the timer/poll thread.
   void start();
   // Stops the thread and forgets every entry; begin() refuses afterwards.
+  // A second call (Engine::supersede, then shutdown) joins nothing.
   void stop();
 
   // Registers a parking execution (still unwinding), woken by a notify of any

@@ -188,6 +188,8 @@ void Queues::loop() {
       if (stopping_.load()) break;
       try {
         again = dequeue_once(q, names) || again;
+      } catch (const RuntimeStateError&) {
+        return;  // superseded (Engine::supersede), or the engine is shutting down
       } catch (const std::exception& e) {
         spdlog::warn("queue '{}': dequeue failed, retried at the next poll: {}", q.name, e.what());
       }
@@ -198,6 +200,7 @@ void Queues::loop() {
 }
 
 bool Queues::dequeue_once(const QueueOptions& q, const std::vector<std::string>& names) {
+  engine_.require_running();  // a superseded process claims nothing: its rows would be nobody's
   sysdb::DequeueRequest request{spec_of(q), engine_.config().executor_id, engine_.config().application_version, names,
                                 kMaxBatch};
   auto taken = engine_.db().dequeue(request);

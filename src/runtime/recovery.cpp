@@ -163,6 +163,14 @@ void Engine::resume_recovered(const WorkflowInfo& info, LaunchReport& report) {
   report.recovered.push_back(info.id);
 }
 
+void Engine::supersede(const std::string& holder) {
+  if (superseded_.load()) return;
+  superseded_by_ = holder;
+  superseded_.store(true);
+  parking_->stop();  // the parked ones are the holder's now: none may wake here
+  interrupt_all();
+}
+
 void Engine::interrupt_all() {
   {
     std::lock_guard lock(mu_);

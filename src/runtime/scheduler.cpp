@@ -71,7 +71,7 @@ void Scheduler::loop() {
     try {
       wake_at = pass();
     } catch (const RuntimeStateError&) {
-      return;  // the engine is shutting down
+      return;  // the engine is shutting down, or superseded (Engine::supersede)
     } catch (const std::exception& e) {
       spdlog::warn("scheduler: pass failed, tried again within a second: {}", e.what());
     }

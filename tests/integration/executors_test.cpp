@@ -5,7 +5,9 @@
 
 #include <thread>
 
+#include "keel/client.hpp"
 #include "support/runtime_fixture.hpp"
+#include "sysdb/system_database.hpp"
 
 using namespace std::chrono_literals;
 using keel::testing::RuntimeTest;
@@ -131,6 +133,68 @@ TEST_F(ExecutorsTest, ManyStartsWithLostAnswersAreReadBackInBatchesAndAllRun) {
   for (int i = 0; i < started; ++i)
     ASSERT_EQ(rt->retrieve<int>("lost-" + std::to_string(i)).result_for(30s), 5) << i;
   EXPECT_EQ(effects.count("work"), started) << "each ran once";
+}
+
+// A process that stalled past its lease may come back to find its executor
+// id held by a new process (restarted meanwhile by a supervisor). Every
+// workflow of the id is the new holder's then, so the old process must start,
+// dequeue and resume nothing more (two processes would run them) and say so:
+// its start-like calls throw RuntimeStateError.
+TEST_F(ExecutorsTest, ASupersededProcessStartsDequeuesAndResumesNothingMore) {
+  auto config = short_lease(dir, "x");
+  config.lease_timeout = 10s;  // the new holder's row stays live without renewals
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+  rt->register_queue({.name = "jobs"});
+  auto waiter = rt->register_workflow("waiter", [this](keel::Context& ctx) {
+    ctx.step("before", [&] { effects.hit("before"); });
+    auto msg = ctx.recv<std::string>("go", 60s);
+    ctx.step("after", [&] { effects.hit("after"); });
+    return msg.value_or("timeout");
+  });
+  auto job = rt->register_workflow("job", [this](keel::Context& ctx) {
+    return ctx.step("job", [&] {
+      effects.hit("job");
+      return 1;
+    });
+  });
+  rt->launch();
+  (void)rt->start(waiter, {.workflow_id = "w1"});
+  ASSERT_TRUE(eventually([&] { return effects.count("before") == 1; }));
+
+  // The new holder takes the id (as a launch does from a holder known dead).
+  auto rows = rt->list_executors();
+  ASSERT_EQ(rows.size(), 1u);
+  auto other = keel::sysdb::open_system_database(config);
+  ASSERT_FALSE(other->acquire_lease({"x", config.application_version, "elsewhere:1", 0, 0}, 10'000, rows[0].holder))
+      << "the lease moved to the new holder";
+
+  int attempt = 0;
+  std::string refused;
+  ASSERT_TRUE(eventually([&] {
+    refused = "late-" + std::to_string(attempt++);  // those before the heartbeat noticed run as usual
+    try {
+      (void)rt->start(job, {.workflow_id = refused});
+      return false;
+    } catch (const keel::RuntimeStateError& e) {
+      EXPECT_NE(std::string(e.what()).find("held by another process (elsewhere:1)"), std::string::npos) << e.what();
+      return true;
+    }
+  })) << "a start is refused";
+  EXPECT_FALSE(rt->get_workflow(refused).has_value()) << "the refused start wrote nothing";
+  EXPECT_THROW(rt->send("w1", std::string("hi"), "go"), keel::RuntimeStateError);
+  const int jobs_before = effects.count("job");
+
+  keel::Client client(config.database_url);
+  auto queued = client.enqueue("jobs", "job", {.workflow_id = "queued"});
+  client.send("w1", std::string("hi"), "go");
+  std::this_thread::sleep_for(1s);  // twenty heartbeats, many polls of the queue
+  EXPECT_EQ(rt->get_workflow("queued")->status, keel::WorkflowStatus::Enqueued) << "not dequeued here";
+  EXPECT_EQ(effects.count("job"), jobs_before);
+  EXPECT_EQ(effects.count("after"), 0) << "w1 is the new holder's: not resumed here";
+  auto w1 = rt->get_workflow("w1");
+  EXPECT_EQ(w1->status, keel::WorkflowStatus::Pending);
+  EXPECT_EQ(w1->executor_id, "x");
 }
 
 }  // namespace
