@@ -24,7 +24,8 @@ Engine::Engine(RuntimeConfig config, Runtime& rt) : config_(std::move(config)), 
   pool_ = std::make_unique<WorkerPool>(static_cast<size_t>(config_.max_workflow_threads));
   // Parked waits are swept (statuses, inboxes) every 25 poll intervals.
   parking_ = std::make_unique<ParkingLot>(
-      *db_, notifier_, [this](const WorkflowInfo& info) { spawn(info, /*replay=*/true); }, config_.poll_interval,
+      *db_, notifier_, [this](const WorkflowInfo& woken) { spawn(woken, /*replay=*/true, /*woken=*/true); },
+      config_.poll_interval,
       config_.poll_interval * 25);
   notifier_.set_listener([this](const std::string& key) { parking_->on_notify(key); });
   // spdlog creates its registry on first use; do it here, before any
@@ -246,7 +247,7 @@ void Engine::ensure_running(const WorkflowInfo& info) {
   spawn(info, /*replay=*/true);  // refuses a parked one: it resumes by itself
 }
 
-void Engine::spawn(const WorkflowInfo& info, bool replay) {
+void Engine::spawn(const WorkflowInfo& info, bool replay, bool woken) {
   ErasedWorkflow fn = lookup(info.name);
   auto exec = std::make_shared<Execution>(*this, info, std::map<int, sysdb::OperationRecord>{});
   exec->set_replaying(replay);
@@ -270,10 +271,17 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
     wait_until_gone(info.id);
   }
   try {
-    pool_->submit([this, exec, fn = std::move(fn), replay]() mutable {
+    pool_->submit([this, exec, fn = std::move(fn), replay, woken]() mutable {
       LogContextScope log_context(exec->id());  // every line of this run names the workflow
       if (stopping()) return release(*exec);  // queued at shutdown: stays PENDING
-      if (replay && !load_recorded(*exec)) {
+      std::optional<WorkflowInfo> newer;
+      const Loaded loaded = replay ? load_recorded(*exec, woken, newer) : Loaded::Ok;
+      if (loaded == Loaded::Gone) {
+        release(*exec);
+        if (newer) ensure_running(*newer);  // deleted and started again while parked: the new row runs as itself
+        return;
+      }
+      if (loaded == Loaded::Unavailable) {
         if (!park_for_retry(*exec)) release(*exec);
         return;
       }
@@ -286,21 +294,32 @@ void Engine::spawn(const WorkflowInfo& info, bool replay) {
   }
 }
 
-// Loads the recorded operations of a replaying execution, retrying a failing
-// database; false when it stays unavailable (the workflow stays PENDING).
-bool Engine::load_recorded(Execution& exec) {
+Engine::Loaded Engine::load_recorded(Execution& exec, bool woken, std::optional<WorkflowInfo>& newer) {
   return with_retries(
       kDatabaseRetry, [this] { return stopping(); },
       [&] {
+        if (woken) {
+          auto row = db_->get_workflow(exec.id());
+          // Ended or taken elsewhere since it parked: nothing to run here.
+          if (!row || row->status != WorkflowStatus::Pending || row->executor_id != config_.executor_id) {
+            notifier_.notify(WakeKey::done(exec.id()));
+            return Loaded::Gone;
+          }
+          if (row->created_at_ms != exec.info().created_at_ms) {
+            newer = std::move(row);
+            return Loaded::Gone;
+          }
+          exec.complete_info(*row);
+        }
         std::map<int, sysdb::OperationRecord> recorded;
         for (auto& op : db_->load_operations(exec.id())) recorded.emplace(op.function_id, std::move(op));
         exec.set_recorded(std::move(recorded));
-        return true;
+        return Loaded::Ok;
       },
       [&](const DatabaseError& e) {
         spdlog::error("cannot load the checkpoints, the workflow stays PENDING: {}", e.what());
         metrics_.database_retries_exhausted.inc();
-        return false;
+        return Loaded::Unavailable;
       },
       count_db_error());
 }

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -147,9 +148,16 @@ class Engine final : public ExecutionHost {
  private:
   // Queues the workflow on the pool unless it already runs (or is parked)
   // here; replay loads its recorded operations first (on the pool thread).
-  void spawn(const WorkflowInfo& info, bool replay);
+  // woken: info holds only what the parking lot keeps (id, name,
+  // created_at_ms); the rest is read from the row with the operations.
+  void spawn(const WorkflowInfo& info, bool replay, bool woken = false);
   bool requeue(const WorkflowInfo& before);
-  bool load_recorded(Execution& exec);
+  // Loads the recorded operations of a replaying execution (and, when woken,
+  // the rest of its row first), retrying a failing database. Gone: the
+  // workflow ended or moved since it parked (or its ID is a new row now:
+  // newer holds it). Unavailable: the database stayed away (it stays PENDING).
+  enum class Loaded { Ok, Gone, Unavailable };
+  Loaded load_recorded(Execution& exec, bool woken, std::optional<WorkflowInfo>& newer);
   void release(Execution& exec);
   void leave_parked(Execution& exec);
   void run_next(Execution& exec);

@@ -183,6 +183,18 @@ void Execution::write_deferred() {
   for (const auto& op : cp.taken) adopt(op);
 }
 
+void Execution::complete_info(const WorkflowInfo& row) {
+  info_.status = row.status;
+  info_.inputs = row.inputs;
+  info_.executor_id = row.executor_id;
+  info_.application_version = row.application_version;
+  info_.parent_id = row.parent_id;
+  info_.queue_name = row.queue_name;
+  info_.recovery_attempts = row.recovery_attempts;
+  info_.deadline_epoch_ms = row.deadline_epoch_ms;
+  info_.updated_at_ms = row.updated_at_ms;
+}
+
 ExecutionInterrupted Execution::recorded_elsewhere(int function_id) const {
   return ExecutionInterrupted{"operation " + std::to_string(function_id) + " of workflow '" + id() +
                                   "' was recorded by another execution; running again by replay",

@@ -130,6 +130,10 @@ class Execution {
   // A replay (recovered, or resumed from parking) parks at its first wait
   // that blocks, without waiting park_after in its thread first.
   void set_replaying(bool v) { replaying_ = v; }
+  // A woken execution's info held only id, name and created_at_ms (the
+  // parking lot keeps no more): the rest comes from its row, before it runs.
+  // Leaves those three as they are: other threads read them (Engine::spawn).
+  void complete_info(const WorkflowInfo& row);
   // Whether this execution parked (threw ExecutionParked); it does nothing more.
   bool parked() const { return parked_; }
   // ctx.continue_as_new committed: throws ContinuedAsNew; the next run

@@ -48,7 +48,7 @@ bool ParkingLot::begin(const WorkflowInfo& info, std::vector<std::string> keys, 
   std::lock_guard lock(mu_);
   if (stopped_ || entries_.count(info.id)) return false;
   for (const auto& key : keys) by_key_[key].insert(info.id);
-  entries_.emplace(info.id, Entry{info, std::move(keys), wake_at_ms, false, false});
+  entries_.emplace(info.id, Entry{info.name, info.created_at_ms, std::move(keys), wake_at_ms, false, false});
   bool earliest = timers_.empty() || wake_at_ms < timers_.begin()->first;
   timers_.emplace(wake_at_ms, info.id);
   if (earliest) cv_.notify_all();
@@ -104,7 +104,10 @@ void ParkingLot::wake_locked(const std::string& id, std::vector<WorkflowInfo>& o
     timers_.erase({it->second.wake_at_ms, id});
     return;
   }
-  out.push_back(std::move(it->second.info));
+  WorkflowInfo& woken = out.emplace_back();
+  woken.id = id;
+  woken.name = std::move(it->second.name);
+  woken.created_at_ms = it->second.created_at_ms;
   erase_locked(it);
 }
 

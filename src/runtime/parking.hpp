@@ -45,6 +45,7 @@ namespace keel::detail {
 
 class ParkingLot {
  public:
+  // Called with a woken workflow's id, name and created_at_ms (see Entry).
   using Wake = std::function<void(const WorkflowInfo&)>;
   ParkingLot(sysdb::SystemDatabase& db, Notifier& notifier, Wake wake, std::chrono::milliseconds poll_interval,
              std::chrono::milliseconds sweep_interval);
@@ -59,7 +60,8 @@ class ParkingLot {
   void stop();
 
   // Registers a parking execution (still unwinding), woken by a notify of any
-  // of keys; false when stopped or when the workflow is parked already.
+  // of keys; false when stopped or when the workflow is parked already. Keeps
+  // info's id, name and created_at_ms only (see Entry).
   bool begin(const WorkflowInfo& info, std::vector<std::string> keys, int64_t wake_at_ms);
   // Withdraws a begin() (a notify came in before the execution unwound).
   void abort(const std::string& id);
@@ -76,8 +78,14 @@ class ParkingLot {
   void on_notify(const std::string& key);
 
  private:
+  // Only what finds the workflow again: the wake-up hands out a WorkflowInfo
+  // holding just id, name and created_at_ms, and the engine reads the rest
+  // from the row before the replay (Engine::load_recorded). So an entry's
+  // size does not depend on the workflow's inputs, and a million of them
+  // fit in well under a gigabyte (docs/performance.md, "Parked workflows").
   struct Entry {
-    WorkflowInfo info;
+    std::string name;
+    int64_t created_at_ms = 0;
     std::vector<std::string> keys;
     int64_t wake_at_ms = 0;
     bool settled = false;         // unwound; until then a wake is only remembered

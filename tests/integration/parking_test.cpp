@@ -177,6 +177,56 @@ TEST_F(ParkingTest, ParkedWorkflowCancelledByAnotherProcessIsDropped) {
   EXPECT_THROW(h.result_for(10s), keel::WorkflowCancelledError);
 }
 
+// A wake-up reads the workflow's row before the replay (the parking lot keeps
+// only its ID, name and creation time): one cancelled by another process and
+// woken by its timer before the sweep noticed runs nothing more.
+TEST_F(ParkingTest, AWorkflowCancelledElsewhereAndWokenByItsTimerRunsNothingMore) {
+  auto cfg = keel::testing::test_config(dir);
+  cfg.max_workflow_threads = 2;
+  cfg.park_after = 0ms;
+  cfg.poll_interval = 1s;  // the sweep (25 polls) comes long after the timer
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(cfg);
+  auto wf = rt->register_workflow("timed", [this](keel::Context& ctx) {
+    auto got = ctx.recv<int>("go", 400ms);
+    ctx.step("after", [&] { effects.hit("after"); });
+    return got.value_or(-1);
+  });
+  rt->launch();
+  auto h = rt->start(wf, {.workflow_id = "t"});
+  ASSERT_TRUE(parked_soon(1));
+  {
+    keel::Runtime other(keel::testing::test_config(dir, "other-executor"));
+    EXPECT_TRUE(other.cancel("t"));
+  }
+  ASSERT_TRUE(parked_soon(0)) << "the timer fired";
+  std::this_thread::sleep_for(300ms);  // what it would take a woken workflow to run its step
+  EXPECT_EQ(effects.count("after"), 0);
+  EXPECT_EQ(h.status(), keel::WorkflowStatus::Cancelled);
+}
+
+// An ID cancelled and deleted by another process while parked here, then
+// started here again, is a new row: it runs with its own inputs, not the
+// parked run's (the wake-up compares the row's creation time).
+TEST_F(ParkingTest, AnIdDeletedElsewhereAndStartedAgainRunsTheNewRowsInputs) {
+  use_config(2);
+  auto wf = rt->register_workflow("echo", [](keel::Context& ctx, int x) {
+    return x * 100 + ctx.recv<int>("go", 60s).value_or(-1);
+  });
+  rt->launch();
+  (void)rt->start(wf, {.workflow_id = "e"}, 1);
+  ASSERT_TRUE(parked_soon(1));
+  {
+    keel::Runtime other(keel::testing::test_config(dir, "other-executor"));
+    EXPECT_TRUE(other.cancel("e"));
+    other.delete_workflow("e");
+  }
+  std::this_thread::sleep_for(5ms);  // a creation time of its own (milliseconds)
+  auto h = rt->start(wf, {.workflow_id = "e"}, 2);
+  rt->send("e", 7, "go");
+  EXPECT_EQ(h.result_for(30s), 207);
+}
+
 TEST_F(ParkingTest, MessageFromAnotherProcessWakesAParkedRecv) {
   use_config(2);
   auto wf = rt->register_workflow("wait", [](keel::Context& ctx) { return ctx.recv<int>("go", 60s).value_or(-1); });
