@@ -14,7 +14,12 @@ using keel::testing::RuntimeTest;
 
 namespace {
 
-using ExecutorsTest = RuntimeTest;
+class ExecutorsTest : public RuntimeTest {
+ protected:
+  // rt becomes a runtime whose next commit, once armed, goes in but reports
+  // a lost connection (the primary died after the commit: a failover).
+  void use_losing_answers(std::atomic<bool>& armed, const std::string& executor);
+};
 
 keel::RuntimeConfig short_lease(const keel::testing::TempDir& dir, const std::string& executor) {
   auto c = keel::testing::test_config(dir, executor);
@@ -24,6 +29,16 @@ keel::RuntimeConfig short_lease(const keel::testing::TempDir& dir, const std::st
 }
 
 using keel::testing::eventually;
+
+void ExecutorsTest::use_losing_answers(std::atomic<bool>& armed, const std::string& executor) {
+  auto config = short_lease(dir, executor);
+  config.fault_hook = [&armed](std::string_view point) {
+    if (point == "checkpoint.after_commit" && armed.exchange(false))
+      throw keel::DatabaseError("connection lost after the commit (injected)");
+  };
+  rt.reset();
+  rt = std::make_unique<keel::Runtime>(config);
+}
 
 TEST_F(ExecutorsTest, AStoppedExecutorsWorkflowIsTakenOverAndFinishedByALiveOne) {
   auto make = [this](keel::Runtime& r) {
@@ -71,13 +86,7 @@ TEST_F(ExecutorsTest, ALaunchedRuntimeHoldsALeaseOnItsExecutorId) {
 // stayed PENDING until the process restarted).
 TEST_F(ExecutorsTest, AStartWhoseCommitWentInButWhoseAnswerWasLostRunsAnyway) {
   std::atomic<bool> armed{false};
-  auto config = short_lease(dir, "unsure");
-  config.fault_hook = [&](std::string_view point) {
-    if (point == "checkpoint.after_commit" && armed.exchange(false))
-      throw keel::DatabaseError("connection lost after the commit (injected)");
-  };
-  rt.reset();
-  rt = std::make_unique<keel::Runtime>(config);
+  use_losing_answers(armed, "unsure");
   auto wf = rt->register_workflow("once", [this](keel::Context& ctx) {
     return ctx.step("work", [this] {
       effects.hit("work");
@@ -98,13 +107,7 @@ TEST_F(ExecutorsTest, ManyStartsWithLostAnswersAreReadBackInBatchesAndAllRun) {
   constexpr int kStarts = 1003;  // more than two batches (sysdb::kMaxBatchIds)
   std::atomic<bool> armed{false};
   std::atomic<bool> released{false};
-  auto config = short_lease(dir, "unsure-many");
-  config.fault_hook = [&](std::string_view point) {
-    if (point == "checkpoint.after_commit" && armed.exchange(false))
-      throw keel::DatabaseError("connection lost after the commit (injected)");
-  };
-  rt.reset();
-  rt = std::make_unique<keel::Runtime>(config);
+  use_losing_answers(armed, "unsure-many");
   auto wf = rt->register_workflow("once", [this, &released](keel::Context& ctx) {
     // Commits nothing until every start is made: a commit here would take
     // the fault meant for the next start.
