@@ -179,7 +179,7 @@ TEST_F(ParkingTest, ParkedWorkflowCancelledByAnotherProcessIsDropped) {
 
 // A wake-up reads the workflow's row before the replay (the parking lot keeps
 // only its ID, name and creation time): one cancelled by another process and
-// woken by its timer before the sweep noticed runs nothing more.
+// woken by its timer before the sweep noticed is not replayed at all.
 TEST_F(ParkingTest, AWorkflowCancelledElsewhereAndWokenByItsTimerRunsNothingMore) {
   auto cfg = keel::testing::test_config(dir);
   cfg.max_workflow_threads = 2;
@@ -188,6 +188,7 @@ TEST_F(ParkingTest, AWorkflowCancelledElsewhereAndWokenByItsTimerRunsNothingMore
   rt.reset();
   rt = std::make_unique<keel::Runtime>(cfg);
   auto wf = rt->register_workflow("timed", [this](keel::Context& ctx) {
+    effects.hit("run");  // once per run of the body: the first run, and each replay
     auto got = ctx.recv<int>("go", 400ms);
     ctx.step("after", [&] { effects.hit("after"); });
     return got.value_or(-1);
@@ -201,6 +202,7 @@ TEST_F(ParkingTest, AWorkflowCancelledElsewhereAndWokenByItsTimerRunsNothingMore
   }
   ASSERT_TRUE(parked_soon(0)) << "the timer fired";
   std::this_thread::sleep_for(300ms);  // what it would take a woken workflow to run its step
+  EXPECT_EQ(effects.count("run"), 1) << "woken, it read its row and did not replay";
   EXPECT_EQ(effects.count("after"), 0);
   EXPECT_EQ(h.status(), keel::WorkflowStatus::Cancelled);
 }
