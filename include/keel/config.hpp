@@ -111,6 +111,12 @@ struct RuntimeConfig {
   /// On 2 cores that bought no throughput (docs/performance.md); it may where
   /// the server has cores to spare. Ignored on SQLite.
   int postgres_writer_connections = 1;
+  /// PostgreSQL: a reader connection left unused this long is closed, so
+  /// that a burst of concurrent reads (up to 16 connections) does not hold
+  /// the server's connection slots for the process's life. The check runs
+  /// when a read ends (no thread of its own): a process that reads nothing
+  /// more keeps what it has. Zero keeps every reader open. Ignored on SQLite.
+  std::chrono::milliseconds postgres_reader_idle_timeout{60000};
   /// Executor leases (see the contract above and docs/postgres.md).
   /// The lease is renewed this often.
   std::chrono::milliseconds heartbeat_interval{1000};

@@ -52,6 +52,7 @@ void validate(const RuntimeConfig& c) {
   require(c.max_workflow_threads >= 1, "max_workflow_threads must be at least 1");
   require(c.park_after.count() >= 0, "park_after must not be negative");
   require(c.postgres_writer_connections >= 1, "postgres_writer_connections must be at least 1");
+  require(c.postgres_reader_idle_timeout.count() >= 0, "postgres_reader_idle_timeout must not be negative");
   require(c.heartbeat_interval.count() > 0, "heartbeat_interval must be positive");
   const RetentionConfig& r = c.retention;
   require(!r.finished_older_than || r.finished_older_than->count() > 0, "retention.finished_older_than must be positive");

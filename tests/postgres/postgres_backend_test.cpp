@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "postgres/pg_test_support.hpp"
+#include "support/eventually.hpp"
 #include "support/runtime_fixture.hpp"
 #include "sysdb/postgres/migrations.hpp"
 
@@ -72,6 +73,43 @@ TEST_F(PostgresBackend, SessionsNameTheirExecutorInPgStatActivityUnlessTheUrlDoe
   rt->launch();
   rt->run_sql_read([&](keel::Sql& sql) { mine = sql.query_one("SELECT current_setting('application_name')")->get_string(0); });
   EXPECT_EQ(mine, "chosen") << "the URL's application_name wins";
+}
+
+// The reader pool grows to meet concurrent reads and shrinks back once they
+// are over: readers unused for postgres_reader_idle_timeout are closed when
+// a later read ends, and only they (the one just used stays).
+TEST_F(PostgresBackend, ReadersLeftIdleAreClosedByTheNextReadAndTheBusyOneStays) {
+  rt.reset();
+  auto config = keel::testing::test_config(dir, "idle-readers");
+  config.postgres_reader_idle_timeout = 300ms;
+  rt = std::make_unique<keel::Runtime>(config);
+  rt->launch();
+  const auto sessions = [&] {
+    return std::stoi(admin("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND application_name = 'keel idle-readers'"));
+  };
+  const int before = sessions();
+  constexpr int kConcurrent = 6;
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kConcurrent; ++i) {
+    readers.emplace_back([&] { rt->run_sql_read([](keel::Sql& sql) { (void)sql.query("SELECT pg_sleep(0.4)"); }); });
+  }
+  for (auto& t : readers) t.join();
+  const int after_burst = sessions();
+  EXPECT_GE(after_burst, before + kConcurrent - 1) << "the burst opened a reader each (less those already open)";
+
+  // Reads one at a time within the timeout keep what they use and close nothing.
+  rt->run_sql_read([](keel::Sql& sql) { (void)sql.query("SELECT 1"); });
+  EXPECT_EQ(sessions(), after_burst) << "a reader closed before its idle timeout";
+
+  std::this_thread::sleep_for(600ms);
+  rt->run_sql_read([](keel::Sql& sql) { (void)sql.query("SELECT 1"); });
+  EXPECT_TRUE(keel::testing::eventually([&] { return sessions() <= after_burst - (kConcurrent - 1); }, 5s))
+      << "idle readers still open: " << sessions() << " sessions, " << after_burst << " after the burst";
+  // The pool still serves reads (and can grow again).
+  int one = 0;
+  rt->run_sql_read([&](keel::Sql& sql) { one = static_cast<int>(sql.query_one("SELECT 1")->get_int(0)); });
+  EXPECT_EQ(one, 1);
 }
 
 // Migration 6: a step's claim reads the workflow's row without a lock, so

@@ -41,6 +41,7 @@ TEST(Validate, EachBadRuntimeValueIsNamed) {
   expect_refused<C>({}, [](C& c) { c.max_workflow_threads = 0; }, "max_workflow_threads");
   expect_refused<C>({}, [](C& c) { c.park_after = -1ms; }, "park_after");
   expect_refused<C>({}, [](C& c) { c.postgres_writer_connections = 0; }, "postgres_writer_connections");
+  expect_refused<C>({}, [](C& c) { c.postgres_reader_idle_timeout = -1ms; }, "postgres_reader_idle_timeout");
   expect_refused<C>({}, [](C& c) { c.heartbeat_interval = 0ms; }, "heartbeat_interval");
   expect_refused<C>({}, [](C& c) { c.lease_timeout = 2 * c.heartbeat_interval; }, "lease_timeout");
 }

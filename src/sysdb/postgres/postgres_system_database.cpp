@@ -33,7 +33,7 @@ std::string redact(const std::string& url) {
 }  // namespace
 
 PostgresSystemDatabase::PostgresSystemDatabase(std::string url, const RuntimeConfig& config)
-    : url_(std::move(url)), executor_id_(config.executor_id) {
+    : url_(std::move(url)), reader_idle_timeout_(config.postgres_reader_idle_timeout), executor_id_(config.executor_id) {
   writer_ = std::make_unique<Connection>(url_, &metrics_.reconnects, application_name());
   std::vector<Connection*> lanes{writer_.get()};
   for (int i = 1; i < config.postgres_writer_connections; ++i) {
@@ -101,7 +101,7 @@ std::unique_ptr<Connection> PostgresSystemDatabase::take_reader() {
     std::unique_lock lock(readers_mu_);
     readers_cv_.wait(lock, [&] { return !idle_readers_.empty() || open_readers_ < kMaxReaders; });
     if (!idle_readers_.empty()) {
-      auto conn = std::move(idle_readers_.back());
+      auto conn = std::move(idle_readers_.back().conn);
       idle_readers_.pop_back();
       return conn;
     }
@@ -118,13 +118,28 @@ std::unique_ptr<Connection> PostgresSystemDatabase::take_reader() {
 }
 
 void PostgresSystemDatabase::return_reader(std::unique_ptr<Connection> conn) {
+  std::vector<std::unique_ptr<Connection>> expired;  // closed after the lock: a goodbye to the server each
   std::lock_guard lock(readers_mu_);
+  const auto now = std::chrono::steady_clock::now();
   if (conn->broken()) {
     --open_readers_;  // dropped: the next read opens a new one
   } else {
-    idle_readers_.push_back(std::move(conn));
+    idle_readers_.push_back({std::move(conn), now});
   }
+  expired = take_expired_readers(now);
   readers_cv_.notify_one();
+}
+
+std::vector<std::unique_ptr<Connection>> PostgresSystemDatabase::take_expired_readers(
+    std::chrono::steady_clock::time_point now) {
+  std::vector<std::unique_ptr<Connection>> expired;
+  if (reader_idle_timeout_.count() == 0) return expired;
+  auto fresh = idle_readers_.begin();
+  while (fresh != idle_readers_.end() && now - fresh->since > reader_idle_timeout_) ++fresh;
+  for (auto it = idle_readers_.begin(); it != fresh; ++it) expired.push_back(std::move(it->conn));
+  idle_readers_.erase(idle_readers_.begin(), fresh);
+  open_readers_ -= expired.size();
+  return expired;
 }
 
 void PostgresSystemDatabase::read(const std::function<void(Connection&)>& fn) {

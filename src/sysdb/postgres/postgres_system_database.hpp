@@ -15,6 +15,7 @@
 // re-established at the start of the next unit (or read).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -134,6 +135,9 @@ class PostgresSystemDatabase final : public SystemDatabase {
   // Every connection's application_name: "keel <executor id>".
   std::string application_name() const { return "keel " + executor_id_; }
   void return_reader(std::unique_ptr<Connection> conn);
+  // The idle readers unused for longer than reader_idle_timeout_, taken out
+  // of the pool (to be closed outside its lock). Caller holds readers_mu_.
+  std::vector<std::unique_ptr<Connection>> take_expired_readers(std::chrono::steady_clock::time_point now);
   Checkpoint probe(Connection& c, const std::string& id, int function_id);
   // finish_workflow with last_ops (operations.cpp).
   FinishResult finish_with_operations(const std::string& id, const std::vector<OperationRecord>& ops,
@@ -157,8 +161,15 @@ class PostgresSystemDatabase final : public SystemDatabase {
   std::unique_ptr<Connection> dequeue_conn_;  // guarded by dequeue_mu_
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
-  std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by readers_mu_
-  size_t open_readers_ = 0;                                 // idle + in use; guarded by readers_mu_
+  struct IdleReader {
+    std::unique_ptr<Connection> conn;
+    std::chrono::steady_clock::time_point since;  // returned to the pool
+  };
+  // Taken and returned at the back, so the front is the longest unused
+  // (times ascend front to back) and a steady load keeps using the same few.
+  std::vector<IdleReader> idle_readers_;  // guarded by readers_mu_
+  size_t open_readers_ = 0;               // idle + in use; guarded by readers_mu_
+  std::chrono::milliseconds reader_idle_timeout_;  // zero: never close
   // The fence: checkpoints and the final status are written only while the
   // workflow belongs to this executor (a takeover moves it away).
   std::string executor_id_;
