@@ -20,6 +20,7 @@ void DatabaseMetrics::write(TextWriter& w) const {
   w.histogram(defs::kCommitDuration, commit_seconds);
   w.histogram(defs::kCommitBatchSize, batch_size);
   w.counter(defs::kDatabaseReconnects, reconnects);
+  w.gauge(defs::kDatabaseReaderConnections, static_cast<double>(reader_connections.value()));
 }
 
 }  // namespace keel::metrics

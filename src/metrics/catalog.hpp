@@ -57,6 +57,10 @@ inline constexpr Def kDatabaseRetriesExhausted{
     "PENDING and runs again later)."};
 inline constexpr Def kDatabaseReconnects{"keel_database_reconnects_total", "counter",
                                          "Attempts to connect a PostgreSQL connection again after it was lost."};
+inline constexpr Def kDatabaseReaderConnections{
+    "keel_database_reader_connections", "gauge",
+    "PostgreSQL reader connections this process holds open, idle or in use (at most 16; idle ones are closed "
+    "after RuntimeConfig::postgres_reader_idle_timeout). 0 on SQLite."};
 inline constexpr Def kCommitDuration{
     "keel_group_commit_duration_seconds", "histogram",
     "Time a group-commit batch takes from its first statement to its durable commit."};
@@ -103,6 +107,7 @@ struct DatabaseMetrics {
   Histogram commit_seconds{kSecondsBounds};
   Histogram batch_size{kBatchBounds};
   Counter reconnects;
+  Gauge reader_connections;
 
   void observe_batch(double seconds, size_t units) {
     commit_seconds.observe(seconds);

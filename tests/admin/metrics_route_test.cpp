@@ -129,6 +129,13 @@ TEST_F(MetricsRoute, CountsWorkflowsByNameAndStatusAndTimesTheirOperations) {
   EXPECT_NE(sample(t, "keel_group_commit_batch_size_count"), "") << t;
   EXPECT_NE(sample(t, "keel_workflows_parked"), "") << t;
   EXPECT_EQ(sample(t, "keel_storage_full"), "0") << t;
+  // The reads above used the PostgreSQL reader pool; SQLite has none to count.
+  const std::string readers = sample(t, "keel_database_reader_connections");
+  if (keel::testing::testing_on_postgres()) {
+    EXPECT_GE(std::stoi(readers.empty() ? "0" : readers), 1) << t;
+  } else {
+    EXPECT_EQ(readers, "0") << t;
+  }
   // Workflow IDs are unbounded: never a label value.
   for (const char* id : {"g-0", "f-1", "flaky-1", "b-0", "w-1", "q-2"})
     EXPECT_EQ(t.find(std::string("\"") + id + "\""), std::string::npos) << id;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "postgres/pg_test_support.hpp"
+#include "runtime/runtime_access.hpp"
 #include "support/eventually.hpp"
 #include "support/runtime_fixture.hpp"
 #include "sysdb/postgres/migrations.hpp"
@@ -88,6 +89,12 @@ TEST_F(PostgresBackend, ReadersLeftIdleAreClosedByTheNextReadAndTheBusyOneStays)
     return std::stoi(admin("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                            "AND application_name = 'keel idle-readers'"));
   };
+  const auto reader_gauge = [&] {
+    const std::string t = keel::detail::RuntimeAccess::metrics_text(*rt);
+    const std::string name = "\nkeel_database_reader_connections ";
+    const auto at = t.find(name);
+    return at == std::string::npos ? -1 : std::stoi(t.substr(at + name.size()));
+  };
   const int before = sessions();
   constexpr int kConcurrent = 6;
   std::vector<std::thread> readers;
@@ -97,6 +104,7 @@ TEST_F(PostgresBackend, ReadersLeftIdleAreClosedByTheNextReadAndTheBusyOneStays)
   for (auto& t : readers) t.join();
   const int after_burst = sessions();
   EXPECT_GE(after_burst, before + kConcurrent - 1) << "the burst opened a reader each (less those already open)";
+  EXPECT_GE(reader_gauge(), kConcurrent);
 
   // Reads one at a time within the timeout keep what they use and close nothing.
   rt->run_sql_read([](keel::Sql& sql) { (void)sql.query("SELECT 1"); });
@@ -106,6 +114,7 @@ TEST_F(PostgresBackend, ReadersLeftIdleAreClosedByTheNextReadAndTheBusyOneStays)
   rt->run_sql_read([](keel::Sql& sql) { (void)sql.query("SELECT 1"); });
   EXPECT_TRUE(keel::testing::eventually([&] { return sessions() <= after_burst - (kConcurrent - 1); }, 5s))
       << "idle readers still open: " << sessions() << " sessions, " << after_burst << " after the burst";
+  EXPECT_LE(reader_gauge(), 2) << "keel_database_reader_connections does not follow the pool";
   // The pool still serves reads (and can grow again).
   int one = 0;
   rt->run_sql_read([&](keel::Sql& sql) { one = static_cast<int>(sql.query_one("SELECT 1")->get_int(0)); });

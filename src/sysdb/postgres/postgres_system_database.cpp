@@ -106,12 +106,14 @@ std::unique_ptr<Connection> PostgresSystemDatabase::take_reader() {
       return conn;
     }
     ++open_readers_;
+    metrics_.reader_connections.set(static_cast<int64_t>(open_readers_));
   }
   try {
     return std::make_unique<Connection>(url_, &metrics_.reconnects, application_name());
   } catch (...) {
     std::lock_guard lock(readers_mu_);
     --open_readers_;
+    metrics_.reader_connections.set(static_cast<int64_t>(open_readers_));
     readers_cv_.notify_one();
     throw;
   }
@@ -127,6 +129,7 @@ void PostgresSystemDatabase::return_reader(std::unique_ptr<Connection> conn) {
     idle_readers_.push_back({std::move(conn), now});
   }
   expired = take_expired_readers(now);
+  metrics_.reader_connections.set(static_cast<int64_t>(open_readers_));
   readers_cv_.notify_one();
 }
 
