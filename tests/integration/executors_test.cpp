@@ -16,9 +16,18 @@ namespace {
 
 class ExecutorsTest : public RuntimeTest {
  protected:
-  // rt becomes a runtime whose next commit, once armed, goes in but reports
+  // The runtime stops before this fixture's members go: its heartbeats call
+  // the fault hook, which reads `armed`, until then (a test's local there
+  // was a write into a dead stack frame: TSan saw it crash the main thread).
+  void TearDown() override {
+    released = true;  // a workflow waiting for it would hold the shutdown
+    rt.reset();
+  }
+  // rt becomes a runtime whose next commit, once `armed`, goes in but reports
   // a lost connection (the primary died after the commit: a failover).
-  void use_losing_answers(std::atomic<bool>& armed, const std::string& executor);
+  void use_losing_answers(const std::string& executor);
+  std::atomic<bool> armed{false};
+  std::atomic<bool> released{false};  // for workflows that wait for the test
 };
 
 keel::RuntimeConfig short_lease(const keel::testing::TempDir& dir, const std::string& executor) {
@@ -30,9 +39,9 @@ keel::RuntimeConfig short_lease(const keel::testing::TempDir& dir, const std::st
 
 using keel::testing::eventually;
 
-void ExecutorsTest::use_losing_answers(std::atomic<bool>& armed, const std::string& executor) {
+void ExecutorsTest::use_losing_answers(const std::string& executor) {
   auto config = short_lease(dir, executor);
-  config.fault_hook = [&armed](std::string_view point) {
+  config.fault_hook = [this](std::string_view point) {
     if (point == "checkpoint.after_commit" && armed.exchange(false))
       throw keel::DatabaseError("connection lost after the commit (injected)");
   };
@@ -85,8 +94,7 @@ TEST_F(ExecutorsTest, ALaunchedRuntimeHoldsALeaseOnItsExecutorId) {
 // starts back and runs them (found by the failover test: such a workflow
 // stayed PENDING until the process restarted).
 TEST_F(ExecutorsTest, AStartWhoseCommitWentInButWhoseAnswerWasLostRunsAnyway) {
-  std::atomic<bool> armed{false};
-  use_losing_answers(armed, "unsure");
+  use_losing_answers("unsure");
   auto wf = rt->register_workflow("once", [this](keel::Context& ctx) {
     return ctx.step("work", [this] {
       effects.hit("work");
@@ -105,10 +113,8 @@ TEST_F(ExecutorsTest, AStartWhoseCommitWentInButWhoseAnswerWasLostRunsAnyway) {
 // read back in batches at the next heartbeat, all of them, none run twice.
 TEST_F(ExecutorsTest, ManyStartsWithLostAnswersAreReadBackInBatchesAndAllRun) {
   constexpr int kStarts = 1003;  // more than two batches (sysdb::kMaxBatchIds)
-  std::atomic<bool> armed{false};
-  std::atomic<bool> released{false};
-  use_losing_answers(armed, "unsure-many");
-  auto wf = rt->register_workflow("once", [this, &released](keel::Context& ctx) {
+  use_losing_answers("unsure-many");
+  auto wf = rt->register_workflow("once", [this](keel::Context& ctx) {
     // Commits nothing until every start is made: a commit here would take
     // the fault meant for the next start.
     while (!released) std::this_thread::sleep_for(1ms);

@@ -348,6 +348,7 @@ TEST_F(MessagingTest, AStepAfterARecvRunsBeforeTheRecvsRecordAndSharesItsCommit)
 // deadline and the message once.
 TEST_F(MessagingTest, ARecvWhoseDeadlineWasRecordedElsewhereRunsAgainByReplay) {
   std::atomic<int> waits{0};
+  keel::testing::StopAtScopeEnd stop({&rt});
   auto config = keel::testing::test_config(dir);
   config.park_after = 60s;  // the deadline stays deferred while the test writes it from outside
   config.fault_hook = [&](std::string_view point) {
@@ -386,6 +387,7 @@ TEST_F(MessagingTest, ARecvWhoseDeadlineWasRecordedElsewhereRunsAgainByReplay) {
 // hand, after a send from a Client (which notifies nobody in this process).
 TEST_F(MessagingTest, ALateWakeUpWithAMessageReceivedAlreadyIsNotReceivedAgain) {
   std::atomic<int> waits{0};
+  keel::testing::StopAtScopeEnd stop({&rt});
   auto config = keel::testing::test_config(dir);
   config.park_after = 60s;  // both recvs wait in their thread, where the wake-up's message is taken
   config.fault_hook = [&](std::string_view point) {

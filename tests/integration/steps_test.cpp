@@ -34,6 +34,7 @@ TEST_F(StepTest, AStepsRecordIsInBeforeTheNextOperationActs) {
 TEST_F(StepTest, TheLastStepIsRecordedInTheCommitThatEndsTheWorkflow) {
   std::atomic<bool> counting{false};
   std::atomic<int> commits{0};
+  keel::testing::StopAtScopeEnd stop({&rt});
   auto config = keel::testing::test_config(dir);
   config.fault_hook = [&](std::string_view point) {
     if (counting.load() && point == "checkpoint.after_commit") ++commits;

@@ -245,6 +245,7 @@ TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
   std::atomic<bool> armed{false};
   std::atomic<int> dropped{0}, waits{0};
   std::atomic<bool> sends_done{false};
+  keel::testing::StopAtScopeEnd stop({&rt}, [&] { sends_done = true; });
   // With the lease on: its heartbeats' commits fire no fault points, so the
   // armed drops hit the workflow's own commits.
   auto config = keel::testing::test_config(dir);
@@ -346,6 +347,7 @@ TEST_F(PostgresBackend, ACommitWhoseAnswerIsLostIsResolvedByReadingBack) {
 // its place, and receives the message sent once the database is back.
 TEST_F(PostgresBackend, AWaitRidesOutAShortOutage) {
   std::atomic<int> waits{0};
+  keel::testing::StopAtScopeEnd stop({&rt});
   auto config = keel::testing::test_config(dir);
   config.fault_hook = [&](std::string_view point) {
     if (point == "wait.begin") ++waits;

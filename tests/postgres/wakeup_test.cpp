@@ -125,6 +125,7 @@ TEST_F(Wakeups, ALostListenConnectionFallsBackToPollingAndComesBack) {
   a = make("a", 500ms, a_waits);
   b = make("b", 500ms, b_waits);
   std::atomic<int> stage{0};
+  keel::testing::StopAtScopeEnd stop({&a, &b});
   launch_both_with_receive_twice(stage);
   std::string pid;
   ASSERT_TRUE(eventually([&] { return !(pid = listener_pid(url, "a")).empty(); }));
@@ -144,6 +145,7 @@ TEST_F(Wakeups, ALostListenConnectionFallsBackToPollingAndComesBack) {
 
 TEST_F(Wakeups, NotificationsWorkAgainAfterTheListenConnectionIsReestablished) {
   std::atomic<int> stage{0}, waiting_in{0};
+  keel::testing::StopAtScopeEnd stop({&a, &b});
   auto c = keel::testing::test_config(dir, "a");
   c.poll_interval = 30s;
   c.fault_hook = [&](std::string_view point) {

@@ -16,12 +16,14 @@
 #include <atomic>
 #include <cctype>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "keel/keel.hpp"
 #include "support/eventually.hpp"
@@ -54,6 +56,29 @@ inline RuntimeConfig test_config(const TempDir& dir, const std::string& executor
   c.sqlite_synchronous = SqliteSync::Normal;
   return c;
 }
+
+// Stops runtimes when the scope ends. A fixture's runtime outlives the test
+// body, and its heartbeats, waits and workflows go on calling its fault hook
+// and workflow code until it stops: a hook or workflow that refers to the
+// body's locals must be stopped before they go (else it writes into a dead
+// stack frame; TSan once crashed on that). Declare it after those locals.
+// release, when given, runs first: it lets go workflows that wait for the
+// test, which would otherwise hold the shutdown.
+class StopAtScopeEnd {
+ public:
+  explicit StopAtScopeEnd(std::vector<std::unique_ptr<Runtime>*> runtimes, std::function<void()> release = {})
+      : runtimes_(std::move(runtimes)), release_(std::move(release)) {}
+  ~StopAtScopeEnd() {
+    if (release_) release_();
+    for (auto* r : runtimes_) r->reset();
+  }
+  StopAtScopeEnd(const StopAtScopeEnd&) = delete;
+  StopAtScopeEnd& operator=(const StopAtScopeEnd&) = delete;
+
+ private:
+  std::vector<std::unique_ptr<Runtime>*> runtimes_;
+  std::function<void()> release_;
+};
 
 class RuntimeTest : public ::testing::Test {
  protected:
