@@ -21,6 +21,7 @@
 #      WF_COUNT (4000) REFILL=1 (drop the full databases first)
 # A benchmark, not a test: nothing here asserts a duration.
 set -euo pipefail
+shopt -s inherit_errexit  # a failing fill inside $(full_db ...) stops the run
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 BUILD="$(cd "${1:-$ROOT/build}" && pwd)"

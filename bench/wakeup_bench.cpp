@@ -19,7 +19,12 @@
 // keeps its history short: after H steps it holds at most K records, so the
 // wake-up should not grow with H.
 //
-// Usage: keel_wakeup_bench [--db URL] [--histories 10,100,...] [--rounds N] [--continue-every K]
+// --max-suspended N: RuntimeConfig::max_suspended_workflows (default: the
+// config's). A history of at least suspend_after_operations (1,000) waits
+// suspended in its thread and wakes without a replay; 0 turns that off and
+// shows the replay's curve.
+//
+// Usage: keel_wakeup_bench [--db URL] [--histories 10,100,...] [--rounds N] [--continue-every K] [--max-suspended N]
 //   --db  sqlite:PATH or postgresql://... (default: a fresh SQLite file under
 //         /tmp, synchronous=NORMAL like the other benches' default runs)
 #include <unistd.h>
@@ -47,6 +52,7 @@ struct Options {
   std::vector<int> histories{10, 100, 1000, 10000, 100000};
   int rounds = 15;
   int continue_every = 0;  // 0: one run records the whole history
+  int max_suspended = keel::RuntimeConfig{}.max_suspended_workflows;
 };
 
 // The command line (CLI11): exits with its usage on a bad one.
@@ -59,6 +65,9 @@ Options parse(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--rounds", o.rounds, "wake-ups measured per history")->check(CLI::PositiveNumber);
   app.add_option("--continue-every", o.continue_every, "steps per run, handed over by ctx.continue_as_new (0: off)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-suspended", o.max_suspended,
+                 "RuntimeConfig::max_suspended_workflows (0: every wake-up is a replay, as before)")
       ->check(CLI::NonNegativeNumber);
   try {
     app.parse(argc, argv);
@@ -86,6 +95,7 @@ int main(int argc, char** argv) {
   cfg.database_url = db.url();
   cfg.park_after = 0ms;  // every recv parks: each round is a wake-up
   cfg.sqlite_synchronous = keel::SqliteSync::Normal;
+  cfg.max_suspended_workflows = o.max_suspended;
   keel::Runtime rt(cfg);
   static const keel::Workflow<int, int, int> kWake("wake");
   const int per_run = o.continue_every;
@@ -103,8 +113,8 @@ int main(int argc, char** argv) {
   });
   rt.launch();
   const std::string run = std::to_string(::getpid());
-  std::printf("backend=%s rounds=%d continue-every=%d (median and best of each history)\n", db.backend(), o.rounds,
-              o.continue_every);
+  std::printf("backend=%s rounds=%d continue-every=%d max-suspended=%d (median and best of each history)\n",
+              db.backend(), o.rounds, o.continue_every, o.max_suspended);
   std::vector<Curve> curve;
   for (int h : o.histories) {
     const std::string id = "wake-" + run + "-" + std::to_string(h);

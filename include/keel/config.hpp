@@ -105,6 +105,24 @@ struct RuntimeConfig {
   /// How long a waiting workflow keeps its thread before it parks (see
   /// park_waiting_workflows).
   std::chrono::milliseconds park_after{500};
+  /// Suspended workflows: a waiting workflow with a long history (at least
+  /// suspend_after_operations recorded in its current run) would pay a long
+  /// replay at each wake-up if it parked. Instead of parking it stays
+  /// suspended in its thread, outside the pool's max_workflow_threads, and
+  /// resumes without a replay: its wake-up costs the same at 1,000 and at
+  /// 100,000 recorded operations. At most this many at once (the process's
+  /// workflow threads are bounded by max_workflow_threads plus this); beyond
+  /// it, and for shorter histories, waits park as above. Zero: none. What
+  /// the database holds is the same as for a wait in its thread: a crash
+  /// replays the workflow as before.
+  int max_suspended_workflows = 32;
+  /// The history (operations recorded in the workflow's current run) from
+  /// which a wait is suspended instead of parked (at least 1).
+  int suspend_after_operations = 1000;
+  /// A suspended wait that has lasted this long parks (gives its thread
+  /// back; the next wake-up is a replay), so that a workflow waiting for
+  /// days does not hold a slot another could use.
+  std::chrono::milliseconds suspended_wait_limit{600000};
   /// PostgreSQL: connections that commit checkpoints (at least 1). Each runs
   /// one group commit at a time; with more, one batch executes while another
   /// waits for its WAL flush, at the cost of smaller batches (more commits).

@@ -30,7 +30,10 @@
 ///    config.max_workflow_threads threads (a run queue holds the rest). A
 ///    workflow waiting in recv, sleep, get_event, read_stream or a child's result() parks
 ///    (config.park_after): it holds no thread and is resumed by replay from its
-///    checkpoints when its message/event arrives or its deadline passes. A
+///    checkpoints when its message/event arrives or its deadline passes; one
+///    whose run has recorded a long history waits suspended instead, in a
+///    thread outside the pool's limit, and resumes without a replay
+///    (config.max_suspended_workflows bounds them). A
 ///    workflow blocked inside a step (user code) does hold its thread: with
 ///    every pool thread blocked so, queued workflows wait.
 ///  * Inside a transaction body (Context::transaction) every method but

@@ -51,6 +51,9 @@ void validate(const RuntimeConfig& c) {
   require(c.poll_interval.count() > 0, "poll_interval must be positive");
   require(c.max_workflow_threads >= 1, "max_workflow_threads must be at least 1");
   require(c.park_after.count() >= 0, "park_after must not be negative");
+  require(c.max_suspended_workflows >= 0, "max_suspended_workflows must not be negative");
+  require(c.suspend_after_operations >= 1, "suspend_after_operations must be at least 1");
+  require(c.suspended_wait_limit.count() >= 0, "suspended_wait_limit must not be negative");
   require(c.postgres_writer_connections >= 1, "postgres_writer_connections must be at least 1");
   require(c.postgres_reader_idle_timeout.count() >= 0, "postgres_reader_idle_timeout must not be negative");
   require(c.heartbeat_interval.count() > 0, "heartbeat_interval must be positive");

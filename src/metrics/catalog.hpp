@@ -70,6 +70,10 @@ inline constexpr Def kWorkflowsRunning{"keel_workflows_running", "gauge",
                                        "Workflow executions in this process, running or waiting for a thread."};
 inline constexpr Def kWorkflowsParked{"keel_workflows_parked", "gauge",
                                       "Workflows parked in this process (waiting without a thread)."};
+inline constexpr Def kWorkflowsSuspended{
+    "keel_workflows_suspended", "gauge",
+    "Workflows with a long history waiting in a thread of their own instead of parking "
+    "(RuntimeConfig::max_suspended_workflows)."};
 inline constexpr Def kStorageFull{"keel_storage_full", "gauge",
                                   "1 while workflows of this process are parked on a full system database disk "
                                   "(Runtime::storage_full_since), else 0."};

@@ -21,7 +21,8 @@ namespace keel::detail {
 Engine::Engine(RuntimeConfig config, Runtime& rt) : config_(std::move(config)), runtime_(rt) {
   validate(config_);
   db_ = sysdb::open_system_database(config_);
-  pool_ = std::make_unique<WorkerPool>(static_cast<size_t>(config_.max_workflow_threads));
+  pool_ = std::make_unique<WorkerPool>(static_cast<size_t>(config_.max_workflow_threads),
+                                       static_cast<size_t>(config_.max_suspended_workflows));
   // Parked waits are swept (statuses, inboxes) every 25 poll intervals.
   parking_ = std::make_unique<ParkingLot>(
       *db_, notifier_, [this](const WorkflowInfo& woken) { spawn(woken, /*replay=*/true, /*woken=*/true); },
@@ -74,7 +75,7 @@ std::optional<ErasedWorkflow> Engine::find_registered(const std::string& name) {
   return it->second;
 }
 
-EngineCounters Engine::counters() const { return {pool_->threads(), parking_->size()}; }
+EngineCounters Engine::counters() const { return {pool_->threads(), parking_->size(), pool_->load().suspended}; }
 
 std::string Engine::metrics_text(const std::vector<std::string>& queues) {
   metrics::TextWriter w;
@@ -107,6 +108,7 @@ void Engine::write_gauges(metrics::TextWriter& w) {
   const WorkerPool::Load load = pool_->load();
   w.gauge(metrics::defs::kWorkflowsRunning, static_cast<double>(running));
   w.gauge(metrics::defs::kWorkflowsParked, static_cast<double>(parking_->size()));
+  w.gauge(metrics::defs::kWorkflowsSuspended, static_cast<double>(load.suspended));
   w.gauge(metrics::defs::kStorageFull, storage_full_since_ms_.load() != 0 ? 1.0 : 0.0);
   w.gauge(metrics::defs::kWorkerThreads, static_cast<double>(load.threads));
   w.gauge(metrics::defs::kWorkerThreadsBusy, static_cast<double>(load.busy));

@@ -43,6 +43,7 @@ class Retention;
 struct EngineCounters {
   size_t pool_threads = 0;  // pool threads created so far
   size_t parked = 0;        // workflows parked
+  size_t suspended = 0;     // workflows waiting suspended (RuntimeConfig::max_suspended_workflows)
 };
 
 class Engine final : public ExecutionHost {
@@ -138,6 +139,7 @@ class Engine final : public ExecutionHost {
   const RuntimeConfig& config() const override { return config_; }
   bool stopping() const override { return stopping_.load() || superseded_.load(); }
   bool threads_scarce() const override { return pool_->backlog() > 0; }
+  bool suspend_current_thread() override { return pool_->suspend_current(); }
   ParkingLot& parking() override { return *parking_; }
   std::string start_child(Execution& parent, int function_id, const std::string& name, const ChildOptions& options,
                           Json inputs) override;

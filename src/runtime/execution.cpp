@@ -52,6 +52,7 @@ void Execution::set_recorded(std::map<int, sysdb::OperationRecord> recorded) {
   recorded_ = std::move(recorded);
   auto first = recorded_.begin();
   function_id_ = first != recorded_.end() && first->second.name == kContinueAsNew ? first->first : 0;
+  run_start_ = function_id_;
 }
 
 void Execution::end_run_continuing(Json inputs) {
@@ -139,7 +140,22 @@ bool Execution::should_park(int64_t since_ms, int64_t wake_ms) const {
 }
 
 void Execution::park_if_due(WaitSource& waiter, int64_t wake_ms, int64_t since_ms) {
-  if (should_park(since_ms, wake_ms)) park(waiter, wake_ms);
+  if (!should_park(since_ms, wake_ms)) return;
+  if (stays_suspended(since_ms)) return;
+  park(waiter, wake_ms);
+}
+
+// A wait that would park stays in its thread, suspended outside the pool's
+// limit, when a replay would be long (RuntimeConfig::max_suspended_workflows):
+// its wake-up then costs no replay. What it wrote is what parking writes
+// (the deferred records), so a crash meets the same database either way.
+bool Execution::stays_suspended(int64_t since_ms) {
+  const auto& c = host_.config();
+  if (now_ms() - since_ms >= c.suspended_wait_limit.count()) return false;  // waited long: give the thread back
+  if (function_id_ - run_start_ < c.suspend_after_operations) return false;
+  if (!host_.suspend_current_thread()) return false;
+  flush_deferred();
+  return true;
 }
 
 // Registered before unwinding, so that a notify from now on is not lost; a

@@ -233,7 +233,9 @@ class Execution {
   WorkflowInfo info_;
   std::map<int, sysdb::OperationRecord> recorded_;
   int function_id_ = 0;
+  int run_start_ = 0;  // the position this run's history starts after (a continue_as_new marker's)
   bool should_park(int64_t since_ms, int64_t wake_ms) const;
+  bool stays_suspended(int64_t since_ms);
   void park(WaitSource& waiter, int64_t wake_ms);
 
   // Writes deferred_. A position found recorded with another outcome (only

@@ -32,6 +32,11 @@ class ExecutionHost {
   virtual bool stopping() const = 0;
   // Workflows wait for a pool thread now: a waiting execution parks at once.
   virtual bool threads_scarce() const = 0;
+  // The execution on this (pool) thread waits suspended from now until its
+  // task ends: its thread stays, outside the pool's limit. False when the
+  // suspended workflows are at their limit (RuntimeConfig::
+  // max_suspended_workflows): the wait parks instead.
+  [[nodiscard]] virtual bool suspend_current_thread() = 0;
   virtual ParkingLot& parking() = 0;
   // Starts the child workflow `name` of parent at its position function_id,
   // recording that operation in the same commit; exactly once (the child's

@@ -128,6 +128,7 @@ TEST_F(MetricsRoute, CountsWorkflowsByNameAndStatusAndTimesTheirOperations) {
   EXPECT_NE(sample(t, "keel_group_commit_batch_size_count"), "0") << t;
   EXPECT_NE(sample(t, "keel_group_commit_batch_size_count"), "") << t;
   EXPECT_NE(sample(t, "keel_workflows_parked"), "") << t;
+  EXPECT_EQ(sample(t, "keel_workflows_suspended"), "0") << t;  // no long history waits here
   EXPECT_EQ(sample(t, "keel_storage_full"), "0") << t;
   // The reads above used the PostgreSQL reader pool; SQLite has none to count.
   const std::string readers = sample(t, "keel_database_reader_connections");

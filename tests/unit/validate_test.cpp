@@ -40,6 +40,9 @@ TEST(Validate, EachBadRuntimeValueIsNamed) {
   expect_refused<C>({}, [](C& c) { c.poll_interval = 0ms; }, "poll_interval");
   expect_refused<C>({}, [](C& c) { c.max_workflow_threads = 0; }, "max_workflow_threads");
   expect_refused<C>({}, [](C& c) { c.park_after = -1ms; }, "park_after");
+  expect_refused<C>({}, [](C& c) { c.max_suspended_workflows = -1; }, "max_suspended_workflows");
+  expect_refused<C>({}, [](C& c) { c.suspend_after_operations = 0; }, "suspend_after_operations");
+  expect_refused<C>({}, [](C& c) { c.suspended_wait_limit = -1ms; }, "suspended_wait_limit");
   expect_refused<C>({}, [](C& c) { c.postgres_writer_connections = 0; }, "postgres_writer_connections");
   expect_refused<C>({}, [](C& c) { c.postgres_reader_idle_timeout = -1ms; }, "postgres_reader_idle_timeout");
   expect_refused<C>({}, [](C& c) { c.heartbeat_interval = 0ms; }, "heartbeat_interval");
