@@ -148,7 +148,8 @@ struct RuntimeConfig {
   RetentionConfig retention;
   /// Testing seam, in the spirit of LevelDB's Env: called at named points of
   /// the engine ("checkpoint.before_commit", "checkpoint.after_commit",
-  /// "step.before", "step.after", "wait.begin", "step.body:NAME" before
+  /// "step.before", "step.after", "wait.begin", "wait.suspended" when a
+  /// wait has just been suspended (max_suspended_workflows), "step.body:NAME" before
   /// each attempt of step NAME's body, "schedule.tick_started" after a
   /// schedule's tick's start committed and "schedule.advanced" after its
   /// last tick moved, keel/schedule.hpp; "debounce.fire_started" before a

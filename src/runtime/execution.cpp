@@ -152,9 +152,15 @@ void Execution::park_if_due(WaitSource& waiter, int64_t wake_ms, int64_t since_m
 bool Execution::stays_suspended(int64_t since_ms) {
   const auto& c = host_.config();
   if (now_ms() - since_ms >= c.suspended_wait_limit.count()) return false;  // waited long: give the thread back
+  if (suspended_) {  // until its task ends (WorkerPool::suspend_current)
+    flush_deferred();
+    return true;
+  }
   if (function_id_ - run_start_ < c.suspend_after_operations) return false;
   if (!host_.suspend_current_thread()) return false;
   flush_deferred();
+  suspended_ = true;
+  fault("wait.suspended");
   return true;
 }
 

@@ -252,6 +252,7 @@ class Execution {
   bool verifying_ = false;
   mutable std::optional<Mismatch> mismatch_;
   bool parked_ = false;
+  bool suspended_ = false;  // counted as suspended by the pool until this execution's task ends
   std::optional<Json> continued_with_;
   std::atomic<bool> cancelled_{false};
   std::chrono::steady_clock::time_point last_status_check_ = std::chrono::steady_clock::now();

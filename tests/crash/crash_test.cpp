@@ -592,4 +592,39 @@ TEST(CrashWhileParked, SleepWaitsOnlyWhatIsLeft) {
   EXPECT_GE(ms_between(e.waiting_at, e.finished_at), 3000.0 - 250.0) << "the sleep ended before its deadline";
 }
 
+// The same with waits suspended instead of parked (max_suspended_workflows;
+// --suspend-after 1: every wait after the first step suspends, in its thread
+// outside the pool). Killed at the instant the recv has suspended, the
+// restarted process receives the message once; killed from outside while
+// suspended in a sleep, the restarted one waits only what is left (the
+// deadline's record went in before the wait suspended).
+TEST(CrashWhileSuspended, KilledAsTheRecvSuspendsTheRestartedProcessReceivesOnce) {
+  const Scenario& sc = scenario("recv_late");
+  const std::vector<std::string> suspend{"--park-after", "0", "--suspend-after", "1"};
+  std::vector<std::string> send = suspend;
+  send.push_back("--send");
+  Reference ref = reference_run(sc.name, {}, send);
+  ASSERT_GT(ref.counts["wait.suspended"], 0) << "no wait of the reference run was suspended";
+  TempDir dir;
+  Paths p(dir);
+  std::vector<RunResult> runs{run_worker(p, sc.name, 1, Kill{"wait.suspended", 1}, suspend)};
+  ASSERT_TRUE(runs[0].killed()) << "the recv never suspended: " << runs[0].describe();
+  runs.push_back(run_worker(p, sc.name, 2, std::nullopt, send));
+  check_outcome(sc, ref, p, runs);
+}
+
+TEST(CrashWhileSuspended, SleepWaitsOnlyWhatIsLeft) {
+  const Scenario& sc = scenario("sleep");
+  const std::vector<std::string> extra{"--wait-ms", "3000", "--park-after", "0", "--suspend-after", "1"};
+  Reference ref = reference_run(sc.name, {}, extra);
+  ASSERT_GT(ref.counts["wait.suspended"], 0) << "the reference run's sleep was not suspended";
+  TempDir dir;
+  Paths p(dir);
+  auto e = kill_while_waiting(p, sc.name, 1500ms, extra, extra);
+  ASSERT_TRUE(e.runs[0].killed()) << e.runs[0].describe();
+  check_outcome(sc, ref, p, e.runs);
+  EXPECT_LT(ms_between(e.restarted_at, e.finished_at), 3000.0 - 500.0) << "the recovered sleep started over";
+  EXPECT_GE(ms_between(e.waiting_at, e.finished_at), 3000.0 - 250.0) << "the sleep ended before its deadline";
+}
+
 }  // namespace

@@ -318,6 +318,7 @@ struct Options {
   std::optional<int> wait_ms;
   bool send = false;
   std::optional<int> park_after_ms;  // RuntimeConfig::park_after (0: waits park at once)
+  std::optional<int> suspend_after;  // RuntimeConfig::suspend_after_operations (waits suspend instead of parking)
   std::string code = "v1";           // the upgrade scenario's build
 };
 
@@ -410,6 +411,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--wait-ms") o.wait_ms = number();
     else if (a == "--send") o.send = true;
     else if (a == "--park-after") o.park_after_ms = number();
+    else if (a == "--suspend-after") o.suspend_after = number();
     else if (a == "--code") o.code = value();
     else usage("unknown argument '" + a + "'");
   }
@@ -442,6 +444,7 @@ int main(int argc, char** argv) {
     cfg.poll_interval = 20ms;
     cfg.fault_hook = [](std::string_view point) { hit(point); };
     if (o.park_after_ms) cfg.park_after = std::chrono::milliseconds(*o.park_after_ms);
+    if (o.suspend_after) cfg.suspend_after_operations = *o.suspend_after;
     keel::Runtime rt(cfg);
     // The application's table, in the same file: created before launch() so
     // that workflows recovered by launch() always find it.
