@@ -171,6 +171,13 @@ HBA
     if [ "$(psql_at "$primary" -tAc "SELECT 1 FROM pg_database WHERE datname = '${DB}'")" != "1" ]; then
       psql_at "$primary" -c "CREATE DATABASE ${DB}" 2>/dev/null || true
     fi
+    # A synchronous commit waits for the standby's flush, not its replay: a
+    # test that connects to the standby at once may not find the database
+    # yet (a CI flake under load). Wait until the standby has replayed it.
+    for _ in $(seq 1 300); do
+      [ "$(psql_at "$standby" -tAc "SELECT 1 FROM pg_database WHERE datname = '${DB}'" 2>/dev/null)" = "1" ] && break
+      sleep 0.1
+    done
     echo "$URL"
     ;;
   stop)
