@@ -57,7 +57,7 @@ bool WorkerPool::suspend_current() {
   // Its place under max_threads is free: the queue's next task takes it, on
   // an idle thread or a new one.
   if (queue_.empty() || stopping_) return true;
-  if (idle_ > 0) {
+  if (idle_ > 0 || threads_.size() >= max_threads_ + suspended_) {  // (a thread just created counts as neither)
     cv_.notify_one();
     return true;
   }
