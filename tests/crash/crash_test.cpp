@@ -579,18 +579,26 @@ TEST(CrashWhileParked, RecvReceivesMessageSentAfterRestart) {
   EXPECT_LT(ms_between(e.restarted_at, e.finished_at), 30000.0) << "the message did not wake the recovered recv";
 }
 
-TEST(CrashWhileParked, SleepWaitsOnlyWhatIsLeft) {
+// A 3 s sleep, killed from outside 1.5 s in, with the worker's `options`
+// (how the wait waits): the restarted process waits only what is left.
+// `point`: a fault point the reference run must hit (how it waited), if any.
+void check_sleep_waits_only_what_is_left(std::vector<std::string> options, const std::string& point = "") {
   const Scenario& sc = scenario("sleep");
-  const std::vector<std::string> extra{"--wait-ms", "3000", "--park-after", "0"};
-  Reference ref = reference_run(sc.name, {}, extra);
+  options.insert(options.begin(), {"--wait-ms", "3000"});
+  Reference ref = reference_run(sc.name, {}, options);
+  if (!point.empty()) {
+    ASSERT_GT(ref.counts[point], 0) << "the reference run's sleep never hit " << point;
+  }
   TempDir dir;
   Paths p(dir);
-  auto e = kill_while_waiting(p, sc.name, 1500ms, extra, extra);
+  auto e = kill_while_waiting(p, sc.name, 1500ms, options, options);
   ASSERT_TRUE(e.runs[0].killed()) << e.runs[0].describe();
   check_outcome(sc, ref, p, e.runs);
   EXPECT_LT(ms_between(e.restarted_at, e.finished_at), 3000.0 - 500.0) << "the recovered sleep started over";
   EXPECT_GE(ms_between(e.waiting_at, e.finished_at), 3000.0 - 250.0) << "the sleep ended before its deadline";
 }
+
+TEST(CrashWhileParked, SleepWaitsOnlyWhatIsLeft) { check_sleep_waits_only_what_is_left({"--park-after", "0"}); }
 
 // The same with waits suspended instead of parked (max_suspended_workflows;
 // --suspend-after 1: every wait after the first step suspends, in its thread
@@ -614,17 +622,7 @@ TEST(CrashWhileSuspended, KilledAsTheRecvSuspendsTheRestartedProcessReceivesOnce
 }
 
 TEST(CrashWhileSuspended, SleepWaitsOnlyWhatIsLeft) {
-  const Scenario& sc = scenario("sleep");
-  const std::vector<std::string> extra{"--wait-ms", "3000", "--park-after", "0", "--suspend-after", "1"};
-  Reference ref = reference_run(sc.name, {}, extra);
-  ASSERT_GT(ref.counts["wait.suspended"], 0) << "the reference run's sleep was not suspended";
-  TempDir dir;
-  Paths p(dir);
-  auto e = kill_while_waiting(p, sc.name, 1500ms, extra, extra);
-  ASSERT_TRUE(e.runs[0].killed()) << e.runs[0].describe();
-  check_outcome(sc, ref, p, e.runs);
-  EXPECT_LT(ms_between(e.restarted_at, e.finished_at), 3000.0 - 500.0) << "the recovered sleep started over";
-  EXPECT_GE(ms_between(e.waiting_at, e.finished_at), 3000.0 - 250.0) << "the sleep ended before its deadline";
+  check_sleep_waits_only_what_is_left({"--park-after", "0", "--suspend-after", "1"}, "wait.suspended");
 }
 
 }  // namespace
