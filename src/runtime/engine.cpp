@@ -75,7 +75,14 @@ std::optional<ErasedWorkflow> Engine::find_registered(const std::string& name) {
   return it->second;
 }
 
-EngineCounters Engine::counters() const { return {pool_->threads(), parking_->size(), pool_->load().suspended}; }
+EngineCounters Engine::counters() const {
+  size_t running = 0;
+  {
+    std::lock_guard lock(mu_);
+    running = running_.size();
+  }
+  return {pool_->threads(), parking_->size(), pool_->load().suspended, running};
+}
 
 std::string Engine::metrics_text(const std::vector<std::string>& queues) {
   metrics::TextWriter w;

@@ -44,6 +44,7 @@ struct EngineCounters {
   size_t pool_threads = 0;  // pool threads created so far
   size_t parked = 0;        // workflows parked
   size_t suspended = 0;     // workflows waiting suspended (RuntimeConfig::max_suspended_workflows)
+  size_t running = 0;       // executions here, queued or running (a parked one has left)
 };
 
 class Engine final : public ExecutionHost {
