@@ -21,6 +21,7 @@ void DatabaseMetrics::write(TextWriter& w) const {
   w.histogram(defs::kCommitBatchSize, batch_size);
   w.counter(defs::kDatabaseReconnects, reconnects);
   w.gauge(defs::kDatabaseReaderConnections, static_cast<double>(reader_connections.value()));
+  w.gauge(defs::kDatabaseWakeNotify, static_cast<double>(wake_notify.value()));
 }
 
 }  // namespace keel::metrics

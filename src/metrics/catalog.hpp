@@ -61,6 +61,10 @@ inline constexpr Def kDatabaseReaderConnections{
     "keel_database_reader_connections", "gauge",
     "PostgreSQL reader connections this process holds open, idle or in use (at most 16; idle ones are closed "
     "after RuntimeConfig::postgres_reader_idle_timeout). 0 on SQLite."};
+inline constexpr Def kDatabaseWakeNotify{
+    "keel_database_wake_notify", "gauge",
+    "1 while this process's writes send PostgreSQL NOTIFY wake-ups: another process listens, or it is not "
+    "known that none does; 0 while none listens (this process wakes its own waiters) and on SQLite."};
 inline constexpr Def kCommitDuration{
     "keel_group_commit_duration_seconds", "histogram",
     "Time a group-commit batch takes from its first statement to its durable commit."};
@@ -112,6 +116,7 @@ struct DatabaseMetrics {
   Histogram batch_size{kBatchBounds};
   Counter reconnects;
   Gauge reader_connections;
+  Gauge wake_notify;
 
   void observe_batch(double seconds, size_t units) {
     commit_seconds.observe(seconds);

@@ -132,10 +132,13 @@ TEST_F(MetricsRoute, CountsWorkflowsByNameAndStatusAndTimesTheirOperations) {
   EXPECT_EQ(sample(t, "keel_storage_full"), "0") << t;
   // The reads above used the PostgreSQL reader pool; SQLite has none to count.
   const std::string readers = sample(t, "keel_database_reader_connections");
+  const std::string wake = sample(t, "keel_database_wake_notify");
   if (keel::testing::testing_on_postgres()) {
     EXPECT_GE(std::stoi(readers.empty() ? "0" : readers), 1) << t;
+    EXPECT_TRUE(wake == "0" || wake == "1") << t;  // whether another process listens just now
   } else {
     EXPECT_EQ(readers, "0") << t;
+    EXPECT_EQ(wake, "0") << t;  // no NOTIFY on SQLite
   }
   // Workflow IDs are unbounded: never a label value.
   for (const char* id : {"g-0", "f-1", "flaky-1", "b-0", "w-1", "q-2"})

@@ -7,9 +7,13 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <initializer_list>
+#include <utility>
 #include <string>
 #include <thread>
 
+#include "keel/runtime.hpp"
+#include "runtime/runtime_access.hpp"
 #include "support/eventually.hpp"
 
 namespace keel::testing {
@@ -35,13 +39,37 @@ inline std::string pg_query(const std::string& url, const std::string& sql, bool
 }
 
 // The backend pid of the runtime's LISTEN connection (application_name
-// "keel_listen <executor>") once its LISTEN has completed, or "".
+// "keel_listen <executor>") once its LISTEN has completed, or "": it is idle
+// after its LISTEN, or after a question whether others listen.
 inline std::string listener_pid(const std::string& url, const std::string& executor) {
   return pg_query(url,
                   "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = "
                   "'keel_listen " +
-                      executor + "' AND query LIKE 'LISTEN %' AND state = 'idle'",
+                      executor +
+                      "' AND (query LIKE 'LISTEN %' OR query LIKE 'SELECT count(*) FROM pg_catalog.pg_stat_activity%') "
+                      "AND state = 'idle'",
                   /*may_fail=*/true);
+}
+
+// keel_database_wake_notify of rt: 1 while its writes NOTIFY, 0 while it
+// knows that no other process listens (-1: not found).
+inline int wake_notify(keel::Runtime& rt) {
+  const std::string t = keel::detail::RuntimeAccess::metrics_text(rt);
+  const std::string name = "\nkeel_database_wake_notify ";
+  const auto at = t.find(name);
+  return at == std::string::npos ? -1 : std::stoi(t.substr(at + name.size()));
+}
+
+// Waits until each runtime (with its executor id) listens and has heard of
+// the others' listeners: a write of one then wakes the waits of another at
+// once. (A listener turns its process's NOTIFYs off only after two answers
+// in a row found no other listener, and on again at another's hello.)
+inline void await_heard(const std::string& url,
+                        std::initializer_list<std::pair<keel::Runtime*, std::string>> runtimes) {
+  for (const auto& [rt, executor] : runtimes)
+    ASSERT_TRUE(eventually([&] { return !listener_pid(url, executor).empty(); })) << executor << " never listened";
+  for (const auto& [rt, executor] : runtimes)
+    ASSERT_TRUE(eventually([&] { return wake_notify(*rt) == 1; })) << executor << " never heard of the others";
 }
 
 }  // namespace keel::testing

@@ -4,6 +4,7 @@
 // notification, not by polling. Runs only on PostgreSQL (ctest -L postgres).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -76,6 +77,7 @@ TEST_F(Wakeups, ARecvIsWokenByAMessageFromAnotherProcess) {
   auto wf = keel::Workflow<int>("receiver");
   a->launch();
   b->launch();
+  keel::testing::await_heard(url, {{a.get(), "a"}, {b.get(), "b"}});
   auto h = a->start(wf, {.workflow_id = "r1"});
   ASSERT_TRUE(eventually([&] { return a_waits.load() > 0; }));
   auto t0 = Clock::now();
@@ -99,6 +101,7 @@ TEST_F(Wakeups, GetEventAndResultWaitsAreWokenAcrossProcesses) {
   }
   a->launch();
   b->launch();
+  keel::testing::await_heard(url, {{a.get(), "a"}, {b.get(), "b"}});
   (void)a->start(keel::Workflow<int>("setter"), {.workflow_id = "s1"});
   auto getter = b->start(keel::Workflow<int, std::string>("getter"), {.workflow_id = "g1"}, std::string("s1"));
   ASSERT_TRUE(eventually([&] { return a_waits.load() > 0 && b_waits.load() > 0; }));
@@ -154,6 +157,7 @@ TEST_F(Wakeups, NotificationsWorkAgainAfterTheListenConnectionIsReestablished) {
   a = std::make_unique<keel::Runtime>(c);
   b = make("b", 30s, b_waits);
   launch_both_with_receive_twice(stage);
+  keel::testing::await_heard(url, {{a.get(), "a"}, {b.get(), "b"}});
   std::string pid;
   ASSERT_TRUE(eventually([&] { return !(pid = listener_pid(url, "a")).empty(); }));
   auto h = a->start(keel::Workflow<int>("twice"), {.workflow_id = "w2"});
@@ -216,6 +220,7 @@ TEST_F(Wakeups, TriggersNotifyTheRuntimesKeysOnCommitOnly) {
   KeyLog log;
   keel::sysdb::postgres::Listener listener(url, "keel_listen probe", [&](const std::string& k) { log.add(k); });
   size_t at = log.await("");  // listening
+  ASSERT_TRUE(eventually([&] { return keel::testing::wake_notify(*rt) == 1; }));  // and rt knows it
   auto h = rt->start(wf, {.workflow_id = "e1"});
   at = log.await(WakeKey::event("e1", "ready").encode(), at);
   // A rolled-back write notifies nobody; notifications arrive in commit order.
@@ -242,6 +247,69 @@ TEST_F(Wakeups, TriggersNotifyTheRuntimesKeysOnCommitOnly) {
   log.await(WakeKey::message("e1", "later").encode(), at);
 }
 
+// A session that LISTENs on keel_wake without being a Keel listener: it
+// hears every NOTIFY, and is no reason for a runtime to send one.
+class RawListen {
+ public:
+  explicit RawListen(const std::string& url) : c_(PQconnectdb(url.c_str())) {
+    EXPECT_EQ(PQstatus(c_), CONNECTION_OK) << PQerrorMessage(c_);
+    PQclear(PQexec(c_, "LISTEN keel_wake"));
+  }
+  ~RawListen() { PQfinish(c_); }
+  RawListen(const RawListen&) = delete;
+  RawListen& operator=(const RawListen&) = delete;
+  // The payloads that arrived since the last call.
+  std::vector<std::string> heard() {
+    std::vector<std::string> out;
+    PQconsumeInput(c_);
+    while (PGnotify* n = PQnotifies(c_)) {
+      out.emplace_back(n->extra);
+      PQfreemem(n);
+    }
+    return out;
+  }
+
+ private:
+  PGconn* c_;
+};
+
+// NOTIFY only when heard (migration 15): a runtime alone sends none (its own
+// waits are woken in-process), starts at once when another Keel listener
+// says hello, and stops again once that one is gone.
+TEST_F(Wakeups, ARuntimeNotifiesOnlyWhileAnotherProcessListens) {
+  rt = std::make_unique<keel::Runtime>(keel::testing::test_config(dir));
+  auto wf = rt->register_workflow("ping", [](keel::Context& ctx) {
+    ctx.set_event("k", 1);
+    return 1;
+  });
+  rt->launch();
+  RawListen raw(url);
+  ASSERT_TRUE(eventually([&] { return keel::testing::wake_notify(*rt) == 0; }));
+  EXPECT_EQ(rt->start(wf, {.workflow_id = "alone"}).result_for(10s), 1);
+  std::vector<std::string> heard;
+  {
+    KeyLog log;
+    keel::sysdb::postgres::Listener probe(url, "keel_listen probe", [&](const std::string& k) { log.add(k); });
+    size_t at = log.await("");
+    ASSERT_TRUE(eventually([&] { return keel::testing::wake_notify(*rt) == 1; }));
+    EXPECT_EQ(rt->start(wf, {.workflow_id = "heard"}).result_for(10s), 1);
+    at = log.await(WakeKey::event("heard", "k").encode(), at);
+    log.await(WakeKey::done("heard").encode(), at);
+    // In commit order: whatever "alone" sent would have come first.
+    ASSERT_TRUE(eventually([&] {
+      for (auto& k : raw.heard()) heard.push_back(k);
+      return std::find(heard.begin(), heard.end(), WakeKey::done("heard").encode()) != heard.end();
+    }));
+  }
+  for (const auto& k : heard) EXPECT_EQ(k.find("alone"), std::string::npos) << k;
+  EXPECT_NE(std::find(heard.begin(), heard.end(), WakeKey::event("heard", "k").encode()), heard.end());
+  // The probe is gone: two answers in a row find nobody else.
+  ASSERT_TRUE(eventually([&] { return keel::testing::wake_notify(*rt) == 0; }));
+  EXPECT_EQ(rt->start(wf, {.workflow_id = "alone again"}).result_for(10s), 1);
+  (void)rt->get_workflow("alone again");  // a round trip after the commit: its NOTIFY would be out
+  for (const auto& k : raw.heard()) EXPECT_EQ(k.find("alone again"), std::string::npos) << k;
+}
+
 // The PL/pgSQL triggers (migration 3) build the wake-up keys in SQL; the
 // runtime builds them with WakeKey::encode. They must agree to the byte, for
 // awkward IDs and names too, on every trigger: a message, an event inserted
@@ -264,6 +332,7 @@ TEST_F(Wakeups, TriggersProduceExactlyWhatWakeKeyEncodes) {
   KeyLog log;
   keel::sysdb::postgres::Listener listener(url, "keel_listen probe", [&](const std::string& k) { log.add(k); });
   size_t at = log.await("");
+  ASSERT_TRUE(eventually([&] { return keel::testing::wake_notify(*rt) == 1; }));
   auto expect_key = [&](const WakeKey& key) {
     at = log.await(key.encode(), at);
     auto decoded = WakeKey::decode(log.snapshot().at(at));

@@ -122,6 +122,7 @@ void Connection::connect() {
   deferred_failed_ = false;
   deferred_refused_ = false;
   prepared_.clear();  // prepared statements die with the server session
+  session_settings_.clear();  // and so do its settings
   if (std::exchange(connected_once_, true) && reconnects_) reconnects_->inc();
   // expand_dbname: the URL's settings are read as if given here, and
   // fallback_application_name yields to an application_name among them.
@@ -176,6 +177,13 @@ void Connection::ensure_open() {
     PQclear(r);
     if (broken()) connect();
   }
+}
+
+void Connection::set_session(const std::string& name, const std::string& value) {
+  ensure_open();
+  if (auto it = session_settings_.find(name); it != session_settings_.end() && it->second == value) return;
+  exec("SELECT pg_catalog.set_config($1, $2, false)", {name, value});
+  session_settings_[name] = value;
 }
 
 void Connection::defer(std::string_view statement) { deferred_.push_back({std::string(statement), {}}); }

@@ -123,6 +123,10 @@ class Connection {
   std::vector<Result> exec_pipeline(const std::vector<Statement>& stmts, std::string_view tail, size_t& failed_at);
   // Runs a parameterless script (may hold several ;-separated statements).
   void exec_script(std::string_view sql);
+  // Sets a run-time parameter for the session (set_config), outside any
+  // transaction: sent only when this session does not hold `value` already.
+  // A new session (a reconnect) starts again from the server's defaults.
+  void set_session(const std::string& name, const std::string& value);
   // The server process of the current session (0 before the first connect).
   // Readable from any thread: the LISTEN thread skips this session's NOTIFYs.
   int backend_pid() const { return backend_pid_.load(std::memory_order_relaxed); }
@@ -160,6 +164,7 @@ class Connection {
   // text + parameter types (this connection only).
   std::unordered_map<std::string, std::vector<size_t>> placeholders_;
   std::unordered_map<std::string, std::string> prepared_;
+  std::unordered_map<std::string, std::string> session_settings_;  // set_session's, this session's
   uint64_t next_statement_ = 0;
   uint64_t transient_failures_ = 0;
   metrics::Counter* reconnects_ = nullptr;

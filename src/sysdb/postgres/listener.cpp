@@ -6,7 +6,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <system_error>
@@ -23,6 +25,8 @@ constexpr milliseconds kMaxBackoff{2000};
 constexpr milliseconds kConnectTimeout{10000};
 // The idle wait is woken by the stop pipe; the timeout is only a safety net.
 constexpr milliseconds kIdleWait{1000};
+// How often the listener asks whether other processes listen.
+constexpr milliseconds kPeerCheckInterval{1000};
 
 struct ConnDeleter {
   void operator()(PGconn* c) const { PQfinish(c); }
@@ -59,11 +63,13 @@ Listener::Fd::~Fd() {
   if (fd >= 0) ::close(fd);
 }
 
-Listener::Listener(std::string url, std::string application_name, Sink sink, IsOwn is_own)
+Listener::Listener(std::string url, std::string application_name, Sink sink, IsOwn is_own,
+                   OthersListen others_listen)
     : url_(std::move(url)),
       application_name_(std::move(application_name)),
       sink_(std::move(sink)),
-      is_own_(std::move(is_own)) {
+      is_own_(std::move(is_own)),
+      others_listen_(std::move(others_listen)) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
     throw std::system_error(errno, std::generic_category(), "pipe for the LISTEN thread");
@@ -83,7 +89,9 @@ void Listener::run() {
   milliseconds backoff = kMinBackoff;
   bool was_lost = false;
   while (!stop_.load()) {
-    if (serve_once()) {
+    bool served = serve_once();
+    tell_others_listen(true);  // not listening: nothing is known of the others
+    if (served) {
       backoff = kMinBackoff;
       was_lost = false;
       continue;
@@ -118,11 +126,34 @@ bool Listener::serve_once() {
   // The server's last words before it closes (FATAL: terminating ...) arrive
   // as a notice while idle; the lost connection is what counts.
   PQsetNoticeProcessor(conn.get(), ignore_notice, nullptr);
-  if (!PQsendQuery(conn.get(), (std::string("LISTEN ") + kWakeChannel).c_str())) return false;
+  const int own_pid = PQbackendPID(conn.get());
+  const std::string listen = std::string("LISTEN ") + kWakeChannel + "; NOTIFY " + kWakeChannel + ", '" +
+                             kHelloPayload + "'";
+  // Every other Keel LISTEN session on this database (this one excluded).
+  const std::string peer_check = std::string(
+                                     "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = "
+                                     "pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
+                                     "AND pg_catalog.starts_with(application_name, '") +
+                                 kListenerApplicationName + "')";
+  if (!PQsendQuery(conn.get(), listen.c_str())) return false;
+  enum class Asked { Listen, PeerCheck, Nothing } asked = Asked::Listen;
   bool listening = false;
+  bool peer_check_works = true;
+  alone_answers_ = 0;
+  auto next_check = std::chrono::steady_clock::now();
   while (!stop_.load()) {
     if (PQsocket(conn.get()) < 0) return listening;  // libpq dropped it
-    Ready r = wait_for(PQsocket(conn.get()), false, kIdleWait);
+    auto now = std::chrono::steady_clock::now();
+    if (listening && asked == Asked::Nothing && peer_check_works && now >= next_check) {
+      if (!PQsendQuery(conn.get(), peer_check.c_str())) return listening;
+      asked = Asked::PeerCheck;
+      hello_heard_ = false;
+      next_check = now + kPeerCheckInterval;
+    }
+    auto wait = kIdleWait;
+    if (listening && asked == Asked::Nothing && peer_check_works)
+      wait = std::clamp(std::chrono::duration_cast<milliseconds>(next_check - now), milliseconds(1), kIdleWait);
+    Ready r = wait_for(PQsocket(conn.get()), false, wait);
     if (r == Ready::Stop) break;
     if (r == Ready::Timeout) continue;
     if (!PQconsumeInput(conn.get())) {
@@ -131,20 +162,47 @@ bool Listener::serve_once() {
     }
     while (!PQisBusy(conn.get())) {
       ResultPtr res(PQgetResult(conn.get()));
-      if (!res) break;
-      if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
+      if (!res) {
+        // The query asked is answered. LISTEN counts once the whole query
+        // committed (its own answer comes before the COMMIT).
+        if (asked == Asked::Listen && !listening) {
+          listening = true;
+          // Whatever was sent while nobody listened is lost: every waiter re-reads.
+          sink_("");
+        }
+        asked = Asked::Nothing;
+        break;
+      }
+      ExecStatusType st = PQresultStatus(res.get());
+      if (asked == Asked::PeerCheck) {
+        if (st == PGRES_TUPLES_OK && PQntuples(res.get()) == 1) {
+          // A hello heard meanwhile may come from a session this answer
+          // missed; and one answer alone may predate a listener whose hello
+          // is still on its way: off only after two.
+          if (hello_heard_ || std::atoll(PQgetvalue(res.get(), 0, 0)) > 0) {
+            alone_answers_ = 0;
+            tell_others_listen(true);
+          } else if (++alone_answers_ >= 2) {
+            tell_others_listen(false);
+          }
+        } else {
+          // Not answerable here (a server without starts_with, a view made
+          // unreadable): assume others listen, and stop asking.
+          spdlog::warn("LISTEN {}: cannot tell whether other processes listen ({}): every write notifies",
+                       kWakeChannel, PQresultErrorMessage(res.get()));
+          tell_others_listen(true);
+          peer_check_works = false;
+        }
+        continue;
+      }
+      if (st != PGRES_COMMAND_OK) {
         // LISTEN failed, or the server reports an error (it is going away).
         spdlog::warn("LISTEN {}: {}", kWakeChannel, PQresultErrorMessage(res.get()));
         return listening;
       }
-      if (!listening) {
-        listening = true;
-        // Whatever was sent while nobody listened is lost: every waiter re-reads.
-        sink_("");
-      }
     }
     while (PGnotify* n = PQnotifies(conn.get())) {
-      deliver(n->relname, n->extra, n->be_pid);
+      deliver(n->relname, n->extra, n->be_pid, own_pid);
       PQfreemem(n);
     }
     if (PQstatus(conn.get()) == CONNECTION_BAD) return listening;
@@ -152,8 +210,16 @@ bool Listener::serve_once() {
   return true;
 }
 
-void Listener::deliver(const char* channel, const char* payload, int sender_pid) {
+void Listener::deliver(const char* channel, const char* payload, int sender_pid, int own_pid) {
   if (std::strcmp(channel, kWakeChannel) != 0) return;
+  if (std::strcmp(payload, kHelloPayload) == 0) {
+    if (sender_pid != own_pid) {
+      hello_heard_ = true;
+      alone_answers_ = 0;
+      tell_others_listen(true);
+    }
+    return;
+  }
   if (is_own_ && is_own_(sender_pid)) return;
   // '*' stands for a key too long for a payload: wake everyone.
   std::string key = std::strcmp(payload, "*") == 0 ? std::string() : std::string(payload);

@@ -19,6 +19,16 @@
 // this process's waiters itself, after its commit and with what it wrote
 // (Notifier payloads), and a second wake-up from the server would only race
 // it and make the waiter read.
+// Whether another process listens (docs/postgres.md, "Wake-ups"): once
+// listening, the thread sends a hello (NOTIFY with kHelloPayload) and asks
+// the server, right away and then every second, whether any other Keel LISTEN
+// session (application_name "keel_listen ...") is connected to the database;
+// others_listen(bool) gets true at once on another session's hello or an
+// answer that found one, false after two answers in a row found none (an
+// answer asked before a hello heard meanwhile counts as finding one), and
+// true when the connection is lost (unknown, so assume they do). A process that
+// starts listening is thus heard of by the others within one round trip of
+// its hello; one that leaves, within a second.
 // Non-guarantees: no notification is delivered twice on purpose, but nothing
 // depends on that.
 // Thread-safety: the sink runs on the listener's thread. The destructor stops
@@ -34,15 +44,23 @@
 namespace keel::sysdb::postgres {
 
 inline constexpr const char* kWakeChannel = "keel_wake";
+// Sent by a listener once it listens; never a wake-up key (WakeKey's have a
+// "kind:" prefix), so an older listener treats it as a key nobody waits for.
+inline constexpr const char* kHelloPayload = "listening";
+// The prefix of every LISTEN session's application_name.
+inline constexpr const char* kListenerApplicationName = "keel_listen ";
 
 class Listener {
  public:
   using Sink = std::function<void(const std::string& key)>;
   using IsOwn = std::function<bool(int backend_pid)>;
+  using OthersListen = std::function<void(bool)>;
 
-  // application_name identifies the connection in pg_stat_activity. is_own
-  // (may be empty) runs on the listener's thread.
-  Listener(std::string url, std::string application_name, Sink sink, IsOwn is_own = {});
+  // application_name (kListenerApplicationName + a name) identifies the
+  // connection in pg_stat_activity. is_own and others_listen (may be empty)
+  // run on the listener's thread.
+  Listener(std::string url, std::string application_name, Sink sink, IsOwn is_own = {},
+           OthersListen others_listen = {});
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -64,12 +82,20 @@ class Listener {
   bool serve_once();
   // Waits until fd is readable (or writable), the timeout passes or stop.
   Ready wait_for(int fd, bool for_write, std::chrono::milliseconds timeout);
-  void deliver(const char* channel, const char* payload, int sender_pid);
+  void deliver(const char* channel, const char* payload, int sender_pid, int own_pid);
+  void tell_others_listen(bool yes) const {
+    if (others_listen_) others_listen_(yes);
+  }
 
   std::string url_;
   std::string application_name_;
   Sink sink_;
   IsOwn is_own_;
+  OthersListen others_listen_;
+  // Listener thread only: a hello heard during the peer check in flight;
+  // answers in a row that found no other listener.
+  bool hello_heard_ = false;
+  int alone_answers_ = 0;
   Fd stop_read_;
   Fd stop_write_;
   std::atomic<bool> stop_{false};

@@ -289,13 +289,42 @@ CREATE INDEX debounces_fire_at ON keel.debounces (fire_at_ms);
 CREATE INDEX debounces_workflow_id ON keel.debounces (workflow_id);
 )sql";
 
+// Wake-ups only when heard (docs/postgres.md, "Wake-ups"): a session that
+// set keel.wake to 'off' fires no wake trigger. A runtime's writers do so
+// while no other process LISTENs (its own waiters are woken in-process), and
+// a NOTIFY nobody else hears is pure cost: a trigger, the server's global
+// notify lock and queue at COMMIT, and a LISTEN backend woken for nothing.
+// Any other session (unset: NULL) wakes as before. The condition is in the
+// triggers' WHEN, so a silenced write does not even call PL/pgSQL.
+constexpr std::string_view kV15WakeWhenHeard = R"sql(
+DROP TRIGGER wake_on_message ON keel.notifications;
+CREATE TRIGGER wake_on_message AFTER INSERT ON keel.notifications
+  FOR EACH ROW WHEN (pg_catalog.current_setting('keel.wake', true) IS DISTINCT FROM 'off')
+  EXECUTE FUNCTION keel.wake_on_message();
+DROP TRIGGER wake_on_event ON keel.workflow_events;
+CREATE TRIGGER wake_on_event AFTER INSERT OR UPDATE ON keel.workflow_events
+  FOR EACH ROW WHEN (pg_catalog.current_setting('keel.wake', true) IS DISTINCT FROM 'off')
+  EXECUTE FUNCTION keel.wake_on_event();
+DROP TRIGGER wake_on_finish ON keel.workflow_status;
+CREATE TRIGGER wake_on_finish AFTER UPDATE OF status ON keel.workflow_status
+  FOR EACH ROW
+  WHEN (NEW.status IS DISTINCT FROM OLD.status
+        AND NEW.status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')
+        AND pg_catalog.current_setting('keel.wake', true) IS DISTINCT FROM 'off')
+  EXECUTE FUNCTION keel.wake_on_finish();
+DROP TRIGGER wake_on_stream ON keel.streams;
+CREATE TRIGGER wake_on_stream AFTER INSERT ON keel.streams
+  FOR EACH ROW WHEN (pg_catalog.current_setting('keel.wake', true) IS DISTINCT FROM 'off')
+  EXECUTE FUNCTION keel.wake_on_stream();
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& migrations() {
   static const std::vector<std::string_view> all{kV1, kV2Queues, kV3Wake, kV4Executors, kV5RefuseClaim,
                                                  kV6StepsWithoutForeignKey, kV7OperationKinds, kV8ListIndexes,
                                                  kV9OperationAttempts, kV10Schedules, kV11Streams, kV12QueueDeclarations,
-                                                 kV13PartitionKeys, kV14Debounces};
+                                                 kV13PartitionKeys, kV14Debounces, kV15WakeWhenHeard};
   return all;
 }
 

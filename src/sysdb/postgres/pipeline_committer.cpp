@@ -37,6 +37,12 @@ void PipelineCommitter::run(const Unit& unit, bool fault_points, std::string_vie
 void PipelineCommitter::submit(Pending& me) {
   batcher_.submit(me, [this](std::vector<Pending*>& batch, size_t lane) {
     metrics::Stopwatch watch;
+    if (session_hook_) {
+      try {
+        session_hook_(*lanes_[lane]);
+      } catch (...) {
+      }
+    }
     execute(batch, *lanes_[lane]);
     if (metrics_) metrics_->observe_batch(watch.seconds(), batch.size());
   });

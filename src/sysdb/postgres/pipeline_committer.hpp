@@ -65,6 +65,11 @@ class PipelineCommitter {
   void run(const Unit& unit, bool fault_points = true, std::string_view begin = {});
   // Where each batch's duration and size go; set before the first run.
   void set_metrics(metrics::DatabaseMetrics* m) { metrics_ = m; }
+  // Runs before each batch on its lane's connection, outside a transaction
+  // (session settings: Connection::set_session). A failure is ignored: the
+  // batch then runs on whatever session the connection has. Set before the
+  // first run.
+  void set_session_hook(std::function<void(Connection&)> hook) { session_hook_ = std::move(hook); }
 
  private:
   struct Pending {
@@ -90,6 +95,7 @@ class PipelineCommitter {
   FaultHook hook_;
   Batcher<Pending> batcher_;
   metrics::DatabaseMetrics* metrics_ = nullptr;
+  std::function<void(Connection&)> session_hook_;
 };
 
 }  // namespace keel::sysdb::postgres

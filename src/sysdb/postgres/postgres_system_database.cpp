@@ -42,7 +42,17 @@ PostgresSystemDatabase::PostgresSystemDatabase(std::string url, const RuntimeCon
   }
   committer_ = std::make_unique<PipelineCommitter>(std::move(lanes), config.fault_hook);
   committer_->set_metrics(&metrics_);
+  committer_->set_session_hook([this](Connection& c) { c.set_session("keel.wake", others_listen_ ? "on" : "off"); });
+  metrics_.wake_notify.set(1);
   check_schema_version();
+}
+
+// The session hook applies it before each batch: a batch already running
+// when it changes still wakes the old way (a wait it should have woken
+// finds the write at its next poll).
+void PostgresSystemDatabase::set_others_listen(bool yes) {
+  others_listen_ = yes;
+  metrics_.wake_notify.set(yes ? 1 : 0);
 }
 
 void PostgresSystemDatabase::check_schema_version() {
@@ -192,6 +202,7 @@ void PostgresSystemDatabase::run_sql_write(const std::function<void(Sql&)>& fn) 
 void PostgresSystemDatabase::set_wakeup_sink(std::function<void(const std::string& key)> sink) {
   std::lock_guard lock(listener_mu_);
   listener_.reset();  // the old sink is never called once this returns
+  set_others_listen(true);  // unknown without a listener
   if (!sink) return;
   // The writers outlive the listener (declared before it, reset here first).
   auto is_own = [this](int pid) {
@@ -200,7 +211,8 @@ void PostgresSystemDatabase::set_wakeup_sink(std::function<void(const std::strin
       if (w->backend_pid() == pid) return true;
     return false;
   };
-  listener_ = std::make_unique<Listener>(url_, "keel_listen " + executor_id_, std::move(sink), is_own);
+  listener_ = std::make_unique<Listener>(url_, kListenerApplicationName + executor_id_, std::move(sink), is_own,
+                                         [this](bool yes) { set_others_listen(yes); });
 }
 
 void PostgresSystemDatabase::run_sql_read(const std::function<void(Sql&)>& fn) {

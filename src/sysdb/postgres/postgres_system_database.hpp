@@ -15,6 +15,7 @@
 // re-established at the start of the next unit (or read).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -173,6 +174,10 @@ class PostgresSystemDatabase final : public SystemDatabase {
   // The fence: checkpoints and the final status are written only while the
   // workflow belongs to this executor (a takeover moves it away).
   std::string executor_id_;
+  // Whether the writers' wake triggers fire (docs/postgres.md, "Wake-ups"):
+  // false only while the listener knows that no other process listens.
+  std::atomic<bool> others_listen_{true};
+  void set_others_listen(bool yes);
   std::mutex listener_mu_;
   std::unique_ptr<Listener> listener_;  // guarded by listener_mu_; last: stopped first
 };
