@@ -124,11 +124,13 @@ struct RuntimeConfig {
   /// days does not hold a slot another could use.
   std::chrono::milliseconds suspended_wait_limit{600000};
   /// PostgreSQL: connections that commit checkpoints (at least 1). Each runs
-  /// one group commit at a time; with more, one batch executes while another
-  /// waits for its WAL flush, at the cost of smaller batches (more commits).
-  /// On 2 cores that bought no throughput (docs/performance.md); it may where
-  /// the server has cores to spare. Ignored on SQLite.
-  int postgres_writer_connections = 1;
+  /// one group commit at a time; with two, one batch executes while another
+  /// waits for its WAL flush. A light load keeps to the first (one warm
+  /// session); the second takes what arrives while the first is busy. On 2
+  /// cores two gave a third more 64-client workflows and checkouts than one
+  /// (docs/performance.md, session 18); more gave nothing there. Ignored on
+  /// SQLite.
+  int postgres_writer_connections = 2;
   /// PostgreSQL: a reader connection left unused this long is closed, so
   /// that a burst of concurrent reads (up to 16 connections) does not hold
   /// the server's connection slots for the process's life. The check runs

@@ -90,15 +90,18 @@ class Batcher {
 
   bool takes(size_t lane, const Item& item) const { return lane == 0 || !any_lane_ || any_lane_(item); }
 
-  // Takes the lane out of free_lanes_; called with the lock held.
+  // Takes the lane out of free_lanes_; called with the lock held. The
+  // lowest free lane that takes the item: a light load keeps to lane 0 (one
+  // warm server session, woken for every batch) and the others take only
+  // what arrives while it is busy.
   std::optional<size_t> free_lane_for(const Item& item) {
-    for (auto it = free_lanes_.begin(); it != free_lanes_.end(); ++it) {
-      if (!takes(*it, item)) continue;
-      size_t lane = *it;
-      free_lanes_.erase(it);
-      return lane;
-    }
-    return std::nullopt;
+    auto best = free_lanes_.end();
+    for (auto it = free_lanes_.begin(); it != free_lanes_.end(); ++it)
+      if (takes(*it, item) && (best == free_lanes_.end() || *it < *best)) best = it;
+    if (best == free_lanes_.end()) return std::nullopt;
+    size_t lane = *best;
+    free_lanes_.erase(best);
+    return lane;
   }
 
   // Called with the lock held, by the leader `me`, owning `lane`.

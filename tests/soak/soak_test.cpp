@@ -38,6 +38,7 @@
 #include "checkout_client.hpp"
 #include "checkout_rules.hpp"
 #include "e2e_support.hpp"
+#include "keel/config.hpp"
 #include "pg_metrics.hpp"
 #include "proc_metrics.hpp"
 #include "sample_table.hpp"
@@ -151,7 +152,9 @@ class Soak : public ::testing::Test {
   // with the victim's pool, which warms up again after every kill.
   std::vector<Column> columns() {
     std::vector<Column> c;
-    const double bound = keel::sysdb::postgres::max_connections_per_process(1);  // the apps' writer count
+    // The apps keep the default writer count.
+    const double bound =
+        keel::sysdb::postgres::max_connections_per_process(keel::RuntimeConfig{}.postgres_writer_connections);
     for (Service* s : all()) {
       const bool steady = s->name().find("steady") != std::string::npos;
       const std::string why = "restarted at every kill (per-life values)";
