@@ -41,6 +41,9 @@ void PipelineCommitter::submit(Pending& me) {
       try {
         session_hook_(*lanes_[lane]);
       } catch (...) {
+        // The batch's own ensure_open() meets (and reports) a connection
+        // that is gone; a session the hook could not set keeps the server's
+        // defaults, which wake as before.
       }
     }
     execute(batch, *lanes_[lane]);
