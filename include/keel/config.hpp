@@ -93,7 +93,9 @@ struct RuntimeConfig {
   std::chrono::milliseconds poll_interval{200};
   /// Running workflows execute on a pool of at most this many threads, with a
   /// run queue (at least 1). A workflow blocked inside a step (user code)
-  /// holds its thread: with all threads blocked, queued workflows wait.
+  /// holds its thread: with all threads blocked, queued workflows wait —
+  /// but one whose untimed result() a thread awaits runs on that thread
+  /// instead (keel/handle.hpp), outside this bound.
   int max_workflow_threads = 64;
   /// Parking: a workflow waiting in recv, sleep, get_event or a child's
   /// result gives its thread back and is resumed by replay (like recovery)

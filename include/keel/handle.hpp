@@ -8,6 +8,12 @@
 ///    throws: the workflow's recorded error (see errors.hpp),
 ///    WorkflowCancelledError, DeadLetterError. result_for(t) throws
 ///    keel::TimeoutError when t passes first; the workflow goes on.
+///  * result() (untimed, outside any workflow) on a workflow of this process
+///    that no pool thread has taken yet runs it on the calling thread, as a
+///    pool thread would (same checkpoints, same recovery): no hand-off to a
+///    pool thread and back, and no wait behind a busy pool. result_for()
+///    never does (it must return at its timeout), nor a workflow waiting for
+///    a child (its thread is its own).
 ///  * Inside a workflow, waiting on a child's handle is deterministic: the
 ///    child's final result is durable.
 ///
@@ -49,7 +55,8 @@ class Handle {
   WorkflowInfo info() const { return detail::describe_workflow(*rt_, id_); }
 
   /// Waits until the workflow is terminal and returns its output, or throws
-  /// its recorded error, WorkflowCancelledError or DeadLetterError.
+  /// its recorded error, WorkflowCancelledError or DeadLetterError. May run
+  /// the workflow on this thread (see the contract above).
   R result() const { return decode(detail::await_workflow_result(*rt_, id_, std::nullopt)); }
   /// As result(), but throws TimeoutError when `timeout` passes first; the
   /// workflow goes on.

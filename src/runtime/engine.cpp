@@ -260,6 +260,24 @@ void Engine::spawn(const WorkflowInfo& info, bool replay, bool woken) {
   ErasedWorkflow fn = lookup(info.name);
   auto exec = std::make_shared<Execution>(*this, info, std::map<int, sysdb::OperationRecord>{});
   exec->set_replaying(replay);
+  // Run by a pool thread, or by a thread waiting for the result that takes it first.
+  auto run = std::make_shared<QueuedRun>([this, exec, fn = std::move(fn), replay, woken]() mutable {
+    LogContextScope log_context(exec->id());  // every line of this run names the workflow
+    if (stopping()) return release(*exec);  // queued at shutdown: stays PENDING
+    std::optional<WorkflowInfo> newer;
+    const Loaded loaded = replay ? load_recorded(*exec, woken, newer) : Loaded::Ok;
+    if (loaded == Loaded::Gone) {
+      release(*exec);
+      if (newer) ensure_running(*newer);  // deleted and started again while parked: the new row runs as itself
+      return;
+    }
+    if (loaded == Loaded::Unavailable) {
+      if (!park_for_retry(*exec)) release(*exec);
+      return;
+    }
+    run_execution(exec, std::move(fn));  // exec outlives the log context
+  });
+  exec->set_queued_run(run);
   for (;;) {
     std::unique_lock lock(mu_);
     if (stopping()) return;  // stays PENDING; recovered at the next launch (or by the id's new holder)
@@ -280,25 +298,11 @@ void Engine::spawn(const WorkflowInfo& info, bool replay, bool woken) {
     wait_until_gone(info.id);
   }
   try {
-    pool_->submit([this, exec, fn = std::move(fn), replay, woken]() mutable {
-      LogContextScope log_context(exec->id());  // every line of this run names the workflow
-      if (stopping()) return release(*exec);  // queued at shutdown: stays PENDING
-      std::optional<WorkflowInfo> newer;
-      const Loaded loaded = replay ? load_recorded(*exec, woken, newer) : Loaded::Ok;
-      if (loaded == Loaded::Gone) {
-        release(*exec);
-        if (newer) ensure_running(*newer);  // deleted and started again while parked: the new row runs as itself
-        return;
-      }
-      if (loaded == Loaded::Unavailable) {
-        if (!park_for_retry(*exec)) release(*exec);
-        return;
-      }
-      run_execution(exec, std::move(fn));  // exec outlives the log context
-    });
+    pool_->submit([run] { run->take_and_run(); });
   } catch (const RuntimeStateError&) {
-    // No thread: the workflow stays PENDING and is recovered at the next launch.
-    release(*exec);
+    // No thread: the workflow stays PENDING and is recovered at the next
+    // launch (unless a waiting thread took the run meanwhile: it runs there).
+    if (run->take()) release(*exec);
     throw;
   }
 }
@@ -487,6 +491,17 @@ bool Engine::runs_here(const std::string& id) {
   std::lock_guard lock(mu_);
   auto it = running_.find(id);
   return it != running_.end() && !it->second->cancelled();
+}
+
+void Engine::run_queued_here(const std::string& id) {
+  std::shared_ptr<QueuedRun> run;
+  {
+    std::lock_guard lock(mu_);
+    auto it = running_.find(id);
+    if (it == running_.end()) return;
+    run = it->second->queued_run();
+  }
+  if (run) run->take_and_run();
 }
 
 bool Engine::cancel(const std::string& id) {

@@ -170,6 +170,9 @@ class Engine final : public ExecutionHost {
               const std::optional<RecordedErrorInfo>& error);
   // Whether the workflow runs in this process now (not parked, not cancelled).
   bool runs_here(const std::string& id);
+  // Runs the workflow's queued run on this thread if no pool thread has
+  // taken it yet (queued_run.hpp): for a caller that waits for its result.
+  void run_queued_here(const std::string& id);
   ErasedWorkflow lookup(const std::string& name);
   // Resumes those of `ids` still PENDING with a registered name (one read,
   // one commit counting their recovery attempts); what fails is reported.

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,6 +20,7 @@
 
 #include "common/retry_policy.hpp"
 #include "runtime/execution_host.hpp"
+#include "runtime/queued_run.hpp"
 #include "runtime/unwinding.hpp"
 #include "sysdb/system_database.hpp"
 
@@ -194,6 +196,10 @@ class Execution {
 
   void cancel() { cancelled_.store(true); }
   bool cancelled() const { return cancelled_.load(); }
+  // The queued run that executes this execution, until a thread takes it
+  // (queued_run.hpp). Set once, before the execution is shared.
+  void set_queued_run(std::weak_ptr<QueuedRun> run) { queued_run_ = std::move(run); }
+  std::shared_ptr<QueuedRun> queued_run() const { return queued_run_.lock(); }
   // Past the workflow's deadline: records CANCELLED (if still PENDING), marks
   // this execution cancelled and returns true.
   bool cancel_if_past_deadline();
@@ -255,6 +261,7 @@ class Execution {
   bool suspended_ = false;  // counted as suspended by the pool until this execution's task ends
   std::optional<Json> continued_with_;
   std::atomic<bool> cancelled_{false};
+  std::weak_ptr<QueuedRun> queued_run_;
   std::chrono::steady_clock::time_point last_status_check_ = std::chrono::steady_clock::now();
 };
 

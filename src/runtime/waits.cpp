@@ -59,6 +59,11 @@ Json Engine::await_result(const std::string& id, std::optional<std::chrono::mill
   // its next operation). Not on a wake-up by a notify: PostgreSQL's NOTIFY
   // of the end may come before this process has stored the outcome.
   constexpr int kPollsPerRead = 10;
+  // An untimed wait outside any workflow runs the workflow itself if no
+  // pool thread has taken it yet (queued_run.hpp): start(...).result()
+  // then hands nothing to a pool thread and back. Not a timed wait (it must
+  // return at its deadline), nor a workflow's (its thread is its own).
+  if (!timeout && current_execution() == nullptr) run_queued_here(id);
   for (int polls = 0;; ++polls) {
     if (auto done = outcomes_.get(id)) return result_of(*done);
     if (polls >= kPollsPerRead || !runs_here(id)) {
