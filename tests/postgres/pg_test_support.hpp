@@ -14,6 +14,7 @@
 
 #include "keel/runtime.hpp"
 #include "runtime/runtime_access.hpp"
+#include "sysdb/postgres/listener.hpp"
 #include "support/eventually.hpp"
 
 namespace keel::testing {
@@ -46,8 +47,8 @@ inline std::string listener_pid(const std::string& url, const std::string& execu
                   "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = "
                   "'keel_listen " +
                       executor +
-                      "' AND (query LIKE 'LISTEN %' OR query LIKE 'SELECT count(*) FROM pg_catalog.pg_stat_activity%') "
-                      "AND state = 'idle'",
+                      "' AND (query LIKE 'LISTEN %' OR query = $q$" + keel::sysdb::postgres::peer_check_sql() +
+                      "$q$) AND state = 'idle'",
                   /*may_fail=*/true);
 }
 

@@ -129,12 +129,7 @@ bool Listener::serve_once() {
   const int own_pid = PQbackendPID(conn.get());
   const std::string listen = std::string("LISTEN ") + kWakeChannel + "; NOTIFY " + kWakeChannel + ", '" +
                              kHelloPayload + "'";
-  // Every other Keel LISTEN session on this database (this one excluded).
-  const std::string peer_check = std::string(
-                                     "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = "
-                                     "pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() "
-                                     "AND pg_catalog.starts_with(application_name, '") +
-                                 kListenerApplicationName + "')";
+  const std::string peer_check = peer_check_sql();
   if (!PQsendQuery(conn.get(), listen.c_str())) return false;
   enum class Asked { Listen, PeerCheck, Nothing } asked = Asked::Listen;
   bool listening = false;

@@ -49,6 +49,14 @@ inline constexpr const char* kWakeChannel = "keel_wake";
 inline constexpr const char* kHelloPayload = "listening";
 // The prefix of every LISTEN session's application_name.
 inline constexpr const char* kListenerApplicationName = "keel_listen ";
+// A listener's periodic question: how many other Keel LISTEN sessions are
+// connected to this database (its own excluded).
+inline std::string peer_check_sql() {
+  return std::string(
+             "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE datname = pg_catalog.current_database() AND "
+             "pid <> pg_catalog.pg_backend_pid() AND pg_catalog.starts_with(application_name, '") +
+         kListenerApplicationName + "')";
+}
 
 class Listener {
  public:
