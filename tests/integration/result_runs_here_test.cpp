@@ -40,6 +40,8 @@ class ResultRunsHereTest : public keel::testing::RuntimeTest {
       return 1;
     }));
     quick.emplace(rt->register_workflow("quick", [this](keel::Context& ctx, int x) {
+      effects.hit("entry-" + ctx.workflow_id());  // once per run from the top
+      if (linger) std::this_thread::sleep_for(300ms);  // time for a second waiter to come
       int doubled = ctx.step("double", [x] { return 2 * x; });
       std::lock_guard lock(mu);
       ran_on = std::this_thread::get_id();
@@ -66,6 +68,7 @@ class ResultRunsHereTest : public keel::testing::RuntimeTest {
   std::optional<keel::Workflow<int, int>> quick;
   std::atomic<bool> entered{false};
   std::atomic<bool> released{false};
+  std::atomic<bool> linger{false};  // quick's run lasts a while
   std::mutex mu;
   std::thread::id ran_on;  // guarded by mu
 };
@@ -96,11 +99,13 @@ TEST_F(ResultRunsHereTest, ATimedResultLeavesTheRunToThePool) {
 
 TEST_F(ResultRunsHereTest, ADuplicateStartsResultRunsNothingTwice) {
   auto held = hold_the_pool();
+  linger = true;
   auto first = rt->start(*quick, {.workflow_id = "q"}, 4);
   auto again = rt->start(*quick, {.workflow_id = "q"}, 4);
   std::thread other([&] { EXPECT_EQ(again.result(), 8); });
   EXPECT_EQ(first.result(), 8);
   other.join();
+  EXPECT_EQ(effects.count("entry-q"), 1) << "two threads ran the workflow";
   EXPECT_EQ(rt->list_steps("q").size(), 1u);
   released = true;
   EXPECT_EQ(held.result_for(30s), 1);
