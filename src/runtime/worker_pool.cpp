@@ -23,10 +23,13 @@ WorkerPool::WorkerPool(size_t max_threads, size_t max_suspended)
 WorkerPool::~WorkerPool() { stop(); }
 
 void WorkerPool::submit(std::function<void()> task) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   if (stopping_) throw RuntimeStateError("the workflow thread pool is stopped");
   queue_.push_back(std::move(task));
   if (!can_take() || takers() >= queue_.size() || threads_.size() >= max_threads_ + suspended_) {
+    // Notified after unlocking: a thread woken under the lock would first
+    // sleep again on it.
+    lock.unlock();
     cv_.notify_one();
     return;
   }
