@@ -4,10 +4,21 @@
 //
 //   operations DB_PATH
 #include <iostream>
+#include <string>
 
 #include "keel/keel.hpp"
 
 using namespace std::chrono_literals;
+
+namespace {
+
+// Keel logs through spdlog's default logger, which writes to stdout too, from
+// workflow threads (a cancelled workflow says so as it stops). Writing each
+// report line, newline included, in one call keeps such a log line from
+// landing in the middle of it.
+void say(const std::string& line) { std::cout << (line + '\n') << std::flush; }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -30,9 +41,9 @@ int main(int argc, char** argv) {
   keel::ListWorkflowsQuery orders{.name = "order", .order = keel::ListOrder::OldestFirst, .limit = 3, .count_total = true};
   for (int page = 1;; ++page) {
     keel::WorkflowPage p = rt.list_workflows_page(orders);
-    std::cout << "page " << page << " of " << *p.total << " orders:";
-    for (const auto& w : p.workflows) std::cout << ' ' << w.id;
-    std::cout << std::endl;
+    std::string line = "page " + std::to_string(page) + " of " + std::to_string(*p.total) + " orders:";
+    for (const auto& w : p.workflows) line += ' ' + w.id;
+    say(line);
     if (p.next_cursor.empty()) break;
     orders.cursor = p.next_cursor;
   }
@@ -40,19 +51,19 @@ int main(int argc, char** argv) {
   // Cancel the stuck ones: count first, then act.
   keel::ListWorkflowsQuery stuck{.statuses = {keel::WorkflowStatus::Pending}, .id_prefix = "stuck-"};
   int64_t would = rt.cancel_workflows(stuck, {.dry_run = true, .on_progress = {}}).matched;
-  std::cout << "would cancel: " << would << std::endl;
+  say("would cancel: " + std::to_string(would));
   int64_t cancelled = rt.cancel_workflows(stuck).changed;
-  std::cout << "cancelled: " << cancelled << std::endl;
+  say("cancelled: " + std::to_string(cancelled));
 
   // Delete what finished (the cancelled ones too): its steps go with it.
   keel::BulkResult deleted = rt.delete_workflows({.id_prefix = "stuck-"});
-  std::cout << "deleted: " << deleted.changed << std::endl;
+  say("deleted: " + std::to_string(deleted.changed));
   int64_t left = rt.list_workflows_page({.limit = 1, .count_total = true}).total.value_or(-1);
-  std::cout << "left: " << left << std::endl;
+  say("left: " + std::to_string(left));
 
   // A health check's question: are this process's workflows parked on a
   // full disk? (Also the gauge keel_storage_full; the HTTP services answer
   // 503 storage_full meanwhile.)
-  std::cout << "storage full: " << (rt.storage_full_since() ? "yes" : "no") << std::endl;
+  say(std::string("storage full: ") + (rt.storage_full_since() ? "yes" : "no"));
   return 0;
 }
