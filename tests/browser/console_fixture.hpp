@@ -80,7 +80,21 @@ class ConsoleTest : public ::testing::Test {
   }
 
   // Opens a console route ("#/workflows?...") by URL, as an operator would.
-  void open(const std::string& hash = "") { browser->go(base + "/" + hash); }
+  // A change of hash only keeps the document, and the router renders the new
+  // view on the hashchange that follows: the old view is marked first and
+  // waited out, so that nothing is found on the page being left.
+  void open(const std::string& hash = "") {
+    const std::string target = base + "/" + hash;
+    const bool same_url = browser->url() == target;  // no hashchange then: nothing to wait out
+    if (!same_url)
+      browser->execute("const v = document.getElementById('view');"
+                       "if (v) for (const c of v.children) c.dataset.old = '1';");
+    browser->go(target);
+    bool ok = Browser::wait_until([&] {
+      return browser->execute("return !document.querySelector('#view > [data-old]');").get<bool>();
+    }, std::chrono::seconds(10));
+    ASSERT_TRUE(ok) << "the console did not leave its old view for " << target;
+  }
 
   // Declares that the page will get an HTTP error of this status from the
   // API, which Chromium logs on the console as a network line.
@@ -108,6 +122,21 @@ class ConsoleTest : public ::testing::Test {
     }, timeout);
     EXPECT_TRUE(ok) << css << " should contain '" << part << "' but holds '" << text_of(css).value_or("<none>")
                     << "' at " << browser->url();
+  }
+  // Clicks a control of the workflows page that changes the hash (#apply-filters,
+  // #clear-filters) and waits until the page has rendered again. Each render
+  // replaces the filter form, and the hashchange that triggers it comes after
+  // the click returns: an input found before then is removed under the test's
+  // hands ("stale element reference", seen in CI).
+  void rerender_by(const std::string& css) {
+    browser->execute("document.getElementById('filters').dataset.old = '1';");
+    browser->click(css);
+    bool ok = Browser::wait_until([&] {
+      return browser->execute("return !!document.getElementById('filters') && "
+                              "!document.querySelector('#filters[data-old]');")
+          .get<bool>();
+    }, std::chrono::seconds(10));
+    ASSERT_TRUE(ok) << "the workflows page did not render again after clicking " << css;
   }
   // The data-id of every row of the workflows table, in order.
   std::vector<std::string> listed_ids() {
