@@ -156,6 +156,8 @@ int main(int argc, char** argv) try {
   time_case("status=SUCCESS, page 200 by cursor", [&] { return rt.list_workflows_page(deep).workflows.size(); });
   keel::ListWorkflowsQuery counted{.statuses = {WorkflowStatus::Error}, .count_total = true};
   time_case("status=ERROR with count_total", [&] { return rt.list_workflows_page(counted).workflows.size(); });
+  counted.name = "checkout";
+  time_case("name=checkout status=ERROR, count_total", [&] { return rt.list_workflows_page(counted).workflows.size(); });
   std::printf("(%lld rows, %s)\n", static_cast<long long>(have), pg ? "PostgreSQL" : "SQLite");
   return 0;
 } catch (const std::exception& e) {

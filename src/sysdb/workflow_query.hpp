@@ -18,10 +18,18 @@
 
 namespace keel::sysdb {
 
-// How a backend spells the table and an ordered comparison of workflow IDs.
+// How a backend spells the table and an ordered comparison of workflow IDs,
+// and whether its planner needs telling which index reads fewer rows.
 struct WorkflowTable {
   std::string name;          // "keel_workflow_status", "keel.workflow_status"
   std::string id_collation;  // appended to workflow_id where it is compared or ordered
+  // True where the planner keeps no statistics of values (SQLite as Keel
+  // runs it: no ANALYZE, and Debian's build has no STAT4), so that it cannot
+  // tell `name = ? AND status = 'ERROR'` (a few rows) from `name = ? AND
+  // status = 'SUCCESS'` (most of them). Such a query then keeps the planner
+  // off the name index when every status it asks for is one that is rare in
+  // a working system (all but SUCCESS): the status index reads fewer rows.
+  bool steer_rare_statuses = false;
 };
 
 struct QuerySql {

@@ -147,7 +147,7 @@ std::vector<WorkflowInfo> SqliteSystemDatabase::get_workflows(const std::vector<
 }
 
 WorkflowPage SqliteSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
-  static const WorkflowTable kTable{"keel_workflow_status", ""};
+  static const WorkflowTable kTable{"keel_workflow_status", "", /*steer_rare_statuses=*/true};
   QuerySql page = page_sql(q, kTable, kWorkflowColumns);
   std::vector<WorkflowInfo> rows;
   std::optional<int64_t> total;
