@@ -32,6 +32,11 @@ struct WorkflowTable {
   bool steer_rare_statuses = false;
 };
 
+// Each backend's table, defined beside its list_workflows (one definition,
+// which the tests of the plans read too).
+const WorkflowTable& sqlite_workflow_table();    // sqlite/workflows.cpp
+const WorkflowTable& postgres_workflow_table();  // postgres/workflows.cpp
+
 struct QuerySql {
   std::string sql;
   std::vector<SqlValue> params;

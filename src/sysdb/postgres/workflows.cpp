@@ -10,6 +10,16 @@
 #include "sysdb/queue_sql.hpp"
 #include "sysdb/workflow_query.hpp"
 
+namespace keel::sysdb {
+
+const WorkflowTable& postgres_workflow_table() {
+  // COLLATE "C": byte order, as SQLite compares text.
+  static const WorkflowTable table{"keel.workflow_status", " COLLATE \"C\""};
+  return table;
+}
+
+}  // namespace keel::sysdb
+
 namespace keel::sysdb::postgres {
 
 namespace {
@@ -177,9 +187,7 @@ std::vector<WorkflowInfo> PostgresSystemDatabase::get_workflows(const std::vecto
 }
 
 WorkflowPage PostgresSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
-  // COLLATE "C": byte order, as SQLite compares text.
-  static const WorkflowTable kTable{"keel.workflow_status", " COLLATE \"C\""};
-  QuerySql page = page_sql(q, kTable, kWorkflowColumns);
+  QuerySql page = page_sql(q, postgres_workflow_table(), kWorkflowColumns);
   std::vector<WorkflowInfo> rows;
   std::optional<int64_t> total;
   read_one([&](Connection& c) {
@@ -188,7 +196,7 @@ WorkflowPage PostgresSystemDatabase::list_workflows(const ListWorkflowsQuery& q)
     Result r = c.exec(page.sql, page.params);
     for (int i = 0; i < r.rows(); ++i) rows.push_back(read_workflow_row(r, i));
     if (q.count_total) {
-      QuerySql count = count_sql(q, kTable);
+      QuerySql count = count_sql(q, postgres_workflow_table());
       total = c.exec(count.sql, count.params).integer(0, 0);
     }
   });

@@ -6,6 +6,15 @@
 #include "sysdb/queue_sql.hpp"
 #include "sysdb/workflow_query.hpp"
 
+namespace keel::sysdb {
+
+const WorkflowTable& sqlite_workflow_table() {
+  static const WorkflowTable table{"keel_workflow_status", "", /*steer_rare_statuses=*/true};
+  return table;
+}
+
+}  // namespace keel::sysdb
+
 namespace keel::sysdb::sqlite {
 
 namespace {
@@ -147,8 +156,7 @@ std::vector<WorkflowInfo> SqliteSystemDatabase::get_workflows(const std::vector<
 }
 
 WorkflowPage SqliteSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
-  static const WorkflowTable kTable{"keel_workflow_status", "", /*steer_rare_statuses=*/true};
-  QuerySql page = page_sql(q, kTable, kWorkflowColumns);
+  QuerySql page = page_sql(q, sqlite_workflow_table(), kWorkflowColumns);
   std::vector<WorkflowInfo> rows;
   std::optional<int64_t> total;
   read([&](Connection& c) {  // one read transaction: the page and its count agree
@@ -156,7 +164,7 @@ WorkflowPage SqliteSystemDatabase::list_workflows(const ListWorkflowsQuery& q) {
     auto st = c.prepare(page.sql, page.params);
     while (st.step()) rows.push_back(read_workflow_row(st));
     if (q.count_total) {
-      QuerySql count = count_sql(q, kTable);
+      QuerySql count = count_sql(q, sqlite_workflow_table());
       auto ct = c.prepare(count.sql, count.params);
       if (ct.step()) total = ct.column_int(0);
     }
